@@ -1,0 +1,52 @@
+/**
+ * The typed event stream of DESIGN.md ("one stream, three readers": the store persists it, the server
+ * relays it over socket.io, the CLI draws progress from it). Training and trials emit these; every
+ * event names the run it belongs to. `seq` is assigned by whoever persists the stream.
+ */
+export const EVENT_TYPES = {
+  runStarted: 'run.started',
+  episodeEnded: 'episode.ended',
+  trainMetrics: 'train.metrics',
+  evalCompleted: 'eval.completed',
+  checkpointSaved: 'checkpoint.saved',
+  trajectoryFrame: 'trajectory.frame',
+  progress: 'run.progress',
+  runFinished: 'run.finished',
+  runFailed: 'run.failed',
+} as const;
+
+export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
+
+export function isEventType(value: unknown): value is EventType {
+  return typeof value === 'string' && (Object.values(EVENT_TYPES) as string[]).includes(value);
+}
+
+interface EventBase<T extends EventType, D> {
+  type: T;
+  /** Env steps done by the run when the event was emitted (the x axis of learning curves). */
+  step: number;
+  data: D;
+}
+
+export type RunStartedEvent = EventBase<'run.started', { envId: string; agent: string; seed: number; config: Record<string, unknown>; backend?: string; tfjsVersion?: string; codeVersion?: string }>;
+export type EpisodeEndedEvent = EventBase<'episode.ended', { episode: number; return: number; length: number; terminated: boolean; metrics?: Record<string, number> }>;
+export type TrainMetricsEvent = EventBase<'train.metrics', { loss: number; meanQ: number; epsilon: number; stepsPerSecond: number; gradientSteps: number; beta?: number }>;
+export type EvalCompletedEvent = EventBase<'eval.completed', { meanReturn: number; stdReturn: number; episodes: number; returns: number[]; hash: string; metrics?: Record<string, number> }>;
+export type CheckpointSavedEvent = EventBase<'checkpoint.saved', { path: string }>;
+export type TrajectoryFrameEvent = EventBase<'trajectory.frame', { episode: number; t: number; observation: number[]; action: number | number[]; reward: number; info?: Record<string, unknown> }>;
+export type ProgressEvent = EventBase<'run.progress', { done: number; total: number; unit: string }>;
+export type RunFinishedEvent = EventBase<'run.finished', { result: Record<string, unknown> }>;
+export type RunFailedEvent = EventBase<'run.failed', { error: string; stack?: string }>;
+
+export type TwinlabEvent =
+  | RunStartedEvent
+  | EpisodeEndedEvent
+  | TrainMetricsEvent
+  | EvalCompletedEvent
+  | CheckpointSavedEvent
+  | TrajectoryFrameEvent
+  | ProgressEvent
+  | RunFinishedEvent
+  | RunFailedEvent;
+
+export type EventSink = (event: TwinlabEvent) => void;

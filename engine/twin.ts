@@ -1,0 +1,78 @@
+import type { EpisodeLog } from './episode-log.js';
+import { TwinlabError } from './errors.js';
+
+/**
+ * What a twin publishes beyond its envs, so experiments can run virtual trials on any twin without
+ * knowing its physiology: its clinical endpoints (computed from an episode log) and its virtual
+ * cohorts (patient i of a cohort → env options). Policies are registered separately in `policies/`.
+ */
+export const ENDPOINT_KINDS = { continuous: 'continuous', binary: 'binary' } as const;
+export type EndpointKind = (typeof ENDPOINT_KINDS)[keyof typeof ENDPOINT_KINDS];
+export const BETTER = { higher: 'higher', lower: 'lower', none: 'none' } as const;
+export type Better = (typeof BETTER)[keyof typeof BETTER];
+
+export interface EndpointDefinition {
+  /** Stable id used in trial specs, e.g. "tir" (time in range). */
+  id: string;
+  label: string;
+  unit: string;
+  kind: EndpointKind;
+  better: Better;
+  /** Safety endpoints are reported first. */
+  safety?: boolean;
+  /** One value per episode (binary endpoints return 0 or 1). */
+  compute(log: EpisodeLog): number;
+}
+
+export interface CohortRequest {
+  /** A named population of the twin, e.g. "adult" or "adolescent#001" (twin-specific). */
+  population: string;
+  size: number;
+  seed: number;
+  /** Generate new virtual patients (true) or use the named reference patients (false) — twin-specific default. */
+  generated?: boolean;
+}
+
+export interface CohortMember {
+  index: number;
+  patientId: string;
+  /** Options for `make(envId, options)` that put this patient in the env. */
+  envOptions: Record<string, unknown>;
+  /** Covariates to report (age, weight, renal function, …). */
+  covariates?: Record<string, number | string>;
+}
+
+export interface TwinDefinition {
+  id: string;
+  title: string;
+  envIds: string[];
+  defaultEnvId: string;
+  endpoints: EndpointDefinition[];
+  /** Endpoint ids, primary first. */
+  primaryEndpoints: string[];
+  populations: string[];
+  /** Patient `index` of a cohort; must depend only on (request.population, request.seed, index). */
+  cohortMember(request: CohortRequest, index: number): CohortMember;
+}
+
+const twins = new Map<string, TwinDefinition>();
+
+export function registerTwin(twin: TwinDefinition): void {
+  twins.set(twin.id, twin);
+}
+
+export function getTwin(id: string): TwinDefinition {
+  const twin = twins.get(id);
+  if (!twin) throw new TwinlabError('NOT_FOUND', `unknown twin "${id}"; known twins: ${[...twins.keys()].sort().join(', ')}`);
+  return twin;
+}
+
+/** The twin that owns an env id (by namespace or explicit listing). */
+export function twinForEnv(envId: string): TwinDefinition {
+  for (const twin of twins.values()) if (twin.envIds.includes(envId)) return twin;
+  throw new TwinlabError('NOT_FOUND', `no twin owns env "${envId}"`);
+}
+
+export function listTwins(): TwinDefinition[] {
+  return [...twins.values()].sort((a, b) => a.id.localeCompare(b.id));
+}

@@ -1,0 +1,314 @@
+import type { Env, Info, ResetOptions, ResetResult, StepResult } from './env.js';
+import { invalidActionError } from './env.js';
+import { EPISODE_LOG_VERSION, type EpisodeLog, type EpisodeStepRecord, type Keyframe } from './episode-log.js';
+import { TwinlabError } from './errors.js';
+import { TrajectoryHasher } from './hash.js';
+import { Rng } from './random.js';
+import { Box, Discrete, type Action, type Space, isBox } from './spaces.js';
+
+/**
+ * Wrappers in the Gymnasium manner. Every wrapper enforces the episode contract itself (no step
+ * after the episode ended), so a wrapper that ends an episode (TimeLimit) is respected by the layers
+ * above it.
+ */
+export abstract class Wrapper<A extends Action = Action, InnerA extends Action = Action> implements Env<A> {
+  private ended = true;
+  private started = false;
+  constructor(readonly env: Env<InnerA>) {}
+
+  get id(): string {
+    return this.env.id;
+  }
+  get observationSpace(): Box {
+    return this.env.observationSpace;
+  }
+  get actionSpace(): Space<A> {
+    return this.env.actionSpace as unknown as Space<A>;
+  }
+  get stepDuration(): Env['stepDuration'] {
+    return this.env.stepDuration;
+  }
+
+  reset(options?: ResetOptions): ResetResult {
+    const result = this.resetWrapped(options ?? {});
+    this.ended = false;
+    this.started = true;
+    return result;
+  }
+
+  step(action: A): StepResult {
+    if (this.ended) {
+      throw new TwinlabError(
+        'INVALID_STATE',
+        this.started
+          ? `${this.id}: step() called after the episode ended (terminated or truncated); call reset() first`
+          : `${this.id}: step() called before reset()`,
+      );
+    }
+    const result = this.stepWrapped(action);
+    if (result.terminated || result.truncated) this.ended = true;
+    return result;
+  }
+
+  getState(): unknown {
+    return this.env.getState?.();
+  }
+  setState(state: unknown): void {
+    if (!this.env.setState) throw new TwinlabError('INVALID_STATE', `${this.id}: env does not support setState`);
+    this.env.setState(state);
+  }
+  close(): void {
+    this.env.close?.();
+  }
+
+  /** The innermost env. */
+  get unwrapped(): Env {
+    let env: Env = this.env as Env;
+    while (env instanceof Wrapper) env = env.env as Env;
+    return env;
+  }
+
+  protected resetWrapped(options: ResetOptions): ResetResult {
+    return this.env.reset(options);
+  }
+  protected abstract stepWrapped(action: A): StepResult;
+}
+
+/** Truncates an episode after `maxEpisodeSteps` steps (truncated = true unless it terminated on that step). */
+export class TimeLimit<A extends Action = Action> extends Wrapper<A, A> {
+  private elapsed = 0;
+  constructor(
+    env: Env<A>,
+    readonly maxEpisodeSteps: number,
+  ) {
+    super(env);
+    if (!Number.isInteger(maxEpisodeSteps) || maxEpisodeSteps < 1) {
+      throw new TwinlabError('INVALID_ARGUMENT', `TimeLimit needs maxEpisodeSteps ≥ 1, got ${maxEpisodeSteps}`);
+    }
+  }
+  get elapsedSteps(): number {
+    return this.elapsed;
+  }
+  protected override resetWrapped(options: ResetOptions): ResetResult {
+    this.elapsed = 0;
+    return this.env.reset(options);
+  }
+  protected stepWrapped(action: A): StepResult {
+    const result = this.env.step(action);
+    this.elapsed++;
+    if (this.elapsed >= this.maxEpisodeSteps && !result.terminated) result.truncated = true;
+    return result;
+  }
+}
+
+/**
+ * Additive Gaussian observation noise with per-component standard deviations, clipped to the
+ * observation space. Draws come from the substream "observation-noise" of the reset seed.
+ */
+export class ObservationNoise<A extends Action = Action> extends Wrapper<A, A> {
+  private rng: Rng;
+  private readonly sd: Float32Array;
+  private readonly noisy: Float32Array;
+  constructor(env: Env<A>, sd: number | ArrayLike<number>, seed = 0) {
+    super(env);
+    const size = env.observationSpace.size;
+    this.sd = Float32Array.from({ length: size }, (_, i) => (typeof sd === 'number' ? sd : (sd[i] as number)));
+    if (this.sd.some((s) => !(s >= 0))) throw new TwinlabError('INVALID_ARGUMENT', 'ObservationNoise: every sd must be ≥ 0');
+    this.noisy = new Float32Array(size);
+    this.rng = Rng.fromSeed(seed).fork('observation-noise');
+  }
+  protected override resetWrapped(options: ResetOptions): ResetResult {
+    if (options.seed !== undefined) this.rng = Rng.fromSeed(options.seed).fork('observation-noise');
+    const result = this.env.reset(options);
+    return { observation: this.perturb(result.observation), info: result.info };
+  }
+  protected stepWrapped(action: A): StepResult {
+    const result = this.env.step(action);
+    result.observation = this.perturb(result.observation);
+    return result;
+  }
+  private perturb(obs: Float32Array): Float32Array {
+    const { low, high } = this.env.observationSpace;
+    for (let i = 0; i < obs.length; i++) {
+      const v = (obs[i] as number) + (this.sd[i] as number) * this.rng.normal();
+      this.noisy[i] = Math.min(high[i] as number, Math.max(low[i] as number, v));
+    }
+    return this.noisy;
+  }
+}
+
+/**
+ * Each observation component goes missing with probability `rate` at each step; a missing value is
+ * replaced by the last observed one (last observation carried forward). The observation is extended
+ * by a mask of the same length: 1 = observed this step, 0 = carried forward. The reset observation is
+ * always fully observed.
+ */
+export class MissingObservations<A extends Action = Action> extends Wrapper<A, A> {
+  private rng: Rng;
+  private readonly space: Box;
+  private readonly last: Float32Array;
+  private readonly out: Float32Array;
+  constructor(
+    env: Env<A>,
+    readonly rate: number,
+    seed = 0,
+  ) {
+    super(env);
+    if (!(rate >= 0 && rate < 1)) throw new TwinlabError('INVALID_ARGUMENT', `MissingObservations rate must be in [0, 1), got ${rate}`);
+    const inner = env.observationSpace;
+    const n = inner.size;
+    this.space = new Box(
+      [...inner.low, ...new Array<number>(n).fill(0)],
+      [...inner.high, ...new Array<number>(n).fill(1)],
+      [2 * n],
+      inner.labels ? [...inner.labels, ...inner.labels.map((l) => `${l}_observed`)] : undefined,
+    );
+    this.last = new Float32Array(n);
+    this.out = new Float32Array(2 * n);
+    this.rng = Rng.fromSeed(seed).fork('missing-observations');
+  }
+  override get observationSpace(): Box {
+    return this.space;
+  }
+  protected override resetWrapped(options: ResetOptions): ResetResult {
+    if (options.seed !== undefined) this.rng = Rng.fromSeed(options.seed).fork('missing-observations');
+    const result = this.env.reset(options);
+    this.last.set(result.observation);
+    this.out.set(result.observation);
+    this.out.fill(1, this.last.length);
+    return { observation: this.out, info: result.info };
+  }
+  protected stepWrapped(action: A): StepResult {
+    const result = this.env.step(action);
+    const n = this.last.length;
+    for (let i = 0; i < n; i++) {
+      const observed = this.rng.next() >= this.rate;
+      if (observed) this.last[i] = result.observation[i] as number;
+      this.out[i] = this.last[i] as number;
+      this.out[n + i] = observed ? 1 : 0;
+    }
+    result.observation = this.out;
+    return result;
+  }
+}
+
+/**
+ * Maps a discrete action index to a continuous dose: index k → `levels[k]` (a row of the Box action).
+ * This is how DQN agents dose: e.g. insulin multiples of basal, or chemo dose fractions.
+ */
+export class DiscreteActions extends Wrapper<number, Float32Array> {
+  private readonly space: Discrete;
+  private readonly rows: Float32Array[];
+  constructor(
+    env: Env<Float32Array>,
+    levels: ReadonlyArray<number | ArrayLike<number>>,
+    labels?: readonly string[],
+  ) {
+    super(env);
+    const inner = env.actionSpace;
+    if (!isBox(inner)) throw new TwinlabError('INVALID_ARGUMENT', `${env.id}: DiscreteActions needs a Box action space, got ${inner.toString()}`);
+    this.rows = levels.map((level) => (typeof level === 'number' ? Float32Array.of(level) : Float32Array.from(level)));
+    for (const [k, row] of this.rows.entries()) {
+      if (!inner.contains(row)) {
+        throw new TwinlabError('INVALID_ARGUMENT', `${env.id}: discrete level ${k} = [${Array.from(row).join(', ')}] is outside ${inner.toString()}`);
+      }
+    }
+    this.space = new Discrete(this.rows.length, 0, labels ?? this.rows.map((r) => Array.from(r).join(',')));
+  }
+  override get actionSpace(): Discrete {
+    return this.space;
+  }
+  /** The continuous action that index k stands for. */
+  level(k: number): Float32Array {
+    return this.rows[k] as Float32Array;
+  }
+  protected stepWrapped(action: number): StepResult {
+    if (!this.space.contains(action)) throw invalidActionError(this.id, action, this.space);
+    return this.env.step(this.rows[action] as Float32Array);
+  }
+}
+
+export interface RecordEpisodeOptions {
+  /** Take a keyframe (env.getState()) every this many steps; 0 disables. Default 48. */
+  keyframeInterval?: number;
+  /** Reduce each step's info to what the log keeps (default: a JSON-safe copy of all of it). */
+  selectInfo?: (info: Info) => Info;
+  /** Called with each finished episode's log. */
+  onEpisode?: (log: EpisodeLog) => void;
+}
+
+/** Records every episode as an `EpisodeLog` (DESIGN.md: episode logs and replay). */
+export class RecordEpisode<A extends Action = Action> extends Wrapper<A, A> {
+  private current: EpisodeLog | null = null;
+  private hasher = new TrajectoryHasher();
+  private readonly options: Required<Omit<RecordEpisodeOptions, 'onEpisode'>> & Pick<RecordEpisodeOptions, 'onEpisode'>;
+  readonly episodes: EpisodeLog[] = [];
+
+  constructor(env: Env<A>, options: RecordEpisodeOptions = {}) {
+    super(env);
+    this.options = { keyframeInterval: options.keyframeInterval ?? 48, selectInfo: options.selectInfo ?? jsonSafe, onEpisode: options.onEpisode };
+  }
+
+  get lastEpisode(): EpisodeLog | undefined {
+    return this.episodes[this.episodes.length - 1];
+  }
+
+  protected override resetWrapped(options: ResetOptions): ResetResult {
+    const result = this.env.reset(options);
+    this.hasher = new TrajectoryHasher().observation(result.observation);
+    const keyframes: Keyframe[] = [];
+    const state = this.options.keyframeInterval > 0 ? this.env.getState?.() : undefined;
+    if (state !== undefined) keyframes.push({ step: 0, state });
+    this.current = {
+      version: EPISODE_LOG_VERSION,
+      envId: this.id,
+      seed: options.seed ?? null,
+      initialObservation: Array.from(result.observation),
+      resetInfo: this.options.selectInfo(result.info),
+      steps: [],
+      keyframes,
+      totalReward: 0,
+      length: 0,
+      terminated: false,
+      truncated: false,
+      hash: '',
+    };
+    return result;
+  }
+
+  protected stepWrapped(action: A): StepResult {
+    const log = this.current as EpisodeLog;
+    const result = this.env.step(action);
+    this.hasher.step(action, result.reward, result.observation);
+    const record: EpisodeStepRecord = {
+      step: log.length,
+      action: typeof action === 'number' ? action : Array.from(action),
+      reward: result.reward,
+      observation: Array.from(result.observation),
+      terminated: result.terminated,
+      truncated: result.truncated,
+      info: this.options.selectInfo(result.info),
+    };
+    log.steps.push(record);
+    log.length++;
+    log.totalReward += result.reward;
+    const k = this.options.keyframeInterval;
+    if (k > 0 && log.length % k === 0 && !(result.terminated || result.truncated)) {
+      const state = this.env.getState?.();
+      if (state !== undefined) log.keyframes.push({ step: log.length, state });
+    }
+    if (result.terminated || result.truncated) {
+      log.terminated = result.terminated;
+      log.truncated = result.truncated;
+      log.hash = this.hasher.digest();
+      this.episodes.push(log);
+      this.options.onEpisode?.(log);
+    }
+    return result;
+  }
+}
+
+/** A JSON-safe deep copy: typed arrays become number arrays, functions and undefined are dropped. */
+export function jsonSafe(info: Info): Info {
+  return JSON.parse(JSON.stringify(info, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v)));
+}

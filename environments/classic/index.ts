@@ -1,0 +1,13 @@
+import { register } from '../../engine/registry.js';
+import { CartPoleEnv } from './cartpole.js';
+
+export function registerClassic(): void {
+  register({
+    id: 'classic/cartpole-v1',
+    description: 'Gymnasium CartPole-v1 exactly: the reference env for comparing agents with other RL libraries',
+    entryPoint: () => new CartPoleEnv(),
+    maxEpisodeSteps: 500,
+    decisionInterval: '0.02 s',
+    reference: 'Barto, Sutton & Anderson 1983; Gymnasium CartPole-v1',
+  });
+}

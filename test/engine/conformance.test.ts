@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest';
+import { checkEnv } from '../../engine/conformance.js';
+import { make, registeredIds } from '../../engine/registry.js';
+import '../../environments/index.js';
+
+describe('Env conformance: every registered env', () => {
+  it('has at least the reference env registered', () => {
+    expect(registeredIds()).toContain('classic/cartpole-v1');
+  });
+
+  for (const id of registeredIds()) {
+    it(`${id} passes the conformance checker`, () => {
+      expect(checkEnv(() => make(id), { steps: 300 })).toEqual([]);
+    });
+  }
+});
