@@ -9,11 +9,11 @@ import { Rng } from './random.js';
  *   θᵢ,ₖ = θ_pop,ₖ(covᵢ) · exp(ηᵢ,ₖ),   ηᵢ ~ N(0, Ω),   ηᵢ = L·zᵢ with Ω = L·Lᵀ (Cholesky), zᵢ ~ N(0, I).
  *
  * Patient i draws ONLY from the substream `Rng.fromSeed(seed).fork('patient/' + i)`, so patient i is
- * the same whatever the cohort size or the order in which patients are sampled. Within that stream
- * one attempt draws, in order: every covariate (in the key order of `spec.covariates`), then the
- * standard normals z for the random effects. A rejected attempt (bounds or `accept`) simply draws
- * the next attempt from the same stream, so the accepted patient follows the joint distribution
- * conditioned on acceptance (covariates and η are redrawn together).
+ * the same whatever the cohort size or the order in which patients are sampled. Inside it, each
+ * covariate draws from its own substream `covariate/<name>` and the random effects from `eta`, so
+ * adding a covariate never shifts another covariate's or η's draws. A rejected attempt (bounds or
+ * `accept`) draws the next attempt from the same streams, so the accepted patient follows the joint
+ * distribution conditioned on acceptance (covariates and η are redrawn together).
  *
  * Parameters with zero variance (a zero row and column in Ω) are fixed at θ_pop (η = 0, no draw);
  * the rest of Ω must be symmetric positive definite.
@@ -245,15 +245,17 @@ export function compileCohort(spec: CohortSpec): CompiledCohort {
     if (!Number.isInteger(index) || index < 0) {
       throw new TwinlabError('INVALID_ARGUMENT', `patient index must be a non-negative integer, got ${index}`);
     }
-    const rng = Rng.fromSeed(seed).fork(`patient/${index}`);
+    const patientRng = Rng.fromSeed(seed).fork(`patient/${index}`);
+    const covariateRngs = covariateNames.map((name) => patientRng.fork(`covariate/${name}`));
+    const etaRng = patientRng.fork('eta');
     const z = new Float64Array(dim);
     const local: Record<string, number> = {};
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const covariates: Record<string, number> = {};
       for (let c = 0; c < covariateNames.length; c++) {
-        covariates[covariateNames[c] as string] = (covariateSamplers[c] as (rng: Rng) => number)(rng);
+        covariates[covariateNames[c] as string] = (covariateSamplers[c] as (rng: Rng) => number)(covariateRngs[c] as Rng);
       }
-      for (const i of randomRows) z[i] = rng.normal();
+      for (const i of randomRows) z[i] = etaRng.normal();
       const eta = new Float64Array(dim);
       for (let i = 0; i < dim; i++) {
         let s = 0;

@@ -50,7 +50,9 @@ describe('sampleCohort: distribution', () => {
     expect(worstEtaMismatch).toBeLessThan(1e-12); // eta is exactly the log-ratio
     const mean = logs.map((x) => x.reduce((s, v) => s + v, 0) / n);
     // Tolerance: 5 standard errors. SE(mean_i) = σ_i/√n; SE(cov_ij) = √((Ω_ii·Ω_jj + Ω_ij²)/n).
-    mean.forEach((m, i) => expect(Math.abs(m)).toBeLessThan((5 * (SD[i] as number)) / Math.sqrt(n)));
+    mean.forEach((m, i) => {
+      expect(Math.abs(m)).toBeLessThan((5 * (SD[i] as number)) / Math.sqrt(n));
+    });
     for (let i = 0; i < 3; i++) {
       for (let j = 0; j < 3; j++) {
         let s = 0;
@@ -59,7 +61,9 @@ describe('sampleCohort: distribution', () => {
         }
         const cov = s / (n - 1);
         const target = (OMEGA[i] as number[])[j] as number;
-        const se = Math.sqrt(((OMEGA[i] as number[])[i]! * (OMEGA[j] as number[])[j]! + target * target) / n);
+        const varI = (OMEGA[i] as number[])[i] as number;
+        const varJ = (OMEGA[j] as number[])[j] as number;
+        const se = Math.sqrt((varI * varJ + target * target) / n);
         expect(Math.abs(cov - target)).toBeLessThan(5 * se); // ≤ 0.013 absolute for the largest entry
       }
     }

@@ -1,0 +1,145 @@
+import type Database from 'better-sqlite3';
+import { TwinlabError } from '../engine/errors.js';
+
+/**
+ * The DDL of the results store and its ordered migrations. The schema version lives in
+ * `PRAGMA user_version`; migration *k* moves the store from version k−1 to k. Each pending
+ * migration runs in its own transaction together with the `user_version` bump (SQLite writes the
+ * header inside the transaction), so a crash mid-migration leaves the store at the previous version.
+ */
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Database.Database): void;
+}
+
+/** Migration 1: the initial schema (see experiments/README.md, "Store"). */
+const INITIAL_SCHEMA = `
+CREATE TABLE experiments (
+  id            TEXT PRIMARY KEY,
+  kind          TEXT NOT NULL CHECK (kind IN ('train', 'sweep', 'trial')),
+  name          TEXT NOT NULL,
+  spec          TEXT NOT NULL,
+  seed          INTEGER NOT NULL,
+  status        TEXT NOT NULL,
+  created_at    TEXT NOT NULL,
+  updated_at    TEXT NOT NULL,
+  code_version  TEXT NOT NULL,
+  error         TEXT
+);
+CREATE INDEX experiments_by_created ON experiments (created_at DESC, id DESC);
+
+CREATE TABLE jobs (
+  id              TEXT PRIMARY KEY,
+  experiment_id   TEXT NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+  idx             INTEGER NOT NULL,
+  kind            TEXT NOT NULL,
+  config          TEXT NOT NULL,
+  seed            INTEGER NOT NULL,
+  status          TEXT NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  result          TEXT,
+  error           TEXT,
+  stack           TEXT,
+  started_at      TEXT,
+  finished_at     TEXT,
+  checkpoint_path TEXT,
+  UNIQUE (experiment_id, idx)
+);
+
+CREATE TABLE events (
+  experiment_id TEXT NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+  seq           INTEGER NOT NULL,
+  job_id        TEXT REFERENCES jobs (id) ON DELETE CASCADE,
+  type          TEXT NOT NULL,
+  step          REAL NOT NULL,
+  data          TEXT NOT NULL,
+  PRIMARY KEY (experiment_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE metrics (
+  job_id  TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  name    TEXT NOT NULL,
+  step    REAL NOT NULL,
+  value   REAL NOT NULL
+);
+CREATE INDEX metrics_by_series ON metrics (job_id, name, step);
+
+CREATE TABLE episodes (
+  job_id   TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  key      TEXT NOT NULL,
+  length   INTEGER NOT NULL,
+  summary  TEXT NOT NULL,
+  log      BLOB NOT NULL,
+  PRIMARY KEY (job_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE artifacts (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  experiment_id TEXT NOT NULL REFERENCES experiments (id) ON DELETE CASCADE,
+  job_id        TEXT REFERENCES jobs (id) ON DELETE CASCADE,
+  kind          TEXT NOT NULL CHECK (kind IN ('policy', 'checkpoint', 'report')),
+  path          TEXT NOT NULL,
+  meta          TEXT,
+  created_at    TEXT NOT NULL
+);
+CREATE INDEX artifacts_by_experiment ON artifacts (experiment_id, id);
+CREATE INDEX artifacts_by_job ON artifacts (job_id, id);
+
+CREATE TABLE trial_results (
+  experiment_id TEXT PRIMARY KEY REFERENCES experiments (id) ON DELETE CASCADE,
+  result        TEXT NOT NULL,
+  updated_at    TEXT NOT NULL
+);
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'initial schema: experiments, jobs, events, metrics, episodes, artifacts, trial_results',
+    up(db) {
+      db.exec(INITIAL_SCHEMA);
+    },
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Applies the migrations newer than the store's `user_version`, in order, each in one transaction.
+ * Returns the versions applied (empty when the store is current: running it twice is a no-op).
+ * Refuses a store written by a newer twinlab (its version is above the last known migration).
+ */
+export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  for (let i = 0; i < migrations.length; i++) {
+    if ((migrations[i] as Migration).version !== i + 1) {
+      throw new TwinlabError('INTERNAL', `migrations must be numbered 1, 2, 3, … in order; entry ${i} has version ${(migrations[i] as Migration).version}`);
+    }
+  }
+  const latest = migrations.length;
+  const current = schemaVersion(db);
+  if (current > latest) {
+    throw new TwinlabError('CONFLICT', `store schema version ${current} is newer than this twinlab supports (${latest}); upgrade twinlab`, {
+      storeVersion: current,
+      supported: latest,
+    });
+  }
+  const applied: number[] = [];
+  for (const migration of migrations.slice(current)) {
+    // Re-read inside the write lock: another process may have applied it since we looked.
+    const ran = db
+      .transaction(() => {
+        if (schemaVersion(db) >= migration.version) return false;
+        migration.up(db);
+        db.pragma(`user_version = ${migration.version}`);
+        return true;
+      })
+      .immediate();
+    if (ran) applied.push(migration.version);
+  }
+  return applied;
+}

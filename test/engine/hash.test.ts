@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { sha256Hex, TrajectoryHasher } from '../../engine/hash.js';
+
+describe('TrajectoryHasher', () => {
+  const trajectory = (reward: number) => new TrajectoryHasher().observation(Float32Array.of(1, 2)).step(1, reward, Float32Array.of(3, 4)).digest();
+
+  it('hashes the canonical bytes: equal inputs give equal hashes, any bit change differs', () => {
+    expect(trajectory(0.5)).toBe(trajectory(0.5));
+    expect(trajectory(0.5)).not.toBe(trajectory(0.5 + Number.EPSILON));
+    // an action as a number and as a one-element typed array are the same canonical float64
+    const a = new TrajectoryHasher().step(2, 1, Float32Array.of(0)).digest();
+    const b = new TrajectoryHasher().step(Float32Array.of(2), 1, Float32Array.of(0)).digest();
+    expect(a).toBe(b);
+  });
+
+  it('matches SHA-256 of the documented byte layout', () => {
+    // 'O' + float32LE(1) ; 'A' + float64LE(0) ; 'R' + float64LE(1) ; 'O' + float32LE(2)
+    const bytes = Buffer.alloc(1 + 4 + 1 + 8 + 1 + 8 + 1 + 4);
+    let o = 0;
+    bytes[o++] = 0x4f;
+    bytes.writeFloatLE(1, o);
+    o += 4;
+    bytes[o++] = 0x41;
+    bytes.writeDoubleLE(0, o);
+    o += 8;
+    bytes[o++] = 0x52;
+    bytes.writeDoubleLE(1, o);
+    o += 8;
+    bytes[o++] = 0x4f;
+    bytes.writeFloatLE(2, o);
+    const expected = sha256Hex(bytes);
+    expect(new TrajectoryHasher().observation(Float32Array.of(1)).step(0, 1, Float32Array.of(2)).digest()).toBe(expected);
+  });
+
+  it('separates records: moving a value between observation and reward changes the hash', () => {
+    const x = new TrajectoryHasher().observation(Float32Array.of(1, 1)).digest();
+    const y = new TrajectoryHasher().observation(Float32Array.of(1)).observation(Float32Array.of(1)).digest();
+    expect(x).not.toBe(y);
+  });
+});
