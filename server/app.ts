@@ -1,0 +1,247 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { TwinlabError } from '../engine/errors.js';
+import { listSpecs, make } from '../engine/registry.js';
+import { listTwins } from '../engine/twin.js';
+import { resolveDataPath, type Store } from '../experiments/store.js';
+import { listPolicies } from '../policies/registry.js';
+import { requireToken, restrictReads } from './auth.js';
+import { errorHandler, zodToTwinlab } from './errors.js';
+
+/**
+ * The REST API under /api. Reads are open to loopback clients (or everyone with `publicReads`);
+ * every mutating endpoint needs the bearer token. Bodies are validated with zod and errors name the
+ * field; every error has the JSON shape `{ error: { code, message, details? } }`.
+ */
+export interface Lab {
+  readonly store: Store;
+  /** Validate and start an experiment in the shared worker pool; resolves once it is stored. */
+  startExperiment(spec: unknown): Promise<{ id: string }>;
+  cancelExperiment(id: string): boolean;
+  verifyEpisode(jobId: string, key: string): Promise<unknown>;
+  report(experimentId: string, format: 'md' | 'html' | 'json'): Promise<string>;
+  readonly startedAt: number;
+}
+
+export interface AppOptions {
+  lab: Lab;
+  token: string;
+  publicReads?: boolean;
+  viewerDir?: string;
+  version: string;
+  /** Body size limit for JSON (default 1 MB). */
+  bodyLimit?: string;
+}
+
+const CreateExperimentBody = z.strictObject({
+  spec: z.union([z.record(z.string(), z.unknown()), z.string().min(1).max(1_000_000)]),
+});
+
+const SeriesQuery = z.strictObject({
+  maxPoints: z.coerce.number().int().min(10).max(100_000).optional(),
+  from: z.coerce.number().optional(),
+  to: z.coerce.number().optional(),
+});
+
+const RangeQuery = z.strictObject({
+  from: z.coerce.number().int().min(0).optional(),
+  to: z.coerce.number().int().min(0).optional(),
+});
+
+const EventsQuery = z.strictObject({
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, root: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw zodToTwinlab(result.error, root);
+  return result.data;
+}
+
+function param(req: Request, name: string): string {
+  const value = req.params[name];
+  if (typeof value !== 'string' || value.length === 0) throw new TwinlabError('INVALID_ARGUMENT', `path parameter ${name} is required`);
+  return value;
+}
+
+export function createApp(options: AppOptions): express.Express {
+  const { lab, token } = options;
+  const store = lab.store;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const auth = requireToken(token);
+  const api = express.Router();
+  api.use(restrictReads(token, options.publicReads ?? false));
+  api.use(express.json({ limit: options.bodyLimit ?? '1mb' }));
+
+  const experimentOr404 = (id: string) => {
+    const experiment = store.getExperiment(id);
+    if (!experiment) throw new TwinlabError('NOT_FOUND', `unknown experiment "${id}"`);
+    return experiment;
+  };
+  const jobOr404 = (id: string) => {
+    const job = store.getJob(id);
+    if (!job) throw new TwinlabError('NOT_FOUND', `unknown run "${id}"`);
+    return job;
+  };
+
+  api.get('/health', (_req, res) => {
+    res.json({ ok: true, version: options.version, uptimeSeconds: Math.round((Date.now() - lab.startedAt) / 1000), experiments: store.listExperiments().length });
+  });
+
+  api.get('/envs', (_req, res) => {
+    const twins = listTwins();
+    res.json(
+      listSpecs().map((spec) => {
+        const env = make(spec.id);
+        const twin = twins.find((t) => t.envIds.includes(spec.id));
+        const row = {
+          id: spec.id,
+          description: spec.description,
+          observationSpace: env.observationSpace.toJSON(),
+          actionSpace: env.actionSpace.toJSON(),
+          maxEpisodeSteps: spec.maxEpisodeSteps ?? null,
+          decisionInterval: spec.decisionInterval ?? null,
+          reference: spec.reference ?? null,
+          twin: twin ? { id: twin.id, title: twin.title, populations: twin.populations, endpoints: twin.endpoints.map(({ compute: _c, ...rest }) => rest) } : null,
+          policies: listPolicies(spec.id).map((p) => ({ name: p.name, description: p.description })),
+        };
+        env.close?.();
+        return row;
+      }),
+    );
+  });
+
+  api.get('/policies', (_req, res) => {
+    const saved = store.listExperiments().flatMap((e) => store.listArtifacts(e.id).filter((a) => a.kind === 'policy'));
+    res.json({ protocols: listPolicies().map((p) => ({ name: p.name, description: p.description, appliesTo: p.appliesTo })), saved });
+  });
+
+  api.get('/experiments', (_req, res) => {
+    res.json(
+      store.listExperiments().map((e) => {
+        const jobs = store.listJobs(e.id);
+        const count = (s: string) => jobs.filter((j) => j.status === s).length;
+        return { ...e, spec: undefined, jobs: { total: jobs.length, finished: count('finished'), failed: count('failed'), running: count('running') } };
+      }),
+    );
+  });
+
+  api.post('/experiments', auth, async (req, res) => {
+    const body = parse(CreateExperimentBody, req.body, 'body');
+    const { id } = await lab.startExperiment(body.spec);
+    res.status(201).json({ id, url: `/api/experiments/${encodeURIComponent(id)}` });
+  });
+
+  api.get('/experiments/:id', (req, res) => {
+    const experiment = experimentOr404(param(req, 'id'));
+    res.json({ ...experiment, jobs: store.listJobs(experiment.id), lastSeq: store.lastSeq(experiment.id) });
+  });
+
+  api.post('/experiments/:id/cancel', auth, (req, res) => {
+    const experiment = experimentOr404(param(req, 'id'));
+    const cancelled = lab.cancelExperiment(experiment.id);
+    res.json({ id: experiment.id, cancelled });
+  });
+
+  api.get('/experiments/:id/events', (req, res) => {
+    const experiment = experimentOr404(param(req, 'id'));
+    const q = parse(EventsQuery, req.query, 'query');
+    res.json({ events: store.eventsAfter(experiment.id, q.after ?? 0, q.limit ?? 1000), lastSeq: store.lastSeq(experiment.id) });
+  });
+
+  api.get('/experiments/:id/trial', (req, res) => {
+    const experiment = experimentOr404(param(req, 'id'));
+    const result = store.getTrialResult(experiment.id);
+    if (result === undefined) throw new TwinlabError('NOT_FOUND', `experiment "${experiment.id}" has no trial result${experiment.kind === 'trial' ? ' yet' : ' (it is not a trial)'}`);
+    res.json(result);
+  });
+
+  api.get('/experiments/:id/report', async (req, res) => {
+    const experiment = experimentOr404(param(req, 'id'));
+    const format = parse(z.strictObject({ format: z.enum(['md', 'html', 'json']).default('html') }), req.query, 'query').format;
+    const text = await lab.report(experiment.id, format);
+    res.type(format === 'html' ? 'html' : format === 'json' ? 'json' : 'text/markdown').send(text);
+  });
+
+  api.get('/runs/:jobId', (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    res.json({ ...job, episodes: store.listEpisodes(job.id), metrics: store.metricNames(job.id), artifacts: store.listArtifacts(job.id) });
+  });
+
+  api.get('/runs/:jobId/metrics', (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    res.json(store.metricNames(job.id));
+  });
+
+  api.get('/runs/:jobId/metrics/:name', (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    const q = parse(SeriesQuery, req.query, 'query');
+    const name = param(req, 'name');
+    if (!store.metricNames(job.id).includes(name)) throw new TwinlabError('NOT_FOUND', `run "${job.id}" has no metric "${name}"`);
+    const s = store.metricSeries(job.id, name, { maxPoints: q.maxPoints ?? 2000, fromStep: q.from, toStep: q.to });
+    res.json({
+      name,
+      steps: Array.from(s.steps),
+      values: Array.from(s.values),
+      min: s.min ? Array.from(s.min) : undefined,
+      max: s.max ? Array.from(s.max) : undefined,
+      downsampled: s.downsampled,
+      totalPoints: s.totalPoints,
+    });
+  });
+
+  api.get('/runs/:jobId/episodes', (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    res.json(store.listEpisodes(job.id));
+  });
+
+  api.get('/runs/:jobId/episodes/:key', (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    const key = param(req, 'key');
+    const q = parse(RangeQuery, req.query, 'query');
+    const log = store.getEpisode(job.id, key);
+    if (!log) throw new TwinlabError('NOT_FOUND', `run "${job.id}" has no episode "${key}"`);
+    const from = q.from ?? 0;
+    const to = q.to ?? log.length;
+    const { steps, keyframe } = store.getEpisodeRange(job.id, key, from, to);
+    res.json({ key, envId: log.envId, seed: log.seed, length: log.length, totalReward: log.totalReward, hash: log.hash, terminated: log.terminated, truncated: log.truncated, initialObservation: log.initialObservation, resetInfo: log.resetInfo, from, to, steps, keyframe });
+  });
+
+  api.post('/runs/:jobId/episodes/:key/verify', auth, async (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    const key = param(req, 'key');
+    if (!store.getEpisode(job.id, key)) throw new TwinlabError('NOT_FOUND', `run "${job.id}" has no episode "${key}"`);
+    res.json(await lab.verifyEpisode(job.id, key));
+  });
+
+  // Saved-policy files for the browser (`tf.loadLayersModel`): only artifacts the store knows, only inside the data dir.
+  api.get('/runs/:jobId/artifacts/:kind/*file', (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    const kind = param(req, 'kind');
+    const fileParam = (req.params as Record<string, unknown>).file;
+    const file = Array.isArray(fileParam) ? fileParam.join('/') : String(fileParam ?? '');
+    const artifact = store.listArtifacts(job.id).find((a) => a.kind === kind);
+    if (!artifact) throw new TwinlabError('NOT_FOUND', `run "${job.id}" has no ${kind} artifact`);
+    if (file.split('/').some((part) => part === '..' || part === '') || file.includes('\\') || file.includes('\0')) {
+      throw new TwinlabError('INVALID_ARGUMENT', `file path "${file}" is not allowed`);
+    }
+    const { absolute } = resolveDataPath(store.dataDir, `${artifact.path}/${file}`);
+    if (!existsSync(absolute) || !statSync(absolute).isFile()) throw new TwinlabError('NOT_FOUND', `no file "${file}" in the ${kind} artifact of run "${job.id}"`);
+    res.sendFile(absolute);
+  });
+
+  api.use((_req: Request, _res: Response, next: NextFunction) => next(new TwinlabError('NOT_FOUND', 'no such API endpoint')));
+  app.use('/api', api);
+
+  if (options.viewerDir && existsSync(options.viewerDir)) {
+    app.use(express.static(options.viewerDir, { index: 'index.html', maxAge: 0 }));
+    app.get('/{*any}', (_req, res) => res.sendFile(join(options.viewerDir as string, 'index.html')));
+  }
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,58 @@
+/**
+ * All view state lives in the URL query string, so a link reproduces the view:
+ * `?view=experiment&id=…&run=…&episode=…&compare=…&cursor=…&smooth=…&group=…&seeds=1`.
+ */
+export const VIEWS = { list: 'list', experiment: 'experiment', episode: 'episode', trial: 'trial' } as const;
+export type ViewName = (typeof VIEWS)[keyof typeof VIEWS];
+
+export function isViewName(value: unknown): value is ViewName {
+  return typeof value === 'string' && (Object.values(VIEWS) as string[]).includes(value);
+}
+
+export interface ViewState {
+  view: ViewName;
+  id?: string;
+  run?: string;
+  episode?: string;
+  compare?: string;
+  cursor?: number;
+  smooth?: number;
+  group?: 'config' | 'run';
+  seeds?: boolean;
+}
+
+export function readState(search = window.location.search): ViewState {
+  const q = new URLSearchParams(search);
+  const view = q.get('view');
+  const num = (k: string) => {
+    const v = q.get(k);
+    return v === null || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v);
+  };
+  const state: ViewState = { view: isViewName(view) ? view : 'list' };
+  for (const k of ['id', 'run', 'episode', 'compare'] as const) {
+    const v = q.get(k);
+    if (v) state[k] = v;
+  }
+  state.cursor = num('cursor');
+  state.smooth = num('smooth');
+  const group = q.get('group');
+  if (group === 'config' || group === 'run') state.group = group;
+  if (q.get('seeds') === '1') state.seeds = true;
+  return state;
+}
+
+export function toSearch(state: ViewState): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(state)) {
+    if (v === undefined || v === false || v === '') continue;
+    q.set(k, v === true ? '1' : String(v));
+  }
+  return `?${q.toString()}`;
+}
+
+/** Navigate (new history entry) or update in place (replace) — e.g. the episode cursor while playing. */
+export function setState(state: ViewState, mode: 'push' | 'replace' = 'push'): void {
+  const url = `${window.location.pathname}${toSearch(state)}`;
+  if (mode === 'push') window.history.pushState(null, '', url);
+  else window.history.replaceState(null, '', url);
+}

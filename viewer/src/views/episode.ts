@@ -1,0 +1,235 @@
+import type { View } from 'vega';
+import { api, enc } from '../api.js';
+import { mount, replace, type TrackDef, tracksSpec } from '../charts.js';
+import { fmt, h, link } from '../dom.js';
+import { setState, toSearch, type ViewState } from '../state.js';
+
+interface EpisodeStep {
+  step: number;
+  action: number | number[];
+  reward: number;
+  observation: number[];
+  terminated: boolean;
+  truncated: boolean;
+  info: Record<string, unknown>;
+}
+
+interface EpisodeData {
+  key: string;
+  envId: string;
+  seed: number | null;
+  length: number;
+  totalReward: number;
+  hash: string;
+  steps: EpisodeStep[];
+  keyframe?: { step: number };
+  keyframes?: number[];
+}
+
+const GLUCOSE_FIELD = /(^|_)(bg|cgm|gsub|glucose)/i;
+
+/** Flatten numeric info fields (one level deep) into chart columns. */
+function rowsOf(data: EpisodeData): { rows: Record<string, number>[]; tracks: TrackDef[] } {
+  const numeric = new Set<string>();
+  const rows = data.steps.map((s) => {
+    const row: Record<string, number> = { t: s.step + 1, reward: s.reward, action: Array.isArray(s.action) ? (s.action[0] ?? 0) : s.action };
+    for (const [k, v] of Object.entries(s.info ?? {})) {
+      if (typeof v === 'number' && Number.isFinite(v)) {
+        row[k] = v;
+        numeric.add(k);
+      } else if (v && typeof v === 'object' && !Array.isArray(v)) {
+        for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
+          if (typeof v2 === 'number' && Number.isFinite(v2)) {
+            row[`${k}.${k2}`] = v2;
+            numeric.add(`${k}.${k2}`);
+          }
+        }
+      }
+    }
+    return row;
+  });
+  const infoFields = [...numeric].filter((k) => !['step', 't', 'minute', 'time'].includes(k)).slice(0, 8);
+  const glucose = infoFields.filter((k) => GLUCOSE_FIELD.test(k));
+  const others = infoFields.filter((k) => !GLUCOSE_FIELD.test(k));
+  const tracks: TrackDef[] = [
+    ...glucose.map((field) => ({ field, title: `${field} (mg/dL)`, band: [70, 180] as [number, number] })),
+    ...others.map((field) => ({ field, title: field })),
+    { field: 'action', title: 'action' },
+    { field: 'reward', title: 'reward' },
+  ];
+  return { rows, tracks };
+}
+
+function armLabel(config: Record<string, unknown> | undefined): string {
+  const arm = config?.arm as { name?: string } | string | undefined;
+  return typeof arm === 'string' ? arm : (arm?.name ?? '');
+}
+
+interface Pane {
+  data: EpisodeData;
+  view: View;
+  details: HTMLElement;
+}
+
+/**
+ * Episode viewer: synchronised tracks with a time cursor, play/pause/step/speed/seek/rewind, the
+ * step's observation, action, reward and Q-values, optional second arm side by side on the same
+ * cursor, and the "verify replay" button (re-executes the episode on the server).
+ */
+export async function renderEpisode(root: HTMLElement, state: ViewState, signal: AbortSignal): Promise<void> {
+  const run = state.run as string;
+  const detail = await api.get<{ id: string; experimentId: string; episodes: { key: string; length: number; summary: Record<string, number> }[] }>(`/api/runs/${enc(run)}`);
+  if (!state.episode) {
+    const first = detail.episodes[0];
+    root.replaceChildren(
+      h('h1', { text: `Episodes of ${run}` }),
+      h(
+        'table',
+        { id: 'episodes' },
+        h('tr', {}, h('th', { text: 'episode' }), h('th', { text: 'length' }), h('th', { text: 'summary' })),
+        ...detail.episodes.map((e) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, link(e.key, toSearch({ ...state, episode: e.key }))),
+            h('td', { class: 'num', text: String(e.length) }),
+            h('td', { class: 'muted', text: Object.entries(e.summary ?? {}).slice(0, 6).map(([k, v]) => `${k} ${fmt(v)}`).join(' · ') }),
+          ),
+        ),
+      ),
+      detail.episodes.length === 0 ? h('p', { class: 'muted', text: 'This run has no stored episodes yet.' }) : '',
+    );
+    if (first && detail.episodes.length === 1) {
+      setState({ ...state, episode: first.key }, 'replace');
+      window.dispatchEvent(new PopStateEvent('popstate'));
+    }
+    return;
+  }
+  const load = (jobId: string, key: string) => api.get<EpisodeData>(`/api/runs/${enc(jobId)}/episodes/${enc(key)}`);
+  const primary = await load(run, state.episode);
+  const [compareRun, compareKey] = state.compare ? state.compare.split('|') : [];
+  const secondary = compareRun ? await load(compareRun, compareKey || state.episode) : undefined;
+  if (signal.aborted) return;
+
+  const length = Math.max(primary.length, secondary?.length ?? 0);
+  let cursor = Math.min(Math.max(1, state.cursor ?? 1), Math.max(1, length));
+  let playing = false;
+  let speed = 8;
+
+  const slider = h('input', { type: 'range', min: 1, max: Math.max(1, length), value: cursor, id: 'seek' });
+  const position = h('span', { id: 'position' });
+  const playBtn = h('button', { id: 'play', class: 'primary', text: '▶ play' });
+  const backBtn = h('button', { id: 'step-back', text: '◀ step' });
+  const fwdBtn = h('button', { id: 'step-forward', text: 'step ▶' });
+  const rewindBtn = h('button', { id: 'rewind', text: '⏮ rewind' });
+  const speedSel = h('select', { id: 'speed' }, ...[1, 4, 8, 32, 128].map((s) => h('option', { value: s, text: `${s}×` })));
+  speedSel.value = String(speed);
+  const verifyBtn = h('button', { id: 'verify', text: 'verify replay' });
+  const verifyOut = h('span', { id: 'verify-result', class: 'verify-result' });
+  const sideBySide = h('div', { class: 'controls' });
+  const panes = h('div', { class: 'row' });
+  root.replaceChildren(
+    h('h1', { text: `Episode ${primary.key}` }),
+    h('p', { class: 'muted', text: `${primary.envId} · seed ${primary.seed ?? '—'} · ${primary.length} steps · return ${fmt(primary.totalReward)} · hash ${primary.hash.slice(0, 16)}…` }),
+    h('div', { class: 'controls' }, rewindBtn, backBtn, playBtn, fwdBtn, 'speed', speedSel, slider, position),
+    h('div', { class: 'controls' }, verifyBtn, verifyOut),
+    sideBySide,
+    panes,
+  );
+
+  const mountPane = async (data: EpisodeData, title: string): Promise<Pane> => {
+    const { rows, tracks } = rowsOf(data);
+    const chartEl = h('div', { class: 'chart' });
+    const details = h('pre', { class: 'step-details' });
+    panes.append(h('div', { class: 'grow card', 'data-pane': title }, h('h2', { text: title }), chartEl, details));
+    const view = await mount(chartEl, tracksSpec(tracks, 'decision step'));
+    replace(view, 'rows', rows);
+    return { data, view, details };
+  };
+  const pa = await mountPane(primary, secondary ? `${run.split('/').pop()} · ${primary.key}` : primary.key);
+  const pb = secondary ? await mountPane(secondary, `${(compareRun as string).split('/').pop()} · ${secondary.key}`) : undefined;
+
+  // Side by side: other arms of the same patient (trial jobs of the same experiment with the same episode key).
+  const siblings = await api.get<{ jobs: { id: string; config: Record<string, unknown> }[] }>(`/api/experiments/${enc(detail.experimentId)}`).catch(() => ({ jobs: [] }));
+  const candidates = siblings.jobs.filter((j) => j.id !== run);
+  if (candidates.length > 0) {
+    const sel = h('select', { id: 'compare' }, h('option', { value: '', text: '— none —' }), ...candidates.map((j) => h('option', { value: `${j.id}|${primary.key}`, text: `${j.id.split('/').pop()} ${armLabel(j.config)}${j.config?.patientId ? ` · ${String(j.config.patientId)}` : ''}` })));
+    sel.value = state.compare ?? '';
+    sel.addEventListener('change', () => {
+      setState({ ...state, compare: sel.value || undefined, cursor }, 'push');
+      window.dispatchEvent(new PopStateEvent('popstate'));
+    });
+    sideBySide.append('side by side with ', sel);
+  }
+
+  const show = (pane: Pane | undefined) => {
+    if (!pane) return;
+    const step = pane.data.steps[Math.min(cursor, pane.data.steps.length) - 1];
+    replace(pane.view, 'cursor', [{ t: cursor }]);
+    if (!step) return;
+    const q = step.info?.qValues;
+    pane.details.textContent = [
+      `step ${step.step + 1}/${pane.data.length}${step.terminated ? ' (terminated)' : step.truncated ? ' (truncated)' : ''}`,
+      `action ${JSON.stringify(step.action)}   reward ${fmt(step.reward, 5)}`,
+      Array.isArray(q) ? `Q-values ${q.map((v) => fmt(v as number)).join(', ')}` : '',
+      `observation [${step.observation.map((v) => fmt(v)).join(', ')}]`,
+      `info ${JSON.stringify(step.info)}`,
+    ]
+      .filter(Boolean)
+      .join('\n');
+  };
+  const render = (record = true) => {
+    slider.value = String(cursor);
+    position.textContent = `step ${cursor} / ${length}`;
+    position.dataset.cursor = String(cursor);
+    show(pa);
+    show(pb);
+    if (record) setState({ ...state, cursor }, 'replace');
+  };
+  const seek = (to: number) => {
+    cursor = Math.min(Math.max(1, Math.round(to)), Math.max(1, length));
+    render();
+  };
+  slider.addEventListener('input', () => seek(Number(slider.value)));
+  backBtn.addEventListener('click', () => seek(cursor - 1));
+  fwdBtn.addEventListener('click', () => seek(cursor + 1));
+  rewindBtn.addEventListener('click', () => seek(1));
+  speedSel.addEventListener('change', () => {
+    speed = Number(speedSel.value);
+  });
+  let timer: ReturnType<typeof setInterval> | undefined;
+  playBtn.addEventListener('click', () => {
+    playing = !playing;
+    playBtn.textContent = playing ? '❚❚ pause' : '▶ play';
+    if (timer) clearInterval(timer);
+    timer = undefined;
+    if (playing) {
+      timer = setInterval(() => {
+        if (cursor >= length) {
+          playing = false;
+          playBtn.textContent = '▶ play';
+          clearInterval(timer);
+          return;
+        }
+        seek(cursor + 1);
+      }, 1000 / speed);
+    }
+  });
+  signal.addEventListener('abort', () => timer && clearInterval(timer));
+  verifyBtn.addEventListener('click', async () => {
+    verifyBtn.disabled = true;
+    verifyOut.className = 'verify-result';
+    verifyOut.textContent = 're-executing…';
+    try {
+      const r = await api.post<{ identical: boolean; step?: number; field?: string; expected?: unknown; actual?: unknown }>(`/api/runs/${enc(run)}/episodes/${enc(primary.key)}/verify`);
+      verifyOut.className = `verify-result ${r.identical ? 'identical' : 'diverged'}`;
+      verifyOut.textContent = r.identical ? 'identical' : `diverges at step ${r.step} (${r.field}): expected ${JSON.stringify(r.expected)}, got ${JSON.stringify(r.actual)}`;
+    } catch (error) {
+      verifyOut.className = 'verify-result diverged';
+      verifyOut.textContent = error instanceof Error ? error.message : String(error);
+    } finally {
+      verifyBtn.disabled = false;
+    }
+  });
+  render(false);
+}
