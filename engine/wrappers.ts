@@ -89,6 +89,17 @@ export class TimeLimit<A extends Action = Action> extends Wrapper<A, A> {
   get elapsedSteps(): number {
     return this.elapsed;
   }
+  /** The inner env's state plus the step counter, so a restored episode truncates at the same step. */
+  override getState(): unknown {
+    const inner = this.env.getState?.();
+    return inner === undefined ? undefined : { timeLimitElapsed: this.elapsed, env: inner };
+  }
+  override setState(state: unknown): void {
+    const s = state as { timeLimitElapsed?: number; env?: unknown };
+    if (typeof s?.timeLimitElapsed !== 'number') throw new TwinlabError('INVALID_ARGUMENT', `${this.id}: TimeLimit state must carry timeLimitElapsed`);
+    this.elapsed = s.timeLimitElapsed;
+    super.setState(s.env);
+  }
   protected override resetWrapped(options: ResetOptions): ResetResult {
     this.elapsed = 0;
     return this.env.reset(options);

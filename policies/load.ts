@@ -4,11 +4,13 @@ import type { Env } from '../engine/env.js';
 import { TwinlabError } from '../engine/errors.js';
 import type { Policy } from './policy.js';
 import { hasPolicy, makePolicy } from './registry.js';
+import { loadSavedPolicy } from './saved.js';
 
 /**
  * Resolve a policy reference: a registered policy name (random, protocols) or a saved learned policy
  * directory (`policy.json` + tfjs LayersModel files). Returns a factory (policies bind to an env) and
- * the env id to use. Saved policies load tfjs lazily, so protocol-only commands stay fast.
+ * the env id to use. (Imported statically: worker threads running TypeScript sources through tsx
+ * cannot resolve relative dynamic imports.)
  */
 export type PolicyFactory = (env: Env) => Policy;
 
@@ -28,8 +30,6 @@ export async function loadPolicy(ref: string, envId: string | undefined, envOpti
     return { policy: (env) => makePolicy(ref, env, envOptions), envId };
   }
   if (isSavedPolicyDir(ref)) {
-    const savedModule = './saved.js'; // written by the DQN layer; loaded lazily so tfjs loads only when needed
-    const { loadSavedPolicy } = (await import(savedModule)) as { loadSavedPolicy: (dir: string) => Promise<SavedPolicyHandle> };
     const saved = await loadSavedPolicy(ref);
     if (envId && envId !== saved.envId) {
       throw new TwinlabError('INVALID_ARGUMENT', `saved policy ${ref} was trained on ${saved.envId}, not ${envId}`);

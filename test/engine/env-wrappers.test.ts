@@ -206,3 +206,21 @@ describe('spaces on envs', () => {
     expect(new Discrete(2, 0, ['a', 'b']).toJSON()).toEqual({ kind: 'discrete', n: 2, start: 0, labels: ['a', 'b'] });
   });
 });
+
+describe('TimeLimit state', () => {
+  it('saves its step counter with the inner state, so a restored episode truncates at the same step', () => {
+    const a = new TimeLimit(new DoseCounter(), 5);
+    a.reset();
+    a.step(Float32Array.of(0));
+    a.step(Float32Array.of(0));
+    const saved = JSON.parse(JSON.stringify(a.getState()));
+    const b = new TimeLimit(new DoseCounter(), 5);
+    b.reset();
+    b.setState(saved);
+    expect(b.elapsedSteps).toBe(2);
+    b.step(Float32Array.of(0));
+    b.step(Float32Array.of(0));
+    expect(b.step(Float32Array.of(0)).truncated).toBe(true);
+    expect(() => b.setState({ t: 1 })).toThrow(/timeLimitElapsed/);
+  });
+});

@@ -29,10 +29,13 @@ interface EpisodeData {
 const GLUCOSE_FIELD = /(^|_)(bg|cgm|gsub|glucose)/i;
 
 /** Flatten numeric info fields (one level deep) into chart columns. */
-function rowsOf(data: EpisodeData): { rows: Record<string, number>[]; tracks: TrackDef[] } {
+function rowsOf(data: EpisodeData, labels: string[]): { rows: Record<string, number>[]; tracks: TrackDef[] } {
   const numeric = new Set<string>();
   const rows = data.steps.map((s) => {
     const row: Record<string, number> = { t: s.step + 1, reward: s.reward, action: Array.isArray(s.action) ? (s.action[0] ?? 0) : s.action };
+    s.observation.forEach((v, i) => {
+      row[`obs_${labels[i] ?? i}`] = v;
+    });
     for (const [k, v] of Object.entries(s.info ?? {})) {
       if (typeof v === 'number' && Number.isFinite(v)) {
         row[k] = v;
@@ -40,8 +43,8 @@ function rowsOf(data: EpisodeData): { rows: Record<string, number>[]; tracks: Tr
       } else if (v && typeof v === 'object' && !Array.isArray(v)) {
         for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
           if (typeof v2 === 'number' && Number.isFinite(v2)) {
-            row[`${k}.${k2}`] = v2;
-            numeric.add(`${k}.${k2}`);
+            row[`${k}_${k2}`] = v2;
+            numeric.add(`${k}_${k2}`);
           }
         }
       }
@@ -51,9 +54,12 @@ function rowsOf(data: EpisodeData): { rows: Record<string, number>[]; tracks: Tr
   const infoFields = [...numeric].filter((k) => !['step', 't', 'minute', 'time'].includes(k)).slice(0, 8);
   const glucose = infoFields.filter((k) => GLUCOSE_FIELD.test(k));
   const others = infoFields.filter((k) => !GLUCOSE_FIELD.test(k));
+  // envs without clinical info (e.g. CartPole) show their observation components instead
+  const observed = infoFields.length === 0 ? (data.steps[0]?.observation ?? []).slice(0, 6).map((_, i) => ({ field: `obs_${labels[i] ?? i}`, title: `obs ${labels[i] ?? i}` })) : [];
   const tracks: TrackDef[] = [
     ...glucose.map((field) => ({ field, title: `${field} (mg/dL)`, band: [70, 180] as [number, number] })),
     ...others.map((field) => ({ field, title: field })),
+    ...observed,
     { field: 'action', title: 'action' },
     { field: 'reward', title: 'reward' },
   ];
@@ -137,13 +143,16 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
     panes,
   );
 
+  const catalogue = await api.get<{ id: string; observationSpace: { labels?: string[] } }[]>('/api/envs').catch(() => []);
+  const labels = catalogue.find((e) => e.id === primary.envId)?.observationSpace.labels ?? [];
+  const paneCount = secondary ? 2 : 1;
   const mountPane = async (data: EpisodeData, title: string): Promise<Pane> => {
-    const { rows, tracks } = rowsOf(data);
+    const { rows, tracks } = rowsOf(data, labels);
     const chartEl = h('div', { class: 'chart' });
     const details = h('pre', { class: 'step-details' });
     panes.append(h('div', { class: 'grow card', 'data-pane': title }, h('h2', { text: title }), chartEl, details));
-    const view = await mount(chartEl, tracksSpec(tracks, 'decision step'));
-    replace(view, 'rows', rows);
+    const width = Math.max(240, Math.floor((panes.clientWidth || 1200) / paneCount) - 140);
+    const view = await mount(chartEl, tracksSpec(tracks, rows, 'decision step', width, length));
     return { data, view, details };
   };
   const pa = await mountPane(primary, secondary ? `${run.split('/').pop()} · ${primary.key}` : primary.key);

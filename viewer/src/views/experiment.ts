@@ -47,7 +47,7 @@ export async function renderExperiment(root: HTMLElement, state: ViewState, sign
   const groups = new Map(detail.jobs.map((j) => [j.id, configGroup(j)]));
   const label = (jobId: string | null) => (jobId ? `job ${jobId.split('/').pop()}` : 'experiment');
 
-  const statusEl = statusPill(detail.status);
+  const statusEl = h('span', { id: 'experiment-status' }, statusPill(detail.status));
   const controls = h('div', { class: 'controls' });
   const smoothInput = h('input', { type: 'number', min: 1, max: 500, value: smooth, style: 'width:5em', id: 'smooth' });
   const groupSelect = h('select', { id: 'group' }, h('option', { value: 'config', text: 'mean ± sd by config' }), h('option', { value: 'run', text: 'each run' }));
@@ -115,7 +115,7 @@ export async function renderExperiment(root: HTMLElement, state: ViewState, sign
     counter.dataset.points = String(points);
   };
   const sub = await followExperiment(id, onEvents, async (s) => {
-    statusEl.replaceWith(statusPill(s.status));
+    statusEl.replaceChildren(statusPill(s.status));
     const fresh = await api.get<ExperimentDetail>(`/api/experiments/${enc(id)}`);
     drawJobs(fresh.jobs);
   });

@@ -36,7 +36,7 @@ function forestRows(analysis: Json): ForestRow[] {
 export async function renderTrial(root: HTMLElement, state: ViewState, signal: AbortSignal): Promise<void> {
   const id = state.id as string;
   const detail = await api.get<{ id: string; name: string; status: string; jobs: { id: string; status: string; config: Json }[] }>(`/api/experiments/${enc(id)}`);
-  const statusEl = statusPill(detail.status);
+  const statusEl = h('span', { id: 'experiment-status' }, statusPill(detail.status));
   const tableCard = h('div', { class: 'card', id: 'trial-table' }, h('p', { class: 'muted', text: 'Waiting for the trial to finish…' }));
   const forestEl = h('div', { class: 'chart', id: 'forest' });
   const reportFrame = h('iframe', { id: 'report', style: 'width:100%;height:900px;border:1px solid #e4e7ec;background:#fff', title: 'trial report' });
@@ -115,7 +115,7 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
       id,
       () => undefined,
       async (s) => {
-        statusEl.replaceWith(statusPill(s.status));
+        statusEl.replaceChildren(statusPill(s.status));
         if (['finished', 'failed', 'cancelled'].includes(s.status)) await load();
       },
     );
