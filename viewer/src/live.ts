@@ -35,8 +35,12 @@ export interface Subscription {
   readonly lastSeq: number;
 }
 
-export async function followExperiment(experimentId: string, onEvents: (events: EventMessage[]) => void, onStatus?: (s: StatusMessage) => void): Promise<Subscription> {
-  let lastSeq = 0;
+/**
+ * `afterSeq` given: the caller already has history up to it (e.g. from downsampled metric series), so
+ * only newer events are fetched; otherwise the whole history is paged in over REST first.
+ */
+export async function followExperiment(experimentId: string, onEvents: (events: EventMessage[]) => void, onStatus?: (s: StatusMessage) => void, options: { afterSeq?: number } = {}): Promise<Subscription> {
+  let lastSeq = options.afterSeq ?? 0;
   let closed = false;
   const accept = (batch: EventMessage[]) => {
     const fresh = batch.filter((m) => m.seq > lastSeq).sort((a, b) => a.seq - b.seq);

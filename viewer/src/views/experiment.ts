@@ -99,6 +99,11 @@ export async function renderExperiment(root: HTMLElement, state: ViewState, sign
   const returns = await mount(returnsEl, learningCurveSpec('Episode return', 'return', smooth, state.seeds === true, by));
   const evals = await mount(evalEl, { ...learningCurveSpec('Greedy evaluation (mean return)', 'eval return', 1, state.seeds === true, by), height: 180 } as never);
   let points = 0;
+  const count = (n: number) => {
+    points += n;
+    counter.textContent = `${points.toLocaleString('en-US')} points`;
+    counter.dataset.points = String(points);
+  };
   const onEvents = (messages: EventMessage[]) => {
     const ret: CurvePoint[] = [];
     const ev: CurvePoint[] = [];
@@ -110,15 +115,32 @@ export async function renderExperiment(root: HTMLElement, state: ViewState, sign
     }
     insert(returns, 'points', ret);
     insert(evals, 'points', ev);
-    points += ret.length + ev.length;
-    counter.textContent = `${points.toLocaleString('en-US')} points`;
-    counter.dataset.points = String(points);
+    count(ret.length + ev.length);
+    window.dispatchEvent(new CustomEvent('twinlab:chart', { detail: messages }));
   };
-  const sub = await followExperiment(id, onEvents, async (s) => {
-    statusEl.replaceChildren(statusPill(s.status));
-    const fresh = await api.get<ExperimentDetail>(`/api/experiments/${enc(id)}`);
-    drawJobs(fresh.jobs);
-  });
+  // History comes from the store's downsampled series (min/max envelope kept server-side), so a run
+  // with a million points loads as a few thousand; live events continue from the seq read first.
+  const { lastSeq } = await api.get<{ lastSeq: number }>(`/api/experiments/${enc(id)}`);
+  for (const job of detail.jobs) {
+    for (const [metric, view] of [['episode.return', returns], ['eval.meanReturn', evals]] as const) {
+      const s = await api
+        .get<{ steps: number[]; values: number[] }>(`/api/runs/${enc(job.id)}/metrics/${metric}?maxPoints=1000&to=${Number.MAX_SAFE_INTEGER}`)
+        .catch(() => ({ steps: [] as number[], values: [] as number[] }));
+      const rows = s.steps.map((step, i) => ({ run: label(job.id), group: groups.get(job.id) ?? 'experiment', step, value: s.values[i] as number }));
+      insert(view, 'points', rows);
+      count(rows.length);
+    }
+  }
+  const sub = await followExperiment(
+    id,
+    onEvents,
+    async (s) => {
+      statusEl.replaceChildren(statusPill(s.status));
+      const fresh = await api.get<ExperimentDetail>(`/api/experiments/${enc(id)}`);
+      drawJobs(fresh.jobs);
+    },
+    { afterSeq: lastSeq },
+  );
   signal.addEventListener('abort', () => sub.close());
 
   // Metric series (loss, mean Q, ε, …) of the first run with metrics, refreshed while running.
