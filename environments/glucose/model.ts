@@ -129,7 +129,7 @@ export class T1DModel {
       const Ra = (this.f * this.kabs * x2) / BW;
       const egp = this.kp1 - this.kp2 * Gp - this.kp3 * Id;
       const E = Gp > this.ke2 ? this.ke1 * (Gp - this.ke2) : 0;
-      const dGp = (egp > 0 ? egp : 0) + Ra - this.Fsnc - E - this.k1 * Gp + this.k2 * Gt;
+      const dGp = Math.max(egp, 0) + Ra - this.Fsnc - E - this.k1 * Gp + this.k2 * Gt;
       dx[3] = Gp >= 0 ? dGp : 0;
       const Uid = ((this.Vm0 + this.Vmx * X) * Gt) / (this.Km0 + Gt);
       const dGt = -Uid + this.k1 * Gp - this.k2 * Gt;

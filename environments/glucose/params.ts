@@ -12,9 +12,52 @@ import { generatedPatientByName, generatedTherapyByName, isGeneratedName } from 
 
 /** Every numeric column of vpatient_params.csv the twin keeps, by its CSV name (units: data/README.md). */
 export const PATIENT_COLUMNS = [
-  'BW', 'EGPb', 'Gb', 'Ib', 'kabs', 'kmax', 'kmin', 'b', 'd', 'Vg', 'Vi', 'Ipb', 'Vmx', 'Km0', 'k2', 'k1', 'p2u', 'm1',
-  'm5', 'CL', 'HEb', 'm2', 'm4', 'm30', 'Ilb', 'ki', 'kp2', 'kp3', 'f', 'Gpb', 'ke1', 'ke2', 'Fsnc', 'Gtb', 'Vm0', 'Rdb',
-  'PCRb', 'kd', 'ksc', 'ka1', 'ka2', 'dosekempt', 'u2ss', 'isc1ss', 'isc2ss', 'kp1',
+  'BW',
+  'EGPb',
+  'Gb',
+  'Ib',
+  'kabs',
+  'kmax',
+  'kmin',
+  'b',
+  'd',
+  'Vg',
+  'Vi',
+  'Ipb',
+  'Vmx',
+  'Km0',
+  'k2',
+  'k1',
+  'p2u',
+  'm1',
+  'm5',
+  'CL',
+  'HEb',
+  'm2',
+  'm4',
+  'm30',
+  'Ilb',
+  'ki',
+  'kp2',
+  'kp3',
+  'f',
+  'Gpb',
+  'ke1',
+  'ke2',
+  'Fsnc',
+  'Gtb',
+  'Vm0',
+  'Rdb',
+  'PCRb',
+  'kd',
+  'ksc',
+  'ka1',
+  'ka2',
+  'dosekempt',
+  'u2ss',
+  'isc1ss',
+  'isc2ss',
+  'kp1',
 ] as const;
 
 export type PatientColumn = (typeof PATIENT_COLUMNS)[number];
@@ -68,9 +111,12 @@ export interface PumpParams {
   sampleTime: number;
 }
 
-/** ./data/ next to this file; when running compiled from dist/environments/glucose/, the source folder. */
-export function dataDir(): string {
-  const candidates = [new URL('./data/', import.meta.url), new URL('../../../environments/glucose/data/', import.meta.url)];
+/**
+ * ./data/ next to this module; when running compiled from dist/environments/glucose/ (where tsc
+ * copies no CSVs), the source folder environments/glucose/data/. `moduleUrl` is for tests.
+ */
+export function dataDir(moduleUrl: string = import.meta.url): string {
+  const candidates = [new URL('./data/', moduleUrl), new URL('../../../environments/glucose/data/', moduleUrl)];
   for (const url of candidates) {
     const path = fileURLToPath(url);
     if (existsSync(`${path}vpatient_params.csv`)) return path;

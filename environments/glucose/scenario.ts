@@ -60,17 +60,20 @@ export type ScenarioSpec = 'random' | 'fixed' | 'none' | MealInput[] | { meals: 
 export interface Meal {
   minute: number;
   carbs: number;
+  /** Index in RANDOM_MEAL_SLOTS (random days only). */
+  slot?: number;
 }
 
 /** One random day's meals (minutes after that day's midnight), in slot order (which is time order). */
 export function drawRandomDay(rng: Rng, slots: readonly MealSlot[] = RANDOM_MEAL_SLOTS): Meal[] {
   const meals: Meal[] = [];
-  for (const s of slots) {
+  for (let k = 0; k < slots.length; k++) {
+    const s = slots[k] as MealSlot;
     if (!(rng.next() < s.probability)) continue;
     let t: number;
     do t = rng.normal(s.timeMean, s.timeSd);
     while (t < s.timeLow || t > s.timeHigh);
-    meals.push({ minute: Math.round(t), carbs: Math.max(Math.round(rng.normal(s.carbsMean, s.carbsSd)), 0) });
+    meals.push({ minute: Math.round(t), carbs: Math.max(Math.round(rng.normal(s.carbsMean, s.carbsSd)), 0), slot: k });
   }
   return meals;
 }
@@ -78,7 +81,8 @@ export function drawRandomDay(rng: Rng, slots: readonly MealSlot[] = RANDOM_MEAL
 function normaliseMeals(list: MealInput[], where: string): Meal[] {
   if (!Array.isArray(list)) throw new TwinlabError('INVALID_ARGUMENT', `${where} must be a list of { hour | minute, carbs }, got ${describeValue(list)}`);
   const meals = list.map((m, i) => {
-    if (m === null || typeof m !== 'object') throw new TwinlabError('INVALID_ARGUMENT', `${where}[${i}] must be { hour | minute, carbs }, got ${describeValue(m)}`);
+    if (m === null || typeof m !== 'object')
+      throw new TwinlabError('INVALID_ARGUMENT', `${where}[${i}] must be { hour | minute, carbs }, got ${describeValue(m)}`);
     const minute = m.minute !== undefined ? m.minute : m.hour !== undefined ? m.hour * 60 : Number.NaN;
     if (!(Number.isFinite(minute) && minute >= 0)) {
       throw new TwinlabError('INVALID_ARGUMENT', `${where}[${i}] needs a time ≥ 0 ('hour' or 'minute'), got ${describeValue(m)}`);
@@ -140,7 +144,10 @@ export class MealScenario {
         throw new TwinlabError('INVALID_ARGUMENT', 'scenario.meals with repeatDaily must all lie within one day (minute < 1440)');
       }
     } else {
-      throw new TwinlabError('INVALID_ARGUMENT', `scenario must be 'random', 'fixed', 'none', a meal list or { meals, repeatDaily }, got ${describeValue(spec)}`);
+      throw new TwinlabError(
+        'INVALID_ARGUMENT',
+        `scenario must be 'random', 'fixed', 'none', a meal list or { meals, repeatDaily }, got ${describeValue(spec)}`,
+      );
     }
   }
 

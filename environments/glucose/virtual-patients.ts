@@ -1,6 +1,7 @@
 import { type CohortSpec, sampleCohort, samplePatient, type VirtualPatient } from '../../engine/cohort.js';
 import { describeValue, TwinlabError } from '../../engine/errors.js';
-import { type AgeGroup, getPatient, getTherapy, isAgeGroup, type PatientParams, patientNames, type Therapy } from './params.js';
+import { type AgeGroup, basalRate, getPatient, getTherapy, isAgeGroup, type PatientParams, patientNames, type Therapy } from './params.js';
+import { T1DPatient } from './patient.js';
 
 /**
  * Generated virtual T1D patients around the 10 distributed patients of an age group.
@@ -23,11 +24,37 @@ import { type AgeGroup, getPatient, getTherapy, isAgeGroup, type PatientParams, 
  * (deriveBasal), and draws that are physiologically implausible are rejected (rejectionReason).
  * Therapy: CR, CF from the joint draw; TDI = 1440·basal + 200/CR, the identity every Quest.csv row
  * obeys (basal U/day plus meal insulin for 200 g CHO/day); age uniform over the group's Quest ages.
+ * Rejection rules: rejectionReason; counts by reason come back from generateCohort.
  */
 
 const FREE = [
-  'BW', 'EGPb', 'Gb', 'Ib', 'kabs', 'kmax', 'kmin', 'bOdds', 'dOdds', 'Vg', 'Vi', 'Vmx', 'Km0', 'k2', 'k1', 'p2u', 'm1', 'ki',
-  'kp2', 'kp3', 'kd', 'ksc', 'ka1', 'ka2', 'u2ss', 'CR', 'CF',
+  'BW',
+  'EGPb',
+  'Gb',
+  'Ib',
+  'kabs',
+  'kmax',
+  'kmin',
+  'bOdds',
+  'dOdds',
+  'Vg',
+  'Vi',
+  'Vmx',
+  'Km0',
+  'k2',
+  'k1',
+  'p2u',
+  'm1',
+  'ki',
+  'kp2',
+  'kp3',
+  'kd',
+  'ksc',
+  'ka1',
+  'ka2',
+  'u2ss',
+  'CR',
+  'CF',
 ] as const;
 
 /** Plausible body weight per group, kg: about the 3rd–97th percentiles of CDC growth charts for the ages of the group (children 7–12, adolescents 14–19), WHO adult range for adults. */
@@ -141,7 +168,12 @@ function groupModel(group: AgeGroup): { fit: GroupFit; spec: CohortSpec } {
   FREE.forEach((name, j) => {
     thetaPop[name] = Math.exp(mean[j] as number);
   });
-  const omega = FREE.map((_, i) => FREE.map((__, j) => ((corr[i] as number[])[j] as number) * (sd[i] as number) * (sd[j] as number)));
+  const omega = FREE.map((_, i) =>
+    FREE.map((__, j) => {
+      const [a, c] = i >= j ? [i, j] : [j, i]; // same operand order on both sides: Ω exactly symmetric
+      return ((corr[a] as number[])[c] as number) * (sd[a] as number) * (sd[c] as number);
+    }),
+  );
   const ages = ts.map((t) => t.age);
   const p0 = ps[0] as PatientParams;
   const fit: GroupFit = {
@@ -168,7 +200,7 @@ function groupModel(group: AgeGroup): { fit: GroupFit; spec: CohortSpec } {
     omega,
     covariates: { age: (rng) => rng.integer(ageLo, ageHi + 1) },
     bounds: { BW: BW_RANGE[group], Gb: GB_RANGE },
-    accept: (vp) => rejectionReason(deriveBasal(fromDraw(vp, fit, '')), vp) ?? true,
+    accept: (vp) => rejectionReason(deriveBasal(fromDraw(vp, fit, '')), vp.params.CR as number) ?? true,
     maxAttempts: 1000,
   };
   const model = { fit, spec };
@@ -212,7 +244,20 @@ function fromDraw(vp: VirtualPatient, fit: GroupFit, name: string): PatientParam
     u2ss: v('u2ss'),
     ...fit.fixed,
     // derived below
-    Ipb: 0, CL: 0, m2: 0, m4: 0, m30: 0, Ilb: 0, Gpb: 0, Gtb: 0, Vm0: 0, Rdb: 0, PCRb: 0, isc1ss: 0, isc2ss: 0, kp1: 0,
+    Ipb: 0,
+    CL: 0,
+    m2: 0,
+    m4: 0,
+    m30: 0,
+    Ilb: 0,
+    Gpb: 0,
+    Gtb: 0,
+    Vm0: 0,
+    Rdb: 0,
+    PCRb: 0,
+    isc1ss: 0,
+    isc2ss: 0,
+    kp1: 0,
   } satisfies PatientParams;
   return p;
 }
@@ -244,18 +289,47 @@ export function deriveBasal(p: PatientParams): PatientParams {
   return p;
 }
 
+/** Meal-test limits (plasma glucose, mg/dL); the 30 distributed patients span 49–392 on this test. */
+export const MEAL_TEST = { grams: 50, minutes: 480, nadirMin: 40, peakMax: 400 } as const;
+
 /**
- * Why a derived patient is implausible, or undefined if it is accepted. Rules: the basal steady state
- * must exist (Gtb > 0, Vm0 > 0, i.e. EGPb > Fsnc) with no renal excretion at basal (Gpb < ke2), the
- * emptying curve must be ordered (kmin < kmax, d < b), CR and CF positive and finite. BW and Gb ranges
- * are cohort bounds (reasons `bounds:BW`, `bounds:Gb`).
+ * Standard meal test: from the basal steady state, 50 g announced at minute 0 with a bolus of
+ * 50/CR units in the same minute, on basal, for 8 h. Returns the plasma-glucose nadir and peak.
  */
-export function rejectionReason(p: PatientParams, _vp?: VirtualPatient): string | undefined {
+export function mealTest(p: PatientParams, carbRatio: number): { nadir: number; peak: number } {
+  const sim = new T1DPatient(p);
+  const basal = basalRate(p);
+  let nadir = sim.plasmaGlucose;
+  let peak = nadir;
+  for (let t = 0; t < MEAL_TEST.minutes; t++) {
+    sim.step(basal + (t === 0 ? MEAL_TEST.grams / carbRatio : 0), t === 0 ? MEAL_TEST.grams : 0);
+    const g = sim.plasmaGlucose;
+    if (g < nadir) nadir = g;
+    if (g > peak) peak = g;
+  }
+  return { nadir, peak };
+}
+
+/**
+ * Why a derived patient is implausible, or undefined if it is accepted. Rules, in order: the basal
+ * steady state must exist (Gtb > 0, Vm0 > 0, i.e. EGPb > Fsnc) with no renal excretion at basal
+ * (Gpb < ke2); the emptying curve must be ordered (kmin < kmax, d < b); and, given its carb ratio, the
+ * standard meal test (mealTest) must stay within [40, 400] mg/dL — CR and physiology are drawn
+ * jointly but only loosely correlated (shrinkage), and a draw whose own CR bolus drives it to severe
+ * hypoglycaemia or to the renal-glycosuria/DKA range after a 50 g meal is not a titrated patient. BW and
+ * Gb ranges are cohort bounds (reasons `bounds:BW`, `bounds:Gb`).
+ */
+export function rejectionReason(p: PatientParams, carbRatio?: number): string | undefined {
   if (!(p.Gtb > 0)) return 'Gtb<=0';
   if (!(p.Vm0 > 0)) return 'Vm0<=0';
   if (!(p.Gpb < p.ke2)) return 'Gpb>=ke2';
   if (!(p.kmin < p.kmax)) return 'kmin>=kmax';
   if (!(p.d < p.b)) return 'd>=b';
+  if (carbRatio !== undefined) {
+    const { nadir, peak } = mealTest(p, carbRatio);
+    if (!(nadir >= MEAL_TEST.nadirMin)) return 'meal-test:nadir<40';
+    if (!(peak <= MEAL_TEST.peakMax)) return 'meal-test:peak>400';
+  }
   return undefined;
 }
 

@@ -58,13 +58,13 @@ describe('viewer in headless Chromium', () => {
     const id = created.body.id;
 
     // the experiment appears in the list with its status
-    await page.waitForSelector(`tr[data-experiment="${id}"]`, { timeout: 20_000 });
+    await page.waitForSelector(`tr[data-experiment="${id}"]`, { timeout: 60_000 });
     await page.goto(`${server.url}/?view=experiment&id=${encodeURIComponent(id)}`);
     await page.waitForSelector('#chart-returns svg');
     // the learning curve gains points while the run is live
-    const first = await page.waitForFunction(() => Number(document.getElementById('points-count')?.dataset.points ?? 0) > 0, undefined, { timeout: 60_000 });
+    const first = await page.waitForFunction(() => Number(document.getElementById('points-count')?.dataset.points ?? 0) > 0, undefined, { timeout: 120_000 });
     const firstCount = Number(await first.evaluate(() => document.getElementById('points-count')?.dataset.points));
-    await page.waitForFunction((n) => Number(document.getElementById('points-count')?.dataset.points ?? 0) > n, firstCount, { timeout: 60_000 });
+    await page.waitForFunction((n) => Number(document.getElementById('points-count')?.dataset.points ?? 0) > n, firstCount, { timeout: 120_000 });
     await shot('learning-curve-live');
     const statusLive = await page.evaluate(async (experimentId) => (await (await fetch(`/api/experiments/${encodeURIComponent(experimentId)}`)).json()).status, id);
     expect(['running', 'finished']).toContain(statusLive);
@@ -110,8 +110,8 @@ describe('viewer in headless Chromium', () => {
 
     // verify replay re-executes on the server and reports identical
     await page.click('#verify');
-    await page.waitForFunction(() => document.getElementById('verify-result')?.textContent !== 're-executing…' && (document.getElementById('verify-result')?.textContent ?? '') !== '', undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => document.getElementById('verify-result')?.textContent !== 're-executing…' && (document.getElementById('verify-result')?.textContent ?? '') !== '', undefined, { timeout: 120_000 });
     expect(await page.textContent('#verify-result')).toBe('identical');
     await shot('verified');
-  });
+  }, 300_000);
 });

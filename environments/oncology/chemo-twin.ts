@@ -1,0 +1,201 @@
+import { type CohortSpec, samplePatient } from '../../engine/cohort.js';
+import type { Info } from '../../engine/env.js';
+import type { EpisodeLog } from '../../engine/episode-log.js';
+import { TwinlabError } from '../../engine/errors.js';
+import { register } from '../../engine/registry.js';
+import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin } from '../../engine/twin.js';
+import { ChemoEnv, type ChemoEnvOptions, CHEMO_CLEARANCE_THRESHOLD, CHEMO_ENV_ID, CHEMO_STEP_DAYS } from './chemo.js';
+import { DTR_BENCH_INITIAL, PUBLISHED_CHEMO_PARAMS } from './chemo-model.js';
+
+export const CHEMO_TWIN_ID = 'chemo';
+export const CHEMO_MAX_STEPS = 600;
+export const CHEMO_HORIZON_DAYS = CHEMO_MAX_STEPS * CHEMO_STEP_DAYS;
+
+// ---- endpoints ---------------------------------------------------------------------------------
+
+function num(info: Info, key: string): number {
+  const v = info[key];
+  if (typeof v !== 'number') throw new TwinlabError('INVALID_ARGUMENT', `chemo endpoint: episode log info has no numeric "${key}"`);
+  return v;
+}
+
+function lastInfo(log: EpisodeLog): Info {
+  return log.steps.length > 0 ? (log.steps[log.steps.length - 1]?.info as Info) : log.resetInfo;
+}
+
+function initialTumour(log: EpisodeLog): number {
+  const initial = log.resetInfo.initial as { T?: number } | undefined;
+  return typeof initial?.T === 'number' ? initial.T : num(log.resetInfo, 'T');
+}
+
+function died(log: EpisodeLog): boolean {
+  return lastInfo(log).dead === true;
+}
+
+/** First day with T < 1e−3, or the 150-day horizon when the tumour is never cleared (censored). */
+export function timeToClearance(log: EpisodeLog): number {
+  for (const s of log.steps) if (num(s.info, 'T') < CHEMO_CLEARANCE_THRESHOLD) return num(s.info, 'day');
+  return CHEMO_HORIZON_DAYS;
+}
+
+export const RECIST = { CR: 0, PR: 1, SD: 2, PD: 3 } as const;
+
+/**
+ * RECIST 1.1-style response at the end of the episode — an ADAPTATION: RECIST measures the sum of lesion
+ * diameters, the model gives a tumour burden T (a cell population ∝ volume), so the diameter ratio is
+ * taken as (T_end/T0)^(1/3). CR: T_end < 1e−3 (the clearance threshold); PR: diameter ratio ≤ 0.7 (≥ 30 %
+ * shrinkage, i.e. burden ratio ≤ 0.343); PD: diameter ratio ≥ 1.2 (burden ratio ≥ 1.728) or death;
+ * SD otherwise. Codes CR = 0, PR = 1, SD = 2, PD = 3.
+ */
+export function recistCategory(log: EpisodeLog): number {
+  if (died(log)) return RECIST.PD;
+  const tEnd = num(lastInfo(log), 'T');
+  if (tEnd < CHEMO_CLEARANCE_THRESHOLD) return RECIST.CR;
+  const diameterRatio = Math.cbrt(tEnd / initialTumour(log));
+  if (diameterRatio <= 0.7) return RECIST.PR;
+  if (diameterRatio >= 1.2) return RECIST.PD;
+  return RECIST.SD;
+}
+
+export const CHEMO_ENDPOINTS: EndpointDefinition[] = [
+  {
+    id: 'time_to_clearance',
+    label: 'Time to tumour clearance (T < 1e-3; censored at 150 days)',
+    unit: 'day',
+    kind: 'continuous',
+    better: 'lower',
+    compute: timeToClearance,
+  },
+  {
+    id: 'death',
+    label: 'Death (normal cells below 0.7·N0)',
+    unit: '',
+    kind: 'binary',
+    better: 'lower',
+    safety: true,
+    compute: (log) => (died(log) ? 1 : 0),
+  },
+  {
+    id: 'normal_nadir',
+    label: 'Nadir of normal cells relative to N0',
+    unit: 'N/N0',
+    kind: 'continuous',
+    better: 'higher',
+    safety: true,
+    compute: (log) => num(lastInfo(log), 'nadirRatio'),
+  },
+  {
+    id: 'tumour_reduction',
+    label: 'Tumour reduction at end of episode, 1 − T_end/T0',
+    unit: 'fraction',
+    kind: 'continuous',
+    better: 'higher',
+    compute: (log) => 1 - num(lastInfo(log), 'T') / initialTumour(log),
+  },
+  {
+    id: 'cleared',
+    label: 'Tumour cleared (T < 1e-3) and alive at end of episode',
+    unit: '',
+    kind: 'binary',
+    better: 'higher',
+    compute: (log) => (!died(log) && num(lastInfo(log), 'T') < CHEMO_CLEARANCE_THRESHOLD ? 1 : 0),
+  },
+  {
+    id: 'recist',
+    label: 'RECIST-style response (0 CR, 1 PR, 2 SD, 3 PD; adapted from burden, see README)',
+    unit: 'category',
+    kind: 'continuous',
+    better: 'lower',
+    compute: recistCategory,
+  },
+  {
+    id: 'objective_response',
+    label: 'Objective response (RECIST-style CR or PR)',
+    unit: '',
+    kind: 'binary',
+    better: 'higher',
+    compute: (log) => (recistCategory(log) <= RECIST.PR ? 1 : 0),
+  },
+  {
+    id: 'cumulative_dose',
+    label: 'Cumulative dose Σ v·Δt',
+    unit: 'dose·day',
+    kind: 'continuous',
+    better: 'lower',
+    compute: (log) => num(lastInfo(log), 'cumulativeDose'),
+  },
+];
+
+// ---- virtual cohort ----------------------------------------------------------------------------
+
+const cv2omega = (cv: number): number => Math.log(1 + cv * cv);
+
+/**
+ * ILLUSTRATIVE inter-individual variability (not fitted to any data): log-normal on tumour growth r1
+ * (CV 15 %), immune kill c2 (CV 20 %), drug kill of tumour a2 (CV 20 %) and initial tumour burden T0
+ * (CV 40 %), Ω diagonal with ω² = ln(1 + CV²); T0 bounded to [0.02, 0.6]. Typical values are the
+ * published parameters and the DTR-Bench start.
+ */
+export const CHEMO_COHORT: CohortSpec = {
+  parameters: ['r1', 'c2', 'a2', 'T0'],
+  thetaPop: { r1: PUBLISHED_CHEMO_PARAMS.r1, c2: PUBLISHED_CHEMO_PARAMS.c2, a2: PUBLISHED_CHEMO_PARAMS.a2, T0: DTR_BENCH_INITIAL.T },
+  omega: [
+    [cv2omega(0.15), 0, 0, 0],
+    [0, cv2omega(0.2), 0, 0],
+    [0, 0, cv2omega(0.2), 0],
+    [0, 0, 0, cv2omega(0.4)],
+  ],
+  bounds: { T0: [0.02, 0.6] },
+};
+
+export const CHEMO_POPULATIONS = ['reference', 'virtual', 'reference-toxic', 'virtual-toxic'] as const;
+
+function chemoCohortMember(request: CohortRequest, index: number): CohortMember {
+  const population = request.population;
+  if (!(CHEMO_POPULATIONS as readonly string[]).includes(population)) {
+    throw new TwinlabError('NOT_FOUND', `twin ${CHEMO_TWIN_ID}: unknown population "${population}"; known: ${CHEMO_POPULATIONS.join(', ')}`);
+  }
+  const toxic = population.endsWith('-toxic');
+  const base: Record<string, unknown> = toxic ? { toxicity: 'cumulative' } : {};
+  if (population.startsWith('reference')) {
+    return { index, patientId: `dtr-bench-default#${index}`, envOptions: { ...base, patientId: 'dtr-bench-default' }, covariates: { T0: DTR_BENCH_INITIAL.T } };
+  }
+  const p = samplePatient(CHEMO_COHORT, `${request.seed}/${CHEMO_TWIN_ID}`, index);
+  const params = p.params as { r1: number; c2: number; a2: number; T0: number };
+  const patientId = `${population}#${index}`;
+  return {
+    index,
+    patientId,
+    envOptions: { ...base, patientId, r1: params.r1, c2: params.c2, a2: params.a2, T0: params.T0 },
+    covariates: { r1: params.r1, c2: params.c2, a2: params.a2, T0: params.T0 },
+  };
+}
+
+export function registerChemo(): void {
+  register({
+    id: CHEMO_ENV_ID,
+    description: 'Tumour–immune–normal-cell chemotherapy (de Pillis & Radunskaya 2003; DTR-Bench AhnChemoEnv), 6-h discrete dose decisions over 150 days',
+    entryPoint: (options) => new ChemoEnv(options as ChemoEnvOptions),
+    maxEpisodeSteps: CHEMO_MAX_STEPS,
+    decisionInterval: '6 h',
+    reference: 'de Pillis & Radunskaya, Math Comput Model 37 (2003) 1221–1244; Luo et al., DTR-Bench, arXiv 2405.18610',
+    optionDocs: {
+      doseLevels: 'number of evenly spaced dose levels v ∈ [0, 1] (default 5; 11 as the DTR-Bench README)',
+      observeNormal: 'true: observe (N, T, I, B); default (T, I, B) as DTR-Bench',
+      toxicity: '"published" (default, de Pillis 2003) or "cumulative" (synthetic cumulative-exposure toxicity)',
+      deathPenalty: 'reward when N < 0.7·N0 (default −100, DTR-Bench)',
+      'N0, T0, I0': 'initial normal, tumour, immune populations (default 0.9, 0.2, 0.005)',
+      'a1 … rho, toxEmax, toxX50, toxHill, toxDecay': 'override a model parameter',
+    },
+  });
+  registerTwin({
+    id: CHEMO_TWIN_ID,
+    title: 'Chemotherapy dosing: tumour–immune–normal-cell model (de Pillis & Radunskaya 2003)',
+    envIds: [CHEMO_ENV_ID],
+    defaultEnvId: CHEMO_ENV_ID,
+    endpoints: CHEMO_ENDPOINTS,
+    primaryEndpoints: ['time_to_clearance', 'death', 'normal_nadir'],
+    populations: [...CHEMO_POPULATIONS],
+    cohortMember: chemoCohortMember,
+  });
+}

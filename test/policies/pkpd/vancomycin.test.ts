@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { make } from '../../../engine/registry.js';
+import { getTwin } from '../../../engine/twin.js';
+import '../../../environments/index.js';
+import { evaluatePolicy } from '../../../policies/evaluate.js';
+import '../../../policies/index.js';
+import { nearestDoseLevel, sawchukZaske } from '../../../policies/pkpd/index.js';
+import { makePolicy } from '../../../policies/registry.js';
+
+// Sources: Rybak et al. 2020 consensus (AUC24/MIC 400–600; AUC-guided dosing from two levels preferred to
+// weight-based dosing); Sawchuk & Zaske 1976 (two-level one-compartment estimation); Goti 2018 PK.
+
+const twin = getTwin('vancomycin');
+
+function trial(population: string, policy: string, n: number) {
+  let final = 0;
+  let aki = 0;
+  for (let i = 0; i < n; i++) {
+    const m = twin.cohortMember({ population, size: n, seed: 7 }, i);
+    const env = make('pkpd/vancomycin-v1', m.envOptions);
+    const log = evaluatePolicy(env, makePolicy(policy, env), { seed: i, episodes: 1, record: true }).episodes[0]?.log;
+    if (!log) throw new Error('no log');
+    for (const e of twin.endpoints) {
+      if (e.id === 'target_attained_final') final += e.compute(log);
+      if (e.id === 'aki') aki += e.compute(log);
+    }
+  }
+  return { pta: final / n, aki: aki / n };
+}
+
+describe('vancomycin protocols', () => {
+  it('nomogram: 15 mg/kg q12h rounded to the nearest level; never adjusted', () => {
+    const env = make('pkpd/vancomycin-v1', { weight: 80 });
+    const r = evaluatePolicy(env, makePolicy('pkpd/vancomycin-nomogram', env), { seed: 0, episodes: 1, record: true });
+    expect(new Set(r.episodes[0]?.log?.steps.map((s) => s.action))).toEqual(new Set([4])); // 1200 mg → 1250 mg
+    expect(nearestDoseLevel([0, 500, 750, 1000], 10)).toBe(1);
+    expect(nearestDoseLevel([0, 500, 750, 1000], 875)).toBe(2); // tie → lower dose
+  });
+
+  it('Sawchuk–Zaske recovers a one-compartment patient exactly, and estimates AUC24 of the two-compartment twin within 15 %', () => {
+    // one-compartment truth: V = 50 L, CL = 3 L/h, 1000 mg over 1 h, pre-dose level 5 mg/L
+    const V = 50;
+    const ke = 3 / 50;
+    const c0 = 5;
+    const cmax = (1000 / (ke * V)) * (1 - Math.exp(-ke)) + c0 * Math.exp(-ke);
+    const peak = cmax * Math.exp(-ke);
+    const trough = cmax * Math.exp(-ke * 11);
+    const fit = sawchukZaske(1000, c0, peak, trough);
+    expect(fit?.cl).toBeCloseTo(3, 9);
+    expect(fit?.v).toBeCloseTo(50, 9);
+    expect(sawchukZaske(1000, 0, 5, 6)).toBeNull();
+    // two-compartment twin, exact levels at day 4: the fit's steady-state AUC24 vs the true daily dose / CL
+    const env = make('pkpd/vancomycin-v1', { crcl: 80, assayError: false, aki: false });
+    env.reset({ seed: 0 });
+    let obs = env.step(3).observation;
+    for (let k = 1; k < 8; k++) obs = env.step(3).observation;
+    const est = sawchukZaske(obs[4] as number, obs[5] as number, obs[6] as number, obs[7] as number);
+    expect(Math.abs((est?.auc24ss as number) / (2000 / 3.253) - 1)).toBeLessThan(0.15);
+  });
+
+  it('AUC-guided beats the nomogram on target attainment and kidney injury in renal impairment; nomogram AKI falls as renal function improves', () => {
+    const n = 60;
+    const impairedNomo = trial('crcl-30-59', 'pkpd/vancomycin-nomogram', n);
+    const impairedAuc = trial('crcl-30-59', 'pkpd/vancomycin-auc-guided', n);
+    expect(impairedAuc.pta).toBeGreaterThan(impairedNomo.pta);
+    expect(impairedAuc.aki).toBeLessThan(impairedNomo.aki);
+    const severeNomo = trial('crcl-lt30', 'pkpd/vancomycin-nomogram', n);
+    const severeAuc = trial('crcl-lt30', 'pkpd/vancomycin-auc-guided', n);
+    expect(severeAuc.pta).toBeGreaterThan(severeNomo.pta);
+    expect(severeAuc.aki).toBeLessThan(severeNomo.aki);
+    // the nomogram's kidney-injury rate falls as renal function improves
+    const normalNomo = trial('crcl-ge90', 'pkpd/vancomycin-nomogram', n);
+    expect(normalNomo.aki).toBeLessThan(impairedNomo.aki);
+    expect(impairedNomo.aki).toBeLessThan(severeNomo.aki);
+  });
+
+  it('AUC-guided extends the interval (holds) when even the smallest dose overshoots', () => {
+    const env = make('pkpd/vancomycin-v1', { crcl: 12, weight: 70, assayError: false, aki: false });
+    const log = evaluatePolicy(env, makePolicy('pkpd/vancomycin-auc-guided', env), { seed: 0, episodes: 1, record: true }).episodes[0]?.log;
+    const acts = log?.steps.map((s) => s.action) ?? [];
+    expect(acts.slice(0, 2)).toEqual([3, 3]); // 15 mg/kg → 1050 → 1000 mg before levels
+    expect(acts.slice(2)).toContain(0);
+  });
+});
