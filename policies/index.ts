@@ -3,12 +3,24 @@
  * protocols expose one `registerXPolicies()` function; add them here.
  */
 import './registry.js';
+import { registerGlucosePolicies } from './glucose/index.js';
+import { registerSepsisPolicies } from './sepsis/index.js';
+import { registerOpcPolicies } from './oncology/opc.js';
+import { registerChemoPolicies } from './oncology/chemo.js';
+import { registerHivPolicies } from './hiv/index.js';
+import { registerPkpdPolicies } from './pkpd/index.js';
 
 let registered = false;
 
 export function registerAllPolicies(): void {
   if (registered) return;
   registered = true;
+  registerGlucosePolicies();
+  registerSepsisPolicies();
+  registerOpcPolicies();
+  registerChemoPolicies();
+  registerHivPolicies();
+  registerPkpdPolicies();
 }
 
 registerAllPolicies();

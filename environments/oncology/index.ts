@@ -1,0 +1,14 @@
+/**
+ * Oncology twins. Each twin registers itself through its own function; `registerOncology()` calls them all.
+ * - chemo: de Pillis–Radunskaya tumour–immune chemotherapy (chemo*.ts)
+ * - OPC treatment sequencing (opc-*.ts): its helper adds its import and call below.
+ */
+import { registerChemo } from './chemo-twin.js';
+import { registerOpc } from './opc.js';
+
+export { registerChemo };
+
+export function registerOncology(): void {
+  registerChemo();
+  registerOpc();
+}

@@ -1,0 +1,95 @@
+import type { EpisodeLog } from '../../engine/episode-log.js';
+import { TwinlabError } from '../../engine/errors.js';
+import { Rng } from '../../engine/random.js';
+import { type CohortMember, type CohortRequest, type EndpointDefinition, type TwinDefinition, registerTwin } from '../../engine/twin.js';
+import { SEPSIS_ENV_ID, drawInitialState } from './env.js';
+import { PAPER } from './solve.js';
+import { LEVEL_NAMES, N_OBS, decodeFull } from './state.js';
+
+/**
+ * Clinical endpoints of the sepsis twin, computed from an episode log. Outcome is read from the final
+ * reward (−1 death, +1 discharge — `MDP.calculateReward`); treatment-days from the action bits.
+ */
+function outcome(log: EpisodeLog): 'death' | 'discharge' | 'ongoing' {
+  const last = log.steps[log.steps.length - 1];
+  if (!last || !last.terminated) return 'ongoing';
+  return last.reward < 0 ? 'death' : 'discharge';
+}
+
+function actionDays(log: EpisodeLog, bit: number): number {
+  let n = 0;
+  for (const s of log.steps) if (((s.action as number) & bit) !== 0) n++;
+  return n;
+}
+
+export const SEPSIS_ENDPOINTS: EndpointDefinition[] = [
+  { id: 'mortality', label: 'In-episode death (≥ 3 abnormal vitals)', unit: 'fraction', kind: 'binary', better: 'lower', safety: true, compute: (log) => (outcome(log) === 'death' ? 1 : 0) },
+  { id: 'discharge', label: 'Discharged within the episode (all vitals normal, off treatment)', unit: 'fraction', kind: 'binary', better: 'higher', compute: (log) => (outcome(log) === 'discharge' ? 1 : 0) },
+  {
+    id: 'time-to-discharge',
+    label: `Steps to discharge (death or no discharge counted as ${PAPER.horizon}, the paper's horizon)`,
+    unit: 'steps',
+    kind: 'continuous',
+    better: 'lower',
+    compute: (log) => (outcome(log) === 'discharge' ? log.length : PAPER.horizon),
+  },
+  {
+    id: 'treatment-days',
+    label: 'Steps with any treatment given',
+    unit: 'steps',
+    kind: 'continuous',
+    better: 'lower',
+    compute: (log) => log.steps.filter((s) => (s.action as number) !== 0).length,
+  },
+  { id: 'antibiotic-days', label: 'Steps on antibiotics', unit: 'steps', kind: 'continuous', better: 'lower', compute: (log) => actionDays(log, 4) },
+  { id: 'ventilation-days', label: 'Steps on mechanical ventilation', unit: 'steps', kind: 'continuous', better: 'lower', compute: (log) => actionDays(log, 2) },
+  { id: 'vasopressor-days', label: 'Steps on vasopressors', unit: 'steps', kind: 'continuous', better: 'lower', compute: (log) => actionDays(log, 1) },
+];
+
+export const SEPSIS_POPULATIONS = ['icu', 'diabetic', 'non-diabetic'] as const;
+
+/**
+ * Patient i of a cohort: an initial full state drawn from the paper's initial-state law (diabetes
+ * prevalence 0.2 before the absorbing-state rejection) on substream `sepsis/<population>/patient/i`
+ * of the cohort seed — so it depends only on (population, seed, i). "diabetic"/"non-diabetic"
+ * condition the draw on diabetes (`random_cond_diab`).
+ */
+export function sepsisCohortMember(request: CohortRequest, index: number): CohortMember {
+  const population = request.population;
+  if (!(SEPSIS_POPULATIONS as readonly string[]).includes(population)) {
+    throw new TwinlabError('NOT_FOUND', `sepsis twin: unknown population "${population}"; known: ${SEPSIS_POPULATIONS.join(', ')}`);
+  }
+  if (!Number.isInteger(index) || index < 0) throw new TwinlabError('INVALID_ARGUMENT', `sepsis cohort index must be an integer ≥ 0, got ${index}`);
+  const rng = Rng.fromSeed(request.seed).fork(`sepsis/${population}/patient/${index}`);
+  const diabetic = population === 'diabetic' ? 1 : population === 'non-diabetic' ? 0 : undefined;
+  const full = drawInitialState(rng, PAPER.pDiabetes, diabetic);
+  const s = decodeFull(full);
+  return {
+    index,
+    patientId: `sepsis-${population}-${index}`,
+    envOptions: { initialState: full },
+    covariates: {
+      diabetic: s.diabetic,
+      hr: LEVEL_NAMES.hr[s.hr] as string,
+      sysbp: LEVEL_NAMES.sysbp[s.sysbp] as string,
+      o2: LEVEL_NAMES.o2[s.o2] as string,
+      glucose: LEVEL_NAMES.glucose[s.glucose] as string,
+      stateIndex: full % N_OBS,
+    },
+  };
+}
+
+export const SEPSIS_TWIN: TwinDefinition = {
+  id: 'sepsis',
+  title: 'Sepsis ICU patient — Oberst & Sontag (ICML 2019) discrete simulator with hidden diabetes',
+  envIds: [SEPSIS_ENV_ID],
+  defaultEnvId: SEPSIS_ENV_ID,
+  endpoints: SEPSIS_ENDPOINTS,
+  primaryEndpoints: ['mortality', 'discharge', 'time-to-discharge', 'treatment-days'],
+  populations: [...SEPSIS_POPULATIONS],
+  cohortMember: sepsisCohortMember,
+};
+
+export function registerSepsisTwin(): void {
+  registerTwin(SEPSIS_TWIN);
+}
