@@ -1,5 +1,6 @@
 import { TwinlabError } from '../engine/errors.js';
 import type { Box } from '../engine/spaces.js';
+import type { NormalizationSpec } from '../policies/observation-transform.js';
 
 /**
  * Observation normalisation for network inputs (the replay buffer stores raw observations).
@@ -118,6 +119,11 @@ export class ObservationNormalizer {
   /** The affine transform for saved policies. */
   toJSON(): { mode: NormalizationMode; scale: number[]; shift: number[]; clip: number | null } {
     return { mode: this.mode, scale: Array.from(this.scale), shift: Array.from(this.shift), clip: this.clip };
+  }
+
+  /** The spec a saved policy records in policy.json (policies/observation-transform.ts). */
+  toSpec(): NormalizationSpec {
+    return { kind: this.mode, scale: Array.from(this.scale), shift: Array.from(this.shift), clip: this.clip };
   }
 
   saveState(): NormalizerState {

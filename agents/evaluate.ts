@@ -1,0 +1,108 @@
+import type { Env } from '../engine/env.js';
+import { TrajectoryHasher, sha256Hex } from '../engine/hash.js';
+import type { ObservationNormalizer } from './normalization.js';
+import type { EvaluationSummary } from './checkpoint.js';
+
+/** Anything that maps a batch of (normalised) observations to Q-values, B × A row-major. */
+export interface QFunction {
+  predict(observations: Float32Array, batch: number): Float32Array;
+}
+
+/** Index of the largest of q[row·A .. row·A + A) (lowest index on ties). */
+export function argmaxRow(q: Float32Array, row: number, numActions: number): number {
+  const base = row * numActions;
+  let best = 0;
+  let bestValue = q[base] as number;
+  for (let a = 1; a < numActions; a++) {
+    const v = q[base + a] as number;
+    if (v > bestValue) {
+      bestValue = v;
+      best = a;
+    }
+  }
+  return best;
+}
+
+/**
+ * Greedy evaluation (SB3 `evaluate_policy(deterministic=True)`: no ε): episode i is reset with seed
+ * `seed + i`. Up to `envs.length` episodes run side by side with one batched forward pass per step;
+ * the result does not depend on how they are interleaved except through the batch composition of
+ * the forward pass. Each episode is hashed (engine TrajectoryHasher: reset observation, then action,
+ * reward, observation per step); the summary hash is SHA-256 over those digests in episode order.
+ */
+export function evaluateGreedy(
+  q: QFunction,
+  envs: Env[],
+  options: { episodes: number; seed: number; normalizer: ObservationNormalizer; actionStart?: number; step?: number; maxStepsPerEpisode?: number },
+): EvaluationSummary {
+  const { episodes, seed, normalizer } = options;
+  const start = options.actionStart ?? 0;
+  const maxSteps = options.maxStepsPerEpisode ?? 1_000_000;
+  const d = normalizer.dim;
+  const lanes = Math.min(envs.length, episodes);
+  const obs = new Float32Array(lanes * d);
+  const input = new Float32Array(lanes * d);
+  const laneEpisode = new Int32Array(lanes).fill(-1);
+  const laneRows = new Int32Array(lanes);
+  const returns = new Array<number>(episodes).fill(0);
+  const lengths = new Array<number>(episodes).fill(0);
+  const hashes: TrajectoryHasher[] = [];
+  let nextEpisode = 0;
+  let running = 0;
+
+  const startEpisode = (lane: number): void => {
+    if (nextEpisode >= episodes) {
+      laneEpisode[lane] = -1;
+      return;
+    }
+    const e = nextEpisode++;
+    laneEpisode[lane] = e;
+    const hasher = new TrajectoryHasher();
+    hashes[e] = hasher;
+    const { observation } = (envs[lane] as Env).reset({ seed: seed + e });
+    hasher.observation(observation);
+    obs.set(observation, lane * d);
+    running++;
+  };
+  for (let lane = 0; lane < lanes; lane++) startEpisode(lane);
+
+  let numActions = 0;
+  while (running > 0) {
+    let m = 0;
+    for (let lane = 0; lane < lanes; lane++) {
+      if (laneEpisode[lane] < 0) continue;
+      input.set(obs.subarray(lane * d, lane * d + d), m * d);
+      laneRows[lane] = m++;
+    }
+    normalizer.apply(input, m, input);
+    const values = q.predict(m === lanes ? input : input.subarray(0, m * d), m);
+    if (numActions === 0) numActions = values.length / m;
+    for (let lane = 0; lane < lanes; lane++) {
+      const e = laneEpisode[lane] as number;
+      if (e < 0) continue;
+      const action = start + argmaxRow(values, laneRows[lane] as number, numActions);
+      const out = (envs[lane] as Env).step(action);
+      const hasher = hashes[e] as TrajectoryHasher;
+      hasher.step(action, out.reward, out.observation);
+      returns[e] = (returns[e] as number) + out.reward;
+      lengths[e] = (lengths[e] as number) + 1;
+      obs.set(out.observation, lane * d);
+      if (out.terminated || out.truncated || (lengths[e] as number) >= maxSteps) {
+        hasher.episodeBoundary();
+        running--;
+        startEpisode(lane);
+      }
+    }
+  }
+  const mean = returns.reduce((a, b) => a + b, 0) / episodes;
+  const variance = returns.reduce((a, b) => a + (b - mean) ** 2, 0) / episodes;
+  return {
+    step: options.step ?? 0,
+    meanReturn: mean,
+    stdReturn: Math.sqrt(variance),
+    meanLength: lengths.reduce((a, b) => a + b, 0) / episodes,
+    returns,
+    lengths,
+    hash: sha256Hex(hashes.map((h) => h.digest()).join('\n')),
+  };
+}
