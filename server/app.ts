@@ -208,7 +208,8 @@ export function createApp(options: AppOptions): express.Express {
     if (!log) throw new TwinlabError('NOT_FOUND', `run "${job.id}" has no episode "${key}"`);
     const from = q.from ?? 0;
     const to = q.to ?? log.length;
-    const { steps, keyframe } = store.getEpisodeRange(job.id, key, from, to);
+    // half-open [from, to); the store's range is inclusive
+    const { steps, keyframe } = to > from ? store.getEpisodeRange(job.id, key, from, to - 1) : { steps: [], keyframe: undefined };
     res.json({ key, envId: log.envId, seed: log.seed, length: log.length, totalReward: log.totalReward, hash: log.hash, terminated: log.terminated, truncated: log.truncated, initialObservation: log.initialObservation, resetInfo: log.resetInfo, from, to, steps, keyframe });
   });
 

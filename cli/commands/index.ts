@@ -1,5 +1,15 @@
 import type { Command } from 'commander';
 import { registerEnvsCommand } from './envs.js';
+import { registerExportCommand } from './export.js';
+import { registerLsCommand } from './ls.js';
+import { registerReplayCommand } from './replay.js';
+import { registerReportCommand } from './report.js';
+import { registerResumeCommand } from './resume.js';
+import { registerRunCommand } from './run.js';
+import { registerServeCommand } from './serve.js';
+import { registerStartCommand } from './start.js';
+import { registerShowCommand } from './show.js';
+import { registerTrainCommand } from './train.js';
 import { registerRolloutCommand } from './rollout.js';
 import { registerSimulateCommand } from './simulate.js';
 
@@ -8,4 +18,14 @@ export function registerCommands(program: Command): void {
   registerEnvsCommand(program);
   registerRolloutCommand(program);
   registerSimulateCommand(program);
+  registerTrainCommand(program);
+  registerRunCommand(program);
+  registerLsCommand(program);
+  registerShowCommand(program);
+  registerResumeCommand(program);
+  registerReportCommand(program);
+  registerReplayCommand(program);
+  registerExportCommand(program);
+  registerServeCommand(program);
+  registerStartCommand(program);
 }

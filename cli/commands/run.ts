@@ -1,0 +1,178 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import { TwinlabError } from '../../engine/errors.js';
+import { type Executor, InlineExecutor, PiscinaExecutor } from '../../experiments/executor.js';
+import type { JobSpec, TrainJobConfig } from '../../experiments/jobs.js';
+import { type ExperimentOutcome, type RunnerEvent, type RunnerOptions, runExperiment } from '../../experiments/runner.js';
+import { parseSpecText, validateSpec } from '../../experiments/spec.js';
+import { DEFAULT_DATA_DIR, type ExperimentRecord, Store } from '../../experiments/store.js';
+import { EXIT, parseInteger } from '../program.js';
+
+/**
+ * `twinlab run SPEC`: run an experiment spec through the runner (Piscina workers), drawing progress
+ * bars per job on a TTY, or printing one JSON line per event with --json. Also the shared plumbing
+ * of the experiment commands: --data, the store, the executor, the progress reporter.
+ */
+export interface ExperimentCliOptions {
+  data: string;
+  workers?: number;
+  json?: boolean;
+  inline?: boolean;
+}
+
+export function addDataOption(command: Command): Command {
+  return command.option('--data <dir>', 'data directory (store and saved policies)', DEFAULT_DATA_DIR);
+}
+
+export function addRunOptions(command: Command): Command {
+  return addDataOption(command)
+    .option('--workers <n>', 'worker threads (default: available cores)', parseInteger('--workers', { min: 1 }))
+    .option('--inline', 'run jobs in this process, one at a time (debugging)')
+    .option('--json', 'one JSON line per event');
+}
+
+/** Open an existing store for reading commands (a missing data dir is an error, not a new store). */
+export function openExistingStore(dataDir: string): Store {
+  if (!existsSync(resolve(dataDir, 'twinlab.db'))) throw new TwinlabError('NOT_FOUND', `no twinlab store in ${resolve(dataDir)} (use --data DIR)`);
+  return Store.open(dataDir);
+}
+
+export function makeExecutor(options: ExperimentCliOptions): Executor {
+  return options.inline ? new InlineExecutor() : new PiscinaExecutor({ workers: options.workers });
+}
+
+function writeJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Progress from the event stream: JSON lines, bars on a TTY, or a line per finished job. */
+export class ProgressReporter {
+  private multibar: cliProgress.MultiBar | undefined;
+  private readonly bars = new Map<string, cliProgress.SingleBar>();
+  private overall: cliProgress.SingleBar | undefined;
+  private done = 0;
+  private total = 0;
+  private readonly tty: boolean;
+
+  constructor(private readonly json: boolean) {
+    this.tty = !json && Boolean(process.stderr.isTTY);
+  }
+
+  readonly runnerOptions = (): Pick<RunnerOptions, 'onEvent' | 'onCreated'> => ({
+    onCreated: (experiment, jobs) => this.created(experiment, jobs),
+    onEvent: (event) => this.event(event),
+  });
+
+  created(experiment: ExperimentRecord, jobs: Array<Pick<JobSpec, 'id' | 'config'>>): void {
+    this.total = jobs.length;
+    if (this.json) {
+      writeJson({ type: 'experiment.created', experimentId: experiment.id, kind: experiment.kind, jobs: jobs.length });
+      return;
+    }
+    process.stderr.write(`experiment ${experiment.id} (${experiment.kind}, ${jobs.length} job${jobs.length === 1 ? '' : 's'})\n`);
+    if (!this.tty) return;
+    this.multibar = new cliProgress.MultiBar(
+      { format: '{label} [{bar}] {percentage}% | {value}/{total} {unit} {extra}', hideCursor: true, clearOnComplete: false, stream: process.stderr },
+      cliProgress.Presets.shades_classic,
+    );
+    const training = jobs.every((j) => j.config.kind === 'train');
+    if (training && jobs.length <= 16) {
+      for (const job of jobs) {
+        const total = (job.config as TrainJobConfig).agentConfig.totalSteps;
+        this.bars.set(job.id, this.multibar.create(total, 0, { label: job.id.slice(job.id.lastIndexOf('/') + 1).padEnd(8), unit: 'steps', extra: '' }));
+      }
+    } else {
+      this.overall = this.multibar.create(jobs.length, 0, { label: 'jobs    ', unit: 'jobs', extra: '' });
+    }
+  }
+
+  event({ experimentId, jobId, event }: RunnerEvent): void {
+    if (this.json) {
+      writeJson({ experimentId, jobId, type: event.type, step: event.step, data: event.data });
+      return;
+    }
+    const finishedJob = event.type === 'run.finished' || event.type === 'run.failed';
+    if (finishedJob) this.done++;
+    if (!this.tty) {
+      if (event.type === 'run.failed') process.stderr.write(`job ${jobId} failed: ${event.data.error}\n`);
+      else if (event.type === 'run.finished' && (this.total <= 16 || this.done === this.total || this.done % Math.ceil(this.total / 10) === 0)) {
+        process.stderr.write(`${this.total <= 16 ? `job ${jobId} finished` : 'jobs finished'} (${this.done}/${this.total})\n`);
+      }
+      return;
+    }
+    const bar = jobId ? this.bars.get(jobId) : undefined;
+    if (bar) {
+      if (event.type === 'eval.completed') bar.update(event.step, { extra: `eval ${event.data.meanReturn.toFixed(1)}` });
+      else if (event.type === 'run.failed') bar.update({ extra: 'FAILED' });
+      else if (event.type === 'run.finished') bar.update(bar.getTotal());
+      else bar.update(event.step);
+    }
+    if (this.overall && finishedJob) this.overall.update(this.done, { extra: event.type === 'run.failed' ? `(last failed: ${jobId})` : '' });
+  }
+
+  stop(): void {
+    this.multibar?.stop();
+  }
+}
+
+/** Abort on the first Ctrl-C (jobs checkpoint and stop); a second one exits at once. */
+export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const handler = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\ninterrupt: cancelling (Ctrl-C again to exit now; `twinlab resume` continues later)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
+}
+
+export function printOutcome(outcome: ExperimentOutcome, json: boolean): void {
+  const failed = outcome.jobs.filter((j) => j.status === 'failed');
+  if (json) {
+    writeJson({ type: 'experiment.ended', experimentId: outcome.id, status: outcome.status, error: outcome.error, jobs: outcome.jobs.length, failed: failed.length });
+    return;
+  }
+  process.stdout.write(`experiment ${outcome.id}: ${outcome.status} (${outcome.jobs.length - failed.length}/${outcome.jobs.length} jobs ok)\n`);
+  for (const job of failed) process.stdout.write(`  ${job.id} failed: ${job.error}\n`);
+  if (outcome.status !== 'finished') process.stdout.write(`  resume with: twinlab resume ${outcome.id}\n`);
+}
+
+export function exitFor(outcome: ExperimentOutcome): number {
+  return outcome.status === 'finished' ? EXIT.ok : EXIT.failed;
+}
+
+export function registerRunCommand(program: Command): void {
+  addRunOptions(program.command('run').description('run an experiment spec (train, sweep or trial; YAML or JSON)').argument('<spec>', 'spec file')).action(
+    async (specPath: string, options: ExperimentCliOptions) => {
+      if (!existsSync(specPath)) throw new TwinlabError('NOT_FOUND', `spec file ${specPath} does not exist`);
+      const raw = parseSpecText(readFileSync(specPath, 'utf8'), specPath);
+      const baseDir = dirname(resolve(specPath));
+      validateSpec(raw, { baseDir }); // before the store exists: an invalid spec writes nothing
+      const store = Store.open(options.data);
+      const reporter = new ProgressReporter(Boolean(options.json));
+      const interrupt = interruptSignal();
+      const executor = makeExecutor(options);
+      try {
+        const outcome = await runExperiment({
+          spec: raw,
+          baseDir,
+          store,
+          executor,
+          signal: interrupt.signal,
+          ...reporter.runnerOptions(),
+        });
+        reporter.stop();
+        printOutcome(outcome, Boolean(options.json));
+        process.exitCode = exitFor(outcome);
+      } finally {
+        reporter.stop();
+        interrupt.dispose();
+        await executor.close();
+        store.close();
+      }
+    },
+  );
+}

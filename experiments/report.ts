@@ -1,0 +1,298 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { TwinlabError } from '../engine/errors.js';
+import {
+  type ArmBands,
+  type CvgaPoint,
+  cvgaSpec,
+  forestPlotSpec,
+  forestRowsFromTrial,
+  glucoseBandsSpec,
+  type LearningSeries,
+  learningCurveSpec,
+} from './charts.js';
+import type { ExperimentRecord, JobRecord } from './store.js';
+import type { EndpointAnalysis, TrialAnalysis } from './trial-analysis.js';
+
+/**
+ * Experiment reports in three formats:
+ * - `json`: the raw analysis (experiment, jobs, trial analysis, chart data) — machine-readable;
+ * - `html`: one self-contained page, charts embedded inline as SVG;
+ * - `md`: Markdown; charts are inlined as `data:image/svg+xml;base64` images by default (so the
+ *   report is one file and `renderReport` stays pure), or, with `options.chartDir`, written as SVG
+ *   files into that directory and referenced by relative path (better for viewers that block data URIs).
+ */
+
+export type ReportFormat = 'md' | 'html' | 'json';
+export const REPORT_FORMATS: readonly ReportFormat[] = ['md', 'html', 'json'];
+
+export interface ReportInput {
+  experiment: ExperimentRecord;
+  jobs: JobRecord[];
+  trial?: TrialAnalysis;
+  /** Learning curves (train/sweep), one entry per metric. */
+  series?: LearningSeries[];
+  /** Glucose percentile bands by time of day, per arm. */
+  bands?: ArmBands[];
+  /** Per (patient, arm) minimum/maximum BG for the CVGA plot. */
+  cvga?: CvgaPoint[];
+}
+
+export interface ReportOptions {
+  /** md only: write charts as `<chartPrefix>-<name>.svg` here and link them (relative to `mdDir`, default chartDir). */
+  chartDir?: string;
+  chartPrefix?: string;
+  /** Directory the Markdown file will live in, for relative links (default: chartDir). */
+  mdDir?: string;
+}
+
+/**
+ * Vega-Lite warns that the forest plot's independent x scales union several fields (lower, upper,
+ * estimate, 0) — intended, and harmless with a fixed width; every other warning still reaches stderr.
+ */
+const IGNORED_WARNINGS = ['faceted independent scales that union domain'];
+const compileLogger = vega.logger(vega.Warn, undefined, (method, level, args) => {
+  const text = args.map(String).join(' ');
+  if (method === 'warn' && IGNORED_WARNINGS.some((w) => text.includes(w))) return;
+  console[method](level, ...args);
+});
+
+/** Renders a Vega-Lite spec to an SVG string in Node (no canvas: the `none` renderer's `toSVG`). */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec, { logger: compileLogger }).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+export interface ReportChart {
+  name: string;
+  title: string;
+  spec: TopLevelSpec;
+}
+
+/** The charts a report contains, in display order (also what the viewer shows for the experiment). */
+export function reportCharts(input: ReportInput): ReportChart[] {
+  const charts: ReportChart[] = [];
+  if (input.trial) {
+    const rows = forestRowsFromTrial(input.trial);
+    if (rows.length > 0) charts.push({ name: 'forest', title: 'Paired differences (forest plot)', spec: forestPlotSpec(rows) });
+  }
+  if (input.bands && input.bands.length > 0) charts.push({ name: 'glucose-bands', title: 'Glucose by time of day', spec: glucoseBandsSpec(input.bands) });
+  if (input.cvga && input.cvga.length > 0) charts.push({ name: 'cvga', title: 'Control-variability grid analysis', spec: cvgaSpec(input.cvga) });
+  for (const [i, s] of (input.series ?? []).entries()) {
+    if (s.runs.length > 0)
+      charts.push({ name: `learning-${i}-${s.metric.replace(/[^A-Za-z0-9_.-]/g, '_')}`, title: `Learning curve: ${s.metric}`, spec: learningCurveSpec(s) });
+  }
+  return charts;
+}
+
+const DASH = '—';
+
+/** Compact number formatting for tables: 4 significant digits, no exponent for ordinary magnitudes. */
+export function formatNumber(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return DASH;
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return x.toExponential(2);
+  if (a >= 100) return x.toFixed(1);
+  if (a >= 1) return x.toFixed(2);
+  return x.toFixed(3);
+}
+
+export function formatP(p: number | null | undefined): string {
+  if (p === null || p === undefined || !Number.isFinite(p)) return DASH;
+  return p < 0.001 ? '<0.001' : p.toFixed(3);
+}
+
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number>);
+  return value;
+}
+
+/** Plain-table model shared by the md and html renderers. */
+interface Table {
+  head: string[];
+  rows: string[][];
+}
+
+function statusTable(jobs: JobRecord[]): Table {
+  const counts = new Map<string, number>();
+  for (const job of jobs) counts.set(job.status, (counts.get(job.status) ?? 0) + 1);
+  return { head: ['Status', 'Jobs'], rows: [...counts].map(([s, n]) => [s, String(n)]) };
+}
+
+function endpointTables(e: EndpointAnalysis, level: number): { arms: Table; comparisons: Table } {
+  const binary = e.kind === 'binary';
+  const arms: Table = {
+    head: binary ? ['Arm', 'n', 'Proportion', 'Missing'] : ['Arm', 'n', 'Mean ± SD', 'Median [IQR]', 'Min – Max', 'Missing'],
+    rows: e.arms.map((a) =>
+      binary
+        ? [a.arm, String(a.n), formatNumber(a.proportion), String(a.missing)]
+        : [
+            a.arm,
+            String(a.n),
+            `${formatNumber(a.mean)} ± ${formatNumber(a.sd)}`,
+            `${formatNumber(a.median)} [${formatNumber(a.q1)}, ${formatNumber(a.q3)}]`,
+            `${formatNumber(a.min)} – ${formatNumber(a.max)}`,
+            String(a.missing),
+          ],
+    ),
+  };
+  const pct = Math.round(level * 100);
+  const comparisons: Table = {
+    head: ['Comparison', 'Pairs', binary ? 'Risk difference' : 'Mean difference', `${pct}% CI (bootstrap)`, 'Test', 'p', 'Effect size', 'Favours'],
+    rows: e.comparisons.map((c) => {
+      const test =
+        c.test.name === 'mcnemar'
+          ? `McNemar (${c.test.method}, b=${c.test.b}, c=${c.test.c})`
+          : `Wilcoxon (${c.test.method}, W+=${formatNumber(c.test.statistic)})`;
+      const effect =
+        c.effectSizes.riskDifference !== undefined
+          ? `RD ${formatNumber(c.effectSizes.riskDifference)}`
+          : `d_z ${formatNumber(c.effectSizes.cohensDz)}, r_rb ${formatNumber(c.effectSizes.rankBiserial)}`;
+      const ci = c.ci === null ? DASH : `[${formatNumber(c.ci.lower)}, ${formatNumber(c.ci.upper)}]`;
+      const favours = c.favours === 'arm' ? c.arm : c.favours === 'reference' ? c.reference : 'neither';
+      return [`${c.arm} − ${c.reference}`, String(c.nPairs), formatNumber(c.meanDifference), ci, test, formatP(c.test.pValue), effect, favours];
+    }),
+  };
+  return { arms, comparisons };
+}
+
+function endpointTitle(e: EndpointAnalysis): string {
+  const tags = [e.safety ? 'safety' : '', e.primary ? 'primary' : ''].filter(Boolean).join(', ');
+  return `${e.label}${e.unit ? ` (${e.unit})` : ''}${tags ? ` — ${tags}` : ''}`;
+}
+
+// ---- markdown --------------------------------------------------------------------------------
+
+const mdCell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function mdTable(t: Table): string {
+  return [`| ${t.head.map(mdCell).join(' | ')} |`, `|${t.head.map(() => ' --- ').join('|')}|`, ...t.rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`)].join(
+    '\n',
+  );
+}
+
+function experimentHeader(input: ReportInput): { title: string; facts: [string, string][] } {
+  const e = input.experiment;
+  const facts: [string, string][] = [
+    ['Experiment', e.id],
+    ['Kind', e.kind],
+    ['Status', e.status],
+    ['Seed', String(e.seed)],
+    ['Code version', e.codeVersion],
+    ['Created', e.createdAt],
+    ['Jobs', String(input.jobs.length)],
+  ];
+  if (e.error) facts.push(['Error', e.error]);
+  return { title: e.name || e.id, facts };
+}
+
+function trialFacts(trial: TrialAnalysis): string {
+  return `Patients: ${trial.patients}; replicates per patient and arm: ${trial.replicates}; reference arm: ${trial.reference}; bootstrap: ${trial.resamples} resamples of patients (percentile, seed ${trial.seed}). Paired tests: Wilcoxon signed-rank (McNemar for binary endpoints). Safety endpoints first.`;
+}
+
+async function renderMarkdown(input: ReportInput, options: ReportOptions): Promise<string> {
+  const { title, facts } = experimentHeader(input);
+  const out: string[] = [`# ${title}`, '', mdTable({ head: ['', ''], rows: facts }), '', '## Jobs', '', mdTable(statusTable(input.jobs)), ''];
+  const failed = input.jobs.filter((j) => j.status === 'failed');
+  if (failed.length > 0) {
+    out.push('Failed jobs:', '');
+    for (const j of failed) out.push(`- job ${j.index} (${j.id}): ${mdCell(j.error ?? 'unknown error')}`);
+    out.push('');
+  }
+  if (input.trial) {
+    out.push('## Endpoints', '', trialFacts(input.trial), '');
+    for (const e of input.trial.endpoints) {
+      const t = endpointTables(e, input.trial.level);
+      out.push(`### ${endpointTitle(e)}`, '', mdTable(t.arms), '');
+      if (t.comparisons.rows.length > 0) out.push(mdTable(t.comparisons), '');
+    }
+  }
+  const charts = reportCharts(input);
+  if (charts.length > 0) {
+    out.push('## Charts', '');
+    if (options.chartDir) mkdirSync(options.chartDir, { recursive: true });
+    for (const chart of charts) {
+      const svg = await renderSvg(chart.spec);
+      let src: string;
+      if (options.chartDir) {
+        const file = `${options.chartPrefix ?? input.experiment.id}-${chart.name}.svg`;
+        writeFileSync(path.join(options.chartDir, file), svg);
+        src =
+          path
+            .relative(options.mdDir ?? options.chartDir, path.join(options.chartDir, file))
+            .split(path.sep)
+            .join('/') || file;
+      } else {
+        src = `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
+      }
+      out.push(`### ${chart.title}`, '', `![${chart.title}](${src})`, '');
+    }
+  }
+  return out.join('\n');
+}
+
+// ---- html ------------------------------------------------------------------------------------
+
+const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function htmlTable(t: Table, headless = false): string {
+  const head = headless ? '' : `<thead><tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>`;
+  return `<table>${head}<tbody>${t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+async function renderHtml(input: ReportInput): Promise<string> {
+  const { title, facts } = experimentHeader(input);
+  const body: string[] = [`<h1>${esc(title)}</h1>`, htmlTable({ head: [], rows: facts }, true), '<h2>Jobs</h2>', htmlTable(statusTable(input.jobs))];
+  const failed = input.jobs.filter((j) => j.status === 'failed');
+  if (failed.length > 0)
+    body.push(`<ul class="failed">${failed.map((j) => `<li>job ${j.index} (${esc(j.id)}): ${esc(j.error ?? 'unknown error')}</li>`).join('')}</ul>`);
+  if (input.trial) {
+    body.push('<h2>Endpoints</h2>', `<p>${esc(trialFacts(input.trial))}</p>`);
+    for (const e of input.trial.endpoints) {
+      const t = endpointTables(e, input.trial.level);
+      body.push(`<h3 class="${e.safety ? 'safety' : ''}">${esc(endpointTitle(e))}</h3>`, htmlTable(t.arms));
+      if (t.comparisons.rows.length > 0) body.push(htmlTable(t.comparisons));
+    }
+  }
+  const charts = reportCharts(input);
+  if (charts.length > 0) body.push('<h2>Charts</h2>');
+  for (const chart of charts)
+    body.push(`<figure id="chart-${esc(chart.name)}"><figcaption>${esc(chart.title)}</figcaption>${await renderSvg(chart.spec)}</figure>`);
+  const css =
+    'body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}th{background:#f3f3f3}h3.safety{color:#b71c1c}figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}';
+  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — twinlab report</title><style>${css}</style></head><body>\n${body.join('\n')}\n</body></html>\n`;
+}
+
+// ---- entry point -----------------------------------------------------------------------------
+
+/** Renders the report of an experiment (see the module comment for the three formats). */
+export async function renderReport(input: ReportInput, format: ReportFormat, options: ReportOptions = {}): Promise<string> {
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(
+        {
+          version: 1,
+          experiment: input.experiment,
+          jobs: input.jobs,
+          trial: input.trial ?? null,
+          bands: input.bands ?? null,
+          cvga: input.cvga ?? null,
+          series: input.series ?? null,
+        },
+        jsonReplacer,
+        2,
+      )}\n`;
+    case 'md':
+      return renderMarkdown(input, options);
+    case 'html':
+      return renderHtml(input);
+    default:
+      throw new TwinlabError('INVALID_ARGUMENT', `report format ${JSON.stringify(format)} is not one of ${REPORT_FORMATS.join(', ')}`);
+  }
+}

@@ -1,0 +1,487 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DQN_PRESETS, DqnConfigSchema } from '../agents/dqn-config.js';
+import { describeValue, TwinlabError } from '../engine/errors.js';
+import { getSpec, hasEnv, make, registeredIds } from '../engine/registry.js';
+import { getTwin, listTwins, type TwinDefinition } from '../engine/twin.js';
+import '../environments/index.js';
+import '../policies/index.js';
+import { hasPolicy, listPolicies } from '../policies/registry.js';
+import { GENERIC_ENDPOINTS } from './endpoints.js';
+
+/**
+ * Experiment specs (YAML or JSON), three kinds:
+ *   - `train`: one env × one agent config × `seeds` replicate runs;
+ *   - `sweep`: a grid over agent-config fields (dotted paths) × `seeds`;
+ *   - `trial`: a virtual clinical trial — cohort × arms × scenario × duration × endpoints × replicates.
+ *
+ * Validation has two passes: the zod schema (types, ranges, unknown fields), then semantic checks
+ * against the registries (envs, twins, endpoints, policies, agent config). Every error of both passes
+ * is collected and thrown as ONE `TwinlabError('INVALID_SPEC')` whose lines read
+ * `path: problem (got value; expected …)`, so nothing runs and nothing is written until the whole
+ * spec is valid.
+ */
+
+const record = z.record(z.string(), z.unknown());
+const seedSchema = z.number().int().nonnegative();
+
+const common = {
+  name: z.string().min(1),
+  description: z.string().optional(),
+  /** Experiment seed: every job seed derives from it and the job index. */
+  seed: seedSchema.default(0),
+};
+
+const trainFields = {
+  ...common,
+  env: z.string().min(1),
+  envOptions: record.default({}),
+  agent: z.literal('dqn').default('dqn'),
+  /** A named DQN preset (agents/dqn-config.ts) under `config`. */
+  preset: z.string().optional(),
+  config: record.default({}),
+  /** Shorthand for config.totalSteps. */
+  steps: z.number().int().positive().optional(),
+  /** Independent training runs per configuration (job seeds derive from the experiment seed). */
+  seeds: z.number().int().positive().default(1),
+  /** Episodes of the saved greedy policy recorded after training (replayable). */
+  evalEpisodes: z.number().int().nonnegative().default(3),
+};
+
+export const TrainSpecSchema = z.strictObject({ kind: z.literal('train'), ...trainFields });
+
+export const SweepSpecSchema = z.strictObject({
+  kind: z.literal('sweep'),
+  ...trainFields,
+  /** Dotted agent-config path → values; the jobs are the cartesian product (keys in spec order) × seeds. */
+  grid: z.record(z.string(), z.array(z.unknown()).min(1)),
+});
+
+const inclusionRule = z.strictObject({
+  min: z.number().optional(),
+  max: z.number().optional(),
+  in: z
+    .array(z.union([z.number(), z.string()]))
+    .min(1)
+    .optional(),
+});
+
+export const TrialSpecSchema = z.strictObject({
+  kind: z.literal('trial'),
+  ...common,
+  cohort: z.strictObject({
+    /** Twin id (defaults to the twin owning `env`). */
+    twin: z.string().min(1).optional(),
+    /** Env id (defaults to the twin's default env). */
+    env: z.string().min(1).optional(),
+    population: z.string().min(1).optional(),
+    size: z.number().int().positive(),
+    /** Cohort seed (defaults to the experiment seed). */
+    seed: seedSchema.optional(),
+    generated: z.boolean().optional(),
+    /** Covariate → rule; candidates are scanned in index order and the first `size` that pass are enrolled. */
+    inclusion: z.record(z.string(), inclusionRule).optional(),
+  }),
+  arms: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        /** A registered policy name (e.g. glucose/basal-bolus) or a saved policy directory (relative to the spec file). */
+        policy: z.string().min(1),
+        options: record.default({}),
+      }),
+    )
+    .min(1),
+  /** Env options applied to every patient (meals, scenario switches); the patient's own options win on conflict. */
+  scenario: record.default({}),
+  duration: z
+    .strictObject({
+      episodes: z.number().int().positive().default(1),
+      /** Decision steps per episode (sets maxEpisodeSteps). */
+      steps: z.number().int().positive().optional(),
+      /** Simulated days per episode (converted to steps with the env's decision interval). */
+      days: z.number().positive().optional(),
+    })
+    .default({ episodes: 1 }),
+  endpoints: z.strictObject({
+    primary: z.array(z.string().min(1)).min(1),
+    secondary: z.array(z.string().min(1)).default([]),
+  }),
+  replicates: z.number().int().positive().default(1),
+  /** Common random numbers across arms (same patients, meals and sensor noise). */
+  paired: z.boolean().default(true),
+  /** Arm the others are compared with (default: the first arm). */
+  reference: z.string().min(1).optional(),
+  /** Keyframe interval of the stored episode logs (0 = none). */
+  keyframeInterval: z.number().int().nonnegative().default(48),
+});
+
+export const ExperimentSpecSchema = z.discriminatedUnion('kind', [TrainSpecSchema, SweepSpecSchema, TrialSpecSchema]);
+
+export type TrainSpec = z.output<typeof TrainSpecSchema>;
+export type SweepSpec = z.output<typeof SweepSpecSchema>;
+export type TrialSpec = z.output<typeof TrialSpecSchema>;
+export type ExperimentSpec = z.output<typeof ExperimentSpecSchema>;
+export type ExperimentKind = ExperimentSpec['kind'];
+export const EXPERIMENT_KINDS: ExperimentKind[] = ['train', 'sweep', 'trial'];
+
+export interface SpecError {
+  path: string;
+  message: string;
+}
+
+export interface ValidateOptions {
+  /** Directory that relative saved-policy paths are resolved against (the spec file's directory). */
+  baseDir?: string;
+}
+
+/** Parse YAML or JSON text (JSON is YAML). */
+export function parseSpecText(text: string, source = 'spec'): unknown {
+  try {
+    return parseYaml(text);
+  } catch (error) {
+    throw new TwinlabError('INVALID_SPEC', `${source}: not valid YAML/JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Read and validate a spec file; relative policy paths resolve against the file's directory. */
+export function loadSpecFile(path: string): ExperimentSpec {
+  if (!existsSync(path)) throw new TwinlabError('NOT_FOUND', `spec file ${path} does not exist`);
+  return validateSpec(parseSpecText(readFileSync(path, 'utf8'), path), { baseDir: dirname(resolve(path)) });
+}
+
+/**
+ * Validate a parsed spec. Returns the normalised spec (defaults filled, saved-policy paths made
+ * absolute, the resolved env/twin filled in for trials) or throws one INVALID_SPEC error listing every problem.
+ */
+export function validateSpec(raw: unknown, options: ValidateOptions = {}): ExperimentSpec {
+  const parsed = ExperimentSpecSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw specError(parsed.error.issues.map((issue) => fromZodIssue(issue, raw)));
+  const spec = structuredClone(parsed.data);
+  const errors: SpecError[] = [];
+  if (spec.kind === 'trial') checkTrial(spec, options, errors);
+  else checkTraining(spec, errors);
+  if (errors.length > 0) throw specError(errors);
+  return spec;
+}
+
+export function specError(errors: SpecError[]): TwinlabError {
+  const lines = errors.map((e) => `  - ${e.path || '(spec)'}: ${e.message}`);
+  return new TwinlabError('INVALID_SPEC', `invalid experiment spec (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${lines.join('\n')}`, {
+    errors,
+  });
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+type ZodIssue = z.core.$ZodIssue;
+
+function fromZodIssue(issue: ZodIssue, raw: unknown): SpecError {
+  const path = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const allowed = allowedKeys(raw, issue.path);
+    return {
+      path: issue.keys.map((k) => formatPath([...issue.path, k])).join(', '),
+      message: `unknown field${issue.keys.length > 1 ? 's' : ''}${allowed ? ` (expected one of ${allowed.join(', ')})` : ''}`,
+    };
+  }
+  if (issue.code === 'invalid_union' && 'discriminator' in issue) {
+    const value = (raw as Record<string, unknown> | null)?.kind;
+    return { path: path || 'kind', message: `invalid value ${describeValue(value)} (expected one of ${EXPERIMENT_KINDS.join(', ')})` };
+  }
+  const got = 'input' in issue ? ` (got ${describeValue(issue.input)})` : '';
+  return { path, message: `${issue.message}${got}` };
+}
+
+/** The field names the schema allows at a path (for "unknown field" errors). */
+function allowedKeys(raw: unknown, path: readonly PropertyKey[]): string[] | undefined {
+  const kind = (raw as Record<string, unknown> | null)?.kind;
+  let schema: unknown = kind === 'train' ? TrainSpecSchema : kind === 'sweep' ? SweepSpecSchema : kind === 'trial' ? TrialSpecSchema : undefined;
+  for (const seg of path) {
+    schema = unwrap(schema);
+    if (schema instanceof z.ZodObject) schema = schema.shape[String(seg)];
+    else if (schema instanceof z.ZodArray) schema = schema.element;
+    else if (schema instanceof z.ZodRecord) schema = schema.valueType;
+    else return undefined;
+  }
+  schema = unwrap(schema);
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : undefined;
+}
+
+function unwrap(schema: unknown): unknown {
+  let s = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable) {
+    s = (s as { unwrap(): unknown }).unwrap();
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------- training specs
+
+/** The agent config a train/sweep job starts from: preset, then `config`, then `steps`. */
+export function baseAgentConfig(spec: TrainSpec | SweepSpec): Record<string, unknown> {
+  const preset = spec.preset ? (DQN_PRESETS[spec.preset] as Record<string, unknown> | undefined) : undefined;
+  const base: Record<string, unknown> = { ...(preset ? structuredClone(preset) : {}), ...structuredClone(spec.config) };
+  if (spec.steps !== undefined) base.totalSteps = spec.steps;
+  return base;
+}
+
+/** Set a dotted path in a config object (creating intermediate objects). */
+export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let obj = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = obj[part];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) obj[part] = {};
+    obj = obj[part] as Record<string, unknown>;
+  }
+  obj[parts[parts.length - 1] as string] = value;
+}
+
+function checkTraining(spec: TrainSpec | SweepSpec, errors: SpecError[]): void {
+  if (!hasEnv(spec.env)) errors.push({ path: 'env', message: `unknown env ${describeValue(spec.env)} (expected one of ${registeredIds().join(', ')})` });
+  else checkDiscreteActions(spec.env, spec.envOptions, errors);
+  if (spec.preset !== undefined && !(spec.preset in DQN_PRESETS)) {
+    errors.push({ path: 'preset', message: `unknown preset ${describeValue(spec.preset)} (expected one of ${Object.keys(DQN_PRESETS).join(', ')})` });
+    return;
+  }
+  const base = baseAgentConfig(spec);
+  const baseResult = DqnConfigSchema.safeParse(base, { reportInput: true });
+  if (!baseResult.success) {
+    for (const issue of baseResult.error.issues) {
+      const e = fromZodIssue(issue, base);
+      errors.push({ path: `config.${e.path}`, message: e.message });
+    }
+    return;
+  }
+  if (spec.kind !== 'sweep') return;
+  const keys = Object.keys(spec.grid);
+  if (keys.length === 0) errors.push({ path: 'grid', message: 'a sweep needs at least one field to vary (got {})' });
+  const fields = Object.keys(DqnConfigSchema.shape);
+  for (const key of keys) {
+    if (!configPathExists(key)) {
+      errors.push({ path: `grid.${key}`, message: `not a field of the dqn config (expected one of ${fields.join(', ')})` });
+      continue;
+    }
+    (spec.grid[key] as unknown[]).forEach((value, j) => {
+      const candidate = structuredClone(base);
+      setPath(candidate, key, value);
+      const r = DqnConfigSchema.safeParse(candidate, { reportInput: true });
+      if (!r.success) {
+        const issue = r.error.issues[0] as ZodIssue;
+        errors.push({ path: `grid.${key}[${j}]`, message: `${issue.message} (got ${describeValue(value)})` });
+      }
+    });
+  }
+}
+
+function configPathExists(path: string): boolean {
+  let schema: unknown = DqnConfigSchema;
+  for (const part of path.split('.')) {
+    schema = unwrap(schema);
+    if (!(schema instanceof z.ZodObject) || !(part in schema.shape)) return false;
+    schema = schema.shape[part];
+  }
+  return true;
+}
+
+/** DQN needs a discrete action space; say so up front instead of failing inside a worker. */
+function checkDiscreteActions(envId: string, envOptions: Record<string, unknown>, errors: SpecError[]): void {
+  let env;
+  try {
+    env = make(envId, envOptions);
+  } catch (error) {
+    errors.push({ path: 'envOptions', message: `${envId} rejects these options: ${(error as Error).message}` });
+    return;
+  }
+  const space = env.actionSpace as { n?: number; toString(): string };
+  if (typeof space.n !== 'number') {
+    errors.push({ path: 'env', message: `DQN needs a discrete action space, ${envId} has ${space.toString()} (use an env id with discrete dose levels)` });
+  }
+  env.close?.();
+}
+
+// ---------------------------------------------------------------- trial specs
+
+export interface TrialTarget {
+  envId: string;
+  twin: TwinDefinition | undefined;
+}
+
+/** The env and twin of a trial cohort (throws NOT_FOUND when they cannot be resolved). */
+export function trialTarget(cohort: TrialSpec['cohort']): TrialTarget {
+  const twin =
+    cohort.twin !== undefined ? getTwin(cohort.twin) : cohort.env !== undefined ? listTwins().find((t) => t.envIds.includes(cohort.env as string)) : undefined;
+  const envId = cohort.env ?? twin?.defaultEnvId;
+  if (envId === undefined) throw new TwinlabError('INVALID_SPEC', 'cohort needs env or twin');
+  return { envId, twin };
+}
+
+/** Endpoints a trial on this twin may declare: the twin's own plus the generic ones. */
+export function availableEndpoints(twin: TwinDefinition | undefined): string[] {
+  const own = twin?.endpoints.map((e) => e.id) ?? [];
+  return [...own, ...GENERIC_ENDPOINTS.map((e) => e.id).filter((id) => !own.includes(id))];
+}
+
+function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError[]): void {
+  const { cohort } = spec;
+  let twin: TwinDefinition | undefined;
+  if (cohort.twin !== undefined) {
+    try {
+      twin = getTwin(cohort.twin);
+    } catch {
+      errors.push({
+        path: 'cohort.twin',
+        message: `unknown twin ${describeValue(cohort.twin)} (expected one of ${
+          listTwins()
+            .map((t) => t.id)
+            .join(', ') || '(none registered)'
+        })`,
+      });
+      return;
+    }
+  }
+  if (cohort.env === undefined && twin === undefined) {
+    errors.push({ path: 'cohort', message: 'needs env or twin (got neither)' });
+    return;
+  }
+  if (cohort.env !== undefined && !hasEnv(cohort.env)) {
+    errors.push({ path: 'cohort.env', message: `unknown env ${describeValue(cohort.env)} (expected one of ${registeredIds().join(', ')})` });
+    return;
+  }
+  if (twin && cohort.env !== undefined && !twin.envIds.includes(cohort.env)) {
+    errors.push({
+      path: 'cohort.env',
+      message: `env ${describeValue(cohort.env)} is not an env of twin ${twin.id} (expected one of ${twin.envIds.join(', ')})`,
+    });
+    return;
+  }
+  const { envId, twin: resolvedTwin } = trialTarget(cohort);
+  twin = resolvedTwin;
+  cohort.env = envId;
+  if (twin) cohort.twin = twin.id;
+
+  if (twin) {
+    if (cohort.population === undefined) {
+      errors.push({ path: 'cohort.population', message: `required for twin ${twin.id} (expected one of ${twin.populations.join(', ')})` });
+    } else {
+      try {
+        const member = twin.cohortMember({ population: cohort.population, size: cohort.size, seed: cohort.seed ?? spec.seed, generated: cohort.generated }, 0);
+        for (const key of Object.keys(cohort.inclusion ?? {})) {
+          if (!member.covariates || !(key in member.covariates)) {
+            errors.push({
+              path: `cohort.inclusion.${key}`,
+              message: `unknown covariate (expected one of ${Object.keys(member.covariates ?? {}).join(', ') || '(twin reports no covariates)'})`,
+            });
+          }
+        }
+      } catch (error) {
+        errors.push({
+          path: 'cohort.population',
+          message: `unknown population ${describeValue(cohort.population)} for twin ${twin.id} (expected one of ${twin.populations.join(', ')}): ${(error as Error).message}`,
+        });
+      }
+    }
+  } else {
+    if (cohort.population !== undefined)
+      errors.push({ path: 'cohort.population', message: `env ${envId} has no twin and so no populations (got ${describeValue(cohort.population)})` });
+    if (cohort.inclusion !== undefined) errors.push({ path: 'cohort.inclusion', message: `env ${envId} has no twin and so no covariates to include on` });
+  }
+
+  const known = availableEndpoints(twin);
+  const seen = new Set<string>();
+  for (const group of ['primary', 'secondary'] as const) {
+    spec.endpoints[group].forEach((id, j) => {
+      if (!known.includes(id))
+        errors.push({
+          path: `endpoints.${group}[${j}]`,
+          message: `unknown endpoint ${describeValue(id)} for ${twin ? `twin ${twin.id}` : envId} (expected one of ${known.join(', ')})`,
+        });
+      else if (seen.has(id)) errors.push({ path: `endpoints.${group}[${j}]`, message: `endpoint ${describeValue(id)} is declared twice` });
+      seen.add(id);
+    });
+  }
+
+  const names = new Set<string>();
+  const applicable = listPolicies(envId).map((p) => p.name);
+  spec.arms.forEach((arm, j) => {
+    if (names.has(arm.name)) errors.push({ path: `arms[${j}].name`, message: `duplicate arm name ${describeValue(arm.name)} (arm names must be unique)` });
+    names.add(arm.name);
+    if (hasPolicy(arm.policy)) {
+      if (!applicable.includes(arm.policy)) {
+        errors.push({
+          path: `arms[${j}].policy`,
+          message: `policy ${describeValue(arm.policy)} does not apply to ${envId} (expected one of ${applicable.join(', ')})`,
+        });
+      }
+      return;
+    }
+    const looksLikePath = arm.policy.startsWith('.') || isAbsolute(arm.policy) || arm.policy.includes('/runs/') || arm.policy.endsWith('/policy');
+    const dir = isAbsolute(arm.policy) ? arm.policy : resolve(options.baseDir ?? process.cwd(), arm.policy);
+    if (existsSync(dir) && statSync(dir).isDirectory()) {
+      const meta = join(dir, 'policy.json');
+      if (!existsSync(meta)) {
+        errors.push({ path: `arms[${j}].policy`, message: `saved policy directory ${describeValue(arm.policy)} has no policy.json` });
+        return;
+      }
+      const savedEnv = readSavedEnvId(meta);
+      if (savedEnv !== undefined && savedEnv !== envId) {
+        errors.push({ path: `arms[${j}].policy`, message: `saved policy ${describeValue(arm.policy)} was trained on ${savedEnv}, not ${envId}` });
+        return;
+      }
+      arm.policy = dir;
+      return;
+    }
+    errors.push({
+      path: `arms[${j}].policy`,
+      message: looksLikePath
+        ? `saved policy directory ${describeValue(arm.policy)} not found (resolved to ${dir})`
+        : `unknown policy ${describeValue(arm.policy)} (expected one of ${applicable.join(', ')}, or a saved policy directory)`,
+    });
+  });
+  if (spec.reference !== undefined && !names.has(spec.reference)) {
+    errors.push({ path: 'reference', message: `unknown arm ${describeValue(spec.reference)} (expected one of ${[...names].join(', ')})` });
+  }
+
+  if (spec.duration.steps !== undefined && spec.duration.days !== undefined) {
+    errors.push({ path: 'duration', message: 'give steps or days, not both' });
+  } else if (spec.duration.days !== undefined) {
+    const interval = getSpec(envId).entryPoint({ ...(getSpec(envId).defaultOptions ?? {}) }).stepDuration;
+    if (!interval || minutesPer(interval.unit) === undefined) {
+      errors.push({ path: 'duration.days', message: `env ${envId} declares no decision interval in time units; give duration.steps instead` });
+    }
+  }
+}
+
+function readSavedEnvId(metaPath: string): string | undefined {
+  try {
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { envId?: unknown };
+    return typeof meta.envId === 'string' ? meta.envId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const MINUTES: Record<string, number> = { s: 1 / 60, sec: 1 / 60, min: 1, h: 60, hour: 60, d: 1440, day: 1440 };
+
+export function minutesPer(unit: string): number | undefined {
+  return MINUTES[unit];
+}
+
+/** Decision steps in `days` simulated days for an env (its stepDuration). */
+export function stepsForDays(envId: string, days: number): number {
+  const spec = getSpec(envId);
+  const interval = spec.entryPoint({ ...(spec.defaultOptions ?? {}) }).stepDuration;
+  const perStep = interval ? (minutesPer(interval.unit) ?? Number.NaN) * interval.value : Number.NaN;
+  if (!(perStep > 0)) throw new TwinlabError('INVALID_SPEC', `duration.days: env ${envId} has no decision interval in time units`);
+  return Math.round((days * 1440) / perStep);
+}

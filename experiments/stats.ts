@@ -1,0 +1,372 @@
+import { describeValue, TwinlabError } from '../engine/errors.js';
+import type { Rng } from '../engine/random.js';
+
+/**
+ * Statistics of virtual clinical trials: descriptive summaries, the percentile bootstrap, the
+ * Wilcoxon signed-rank test, McNemar's test and paired effect sizes. Pure functions; every random
+ * draw comes from the `Rng` the caller passes (a named substream), so results are reproducible.
+ */
+
+type Values = Float64Array | readonly number[];
+
+function toArray(values: Values, name: string): Float64Array {
+  const out = Float64Array.from(values as ArrayLike<number>);
+  for (let i = 0; i < out.length; i++) {
+    if (!Number.isFinite(out[i] as number)) throw new TwinlabError('INVALID_ARGUMENT', `${name}[${i}] must be a finite number, got ${describeValue(out[i])}`);
+  }
+  return out;
+}
+
+/**
+ * Sample quantile by linear interpolation between order statistics (Hyndman & Fan 1996, type 7 —
+ * R's default): h = (n−1)·p, Q(p) = x₍⌊h⌋₎ + (h−⌊h⌋)·(x₍⌊h⌋+1₎ − x₍⌊h⌋₎), x sorted ascending.
+ */
+export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const h = (n - 1) * Math.min(1, Math.max(0, p));
+  const lo = Math.floor(h);
+  const hi = Math.min(n - 1, lo + 1);
+  return (sorted[lo] as number) + (h - lo) * ((sorted[hi] as number) - (sorted[lo] as number));
+}
+
+export interface Summary {
+  n: number;
+  mean: number;
+  /** Sample standard deviation (denominator n − 1); NaN for n < 2. */
+  sd: number;
+  median: number;
+  q1: number;
+  q3: number;
+  iqr: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * Descriptive summary: mean, sample sd √(Σ(x−x̄)²/(n−1)), median, quartiles (type-7 quantiles, see
+ * `quantileSorted`), IQR = Q3 − Q1, min, max, n. All NaN (n = 0) for an empty sample.
+ */
+export function summarize(values: Values): Summary {
+  const x = toArray(values, 'values');
+  const n = x.length;
+  if (n === 0)
+    return { n: 0, mean: Number.NaN, sd: Number.NaN, median: Number.NaN, q1: Number.NaN, q3: Number.NaN, iqr: Number.NaN, min: Number.NaN, max: Number.NaN };
+  const sorted = x.slice().sort();
+  const mean = meanOf(x);
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += ((x[i] as number) - mean) ** 2;
+  const q1 = quantileSorted(sorted, 0.25);
+  const q3 = quantileSorted(sorted, 0.75);
+  return {
+    n,
+    mean,
+    sd: n > 1 ? Math.sqrt(ss / (n - 1)) : Number.NaN,
+    median: quantileSorted(sorted, 0.5),
+    q1,
+    q3,
+    iqr: q3 - q1,
+    min: sorted[0] as number,
+    max: sorted[n - 1] as number,
+  };
+}
+
+function meanOf(x: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] as number;
+  return s / x.length;
+}
+
+export interface ConfidenceInterval {
+  estimate: number;
+  lower: number;
+  upper: number;
+  level: number;
+  resamples: number;
+}
+
+/**
+ * Percentile bootstrap confidence interval of the mean (Efron & Tibshirani 1993, *An Introduction to
+ * the Bootstrap*, ch. 13). B resamples of size n are drawn with replacement (here: patients), the mean
+ * x̄*_b of each is computed, and the interval is the (α/2, 1−α/2) type-7 quantiles of {x̄*_b},
+ * α = 1 − level. The estimate is the sample mean. Index draws use ⌊u·n⌋ with u from `rng`.
+ */
+export function bootstrapMeanCI(values: Values, rng: Rng, options: { resamples?: number; level?: number } = {}): ConfidenceInterval {
+  const x = toArray(values, 'values');
+  const resamples = options.resamples ?? 10_000;
+  const level = options.level ?? 0.95;
+  if (!Number.isInteger(resamples) || resamples < 1)
+    throw new TwinlabError('INVALID_ARGUMENT', `resamples must be an integer ≥ 1, got ${describeValue(resamples)}`);
+  if (!(level > 0 && level < 1)) throw new TwinlabError('INVALID_ARGUMENT', `level must be in (0, 1), got ${describeValue(level)}`);
+  const n = x.length;
+  if (n === 0) throw new TwinlabError('INVALID_ARGUMENT', 'bootstrapMeanCI needs at least one value, got an empty sample');
+  const means = new Float64Array(resamples);
+  for (let b = 0; b < resamples; b++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[Math.floor(rng.next() * n)] as number;
+    means[b] = s / n;
+  }
+  means.sort();
+  const alpha = 1 - level;
+  return { estimate: meanOf(x), lower: quantileSorted(means, alpha / 2), upper: quantileSorted(means, 1 - alpha / 2), level, resamples };
+}
+
+/**
+ * Complementary error function erfc(x), double precision. For |x| < 2.5 the everywhere-positive series
+ * erf(x) = (2/√π)·e^{−x²}·Σₖ 2ᵏx^{2k+1}/(1·3·…·(2k+1)) (Abramowitz & Stegun 7.1.6); for x ≥ 2.5 the
+ * continued fraction erfc(x) = (e^{−x²}/√π)·1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …)))) (A&S 7.1.14),
+ * evaluated by the modified Lentz method (Press et al., *Numerical Recipes* 3rd ed. §5.2).
+ */
+export function erfc(x: number): number {
+  if (Number.isNaN(x)) return Number.NaN;
+  if (x < 0) return 2 - erfc(-x);
+  if (x < 2.5) {
+    let term = x;
+    let sum = x;
+    for (let k = 1; k < 200; k++) {
+      term *= (2 * x * x) / (2 * k + 1);
+      sum += term;
+      if (term < sum * 1e-17) break;
+    }
+    return 1 - (2 / Math.sqrt(Math.PI)) * Math.exp(-x * x) * sum;
+  }
+  // Lentz on f = x + a1/(x + a2/(x + …)), a_k = k/2.
+  const tiny = 1e-300;
+  let f = x;
+  let c = x;
+  let d = 0;
+  for (let k = 1; k < 500; k++) {
+    const a = k / 2;
+    d = x + a * d;
+    d = d === 0 ? tiny : d;
+    c = x + a / c;
+    c = c === 0 ? tiny : c;
+    d = 1 / d;
+    const delta = c * d;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  return Math.exp(-x * x) / (Math.sqrt(Math.PI) * f);
+}
+
+/** Standard normal CDF Φ(z) = erfc(−z/√2)/2. */
+export function normalCdf(z: number): number {
+  return 0.5 * erfc(-z / Math.SQRT2);
+}
+
+/** Two-sided normal p-value 2·(1 − Φ(|z|)) = erfc(|z|/√2), accurate in the far tail. */
+export function twoSidedNormalP(z: number): number {
+  return Math.min(1, erfc(Math.abs(z) / Math.SQRT2));
+}
+
+/**
+ * Ranks of `values` (1-based), ties receiving the mean of the ranks they span (mid-ranks).
+ * Also returns the tie-group sizes t_j.
+ */
+export function midRanks(values: ArrayLike<number>): { ranks: Float64Array; ties: number[] } {
+  const n = values.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (values[a] as number) - (values[b] as number) || a - b);
+  const ranks = new Float64Array(n);
+  const ties: number[] = [];
+  let i = 0;
+  while (i < n) {
+    let j = i;
+    while (j + 1 < n && values[order[j + 1] as number] === values[order[i] as number]) j++;
+    const rank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) ranks[order[k] as number] = rank;
+    if (j > i) ties.push(j - i + 1);
+    i = j + 1;
+  }
+  return { ranks, ties };
+}
+
+export const WILCOXON_EXACT_MAX_N = 25;
+
+export interface WilcoxonResult {
+  /** W⁺: sum of the ranks of the positive differences. */
+  statistic: number;
+  /** W⁻: sum of the ranks of the negative differences. */
+  wMinus: number;
+  /** Number of non-zero differences (the effective sample size). */
+  n: number;
+  zeros: number;
+  /** Normal-approximation z of W⁺ (tie- and continuity-corrected); reported in both methods. */
+  z: number;
+  pValue: number;
+  method: 'exact' | 'normal';
+  zeroMethod: 'wilcox' | 'pratt';
+  /** Rank-biserial correlation r = (W⁺ − W⁻)/(W⁺ + W⁻) ∈ [−1, 1] (Kerby 2014). */
+  rankBiserial: number;
+}
+
+/**
+ * Wilcoxon signed-rank test of H₀: the paired differences are symmetric about 0 (Wilcoxon 1945).
+ *
+ * Ranks r_i of |d_i| (mid-ranks for ties); W⁺ = Σ_{d_i>0} r_i, W⁻ = Σ_{d_i<0} r_i.
+ * Zeros: `'wilcox'` (default, Wilcoxon's convention) drops zero differences before ranking;
+ * `'pratt'` (Pratt 1959) ranks them with the rest and then discards their ranks.
+ * p-value, two-sided:
+ * - exact for n ≤ 25 non-zero differences: under H₀ each sign is ± with probability ½ independently,
+ *   so W⁺ is distributed as Σ r_i·B_i, B_i ~ Bernoulli(½). Its distribution is enumerated by dynamic
+ *   programming over the doubled ranks (integers even with mid-ranks, so the exact conditional
+ *   distribution also holds with ties); p = min(1, 2·min(P(W⁺ ≤ w), P(W⁺ ≥ w)));
+ * - otherwise the normal approximation: E W⁺ = Σr_i/2, Var W⁺ = Σr_i²/4 (which equals
+ *   n(n+1)(2n+1)/24 − Σ(t³−t)/48 without zeros, i.e. includes the tie correction), continuity
+ *   correction ½ toward the mean: z = (W⁺ − E − ½·sgn(W⁺ − E))/√Var; p = 2(1 − Φ(|z|)).
+ * All differences zero → n = 0, p = 1. References: Hollander, Wolfe & Chicken (2014) *Nonparametric
+ * Statistical Methods* §3.1; the exact p matches R `wilcox.test(exact = TRUE)` / scipy.
+ */
+export function wilcoxonSignedRank(differences: Values, options: { zeroMethod?: 'wilcox' | 'pratt'; exactMaxN?: number } = {}): WilcoxonResult {
+  const d = toArray(differences, 'differences');
+  const zeroMethod = options.zeroMethod ?? 'wilcox';
+  const exactMaxN = options.exactMaxN ?? WILCOXON_EXACT_MAX_N;
+  let zeros = 0;
+  for (let i = 0; i < d.length; i++) if (d[i] === 0) zeros++;
+  const ranked = zeroMethod === 'wilcox' ? d.filter((v) => v !== 0) : d;
+  const abs = ranked.map(Math.abs);
+  const { ranks } = midRanks(abs);
+  const nonZeroRanks: number[] = [];
+  let wPlus = 0;
+  let wMinus = 0;
+  for (let i = 0; i < ranked.length; i++) {
+    const v = ranked[i] as number;
+    if (v === 0) continue;
+    const r = ranks[i] as number;
+    nonZeroRanks.push(r);
+    if (v > 0) wPlus += r;
+    else wMinus += r;
+  }
+  const n = nonZeroRanks.length;
+  const base = { statistic: wPlus, wMinus, n, zeros, zeroMethod };
+  if (n === 0) return { ...base, z: 0, pValue: 1, method: 'exact', rankBiserial: 0 };
+  let sum = 0;
+  let sumSq = 0;
+  for (const r of nonZeroRanks) {
+    sum += r;
+    sumSq += r * r;
+  }
+  const mean = sum / 2;
+  const sd = Math.sqrt(sumSq / 4);
+  const dev = wPlus - mean;
+  const z = Math.abs(dev) <= 0.5 ? 0 : (dev - 0.5 * Math.sign(dev)) / sd;
+  const rankBiserial = (wPlus - wMinus) / (wPlus + wMinus);
+  if (n <= exactMaxN) {
+    return { ...base, z, pValue: exactSignedRankP(nonZeroRanks, wPlus), method: 'exact', rankBiserial };
+  }
+  return { ...base, z, pValue: twoSidedNormalP(z), method: 'normal', rankBiserial };
+}
+
+/** Exact two-sided p of W⁺ = w given the ranks (see `wilcoxonSignedRank`); DP over doubled ranks. */
+function exactSignedRankP(ranks: readonly number[], w: number): number {
+  const doubled = ranks.map((r) => Math.round(2 * r));
+  const total = doubled.reduce((a, b) => a + b, 0);
+  const counts = new Float64Array(total + 1); // counts[s] = #sign assignments with 2·W⁺ = s
+  counts[0] = 1;
+  let reach = 0;
+  for (const r of doubled) {
+    for (let s = reach; s >= 0; s--) if ((counts[s] as number) !== 0) counts[s + r] = (counts[s + r] as number) + (counts[s] as number);
+    reach += r;
+  }
+  const target = Math.round(2 * w);
+  let le = 0;
+  let ge = 0;
+  for (let s = 0; s <= total; s++) {
+    if (s <= target) le += counts[s] as number;
+    if (s >= target) ge += counts[s] as number;
+  }
+  const all = 2 ** ranks.length;
+  return Math.min(1, (2 * Math.min(le, ge)) / all);
+}
+
+export interface McNemarResult {
+  /** Discordant pairs: b = (reference yes, arm no), c = (reference no, arm yes) — or as the caller defines. */
+  b: number;
+  c: number;
+  /** χ² with continuity correction (reported for both methods; NaN when b + c = 0). */
+  statistic: number;
+  pValue: number;
+  method: 'exact' | 'chi-square';
+}
+
+export const MCNEMAR_EXACT_MAX_DISCORDANT = 25;
+
+/**
+ * McNemar's test for paired binary outcomes (McNemar 1947), using only the discordant counts b and c.
+ * Under H₀ (marginal homogeneity) b ~ Binomial(b + c, ½).
+ * - b + c < 25: exact binomial test, p = min(1, 2·P(X ≤ min(b, c))), X ~ Bin(b + c, ½)
+ *   (the "exact McNemar" of Fagerland, Lydersen & Laake 2013, BMC Med Res Methodol 13:91);
+ * - otherwise χ² with Edwards' (1948) continuity correction, χ² = (|b − c| − 1)²/(b + c) on 1 df,
+ *   p = P(χ²₁ ≥ χ²) = erfc(√(χ²/2)).
+ * b + c = 0 → p = 1.
+ */
+export function mcnemar(b: number, c: number, options: { exactMaxDiscordant?: number } = {}): McNemarResult {
+  for (const [name, v] of [
+    ['b', b],
+    ['c', c],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new TwinlabError('INVALID_ARGUMENT', `mcnemar ${name} must be a count (integer ≥ 0), got ${describeValue(v)}`);
+  }
+  const m = b + c;
+  const threshold = options.exactMaxDiscordant ?? MCNEMAR_EXACT_MAX_DISCORDANT;
+  if (m === 0) return { b, c, statistic: Number.NaN, pValue: 1, method: 'exact' };
+  const statistic = Math.max(0, Math.abs(b - c) - 1) ** 2 / m;
+  if (m < threshold) {
+    const k = Math.min(b, c);
+    let tail = 0;
+    let coef = 1; // C(m, 0)
+    for (let i = 0; i <= k; i++) {
+      tail += coef;
+      coef = (coef * (m - i)) / (i + 1);
+    }
+    return { b, c, statistic, pValue: Math.min(1, (2 * tail) / 2 ** m), method: 'exact' };
+  }
+  return { b, c, statistic, pValue: Math.min(1, erfc(Math.sqrt(statistic / 2))), method: 'chi-square' };
+}
+
+/**
+ * Paired Cohen's d_z = mean(d)/sd(d), sd with denominator n − 1 (Cohen 1988, §2.3; Lakens 2013,
+ * Front. Psychol. 4:863, eq. 6). NaN when n < 2 or sd = 0.
+ */
+export function cohensDz(differences: Values): number {
+  const s = summarize(differences);
+  return s.n < 2 || s.sd === 0 ? Number.NaN : s.mean / s.sd;
+}
+
+/**
+ * Rank-biserial correlation of the signed-rank test, r = (W⁺ − W⁻)/(W⁺ + W⁻) — the simple difference
+ * formula of Kerby (2014), Compr. Psychol. 3:11.IT.3.1. 0 when all differences are zero.
+ */
+export function rankBiserial(differences: Values): number {
+  return wilcoxonSignedRank(differences).rankBiserial;
+}
+
+/**
+ * Risk difference of two paired binary samples, RD = p_arm − p_ref with p the proportion of 1s
+ * (Agresti 2013, *Categorical Data Analysis* §11.1); also the discordant counts for McNemar:
+ * b = #(ref = 1, arm = 0), c = #(ref = 0, arm = 1), so RD = (c − b)/n.
+ */
+export function pairedRiskDifference(
+  reference: Values,
+  arm: Values,
+): { riskDifference: number; pReference: number; pArm: number; b: number; c: number; n: number } {
+  const r = toArray(reference, 'reference');
+  const a = toArray(arm, 'arm');
+  if (r.length !== a.length) throw new TwinlabError('INVALID_ARGUMENT', `paired samples differ in length: reference ${r.length}, arm ${a.length}`);
+  let b = 0;
+  let c = 0;
+  let sr = 0;
+  let sa = 0;
+  for (let i = 0; i < r.length; i++) {
+    const x = r[i] as number;
+    const y = a[i] as number;
+    if ((x !== 0 && x !== 1) || (y !== 0 && y !== 1)) {
+      throw new TwinlabError('INVALID_ARGUMENT', `binary endpoint values must be 0 or 1, got reference ${x}, arm ${y} at pair ${i}`);
+    }
+    sr += x;
+    sa += y;
+    if (x === 1 && y === 0) b++;
+    if (x === 0 && y === 1) c++;
+  }
+  const n = r.length;
+  return { riskDifference: n === 0 ? Number.NaN : (sa - sr) / n, pReference: sr / n, pArm: sa / n, b, c, n };
+}
