@@ -51,7 +51,10 @@ function rowsOf(data: EpisodeData, labels: string[]): { rows: Record<string, num
     }
     return row;
   });
-  const infoFields = [...numeric].filter((k) => !['step', 't', 'minute', 'time'].includes(k)).slice(0, 8);
+  // clinically meaningful fields first (glucose twin names), then whatever else the twin reports
+  const preferred = ['bg', 'cgm', 'gsub', 'insulin', 'cho', 'iob', 'cob', 'risk'];
+  const candidates = [...numeric].filter((k) => !['step', 't', 'minute', 'time'].includes(k));
+  const infoFields = [...preferred.filter((k) => numeric.has(k)), ...candidates.filter((k) => !preferred.includes(k))].slice(0, 8);
   const glucose = infoFields.filter((k) => GLUCOSE_FIELD.test(k));
   const others = infoFields.filter((k) => !GLUCOSE_FIELD.test(k));
   // envs without clinical info (e.g. CartPole) show their observation components instead
@@ -163,7 +166,7 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
   const candidates = siblings.jobs.filter((j) => j.id !== run);
   if (candidates.length > 0) {
     const sel = h('select', { id: 'compare' }, h('option', { value: '', text: '— none —' }), ...candidates.map((j) => h('option', { value: `${j.id}|${primary.key}`, text: `${j.id.split('/').pop()} ${armLabel(j.config)}${j.config?.patientId ? ` · ${String(j.config.patientId)}` : ''}` })));
-    sel.value = state.compare ?? '';
+    sel.value = state.compare ? (state.compare.endsWith('|') ? `${state.compare}${primary.key}` : state.compare) : '';
     sel.addEventListener('change', () => {
       setState({ ...state, compare: sel.value || undefined, cursor }, 'push');
       window.dispatchEvent(new PopStateEvent('popstate'));
