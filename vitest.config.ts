@@ -6,8 +6,8 @@ export default defineConfig({
     exclude: ['test/long/**', 'node_modules/**'],
     // Piscina pools built inside tests load .ts workers through tsx.
     execArgv: ['--import', 'tsx'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
     pool: 'forks',
   },
 });

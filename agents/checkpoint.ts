@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { Env } from '../engine/env.js';
 import { TwinlabError } from '../engine/errors.js';
 import type { RngState } from '../engine/random.js';
-import { TimeLimit, Wrapper } from '../engine/wrappers.js';
 import type { DqnConfig } from './dqn-config.js';
 import type { NStepState } from './n-step.js';
 import type { OptimizerState } from './q-network.js';
@@ -14,8 +13,8 @@ import type { ReplayBufferState } from './replay-buffer.js';
  * Everything a DQN run needs to continue exactly where it stopped. Checkpoints are taken at a
  * training-phase boundary (after a rollout of `trainFrequency` VectorEnv steps and its gradient
  * steps), so no minibatch or rollout is half done. Every env is mid-episode there (the VectorEnv
- * autoresets on the step an episode ends), so each env's `getState()` is saved together with the
- * elapsed-step counters of its `TimeLimit` wrappers; resuming resets the VectorEnv and then restores
+ * autoresets on the step an episode ends), so each env's `getState()` is saved (wrappers add their
+ * own state to it, e.g. TimeLimit's step counter); resuming resets the VectorEnv and then restores
  * those states. Hence envs must implement getState/setState covering all their randomness.
  */
 export const CHECKPOINT_VERSION = 1;
@@ -32,9 +31,8 @@ export interface EvaluationSummary {
 }
 
 export interface EnvSnapshot {
+  /** env.getState() of the outermost wrapper: the env's state plus every wrapper's (e.g. TimeLimit's step counter). */
   state: unknown;
-  /** Elapsed steps of each TimeLimit layer, outermost first. */
-  timeLimits: number[];
 }
 
 export interface DqnCounters {
@@ -76,37 +74,18 @@ export interface DqnCheckpoint {
   best: { evaluation: EvaluationSummary; weights: Float32Array[] } | null;
 }
 
-function timeLimitLayers(env: Env): TimeLimit[] {
-  const layers: TimeLimit[] = [];
-  let e: Env = env;
-  while (e instanceof Wrapper) {
-    if (e instanceof TimeLimit) layers.push(e);
-    e = e.env as Env;
-  }
-  return layers;
-}
-
 export function captureEnv(env: Env): EnvSnapshot {
   const state = env.getState?.();
   if (state === undefined) {
     throw new TwinlabError('INVALID_STATE', `env ${env.id} has no getState(); DQN checkpoints need envs that can save their state`);
   }
-  return { state: structuredClone(state), timeLimits: timeLimitLayers(env).map((t) => t.elapsedSteps) };
+  return { state: structuredClone(state) };
 }
 
-/** Restore a snapshot into an env that has been reset (so its wrappers accept steps). */
+/** Restore a snapshot into an env that has been reset (so its wrappers accept steps). Wrapper state (TimeLimit's step counter, noise streams) travels inside getState(). */
 export function restoreEnv(env: Env, snapshot: EnvSnapshot): void {
   if (!env.setState) throw new TwinlabError('INVALID_STATE', `env ${env.id} has no setState(); cannot resume a DQN checkpoint`);
   env.setState(structuredClone(snapshot.state));
-  const layers = timeLimitLayers(env);
-  if (layers.length !== snapshot.timeLimits.length) {
-    throw new TwinlabError('INVALID_STATE', `env ${env.id} has ${layers.length} TimeLimit wrappers, the checkpoint ${snapshot.timeLimits.length}`);
-  }
-  // TimeLimit keeps its counter private and out of getState(); set it so the resumed episode is cut
-  // at the same step as the uninterrupted one.
-  layers.forEach((layer, i) => {
-    (layer as unknown as { elapsed: number }).elapsed = snapshot.timeLimits[i] as number;
-  });
 }
 
 // ---- serialisation: JSON with typed arrays moved into one binary file -------------------------

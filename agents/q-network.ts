@@ -4,6 +4,7 @@ import { sha256Hex } from '../engine/hash.js';
 import type { Rng } from '../engine/random.js';
 import type { DenseLayerWeights } from '../policies/dense-stack.js';
 import { backendInfo, getTf } from './backend.js';
+import { KernelArena } from './kernels/optim.js';
 
 /**
  * The Q-network of the DQN family: an MLP (ReLU or tanh hidden layers) with a plain or dueling head,
@@ -99,11 +100,25 @@ interface Layer {
   rows: number;
   /** Inputs + 1 (bias column). */
   cols: number;
-  /** (rows [+1 constant row for hidden layers]) × cols. */
+  /** Rows of `data`: `rows`, +1 constant row for hidden layers. */
+  dataRows: number;
+  /** dataRows × cols; a view into the network's kernel arena. */
   data: Float32Array;
+  /** rows × cols views into the arena (gradient, Adam moments). */
   grad: Float32Array;
   m: Float32Array;
   v: Float32Array;
+  /** Byte offset of `data` in the arena. */
+  ptr: number;
+}
+
+/** Byte offsets / float length of the four parallel parameter regions of the arena. */
+interface ParamBlock {
+  p: number;
+  g: number;
+  m: number;
+  v: number;
+  floats: number;
 }
 
 interface TensorCache {
@@ -142,7 +157,14 @@ export class QNetwork {
   private readonly numHidden: number;
   /** Folded head W̃_q (A × cols); for a plain head this is the head layer's own array. */
   private readonly qHead: Float32Array;
+  private readonly qHeadPtr: number;
   private readonly headCols: number;
+  /** WebAssembly memory holding parameters, gradients, Adam moments and transposes (agents/kernels/optim.ts). */
+  private readonly arena: KernelArena;
+  private readonly block: ParamBlock;
+  /** Per layer index l ≥ 1 of `TensorCache.weights`: scratch for W̃ₗᵀ (byte offset and view). */
+  private readonly transposeScratch: ({ ptr: number; view: Float32Array } | null)[];
+  private readonly duelingGrad: Float32Array | null;
   private optimizer: Required<OptimizerConfig>;
   private step = 0;
   private version = 0;
@@ -170,21 +192,66 @@ export class QNetwork {
     this.constValue = activation === 'relu' ? 1 : 20;
     this.optimizer = QNetwork.checkOptimizer(optimizer);
     this.numHidden = spec.hidden.length;
-    this.layers = [];
+    // Arena layout: four parallel regions (parameters, gradients, m, v) with identical per-layer
+    // offsets, so clipping and Adam are one kernel call each over every parameter. Constant rows and
+    // padding have zero gradient and moments, which leaves them exactly unchanged under Adam.
+    const shapes: { rows: number; cols: number; dataRows: number }[] = [];
     let fanIn = inputSize;
     for (const width of spec.hidden) {
-      this.layers.push(this.makeLayer(width, fanIn + 1, true));
+      shapes.push({ rows: width, cols: fanIn + 1, dataRows: width + 1 });
       fanIn = width;
     }
     this.headCols = fanIn + 1;
+    if (this.spec.dueling) shapes.push({ rows: 1, cols: this.headCols, dataRows: 1 });
+    shapes.push({ rows: numActions, cols: this.headCols, dataRows: numActions });
+    const arena = new KernelArena();
+    const regions = [0, 1, 2, 3].map(() => shapes.map((sh) => arena.reserve(sh.dataRows * sh.cols)));
+    const blockFloats = (regions[1]?.[0] as number) - (regions[0]?.[0] as number);
+    const transposeOffsets = shapes.map((sh, l) => (l >= 1 && l <= this.numHidden ? arena.reserve(sh.dataRows * sh.cols) : -1));
+    const qHeadOffset = this.spec.dueling ? arena.reserve(numActions * this.headCols) : -1;
+    const duelingT = this.spec.dueling && this.numHidden >= 1 ? arena.reserve(numActions * this.headCols) : -1;
+    arena.seal();
+    this.arena = arena;
+    const [pOff, gOff, mOff, vOff] = regions as [number[], number[], number[], number[]];
+    this.block = { p: (pOff[0] as number) * 4, g: (gOff[0] as number) * 4, m: (mOff[0] as number) * 4, v: (vOff[0] as number) * 4, floats: blockFloats };
+    this.layers = shapes.map((sh, l) => {
+      const n = sh.rows * sh.cols;
+      const data = arena.array(pOff[l] as number, sh.dataRows * sh.cols);
+      if (sh.dataRows > sh.rows) data.view[n + sh.cols - 1] = this.constValue;
+      return {
+        rows: sh.rows,
+        cols: sh.cols,
+        dataRows: sh.dataRows,
+        data: data.view,
+        ptr: data.ptr,
+        grad: arena.array(gOff[l] as number, n).view,
+        m: arena.array(mOff[l] as number, n).view,
+        v: arena.array(vOff[l] as number, n).view,
+      };
+    });
     if (this.spec.dueling) {
-      this.layers.push(this.makeLayer(1, this.headCols, false));
-      this.layers.push(this.makeLayer(numActions, this.headCols, false));
-      this.qHead = new Float32Array(numActions * this.headCols);
+      const q = arena.array(qHeadOffset, numActions * this.headCols);
+      this.qHead = q.view;
+      this.qHeadPtr = q.ptr;
+      this.duelingGrad = new Float32Array(numActions * this.headCols);
     } else {
-      const head = this.makeLayer(numActions, this.headCols, false);
-      this.layers.push(head);
+      const head = this.layers[this.numHidden] as Layer;
       this.qHead = head.data;
+      this.qHeadPtr = head.ptr;
+      this.duelingGrad = null;
+    }
+    // Index as TensorCache.weights: hidden layers 1..L−1, then the (folded) head at L.
+    this.transposeScratch = [];
+    for (let l = 0; l <= this.numHidden; l++) {
+      const isHead = l === this.numHidden;
+      const off = isHead ? (this.spec.dueling ? duelingT : transposeOffsets[l]) : transposeOffsets[l];
+      if (l === 0 || off === undefined || off < 0) {
+        this.transposeScratch.push(null);
+        continue;
+      }
+      const len = isHead ? numActions * this.headCols : (shapes[l] as { dataRows: number; cols: number }).dataRows * (shapes[l] as { cols: number }).cols;
+      const a = arena.array(off, len);
+      this.transposeScratch.push({ ptr: a.ptr, view: a.view });
     }
     this.jsActs = [...spec.hidden.map((h) => new Float64Array(h)), new Float64Array(numActions)];
     this.jsInput = new Float64Array(inputSize);
@@ -200,13 +267,6 @@ export class QNetwork {
     if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
       throw new TwinlabError('INVALID_ARGUMENT', `Adam betas must be in [0, 1), got ${beta1}, ${beta2}`);
     return { learningRate: o.learningRate, adamEpsilon: o.adamEpsilon, maxGradNorm: o.maxGradNorm, loss: o.loss, beta1, beta2 };
-  }
-
-  private makeLayer(rows: number, cols: number, constRow: boolean): Layer {
-    const n = rows * cols;
-    const data = new Float32Array((constRow ? rows + 1 : rows) * cols);
-    if (constRow) data[n + cols - 1] = this.constValue;
-    return { rows, cols, data, grad: new Float32Array(n), m: new Float32Array(n), v: new Float32Array(n) };
   }
 
   /** A new network with PyTorch-default initial weights drawn from `rng` (see the class comment). */
@@ -395,17 +455,32 @@ export class QNetwork {
       const weights: Tensor2D[] = [];
       for (let l = 0; l < this.numHidden; l++) {
         const layer = this.layers[l] as Layer;
-        // slice(): the cpu backend keeps a reference to the array instead of copying it.
-        weights.push(tf.tensor2d(layer.data.slice(), [layer.rows + 1, layer.cols]));
+        weights.push(tf.tensor2d(this.uploadable(layer.data), [layer.dataRows, layer.cols]));
       }
-      weights.push(tf.tensor2d(this.qHead.slice(), [this.spec.numActions, this.headCols]));
+      weights.push(tf.tensor2d(this.uploadable(this.qHead), [this.spec.numActions, this.headCols]));
       this.cache = { version: this.version, weights, transposed: null };
     }
     if (training && !this.cache.transposed) {
-      const cache = this.cache;
-      cache.transposed = cache.weights.map((w, l) => (l === 0 ? null : (tf.transpose(w) as Tensor2D)));
+      // W̃ₗᵀ by the wasm kernel in the arena (≈20 µs for 257×257) and uploaded, instead of tf.transpose
+      // (≈110 µs on tfjs-wasm).
+      const transposed: (Tensor2D | null)[] = [null];
+      for (let l = 1; l <= this.numHidden; l++) {
+        const isHead = l === this.numHidden;
+        const layer = this.layers[l] as Layer;
+        const rows = isHead ? this.spec.numActions : layer.dataRows;
+        const cols = isHead ? this.headCols : layer.cols;
+        const scratch = this.transposeScratch[l] as { ptr: number; view: Float32Array };
+        this.arena.k.transpose(isHead ? this.qHeadPtr : layer.ptr, scratch.ptr, rows, cols);
+        transposed.push(tf.tensor2d(this.uploadable(scratch.view), [cols, rows]));
+      }
+      this.cache.transposed = transposed;
     }
     return this.cache;
+  }
+
+  /** The wasm backend copies a tensor's values on creation; the cpu backend keeps the array, so copy. */
+  private uploadable(a: Float32Array): Float32Array {
+    return backendInfo()?.backend === 'wasm' ? a : a.slice();
   }
 
   private disposeCache(): void {
@@ -450,7 +525,7 @@ export class QNetwork {
     const tdErrors = new Float32Array(B);
     let loss = 0;
     let sumQ = 0;
-    const headGrad = this.spec.dueling ? new Float32Array(A * this.headCols) : (this.layers[L] as Layer).grad;
+    const headGrad = this.duelingGrad ?? (this.layers[L] as Layer).grad;
 
     tf.tidy(() => {
       const acts: Tensor2D[] = [tf.tensor2d(s.xT, [this.spec.inputSize + 1, B])];
@@ -516,16 +591,9 @@ export class QNetwork {
     return { loss, meanQ: sumQ / B, tdErrors };
   }
 
+  /** Global L2 norm over every gradient (float64 accumulation in the wasm kernel). */
   private gradNorm(): number {
-    let ss = 0;
-    for (const layer of this.layers) {
-      const g = layer.grad;
-      for (let i = 0; i < g.length; i++) {
-        const x = g[i] as number;
-        ss += x * x;
-      }
-    }
-    return Math.sqrt(ss);
+    return Math.sqrt(this.arena.k.sumSquares(this.block.g, this.block.floats));
   }
 
   /** Gradients of the loss for `batch` without updating anything (tests, diagnostics). */
@@ -552,7 +620,8 @@ export class QNetwork {
     const bc1 = 1 - beta1 ** this.step;
     const bc2Sqrt = Math.sqrt(1 - beta2 ** this.step);
     const stepSize = learningRate / bc1;
-    for (const layer of this.layers) adamUpdate(layer.data, layer.grad, layer.m, layer.v, scale, beta1, beta2, stepSize, bc2Sqrt, adamEpsilon);
+    const b = this.block;
+    this.arena.k.adam(b.p, b.g, b.m, b.v, b.floats, scale, beta1, beta2, 1 - beta1, 1 - beta2, stepSize, bc2Sqrt, adamEpsilon);
     this.version++;
     return result;
   }
@@ -720,34 +789,5 @@ function joinAugmented(w: Float32Array, b: Float32Array, aug: Float32Array, rows
   for (let o = 0; o < rows; o++) {
     aug.set(w.subarray(o * n, o * n + n), o * cols);
     aug[o * cols + n] = b[o] as number;
-  }
-}
-
-/**
- * PyTorch `torch.optim.Adam` (Kingma & Ba 2015, Algorithm 1 with PyTorch's placement of ε):
- * m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − (lr/(1−β₁ᵗ))·m/(√v/√(1−β₂ᵗ) + ε); g pre-scaled by `scale`.
- */
-function adamUpdate(
-  p: Float32Array,
-  g: Float32Array,
-  m: Float32Array,
-  v: Float32Array,
-  scale: number,
-  beta1: number,
-  beta2: number,
-  stepSize: number,
-  bc2Sqrt: number,
-  eps: number,
-): void {
-  const c1 = 1 - beta1;
-  const c2 = 1 - beta2;
-  const n = g.length;
-  for (let i = 0; i < n; i++) {
-    const gi = (g[i] as number) * scale;
-    const mi = beta1 * (m[i] as number) + c1 * gi;
-    const vi = beta2 * (v[i] as number) + c2 * gi * gi;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = (p[i] as number) - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
   }
 }

@@ -3,7 +3,7 @@ import { invalidActionError } from './env.js';
 import { EPISODE_LOG_VERSION, type EpisodeLog, type EpisodeStepRecord, type Keyframe } from './episode-log.js';
 import { TwinlabError } from './errors.js';
 import { TrajectoryHasher } from './hash.js';
-import { Rng } from './random.js';
+import { Rng, type RngState } from './random.js';
 import { Box, Discrete, type Action, type Space, isBox } from './spaces.js';
 
 /**
@@ -128,6 +128,17 @@ export class ObservationNoise<A extends Action = Action> extends Wrapper<A, A> {
     this.noisy = new Float32Array(size);
     this.rng = Rng.fromSeed(seed).fork('observation-noise');
   }
+  /** The inner state plus the noise stream, so a restored episode draws the same noise. */
+  override getState(): unknown {
+    const inner = this.env.getState?.();
+    return inner === undefined ? undefined : { observationNoiseRng: this.rng.saveState(), env: inner };
+  }
+  override setState(state: unknown): void {
+    const s = state as { observationNoiseRng?: RngState; env?: unknown };
+    if (!s?.observationNoiseRng) throw new TwinlabError('INVALID_ARGUMENT', `${this.id}: ObservationNoise state must carry observationNoiseRng`);
+    this.rng = Rng.restore(s.observationNoiseRng);
+    super.setState(s.env);
+  }
   protected override resetWrapped(options: ResetOptions): ResetResult {
     if (options.seed !== undefined) this.rng = Rng.fromSeed(options.seed).fork('observation-noise');
     const result = this.env.reset(options);
@@ -180,6 +191,19 @@ export class MissingObservations<A extends Action = Action> extends Wrapper<A, A
   }
   override get observationSpace(): Box {
     return this.space;
+  }
+  /** The inner state plus the missingness stream and the carried-forward values. */
+  override getState(): unknown {
+    const inner = this.env.getState?.();
+    return inner === undefined ? undefined : { missingRng: this.rng.saveState(), last: Array.from(this.last), out: Array.from(this.out), env: inner };
+  }
+  override setState(state: unknown): void {
+    const s = state as { missingRng?: RngState; last?: number[]; out?: number[]; env?: unknown };
+    if (!s?.missingRng || !s.last || !s.out) throw new TwinlabError('INVALID_ARGUMENT', `${this.id}: MissingObservations state must carry missingRng, last and out`);
+    this.rng = Rng.restore(s.missingRng);
+    this.last.set(s.last);
+    this.out.set(s.out);
+    super.setState(s.env);
   }
   protected override resetWrapped(options: ResetOptions): ResetResult {
     if (options.seed !== undefined) this.rng = Rng.fromSeed(options.seed).fork('missing-observations');

@@ -224,3 +224,18 @@ describe('TimeLimit state', () => {
     expect(() => b.setState({ t: 1 })).toThrow(/timeLimitElapsed/);
   });
 });
+
+describe('noise wrappers save their streams', () => {
+  it('ObservationNoise and MissingObservations continue identically after setState(getState())', () => {
+    const make = () => new MissingObservations(new ObservationNoise(new TimeLimit(new DoseCounter(), 50), [0.5, 0.2]), 0.4);
+    const a = make();
+    a.reset({ seed: 9 });
+    for (let i = 0; i < 4; i++) a.step(Float32Array.of(0.5));
+    const saved = JSON.parse(JSON.stringify(a.getState()));
+    const continued = Array.from({ length: 6 }, () => Array.from(a.step(Float32Array.of(0.5)).observation));
+    const b = make();
+    b.reset({ seed: 1 });
+    b.setState(saved);
+    expect(Array.from({ length: 6 }, () => Array.from(b.step(Float32Array.of(0.5)).observation))).toEqual(continued);
+  });
+});
