@@ -1,4 +1,5 @@
 import type { Env } from '../engine/env.js';
+import { argmax } from '../policies/dense-stack.js';
 import { TrajectoryHasher, sha256Hex } from '../engine/hash.js';
 import type { ObservationNormalizer } from './normalization.js';
 import type { EvaluationSummary } from './checkpoint.js';
@@ -9,18 +10,8 @@ export interface QFunction {
 }
 
 /** Index of the largest of q[row·A .. row·A + A) (lowest index on ties). */
-export function argmaxRow(q: Float32Array, row: number, numActions: number): number {
-  const base = row * numActions;
-  let best = 0;
-  let bestValue = q[base] as number;
-  for (let a = 1; a < numActions; a++) {
-    const v = q[base + a] as number;
-    if (v > bestValue) {
-      bestValue = v;
-      best = a;
-    }
-  }
-  return best;
+export function argmaxRow(q: ArrayLike<number>, row: number, numActions: number): number {
+  return argmax(q, row * numActions, numActions);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { argmaxRow } from './evaluate.js';
 import { BaseEnv, type ResetOptions, type ResetResult, type StepResult } from '../engine/env.js';
 import { TwinlabError } from '../engine/errors.js';
 import { Rng, type RngState } from '../engine/random.js';
@@ -145,11 +146,6 @@ function maxRow(q: Float64Array, s: number, A: number): number {
   return m;
 }
 
-function argmaxRow(q: Float64Array, s: number, A: number): number {
-  let best = 0;
-  for (let a = 1; a < A; a++) if ((q[s * A + a] as number) > (q[s * A + best] as number)) best = a;
-  return best;
-}
 
 export interface MdpEnvState {
   state: number;

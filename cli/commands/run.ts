@@ -144,6 +144,41 @@ export function exitFor(outcome: ExperimentOutcome): number {
   return outcome.status === 'finished' ? EXIT.ok : EXIT.failed;
 }
 
+export interface RunSession {
+  store: Store;
+  executor: Executor;
+  reporter: ProgressReporter;
+  signal: AbortSignal;
+}
+
+/**
+ * The lifecycle every experiment command shares: progress reporter, Ctrl-C → cancel, executor, store;
+ * runs `body`, lets `after` print extra lines, prints the outcome and sets the exit code, and always
+ * releases the pool and the store.
+ */
+export async function runSession(
+  store: Store,
+  options: ExperimentCliOptions,
+  body: (session: RunSession) => Promise<ExperimentOutcome>,
+  after?: (outcome: ExperimentOutcome) => void,
+): Promise<void> {
+  const reporter = new ProgressReporter(Boolean(options.json));
+  const interrupt = interruptSignal();
+  const executor = makeExecutor(options);
+  try {
+    const outcome = await body({ store, executor, reporter, signal: interrupt.signal });
+    reporter.stop();
+    after?.(outcome);
+    printOutcome(outcome, Boolean(options.json));
+    process.exitCode = exitFor(outcome);
+  } finally {
+    reporter.stop();
+    interrupt.dispose();
+    await executor.close();
+    store.close();
+  }
+}
+
 export function registerRunCommand(program: Command): void {
   addRunOptions(program.command('run').description('run an experiment spec (train, sweep or trial; YAML or JSON)').argument('<spec>', 'spec file')).action(
     async (specPath: string, options: ExperimentCliOptions) => {
@@ -151,28 +186,9 @@ export function registerRunCommand(program: Command): void {
       const raw = parseSpecText(readFileSync(specPath, 'utf8'), specPath);
       const baseDir = dirname(resolve(specPath));
       validateSpec(raw, { baseDir }); // before the store exists: an invalid spec writes nothing
-      const store = Store.open(options.data);
-      const reporter = new ProgressReporter(Boolean(options.json));
-      const interrupt = interruptSignal();
-      const executor = makeExecutor(options);
-      try {
-        const outcome = await runExperiment({
-          spec: raw,
-          baseDir,
-          store,
-          executor,
-          signal: interrupt.signal,
-          ...reporter.runnerOptions(),
-        });
-        reporter.stop();
-        printOutcome(outcome, Boolean(options.json));
-        process.exitCode = exitFor(outcome);
-      } finally {
-        reporter.stop();
-        interrupt.dispose();
-        await executor.close();
-        store.close();
-      }
+      await runSession(Store.open(options.data), options, ({ store, executor, reporter, signal }) =>
+        runExperiment({ spec: raw, baseDir, store, executor, signal, ...reporter.runnerOptions() }),
+      );
     },
   );
 }

@@ -6,7 +6,7 @@ import { runExperiment } from '../../experiments/runner.js';
 import { parseSpecText, validateSpec } from '../../experiments/spec.js';
 import { Store } from '../../experiments/store.js';
 import { parseInteger } from '../program.js';
-import { addRunOptions, type ExperimentCliOptions, exitFor, interruptSignal, makeExecutor, printOutcome, ProgressReporter } from './run.js';
+import { addRunOptions, type ExperimentCliOptions, runSession } from './run.js';
 
 interface TrainCliOptions extends ExperimentCliOptions {
   env: string;
@@ -56,36 +56,29 @@ export function registerTrainCommand(program: Command): void {
     };
     validateSpec(spec); // before the store exists: invalid flags write nothing
     const store = Store.open(options.data);
-    const reporter = new ProgressReporter(Boolean(options.json));
-    const interrupt = interruptSignal();
-    const executor = makeExecutor(options);
-    try {
-      const outcome = await runExperiment({ spec, store, executor, signal: interrupt.signal, ...reporter.runnerOptions() });
-      reporter.stop();
-      for (const job of outcome.jobs) {
-        if (job.status !== 'finished') continue;
-        const r = job.result as { finalEvaluation: { meanReturn: number; stdReturn: number; returns?: number[] }; trajectoryHash: string; policyDir: string; weightsHash: string; backend: string };
-        const policyPath = store.resolvePath(r.policyDir);
-        let copied: string | undefined;
-        if (options.out) {
-          copied = resolve(outcome.jobs.length > 1 ? join(options.out, `seed-${job.index}`) : options.out);
-          cpSync(policyPath, copied, { recursive: true });
+    await runSession(
+      store,
+      options,
+      ({ executor, reporter, signal }) => runExperiment({ spec, store, executor, signal, ...reporter.runnerOptions() }),
+      (outcome) => {
+        for (const job of outcome.jobs) {
+          if (job.status !== 'finished') continue;
+          const r = job.result as { finalEvaluation: { meanReturn: number; stdReturn: number; returns?: number[] }; trajectoryHash: string; policyDir: string; weightsHash: string; backend: string };
+          const policyPath = store.resolvePath(r.policyDir);
+          let copied: string | undefined;
+          if (options.out) {
+            copied = resolve(outcome.jobs.length > 1 ? join(options.out, `seed-${job.index}`) : options.out);
+            cpSync(policyPath, copied, { recursive: true });
+          }
+          if (options.json) {
+            process.stdout.write(`${JSON.stringify({ type: 'train.result', jobId: job.id, seed: job.seed, finalEvaluation: r.finalEvaluation, trajectoryHash: r.trajectoryHash, weightsHash: r.weightsHash, backend: r.backend, policy: policyPath, copiedTo: copied ?? null })}\n`);
+          } else {
+            process.stdout.write(
+              `${job.id} (seed ${job.seed}, ${r.backend}): final evaluation ${r.finalEvaluation.meanReturn.toFixed(2)} ± ${r.finalEvaluation.stdReturn.toFixed(2)}\n  trajectory hash ${r.trajectoryHash}\n  policy ${policyPath}${copied ? `\n  copied to ${copied}` : ''}\n`,
+            );
+          }
         }
-        if (options.json) {
-          process.stdout.write(`${JSON.stringify({ type: 'train.result', jobId: job.id, seed: job.seed, finalEvaluation: r.finalEvaluation, trajectoryHash: r.trajectoryHash, weightsHash: r.weightsHash, backend: r.backend, policy: policyPath, copiedTo: copied ?? null })}\n`);
-        } else {
-          process.stdout.write(
-            `${job.id} (seed ${job.seed}, ${r.backend}): final evaluation ${r.finalEvaluation.meanReturn.toFixed(2)} ± ${r.finalEvaluation.stdReturn.toFixed(2)}\n  trajectory hash ${r.trajectoryHash}\n  policy ${policyPath}${copied ? `\n  copied to ${copied}` : ''}\n`,
-          );
-        }
-      }
-      printOutcome(outcome, Boolean(options.json));
-      process.exitCode = exitFor(outcome);
-    } finally {
-      reporter.stop();
-      interrupt.dispose();
-      await executor.close();
-      store.close();
-    }
+      },
+    );
   });
 }
