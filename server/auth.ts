@@ -54,9 +54,11 @@ export function requireToken(token: string) {
 
 export function restrictReads(token: string, publicReads: boolean) {
   return (req: Request, _res: Response, next: NextFunction): void => {
-    if (publicReads || isLoopback(req.socket.remoteAddress)) return next();
     const given = bearerToken(req);
-    if (given && sameToken(given, token)) return next();
+    if (publicReads || isLoopback(req.socket.remoteAddress) || (given && sameToken(given, token))) {
+      next();
+      return;
+    }
     next(new TwinlabError('UNAUTHORIZED', 'reads from non-loopback clients need a bearer token (or start the server with --public-reads)'));
   };
 }

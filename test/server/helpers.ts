@@ -19,7 +19,10 @@ export async function testServer(options: { publicReads?: boolean; pollMs?: numb
   });
 }
 
-export async function request(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: any }> {
+// biome-ignore lint/suspicious/noExplicitAny: tests read response fields directly and assert them
+type Json = any;
+
+export async function request(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: Json }> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
