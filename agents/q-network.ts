@@ -4,33 +4,27 @@ import { sha256Hex } from '../engine/hash.js';
 import type { Rng } from '../engine/random.js';
 import type { DenseLayerWeights } from '../policies/dense-stack.js';
 import { backendInfo, getTf } from './backend.js';
-import { KernelArena } from './kernels/optim.js';
+import { type ArenaArray, KernelArena } from './kernels/optim.js';
 
 /**
  * The Q-network of the DQN family: an MLP (ReLU or tanh hidden layers) with a plain or dueling head,
  * trained by one Adam step per `trainStep`.
  *
- * ## Layout (why it is fast on tfjs `wasm`)
- * Parameters live in JavaScript, one *augmented* matrix per layer: W̃ = [W | b], `out × (in+1)`,
- * row-major (PyTorch `nn.Linear` layout with the bias as an extra column). Hidden layers carry one extra
- * constant row [0 … 0 | c] whose activation is exactly 1 (c = 1 for ReLU, c = 20 for tanh, where
- * tanh(20) rounds to 1 in float32), so every activation matrix has a row of ones and biases ride along
- * inside the matrix products: forward is one fused `matMul + relu` per layer, and dW̃ includes db.
- * Activations are kept transposed (features × batch) so the weights are always the *left* operand of
- * `matMul`. XNNPACK in the wasm backend repacks the right operand on every call (≈175 µs for a fresh
- * 256×256 matrix vs ≈25 µs for a 256×64 activation), and `matMul` with `transposeA/B` is 10–17× slower
- * than an explicit `tf.transpose` (DESIGN.md), so the backward pass is written by hand with explicit
- * transposes instead of tfjs autodiff:
+ * ## Layout and kernels (why it is fast)
+ * Parameters live in one WebAssembly memory per network (agents/kernels/optim.ts), one *augmented*
+ * matrix per layer: W̃ = [W | b], `out × (in+1)`, row-major (PyTorch `nn.Linear` layout with the bias as
+ * an extra column); hidden layers carry one extra constant row [0 … 0 | c] used by the tfjs forward pass
+ * (c = 1 for ReLU, 20 for tanh, where tanh(20) rounds to 1 in float32). Training runs without tfjs, in
+ * the row layout (one row per sample, a ones column last so biases ride inside the products), on the
+ * sparse-row SIMD GEMM `gemmList` (agents/kernels/gemm.ts), which skips zero entries of its left operand:
  *
- *   Hₗ = act(W̃ₗ·Hₗ₋₁),  Q = W̃_q·H_L                      (H₀ = [xᵀ; 1])
- *   dQ[a,b] = w_b·ℓ'(δ_b)/B for a = a_b (else 0),  δ_b = Q[a_b,b] − y_b
- *   dW̃_q = dQ·H_Lᵀ,  dH_L = W̃_qᵀ·dQ,  dZₗ = dHₗ ⊙ act'(Hₗ),  dW̃ₗ = dZₗ·Hₗ₋₁ᵀ,  dHₗ₋₁ = W̃ₗᵀ·dZₗ
+ *   Xₗ₊₁ = [act(Xₗ·W̃ₗᵀ) | 1],  Q = X_L·W̃_qᵀ                      (X₀ = [x | 1])
+ *   dQ[b,a] = w_b·ℓ'(δ_b)/B for a = a_b (else 0),  δ_b = Q[b,a_b] − y_b
+ *   dW̃ = dZᵀ·Xₗ,  dXₗ = dZ·W̃ₗ (ones column dropped),  dZₗ₋₁ = dXₗ ⊙ act'(Xₗ)
  *
- * Q-values are read back once between the forward and backward passes (the loss derivative is a few
- * hundred flops, cheaper in JS than as tf ops), and gradients once at the end. Global-norm clipping
- * (PyTorch `clip_grad_norm_`) and Adam (PyTorch semantics: ε added to √v̂, bias corrections via the
- * step size) run in JS on the parameter arrays, so optimizer state is synchronous and exactly
- * restorable, and the JS copy used for single-observation acting is always current.
+ * Global-norm clipping (PyTorch `clip_grad_norm_`) and Adam (PyTorch semantics: ε added to √v̂, bias
+ * corrections via the step size) are fused SIMD passes over the whole parameter region, so optimizer
+ * state is synchronous and exactly restorable, and the arrays used for acting are always current.
  *
  * ## Dueling head (Wang et al. 2016, eq. 9)
  * Q(s,a) = V(s) + A(s,a) − mean_a' A(s,a'). Both streams are linear in the last hidden layer, so the
@@ -108,8 +102,57 @@ interface Layer {
   grad: Float32Array;
   m: Float32Array;
   v: Float32Array;
-  /** Byte offset of `data` in the arena. */
+  /** Byte offsets of `data` and `grad` in the arena. */
   ptr: number;
+  gptr: number;
+}
+
+/** Float offsets of everything in the arena, so views can be re-created after it grows. */
+interface ArenaLayout {
+  p: number[];
+  g: number[];
+  m: number[];
+  v: number[];
+  /** Folded dueling head and its gradient (−1 without dueling). */
+  qHead: number;
+  duelingGrad: number;
+  /** Per forward layer 0..L: transposed trainable weights, cols × rows. */
+  wt: number[];
+}
+
+/** Training buffers for batches of up to `capacity` rows (float offsets in the arena). */
+interface WorkspaceLayout {
+  capacity: number;
+  /** Per forward layer 0..L: its input, capacity × cols (last column = 1). */
+  x: number[];
+  q: number;
+  dq: number;
+  dh: number;
+  dz: number;
+  list1: number;
+  rows1: number;
+  list2: number;
+  rows2: number;
+  /** Floats per list, row pointers per list. */
+  listLen: number;
+  rowsLen: number;
+}
+
+interface Workspace {
+  layout: WorkspaceLayout;
+  x: ArenaArray[];
+  q: ArenaArray;
+  dh: ArenaArray;
+  lists: [GemmList, GemmList];
+  /** ∂loss/∂Q (B × A) and ∂loss/∂Z (B × width). */
+  dq: ArenaArray;
+  dz: ArenaArray;
+}
+
+/** Byte offsets of a `gemmList` entry list and its row pointers. */
+interface GemmList {
+  ptr: number;
+  rowsPtr: number;
 }
 
 /** Byte offsets / float length of the four parallel parameter regions of the arena. */
@@ -119,14 +162,6 @@ interface ParamBlock {
   m: number;
   v: number;
   floats: number;
-}
-
-interface TensorCache {
-  version: number;
-  /** Per hidden layer: W̃ₗ with its constant row; last entry: the (folded) head. */
-  weights: Tensor2D[];
-  /** Transposes for the backward pass (index as `weights`; the first hidden layer's is never needed). */
-  transposed: (Tensor2D | null)[] | null;
 }
 
 interface BatchScratch {
@@ -139,8 +174,12 @@ interface BatchScratch {
 const DEFAULT_BETA1 = 0.9;
 const DEFAULT_BETA2 = 0.999;
 
-/** Largest batch for which `predict` uses the JS forward pass instead of tfjs (see agents/README.md). */
-const JS_PREDICT_MAX_MACS = 16_000;
+/**
+ * Largest batch for which `predict` uses the wasm kernels instead of tfjs: acting (batch 1) takes
+ * ≈1 µs ([64, 64]) / ≈5 µs ([256, 256]) there vs 25–35 µs through tfjs, while for large batches
+ * (the target network over a whole training phase) tfjs-wasm measured ≈1.5× faster (agents/README.md).
+ */
+const KERNEL_PREDICT_MAX_BATCH = 16;
 
 function checkPositiveInt(name: string, value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
@@ -156,20 +195,22 @@ export class QNetwork {
   private readonly layers: Layer[];
   private readonly numHidden: number;
   /** Folded head W̃_q (A × cols); for a plain head this is the head layer's own array. */
-  private readonly qHead: Float32Array;
-  private readonly qHeadPtr: number;
+  private qHead!: Float32Array;
+  private qHeadPtr = 0;
   private readonly headCols: number;
-  /** WebAssembly memory holding parameters, gradients, Adam moments and transposes (agents/kernels/optim.ts). */
+  /** WebAssembly memory with parameters, gradients, Adam moments and training buffers (agents/kernels/). */
   private readonly arena: KernelArena;
+  private readonly layout: ArenaLayout;
   private readonly block: ParamBlock;
-  /** Per layer index l ≥ 1 of `TensorCache.weights`: scratch for W̃ₗᵀ (byte offset and view). */
-  private readonly transposeScratch: ({ ptr: number; view: Float32Array } | null)[];
-  private readonly duelingGrad: Float32Array | null;
+  private duelingGrad: ArenaArray | null = null;
+  /** Transposed trainable weights per forward layer (the kernel's right operands), valid for `wtVersion`. */
+  private wt: ArenaArray[] = [];
+  private wtVersion = -1;
+  private ws: Workspace | null = null;
   private optimizer: Required<OptimizerConfig>;
   private step = 0;
   private version = 0;
   private headVersion = -1;
-  private cache: TensorCache | null = null;
   private kernelCache: { version: number; kernels: Tensor2D[] } | null = null;
   private scratch = new Map<number, BatchScratch>();
   private readonly jsActs: Float64Array[];
@@ -207,54 +248,127 @@ export class QNetwork {
     const arena = new KernelArena();
     const regions = [0, 1, 2, 3].map(() => shapes.map((sh) => arena.reserve(sh.dataRows * sh.cols)));
     const blockFloats = (regions[1]?.[0] as number) - (regions[0]?.[0] as number);
-    const transposeOffsets = shapes.map((sh, l) => (l >= 1 && l <= this.numHidden ? arena.reserve(sh.dataRows * sh.cols) : -1));
-    const qHeadOffset = this.spec.dueling ? arena.reserve(numActions * this.headCols) : -1;
-    const duelingT = this.spec.dueling && this.numHidden >= 1 ? arena.reserve(numActions * this.headCols) : -1;
-    arena.seal();
-    this.arena = arena;
     const [pOff, gOff, mOff, vOff] = regions as [number[], number[], number[], number[]];
+    const dueling = this.spec.dueling;
+    this.layout = {
+      p: pOff,
+      g: gOff,
+      m: mOff,
+      v: vOff,
+      qHead: dueling ? arena.reserve(numActions * this.headCols) : -1,
+      duelingGrad: dueling ? arena.reserve(numActions * this.headCols) : -1,
+      wt: [...spec.hidden.map((h, l) => arena.reserve(h * ((shapes[l] as { cols: number }).cols))), arena.reserve(numActions * this.headCols)],
+    };
     this.block = { p: (pOff[0] as number) * 4, g: (gOff[0] as number) * 4, m: (mOff[0] as number) * 4, v: (vOff[0] as number) * 4, floats: blockFloats };
-    this.layers = shapes.map((sh, l) => {
-      const n = sh.rows * sh.cols;
-      const data = arena.array(pOff[l] as number, sh.dataRows * sh.cols);
-      if (sh.dataRows > sh.rows) data.view[n + sh.cols - 1] = this.constValue;
-      return {
-        rows: sh.rows,
-        cols: sh.cols,
-        dataRows: sh.dataRows,
-        data: data.view,
-        ptr: data.ptr,
-        grad: arena.array(gOff[l] as number, n).view,
-        m: arena.array(mOff[l] as number, n).view,
-        v: arena.array(vOff[l] as number, n).view,
-      };
+    arena.commit();
+    this.arena = arena;
+    this.layers = shapes.map((sh) => ({ rows: sh.rows, cols: sh.cols, dataRows: sh.dataRows, data: new Float32Array(0), grad: new Float32Array(0), m: new Float32Array(0), v: new Float32Array(0), ptr: 0, gptr: 0 }));
+    this.bindViews();
+    for (const layer of this.layers) if (layer.dataRows > layer.rows) layer.data[layer.rows * layer.cols + layer.cols - 1] = this.constValue;
+    this.jsActs = [...spec.hidden.map((h) => new Float64Array(h)), new Float64Array(numActions)];
+    this.jsInput = new Float64Array(inputSize);
+  }
+
+  /** (Re-)create every typed-array view of the arena (after construction and after it grew). */
+  private bindViews(): void {
+    const a = this.arena;
+    const o = this.layout;
+    this.layers.forEach((layer, l) => {
+      const n = layer.rows * layer.cols;
+      const data = a.array(o.p[l] as number, layer.dataRows * layer.cols);
+      const grad = a.array(o.g[l] as number, n);
+      layer.data = data.view;
+      layer.ptr = data.ptr;
+      layer.grad = grad.view;
+      layer.gptr = grad.ptr;
+      layer.m = a.array(o.m[l] as number, n).view;
+      layer.v = a.array(o.v[l] as number, n).view;
     });
+    const A = this.spec.numActions;
     if (this.spec.dueling) {
-      const q = arena.array(qHeadOffset, numActions * this.headCols);
+      const q = a.array(o.qHead, A * this.headCols);
       this.qHead = q.view;
       this.qHeadPtr = q.ptr;
-      this.duelingGrad = new Float32Array(numActions * this.headCols);
+      this.duelingGrad = a.array(o.duelingGrad, A * this.headCols);
     } else {
       const head = this.layers[this.numHidden] as Layer;
       this.qHead = head.data;
       this.qHeadPtr = head.ptr;
-      this.duelingGrad = null;
     }
-    // Index as TensorCache.weights: hidden layers 1..L−1, then the (folded) head at L.
-    this.transposeScratch = [];
+    this.wt = o.wt.map((off, l) => a.array(off, l < this.numHidden ? (this.layers[l] as Layer).rows * (this.layers[l] as Layer).cols : A * this.headCols));
+    if (this.ws) this.ws = this.bindWorkspace(this.ws.layout);
+  }
+
+  /** Forward layer l of the training pass: output rows, input cols (incl. the ones column), weights pointer. */
+  private forwardShape(l: number): { rows: number; cols: number; ptr: number } {
+    if (l === this.numHidden) return { rows: this.spec.numActions, cols: this.headCols, ptr: this.qHeadPtr };
+    const layer = this.layers[l] as Layer;
+    return { rows: layer.rows, cols: layer.cols, ptr: layer.ptr };
+  }
+
+  /** Training buffers for batch size B; grows the arena (and re-binds all views) when B is new and larger. */
+  private workspace(B: number): Workspace {
+    if (this.ws && this.ws.layout.capacity >= B) return this.ws;
+    const capacity = Math.max(B, 32);
+    const a = this.arena;
+    const L = this.numHidden;
+    const A = this.spec.numActions;
+    const shapes = Array.from({ length: L + 1 }, (_, l) => this.forwardShape(l));
+    const maxDim = Math.max(A, ...shapes.map((s) => Math.max(s.rows, s.cols)));
+    const maxHidden = Math.max(1, ...this.spec.hidden);
+    const listLen = 2 * capacity * maxDim;
+    const rowsLen = Math.max(capacity, maxDim) + 1;
+    const layout: WorkspaceLayout = {
+      capacity,
+      x: shapes.map((s) => a.reserve(capacity * s.cols)),
+      q: a.reserve(capacity * A),
+      dq: a.reserve(capacity * A),
+      dh: a.reserve(capacity * maxHidden),
+      dz: a.reserve(capacity * maxHidden),
+      list1: a.reserve(listLen),
+      rows1: a.reserve(rowsLen),
+      list2: a.reserve(listLen),
+      rows2: a.reserve(rowsLen),
+      listLen,
+      rowsLen,
+    };
+    if (a.commit()) {
+      this.ws = null;
+      this.bindViews();
+    }
+    this.ws = this.bindWorkspace(layout);
+    return this.ws;
+  }
+
+  private bindWorkspace(w: WorkspaceLayout): Workspace {
+    const a = this.arena;
+    const list = (off: number, rowsOff: number): GemmList => ({ ptr: off * 4, rowsPtr: rowsOff * 4 });
+    const x = w.x.map((off, l) => a.array(off, w.capacity * this.forwardShape(l).cols));
+    for (let l = 0; l < x.length; l++) {
+      const cols = this.forwardShape(l).cols;
+      const view = (x[l] as ArenaArray).view;
+      for (let b = 0; b < w.capacity; b++) view[b * cols + cols - 1] = 1;
+    }
+    return {
+      layout: w,
+      x,
+      q: a.array(w.q, w.capacity * this.spec.numActions),
+      dh: a.array(w.dh, w.capacity * Math.max(1, ...this.spec.hidden)),
+      lists: [list(w.list1, w.rows1), list(w.list2, w.rows2)],
+      dq: a.array(w.dq, w.capacity * this.spec.numActions),
+      dz: a.array(w.dz, w.capacity * Math.max(1, ...this.spec.hidden)),
+    };
+  }
+
+  /** Wₗᵀ (cols × rows) for every forward layer — the right operands of the forward `gemmList`. */
+  private refreshTransposes(): void {
+    if (this.wtVersion === this.version) return;
+    this.refreshHead();
     for (let l = 0; l <= this.numHidden; l++) {
-      const isHead = l === this.numHidden;
-      const off = isHead ? (this.spec.dueling ? duelingT : transposeOffsets[l]) : transposeOffsets[l];
-      if (l === 0 || off === undefined || off < 0) {
-        this.transposeScratch.push(null);
-        continue;
-      }
-      const len = isHead ? numActions * this.headCols : (shapes[l] as { dataRows: number; cols: number }).dataRows * (shapes[l] as { cols: number }).cols;
-      const a = arena.array(off, len);
-      this.transposeScratch.push({ ptr: a.ptr, view: a.view });
+      const s = this.forwardShape(l);
+      this.arena.k.transpose(s.ptr, (this.wt[l] as ArenaArray).ptr, s.rows, s.cols);
     }
-    this.jsActs = [...spec.hidden.map((h) => new Float64Array(h)), new Float64Array(numActions)];
-    this.jsInput = new Float64Array(inputSize);
+    this.wtVersion = this.version;
   }
 
   private static checkOptimizer(o: OptimizerConfig): Required<OptimizerConfig> {
@@ -319,9 +433,9 @@ export class QNetwork {
   }
 
   /**
-   * Q-values for `batchSize` observations (row-major) → batchSize × numActions. Small work (≤ 16k
-   * multiply-adds: [64, 64] nets up to batch 3) runs a plain TypeScript forward pass over the parameter
-   * arrays (≈8 µs vs ≈25 µs of tfjs dispatch); larger work runs on tfjs (or in TS before `initBackend`).
+   * Q-values for `batchSize` observations (row-major) → batchSize × numActions. Up to 16 rows (acting)
+   * run on the wasm `gemmList` kernel (no tfjs dispatch), larger batches on tfjs (or on the kernel
+   * before `initBackend`).
    */
   predict(observations: Float32Array, batchSize: number): Float32Array {
     this.checkAlive();
@@ -331,8 +445,7 @@ export class QNetwork {
         `predict needs batchSize ≥ 1 and ${this.spec.inputSize} values per observation; got batchSize ${batchSize} with ${observations.length} values`,
       );
     }
-    const macs = batchSize * this.parameterCount;
-    if (macs <= JS_PREDICT_MAX_MACS || backendInfo() === null) return this.predictJs(observations, batchSize);
+    if (batchSize <= KERNEL_PREDICT_MAX_BATCH || backendInfo() === null) return this.predictKernel(observations, batchSize);
     return this.predictTf(observations, batchSize);
   }
 
@@ -414,12 +527,6 @@ export class QNetwork {
     return kernels;
   }
 
-  private hiddenForward(w: Tensor2D, h: Tensor2D): Tensor2D {
-    const tf = getTf();
-    if (this.activation === 'relu') return tf.fused.matMul({ a: w, b: h, activation: 'relu' }) as Tensor2D;
-    return tf.tanh(tf.matMul(w, h)) as Tensor2D;
-  }
-
   private batchScratch(B: number): BatchScratch {
     let s = this.scratch.get(B);
     if (!s) {
@@ -446,50 +553,6 @@ export class QNetwork {
     }
   }
 
-  /** Upload the parameters to tfjs when they changed; transposes only when training needs them. */
-  private syncTensors(training: boolean): TensorCache {
-    const tf = getTf();
-    if (!this.cache || this.cache.version !== this.version) {
-      this.disposeCache();
-      this.refreshHead();
-      const weights: Tensor2D[] = [];
-      for (let l = 0; l < this.numHidden; l++) {
-        const layer = this.layers[l] as Layer;
-        weights.push(tf.tensor2d(this.uploadable(layer.data), [layer.dataRows, layer.cols]));
-      }
-      weights.push(tf.tensor2d(this.uploadable(this.qHead), [this.spec.numActions, this.headCols]));
-      this.cache = { version: this.version, weights, transposed: null };
-    }
-    if (training && !this.cache.transposed) {
-      // W̃ₗᵀ by the wasm kernel in the arena (≈20 µs for 257×257) and uploaded, instead of tf.transpose
-      // (≈110 µs on tfjs-wasm).
-      const transposed: (Tensor2D | null)[] = [null];
-      for (let l = 1; l <= this.numHidden; l++) {
-        const isHead = l === this.numHidden;
-        const layer = this.layers[l] as Layer;
-        const rows = isHead ? this.spec.numActions : layer.dataRows;
-        const cols = isHead ? this.headCols : layer.cols;
-        const scratch = this.transposeScratch[l] as { ptr: number; view: Float32Array };
-        this.arena.k.transpose(isHead ? this.qHeadPtr : layer.ptr, scratch.ptr, rows, cols);
-        transposed.push(tf.tensor2d(this.uploadable(scratch.view), [cols, rows]));
-      }
-      this.cache.transposed = transposed;
-    }
-    return this.cache;
-  }
-
-  /** The wasm backend copies a tensor's values on creation; the cpu backend keeps the array, so copy. */
-  private uploadable(a: Float32Array): Float32Array {
-    return backendInfo()?.backend === 'wasm' ? a : a.slice();
-  }
-
-  private disposeCache(): void {
-    if (!this.cache) return;
-    for (const t of this.cache.weights) t.dispose();
-    for (const t of this.cache.transposed ?? []) t?.dispose();
-    this.cache = null;
-  }
-
   // ---------------------------------------------------------------- training
 
   private checkBatch(batch: TrainBatch): number {
@@ -510,73 +573,138 @@ export class QNetwork {
     return B;
   }
 
-  /** Forward + loss + backward on tfjs; fills each layer's `grad`. Returns loss statistics. */
-  private backprop(batch: TrainBatch): TrainResult {
-    this.checkAlive();
-    const tf = getTf();
-    const B = this.checkBatch(batch);
+  /**
+   * Forward pass with the `gemmList` kernel for observation rows [row0, row0 + B) of `obs` (B ≤ the
+   * workspace capacity): activations in `ws.x`, Q-values in `ws.q` (B × numActions). Needs
+   * `refreshTransposes()` first.
+   */
+  private forwardKernel(ws: Workspace, obs: Float32Array, row0: number, B: number): void {
+    const k = this.arena.k;
     const A = this.spec.numActions;
     const L = this.numHidden;
-    const huber = this.optimizer.loss === 'huber';
-    const s = this.batchScratch(B);
-    this.fillInputs(batch.observations, B, s, true);
-    const cache = this.syncTensors(true);
-    const transposed = cache.transposed as (Tensor2D | null)[];
+    const relu = this.activation === 'relu';
+    const inSize = this.spec.inputSize;
+    const [l1] = ws.lists;
+    const x0 = (ws.x[0] as ArenaArray).view;
+    const o0 = row0 * inSize;
+    for (let b = 0; b < B; b++) for (let i = 0; i < inSize; i++) x0[b * (inSize + 1) + i] = obs[o0 + b * inSize + i] as number;
+    // Zₗ = Xₗ·W̃ₗᵀ over the non-zeros of Xₗ, then the activation in place.
+    for (let l = 0; l <= L; l++) {
+      const { rows, cols } = this.forwardShape(l);
+      rowLists(k, (ws.x[l] as ArenaArray).ptr, B, cols, (this.wt[l] as ArenaArray).ptr, rows * 4, l1);
+      if (l === L) {
+        k.gemmList(l1.rowsPtr, B, ws.q.ptr, A * 4, A);
+        break;
+      }
+      const out = ws.x[l + 1] as ArenaArray;
+      k.gemmList(l1.rowsPtr, B, out.ptr, (rows + 1) * 4, rows);
+      const h = out.view;
+      for (let b = 0; b < B; b++) {
+        const r = b * (rows + 1);
+        if (relu) {
+          for (let i = r; i < r + rows; i++) h[i] = Math.max(h[i] as number, 0);
+        } else for (let i = r; i < r + rows; i++) h[i] = Math.tanh(h[i] as number);
+      }
+    }
+  }
+
+  /** Q-values by the wasm kernels, in chunks of up to 64 rows (the training workspace). */
+  predictKernel(observations: Float32Array, batchSize: number, out = new Float32Array(batchSize * this.spec.numActions)): Float32Array {
+    this.checkAlive();
+    const A = this.spec.numActions;
+    const chunk = Math.min(batchSize, 64);
+    const ws = this.workspace(chunk);
+    this.refreshTransposes();
+    for (let row0 = 0; row0 < batchSize; row0 += chunk) {
+      const n = Math.min(chunk, batchSize - row0);
+      this.forwardKernel(ws, observations, row0, n);
+      out.set(ws.q.view.subarray(0, n * A), row0 * A);
+    }
+    return out;
+  }
+
+  /**
+   * Forward + loss + backward with the `gemmList` kernel (row layout: one row per sample, the ones
+   * column last); fills each layer's `grad`. Returns loss statistics.
+   */
+  private backprop(batch: TrainBatch): TrainResult {
+    this.checkAlive();
+    const B = this.checkBatch(batch);
+    const ws = this.workspace(B);
+    this.refreshTransposes();
+    const k = this.arena.k;
+    const A = this.spec.numActions;
+    const L = this.numHidden;
+    const relu = this.activation === 'relu';
+    const [l1, l2] = ws.lists;
+    this.forwardKernel(ws, batch.observations, 0, B);
+
+    // Loss and ∂loss/∂Q in JS: a few flops per sample.
+    const q = ws.q.view;
+    const dq = ws.dq.view;
+    dq.fill(0, 0, B * A);
     const tdErrors = new Float32Array(B);
+    const huber = this.optimizer.loss === 'huber';
+    const invB = 1 / B;
     let loss = 0;
     let sumQ = 0;
-    const headGrad = this.duelingGrad ?? (this.layers[L] as Layer).grad;
-
-    tf.tidy(() => {
-      const acts: Tensor2D[] = [tf.tensor2d(s.xT, [this.spec.inputSize + 1, B])];
-      for (let l = 0; l < L; l++) acts.push(this.hiddenForward(cache.weights[l] as Tensor2D, acts[l] as Tensor2D));
-      const q = tf.matMul(cache.weights[L] as Tensor2D, acts[L] as Tensor2D).dataSync();
-
-      // Loss and ∂loss/∂Q in JS: a few flops per sample.
-      const dq = s.dq;
-      dq.fill(0);
-      const invB = 1 / B;
-      for (let b = 0; b < B; b++) {
-        const a = batch.actions[b] as number;
-        const qsa = q[a * B + b] as number;
-        const delta = qsa - (batch.targets[b] as number);
-        const w = batch.weights ? (batch.weights[b] as number) : 1;
-        const ad = Math.abs(delta);
-        let l: number;
-        let g: number;
-        if (huber) {
-          l = ad < 1 ? 0.5 * delta * delta : ad - 0.5;
-          g = ad < 1 ? delta : Math.sign(delta);
-        } else {
-          l = delta * delta;
-          g = 2 * delta;
-        }
-        loss += w * l;
-        sumQ += qsa;
-        tdErrors[b] = delta;
-        dq[a * B + b] = w * g * invB;
+    for (let b = 0; b < B; b++) {
+      const a = batch.actions[b] as number;
+      const qsa = q[b * A + a] as number;
+      const delta = qsa - (batch.targets[b] as number);
+      const w = batch.weights ? (batch.weights[b] as number) : 1;
+      const ad = Math.abs(delta);
+      let lb: number;
+      let g: number;
+      if (huber) {
+        lb = ad < 1 ? 0.5 * delta * delta : ad - 0.5;
+        g = ad < 1 ? delta : Math.sign(delta);
+      } else {
+        lb = delta * delta;
+        g = 2 * delta;
       }
-      loss *= invB;
+      loss += w * lb;
+      sumQ += qsa;
+      tdErrors[b] = delta;
+      dq[b * A + a] = w * g * invB;
+    }
+    loss *= invB;
 
-      const dQ = tf.tensor2d(dq, [A, B]);
-      const hL = acts[L] as Tensor2D;
-      const prevRowsL = L === 0 ? tf.tensor2d(s.xRows, [B, this.spec.inputSize + 1]) : tf.transpose(hL);
-      headGrad.set(tf.matMul(dQ, prevRowsL).dataSync() as Float32Array);
-      if (L === 0) return;
-      let dH = tf.matMul(transposed[L] as Tensor2D, dQ);
+    // Backward. dW̃ = dZᵀ·X (lists per output unit over the batch), dX = dZ·W̃ (lists per sample).
+    const xL = ws.x[L] as ArenaArray;
+    const headCols = this.headCols;
+    colLists(k, ws.dq.ptr, B, A, xL.ptr, headCols * 4, l1);
+    const headGradPtr = this.duelingGrad ? this.duelingGrad.ptr : (this.layers[L] as Layer).gptr;
+    k.gemmList(l1.rowsPtr, A, headGradPtr, headCols * 4, headCols);
+    if (L > 0) {
+      rowLists(k, ws.dq.ptr, B, A, this.qHeadPtr, headCols * 4, l1);
+      k.gemmList(l1.rowsPtr, B, ws.dh.ptr, (headCols - 1) * 4, headCols - 1);
+      const dh = ws.dh.view;
+      const dz = ws.dz.view;
       for (let l = L - 1; l >= 0; l--) {
-        const h = acts[l + 1] as Tensor2D;
-        const deriv = this.activation === 'relu' ? tf.step(h) : tf.sub(1, tf.square(h));
-        const dZ = tf.mul(dH, deriv);
-        const prevRows = l === 0 ? tf.tensor2d(s.xRows, [B, this.spec.inputSize + 1]) : tf.transpose(acts[l] as Tensor2D);
         const layer = this.layers[l] as Layer;
-        const dW = tf.matMul(dZ, prevRows).dataSync() as Float32Array;
-        layer.grad.set(dW.subarray(0, layer.rows * layer.cols));
-        if (l > 0) dH = tf.matMul(transposed[l] as Tensor2D, dZ);
+        const { rows, cols } = layer;
+        const h = (ws.x[l + 1] as ArenaArray).view;
+        for (let b = 0; b < B; b++) {
+          const r = b * rows;
+          const rh = b * (rows + 1);
+          for (let i = 0; i < rows; i++) {
+            const hv = h[rh + i] as number;
+            // Branch-free ReLU mask (ReLU zeros are unpredictable); −0 counts as zero in the lists.
+            dz[r + i] = (dh[r + i] as number) * (relu ? +(hv > 0) : 1 - hv * hv);
+          }
+        }
+        colLists(k, ws.dz.ptr, B, rows, (ws.x[l] as ArenaArray).ptr, cols * 4, l1);
+        k.gemmList(l1.rowsPtr, rows, layer.gptr, cols * 4, cols);
+        if (l > 0) {
+          rowLists(k, ws.dz.ptr, B, rows, layer.ptr, cols * 4, l2);
+          k.gemmList(l2.rowsPtr, B, ws.dh.ptr, (cols - 1) * 4, cols - 1);
+        }
       }
-    });
+    }
 
-    if (this.spec.dueling) {
+    if (this.duelingGrad) {
+      const headGrad = this.duelingGrad.view;
       const cols = this.headCols;
       const vg = (this.layers[L] as Layer).grad;
       const ag = (this.layers[L + 1] as Layer).grad;
@@ -750,7 +878,6 @@ export class QNetwork {
 
   dispose(): void {
     if (this.disposed) return;
-    this.disposeCache();
     for (const t of this.kernelCache?.kernels ?? []) t.dispose();
     this.kernelCache = null;
     this.disposed = true;
@@ -790,4 +917,17 @@ function joinAugmented(w: Float32Array, b: Float32Array, aug: Float32Array, rows
     aug.set(w.subarray(o * n, o * n + n), o * cols);
     aug[o * cols + n] = b[o] as number;
   }
+}
+
+/**
+ * `gemmList` rows of a row-major M × K matrix at byte offset `a`: row i lists (base + k·stride, a[i,k])
+ * for every non-zero a[i,k] — the kernel then computes row i of a·Bmat, Bmat's row k at base + k·stride.
+ */
+function rowLists(k: KernelArena['k'], a: number, M: number, K: number, base: number, stride: number, list: GemmList): void {
+  k.buildLists(a, M, K, K * 4, 4, base, stride, list.ptr, list.rowsPtr);
+}
+
+/** `gemmList` rows of aᵀ for a row-major M × K matrix `a`: row k lists (base + i·stride, a[i,k]). */
+function colLists(k: KernelArena['k'], a: number, M: number, K: number, base: number, stride: number, list: GemmList): void {
+  k.buildLists(a, K, M, 4, K * 4, base, stride, list.ptr, list.rowsPtr);
 }

@@ -154,3 +154,105 @@ export function gemmListFunction(): WasmFunction {
     ],
   };
 }
+
+/**
+ * Builds `gemmList` lists, branch-free (ReLU zeros are unpredictable): for i < M, row i lists
+ * (base + k·stride, a[i,k]) for each k < K with a[i,k] ≠ 0, where a[i,k] is the float at
+ * a + i·strideI + k·strideK (bytes). Every entry is written, and the cursor advances only past non-zeros.
+ *
+ * params: a, M, K, strideI, strideK, base, stride, list, rowPtrs
+ */
+export function buildListsFunction(): WasmFunction {
+  // locals: i 9, k 10, e 11, row 12, x 13 (f32), src 14, dst 15
+  const [a, M, K, strideI, strideK, base, stride, list, rowPtrs] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [i, k, e, row, x, src, dst] = [9, 10, 11, 12, 13, 14, 15];
+  return {
+    name: 'buildLists',
+    params: [I32, I32, I32, I32, I32, I32, I32, I32, I32],
+    results: [],
+    locals: [I32, I32, I32, I32, F32, I32, I32],
+    body: [
+      op.get(list),
+      op.set(e),
+      op.i32Const(0),
+      op.set(i),
+      op.block,
+      op.get(M),
+      op.i32Eqz,
+      op.brIf(0),
+      op.loop,
+      // rowPtrs[i] = e
+      op.get(rowPtrs),
+      op.get(i),
+      op.i32Const(2),
+      op.i32Shl,
+      op.i32Add,
+      op.get(e),
+      op.i32Store(),
+      op.get(a),
+      op.get(i),
+      op.get(strideI),
+      op.i32Mul,
+      op.i32Add,
+      op.set(src),
+      op.get(base),
+      op.set(dst),
+      op.get(K),
+      op.set(k),
+      op.block,
+      op.get(k),
+      op.i32Eqz,
+      op.brIf(0),
+      op.loop,
+      op.get(e),
+      op.get(dst),
+      op.i32Store(),
+      op.get(e),
+      op.get(src),
+      op.f32Load(),
+      op.tee(x),
+      op.f32Store(4),
+      // e += (x ≠ 0) << 3
+      op.get(e),
+      op.get(x),
+      op.f32Const(0),
+      op.f32Ne,
+      op.i32Const(3),
+      op.i32Shl,
+      op.i32Add,
+      op.set(e),
+      op.get(src),
+      op.get(strideK),
+      op.i32Add,
+      op.set(src),
+      op.get(dst),
+      op.get(stride),
+      op.i32Add,
+      op.set(dst),
+      op.get(k),
+      op.i32Const(1),
+      op.i32Sub,
+      op.tee(k),
+      op.brIf(0),
+      op.end,
+      op.end,
+      op.get(i),
+      op.i32Const(1),
+      op.i32Add,
+      op.tee(i),
+      op.get(M),
+      op.i32LtU,
+      op.brIf(0),
+      op.end,
+      op.end,
+      // rowPtrs[M] = e
+      op.get(rowPtrs),
+      op.get(M),
+      op.i32Const(2),
+      op.i32Shl,
+      op.i32Add,
+      op.get(e),
+      op.i32Store(),
+    ],
+  };
+}

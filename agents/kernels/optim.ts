@@ -1,5 +1,5 @@
 import { TwinlabError } from '../../engine/errors.js';
-import { gemmListFunction } from './gemm.js';
+import { buildListsFunction, gemmListFunction } from './gemm.js';
 import { F32, F64, I32, V128, type WasmFunction, encodeModule, op } from './wasm-asm.js';
 
 /**
@@ -241,12 +241,13 @@ interface Exports {
   transpose(src: number, dst: number, rows: number, cols: number): void;
   /** See agents/kernels/gemm.ts. */
   gemmList(rowPtrs: number, m: number, c: number, ldcBytes: number, n: number): void;
+  buildLists(a: number, m: number, k: number, strideI: number, strideK: number, base: number, stride: number, list: number, rowPtrs: number): void;
 }
 
 let compiled: WebAssembly.Module | null = null;
 
 function module(): WebAssembly.Module {
-  if (!compiled) compiled = new WebAssembly.Module(encodeModule([adamFunction(), sumSquaresFunction(), transposeFunction(), gemmListFunction()]));
+  if (!compiled) compiled = new WebAssembly.Module(encodeModule([adamFunction(), sumSquaresFunction(), transposeFunction(), gemmListFunction(), buildListsFunction()]));
   return compiled;
 }
 
@@ -259,8 +260,9 @@ export interface ArenaArray {
 }
 
 /**
- * Fixed-size float32 arena plus the kernels bound to it. `reserve` all arrays first, then `seal()`
- * creates the memory; views are created by `array()` afterwards and stay valid for the arena's life.
+ * A float32 arena plus the kernels bound to it. `reserve` space (any time), then `commit()` to create or
+ * grow the memory. Growing detaches every view of the old buffer: `commit()` returns true when that
+ * happened, and the owner must re-create its views with `array()`.
  */
 export class KernelArena {
   private floats = 0;
@@ -274,20 +276,38 @@ export class KernelArena {
     return offset;
   }
 
-  seal(): void {
+  /** Floats reserved so far (the offset the next `reserve` returns). */
+  get reserved(): number {
+    return this.floats;
+  }
+
+  commit(): boolean {
     const pages = Math.max(1, Math.ceil((this.floats * 4) / 65536));
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const instance = new WebAssembly.Instance(module(), { env: { mem: this.memory } });
-    this.kernels = instance.exports as unknown as Exports;
+    if (!this.memory) {
+      this.memory = new WebAssembly.Memory({ initial: pages });
+      const instance = new WebAssembly.Instance(module(), { env: { mem: this.memory } });
+      this.kernels = instance.exports as unknown as Exports;
+      return true;
+    }
+    const have = this.memory.buffer.byteLength / 65536;
+    if (pages <= have) return false;
+    this.memory.grow(pages - have);
+    return true;
   }
 
   array(offset: number, length: number): ArenaArray {
-    if (!this.memory) throw new TwinlabError('INTERNAL', 'KernelArena.array called before seal()');
+    if (!this.memory) throw new TwinlabError('INTERNAL', 'KernelArena.array called before commit()');
     return { ptr: offset * 4, padded: Math.ceil(length / 4) * 4, view: new Float32Array(this.memory.buffer, offset * 4, length) };
   }
 
+  /** An Int32Array view (list entries and row pointers of `gemmList`). */
+  ints(offset: number, length: number): Int32Array {
+    if (!this.memory) throw new TwinlabError('INTERNAL', 'KernelArena.ints called before commit()');
+    return new Int32Array(this.memory.buffer, offset * 4, length);
+  }
+
   get k(): Exports {
-    if (!this.kernels) throw new TwinlabError('INTERNAL', 'KernelArena used before seal()');
+    if (!this.kernels) throw new TwinlabError('INTERNAL', 'KernelArena used before commit()');
     return this.kernels;
   }
 }

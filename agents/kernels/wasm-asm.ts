@@ -55,6 +55,8 @@ export const op = {
   i32Load: (offset = 0) => [0x28, 2, ...uleb(offset)],
   f32Load: (offset = 0) => [0x2a, 2, ...uleb(offset)],
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
+  i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
+  f32Ne: [0x5c],
   i32Const: (n: number) => [0x41, ...sleb(n)],
   f64Const: (x: number) => [0x44, ...new Uint8Array(new Float64Array([x]).buffer)],
   i32Eqz: [0x45],

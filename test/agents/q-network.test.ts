@@ -144,6 +144,8 @@ describe('QNetwork', () => {
       const net = QNetwork.create(spec, Rng.fromSeed(8), ADAM);
       const obs = randomBatch(Rng.fromSeed(9), spec, 50).observations;
       expect(maxAbsDiff(net.predictJs(obs, 50), net.predictTf(obs, 50))).toBeLessThan(1e-5);
+      expect(maxAbsDiff(net.predictKernel(obs, 50), net.predictTf(obs, 50))).toBeLessThan(1e-5);
+      expect(maxAbsDiff(net.predictKernel(obs.subarray(0, 4 * 7), 7), net.predictTf(obs, 7))).toBeLessThan(1e-5);
       expect(maxAbsDiff(net.predict(obs, 1), net.predictTf(obs, 1))).toBeLessThan(1e-5);
       net.trainStep(randomBatch(Rng.fromSeed(10), spec, 16)); // the JS copy follows the update
       expect(maxAbsDiff(net.predict(obs, 1), net.predictTf(obs, 1))).toBeLessThan(1e-5);
