@@ -51,6 +51,9 @@ export async function runTrainJob(task: JobTask, config: TrainJobConfig, emit: E
   const probe = envFactory();
   const labels = (probe.actionSpace as { labels?: readonly string[] }).labels;
   probe.close?.();
+  // With keepBest the saved policy is the best periodic evaluation's weights (as SB3's EvalCallback
+  // best model); the run's weightsHash and finalEvaluation still describe the final weights.
+  if (trained.bestWeights) trained.online.setWeights(trained.bestWeights);
   await savePolicy(absolutePolicyDir, trained.online, {
     envId: config.envId,
     envOptions: config.envOptions,
@@ -62,6 +65,7 @@ export async function runTrainJob(task: JobTask, config: TrainJobConfig, emit: E
       codeVersion: codeVersion(),
       trainedSteps: trained.steps,
       finalEvaluation: trained.finalEvaluation,
+      ...(trained.bestWeights && trained.bestEvaluation ? { keptBestEvaluation: trained.bestEvaluation } : {}),
       backend: trained.backend,
       tfjsVersion: trained.tfjsVersion,
     },

@@ -12,13 +12,32 @@ import { addServeOptions, closeOnSignal, type ServeFlags, startFromFlags } from 
 export const DEMO = {
   train: (steps: number) => ({
     kind: 'train',
-    name: 'demo: DQN insulin dosing on glucose/t1d-v1 (adult#001)',
+    name: 'demo: DQN insulin dosing on glucose/t1d-v1 (adults, random meals)',
     seed: 1,
     env: 'glucose/t1d-v1',
-    envOptions: { patient: 'adult#001' },
+    envOptions: { cohort: 'adult', scenario: 'random' },
     steps,
     seeds: 2,
     evalEpisodes: 2,
+    // The configuration of the long check test/long/dqn-glucose.test.ts (see agents/README.md), shorter.
+    config: {
+      numEnvs: 4,
+      learningRate: 5e-4,
+      batchSize: 64,
+      bufferSize: 100_000,
+      learningStarts: 5_000,
+      trainFrequency: 1,
+      gradientSteps: 1,
+      targetUpdateInterval: 2_000,
+      doubleDqn: true,
+      nStep: 3,
+      normalization: 'running',
+      explorationFraction: 0.3,
+      hidden: [64, 64],
+      evalEvery: 10_000,
+      evalEpisodes: 5,
+      keepBest: true,
+    },
   }),
   trial: (policyDir: string, patients: number) => ({
     kind: 'trial',
@@ -45,7 +64,7 @@ interface StartFlags extends ServeFlags {
 export function registerStartCommand(program: Command): void {
   addServeOptions(program.command('start').description('start the lab: server + viewer + a live demonstration experiment'))
     .option('--no-demo', 'only serve; do not launch the demonstration')
-    .option('--demo-steps <n>', 'training steps of the demo DQN', (v) => Number(v), 20_000)
+    .option('--demo-steps <n>', 'training steps of the demo DQN (per seed)', (v) => Number(v), 60_000)
     .option('--demo-patients <n>', 'virtual patients in the demo trial', (v) => Number(v), 10)
     .option('--exit-after-demo', 'stop the server when the demonstration has finished')
     .action(async (flags: StartFlags) => {
