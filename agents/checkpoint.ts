@@ -71,7 +71,8 @@ export interface DqnCheckpoint {
   episodeLengths: number[];
   /** Evaluations so far, and the best one's weights when keepBest. */
   evaluations: EvaluationSummary[];
-  best: { evaluation: EvaluationSummary; weights: Float32Array[] } | null;
+  /** `score`: what chose it (the selectionScore when one was given, else the mean return). */
+  best: { evaluation: EvaluationSummary; score?: number; weights: Float32Array[] } | null;
 }
 
 export function captureEnv(env: Env): EnvSnapshot {

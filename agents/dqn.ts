@@ -61,6 +61,13 @@ export interface TrainOptions {
   checkpoint?: (c: DqnCheckpoint) => void | string | Promise<void | string>;
   /** Env id for run.started (defaults to the first env's id). */
   envId?: string;
+  /**
+   * Score used to choose the kept weights (keepBest) instead of the Monte Carlo mean return of the
+   * periodic evaluation — e.g. a twin's exact policy value, when the evaluation's standard error is
+   * larger than the differences between candidates. Receives the current greedy policy (raw
+   * observation → action index, including the action offset).
+   */
+  selectionScore?: (act: (observation: Float32Array) => number) => number;
 }
 
 export interface DqnResult {
@@ -143,7 +150,7 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
   const episodeReturns = new Float64Array(n);
   const episodeLengths = new Int32Array(n);
   const evaluations: EvaluationSummary[] = [];
-  let best: { evaluation: EvaluationSummary; weights: Float32Array[] } | null = null;
+  let best: { evaluation: EvaluationSummary; score: number; weights: Float32Array[] } | null = null;
 
   obs.set(vec.reset({ seed: deriveSeed(seed, 'env') }).observations);
   if (options.resumeFrom) {
@@ -165,7 +172,7 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
     episodeReturns.set(r.episodeReturns);
     episodeLengths.set(r.episodeLengths);
     evaluations.push(...r.evaluations);
-    best = r.best;
+    best = r.best ? { ...r.best, score: r.best.score ?? r.best.evaluation.meanReturn } : null;
   }
 
   emit({
@@ -187,14 +194,22 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
   const trainNext = new Float32Array(B * d);
   const targets = new Float32Array(B);
 
+  const selectInput = new Float32Array(d);
+  const greedyAct = (observation: Float32Array): number => {
+    normalizer.apply(observation, 1, selectInput);
+    return actionStart + argmaxRow(online.predict(selectInput, 1), 0, numActions);
+  };
   const evaluate = (): EvaluationSummary => {
     const summary = evaluateGreedy(online, evalEnvs, { episodes: config.evalEpisodes, seed: config.evalSeed, normalizer, actionStart, step: c.steps });
     evaluations.push(summary);
-    if (config.keepBest && (best === null || summary.meanReturn > best.evaluation.meanReturn)) best = { evaluation: summary, weights: online.getWeights() };
+    const score = options.selectionScore ? options.selectionScore(greedyAct) : summary.meanReturn;
+    if (config.keepBest && (best === null || score > best.score)) best = { evaluation: summary, score, weights: online.getWeights() };
+    const metrics: Record<string, number> = { meanLength: summary.meanLength };
+    if (options.selectionScore) metrics.selectionScore = score;
     emit({
       type: 'eval.completed',
       step: c.steps,
-      data: { meanReturn: summary.meanReturn, stdReturn: summary.stdReturn, episodes: summary.returns.length, returns: summary.returns, hash: summary.hash, metrics: { meanLength: summary.meanLength } },
+      data: { meanReturn: summary.meanReturn, stdReturn: summary.stdReturn, episodes: summary.returns.length, returns: summary.returns, hash: summary.hash, metrics },
     });
     return summary;
   };
@@ -269,7 +284,7 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
     episodeReturns: Array.from(episodeReturns),
     episodeLengths: Array.from(episodeLengths),
     evaluations: evaluations.map((e) => ({ ...e })),
-    best: best ? { evaluation: best.evaluation, weights: best.weights.map((w) => w.slice()) } : null,
+    best: best ? { evaluation: best.evaluation, score: best.score, weights: best.weights.map((w) => w.slice()) } : null,
   });
 
   let aborted = false;
