@@ -1,5 +1,8 @@
 import type { DqnResult } from '../../agents/dqn.js';
-import type { Env } from '../../engine/env.js';
+import type { Env, ResetOptions, ResetResult, StepResult } from '../../engine/env.js';
+import { Rng } from '../../engine/random.js';
+import { make } from '../../engine/registry.js';
+import type { Action } from '../../engine/spaces.js';
 import { getTwin } from '../../engine/twin.js';
 import { evaluatePolicy } from '../../policies/evaluate.js';
 import { GreedyQPolicy } from '../../policies/greedy-q.js';
@@ -64,4 +67,74 @@ export function pairedDifference(a: number[], b: number[]): { mean: number; lo: 
 
 export function fmt(x: number, digits = 2): string {
   return x.toFixed(digits);
+}
+
+/**
+ * An env that puts a new virtual patient in at every reset: patient `pool[j]` of the twin's cohort
+ * (population, cohortSeed), j drawn from the reset seed's substream `cohort-env` (and from that
+ * stream's continuation on seedless autoresets), so training sees the whole pool and stays
+ * deterministic. The inner env is reset with a seed drawn from the same stream. One inner env per
+ * patient is built lazily and kept.
+ */
+export class CohortEnv implements Env {
+  readonly id: string;
+  readonly observationSpace: Env['observationSpace'];
+  readonly actionSpace: Env['actionSpace'];
+  private readonly inner = new Map<number, Env>();
+  private current: Env;
+  private rng: Rng = Rng.fromSeed(0).fork('cohort-env');
+
+  constructor(
+    private readonly envId: string,
+    private readonly twinId: string,
+    private readonly population: string,
+    private readonly cohortSeed: number,
+    private readonly pool: number[],
+    private readonly baseOptions: Record<string, unknown> = {},
+    /** Optional training reward replacing the env's (e.g. one aligned with a primary endpoint). */
+    private readonly reshape?: (result: StepResult, env: CohortEnv) => number,
+  ) {
+    this.current = this.envFor(pool[0] as number);
+    this.id = this.current.id;
+    this.observationSpace = this.current.observationSpace;
+    this.actionSpace = this.current.actionSpace;
+  }
+
+  private envFor(index: number): Env {
+    let env = this.inner.get(index);
+    if (!env) {
+      const member = getTwin(this.twinId).cohortMember({ population: this.population, size: index + 1, seed: this.cohortSeed }, index);
+      env = make(this.envId, { ...this.baseOptions, ...member.envOptions });
+      this.inner.set(index, env);
+    }
+    return env;
+  }
+
+  reset(options: ResetOptions = {}): ResetResult {
+    if (options.seed !== undefined) this.rng = Rng.fromSeed(options.seed).fork('cohort-env');
+    this.current = this.envFor(this.pool[this.rng.integer(0, this.pool.length)] as number);
+    this.steps = 0;
+    this.done = false;
+    return this.current.reset({ seed: this.rng.uint32() });
+  }
+
+  /** Steps of the current episode and whether `reshape` declared it over for the reward. */
+  steps = 0;
+  done = false;
+
+  step(action: Action): StepResult {
+    const result = this.current.step(action);
+    if (this.reshape) result.reward = this.reshape(result, this);
+    this.steps++;
+    return result;
+  }
+
+  close(): void {
+    for (const env of this.inner.values()) env.close?.();
+  }
+}
+
+/** Env options of patient `index` of a twin cohort. */
+export function memberOptions(twinId: string, population: string, cohortSeed: number, index: number): Record<string, unknown> {
+  return getTwin(twinId).cohortMember({ population, size: index + 1, seed: cohortSeed }, index).envOptions;
 }
