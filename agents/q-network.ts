@@ -175,9 +175,10 @@ const DEFAULT_BETA1 = 0.9;
 const DEFAULT_BETA2 = 0.999;
 
 /**
- * Largest batch for which `predict` uses the wasm kernels instead of tfjs: acting (batch 1) takes
- * ≈1 µs ([64, 64]) / ≈5 µs ([256, 256]) there vs 25–35 µs through tfjs, while for large batches
- * (the target network over a whole training phase) tfjs-wasm measured ≈1.5× faster (agents/README.md).
+ * Largest batch for which `predict` of a tanh network uses the wasm kernels instead of tfjs: acting
+ * (batch 1) takes ≈1–5 µs there vs 25–35 µs through tfjs, while for large dense (tanh) batches tfjs-wasm
+ * measured ≈1.2× faster. ReLU networks always use the kernels: with ReLU fused into the store and
+ * half the hidden units inactive they beat tfjs at every batch size (agents/README.md).
  */
 const KERNEL_PREDICT_MAX_BATCH = 16;
 
@@ -198,6 +199,8 @@ export class QNetwork {
   private qHead!: Float32Array;
   private qHeadPtr = 0;
   private readonly headCols: number;
+  /** numActions rounded up to a multiple of 4: row stride (floats) of the head's W̃ᵀ copy and of Q in the workspace. */
+  private readonly headPad: number;
   /** WebAssembly memory with parameters, gradients, Adam moments and training buffers (agents/kernels/). */
   private readonly arena: KernelArena;
   private readonly layout: ArenaLayout;
@@ -243,6 +246,7 @@ export class QNetwork {
       fanIn = width;
     }
     this.headCols = fanIn + 1;
+    this.headPad = Math.ceil(numActions / 4) * 4;
     if (this.spec.dueling) shapes.push({ rows: 1, cols: this.headCols, dataRows: 1 });
     shapes.push({ rows: numActions, cols: this.headCols, dataRows: numActions });
     const arena = new KernelArena();
@@ -257,12 +261,22 @@ export class QNetwork {
       v: vOff,
       qHead: dueling ? arena.reserve(numActions * this.headCols) : -1,
       duelingGrad: dueling ? arena.reserve(numActions * this.headCols) : -1,
-      wt: [...spec.hidden.map((h, l) => arena.reserve(h * ((shapes[l] as { cols: number }).cols))), arena.reserve(numActions * this.headCols)],
+      wt: [...spec.hidden.map((h, l) => arena.reserve(h * (shapes[l] as { cols: number }).cols)), arena.reserve(this.headPad * this.headCols)],
     };
     this.block = { p: (pOff[0] as number) * 4, g: (gOff[0] as number) * 4, m: (mOff[0] as number) * 4, v: (vOff[0] as number) * 4, floats: blockFloats };
     arena.commit();
     this.arena = arena;
-    this.layers = shapes.map((sh) => ({ rows: sh.rows, cols: sh.cols, dataRows: sh.dataRows, data: new Float32Array(0), grad: new Float32Array(0), m: new Float32Array(0), v: new Float32Array(0), ptr: 0, gptr: 0 }));
+    this.layers = shapes.map((sh) => ({
+      rows: sh.rows,
+      cols: sh.cols,
+      dataRows: sh.dataRows,
+      data: new Float32Array(0),
+      grad: new Float32Array(0),
+      m: new Float32Array(0),
+      v: new Float32Array(0),
+      ptr: 0,
+      gptr: 0,
+    }));
     this.bindViews();
     for (const layer of this.layers) if (layer.dataRows > layer.rows) layer.data[layer.rows * layer.cols + layer.cols - 1] = this.constValue;
     this.jsActs = [...spec.hidden.map((h) => new Float64Array(h)), new Float64Array(numActions)];
@@ -295,7 +309,9 @@ export class QNetwork {
       this.qHead = head.data;
       this.qHeadPtr = head.ptr;
     }
-    this.wt = o.wt.map((off, l) => a.array(off, l < this.numHidden ? (this.layers[l] as Layer).rows * (this.layers[l] as Layer).cols : A * this.headCols));
+    this.wt = o.wt.map((off, l) =>
+      a.array(off, l < this.numHidden ? (this.layers[l] as Layer).rows * (this.layers[l] as Layer).cols : this.headPad * this.headCols),
+    );
     if (this.ws) this.ws = this.bindWorkspace(this.ws.layout);
   }
 
@@ -321,7 +337,7 @@ export class QNetwork {
     const layout: WorkspaceLayout = {
       capacity,
       x: shapes.map((s) => a.reserve(capacity * s.cols)),
-      q: a.reserve(capacity * A),
+      q: a.reserve(capacity * this.headPad),
       dq: a.reserve(capacity * A),
       dh: a.reserve(capacity * maxHidden),
       dz: a.reserve(capacity * maxHidden),
@@ -352,7 +368,7 @@ export class QNetwork {
     return {
       layout: w,
       x,
-      q: a.array(w.q, w.capacity * this.spec.numActions),
+      q: a.array(w.q, w.capacity * this.headPad),
       dh: a.array(w.dh, w.capacity * Math.max(1, ...this.spec.hidden)),
       lists: [list(w.list1, w.rows1), list(w.list2, w.rows2)],
       dq: a.array(w.dq, w.capacity * this.spec.numActions),
@@ -360,13 +376,18 @@ export class QNetwork {
     };
   }
 
-  /** Wₗᵀ (cols × rows) for every forward layer — the right operands of the forward `gemmList`. */
+  /**
+   * Wₗᵀ (cols × rows) for every forward layer — the right operands of the forward `gemmList`. The head's
+   * rows are padded with zeros to `headPad` floats so its product runs in f32x4 blocks instead of the
+   * kernel's scalar tail (same accumulation order, so the same Q-values).
+   */
   private refreshTransposes(): void {
     if (this.wtVersion === this.version) return;
     this.refreshHead();
     for (let l = 0; l <= this.numHidden; l++) {
       const s = this.forwardShape(l);
-      this.arena.k.transpose(s.ptr, (this.wt[l] as ArenaArray).ptr, s.rows, s.cols);
+      const ld = l === this.numHidden ? this.headPad : s.rows;
+      this.arena.k.transpose(s.ptr, (this.wt[l] as ArenaArray).ptr, s.rows, s.cols, ld * 4);
     }
     this.wtVersion = this.version;
   }
@@ -433,9 +454,9 @@ export class QNetwork {
   }
 
   /**
-   * Q-values for `batchSize` observations (row-major) → batchSize × numActions. Up to 16 rows (acting)
-   * run on the wasm `gemmList` kernel (no tfjs dispatch), larger batches on tfjs (or on the kernel
-   * before `initBackend`).
+   * Q-values for `batchSize` observations (row-major) → batchSize × numActions. ReLU networks, and up
+   * to 16 rows (acting) of tanh networks, run on the wasm `gemmList` kernel (no tfjs dispatch); larger
+   * tanh batches on tfjs (or on the kernel before `initBackend`).
    */
   predict(observations: Float32Array, batchSize: number): Float32Array {
     this.checkAlive();
@@ -445,7 +466,7 @@ export class QNetwork {
         `predict needs batchSize ≥ 1 and ${this.spec.inputSize} values per observation; got batchSize ${batchSize} with ${observations.length} values`,
       );
     }
-    if (batchSize <= KERNEL_PREDICT_MAX_BATCH || backendInfo() === null) return this.predictKernel(observations, batchSize);
+    if (this.activation === 'relu' || batchSize <= KERNEL_PREDICT_MAX_BATCH || backendInfo() === null) return this.predictKernel(observations, batchSize);
     return this.predictTf(observations, batchSize);
   }
 
@@ -482,10 +503,10 @@ export class QNetwork {
   }
 
   /**
-   * The tfjs forward pass (needs `initBackend()`); used for batches. Unlike training it runs in the
-   * row layout (batch × features) with the kernels W̃ᵀ as the right operand: XNNPACK caches its packed
-   * copy of a right operand per tensor, so a target network whose weights stay fixed for many steps
-   * pays the packing once instead of on every call.
+   * The tfjs forward pass (needs `initBackend()`); used for large batches of tanh networks. It runs in
+   * the row layout (batch × features) with the kernels W̃ᵀ as the right operand: XNNPACK caches its
+   * packed copy of a right operand per tensor, so a target network whose weights stay fixed for many
+   * steps pays the packing once instead of on every call.
    */
   predictTf(observations: Float32Array, batchSize: number): Float32Array {
     const tf = getTf();
@@ -575,12 +596,12 @@ export class QNetwork {
 
   /**
    * Forward pass with the `gemmList` kernel for observation rows [row0, row0 + B) of `obs` (B ≤ the
-   * workspace capacity): activations in `ws.x`, Q-values in `ws.q` (B × numActions). Needs
-   * `refreshTransposes()` first.
+   * workspace capacity): activations in `ws.x`, Q-values in `ws.q` (B × headPad, the first numActions
+   * columns used). ReLU is fused into the kernel's store. Needs `refreshTransposes()` first.
    */
   private forwardKernel(ws: Workspace, obs: Float32Array, row0: number, B: number): void {
     const k = this.arena.k;
-    const A = this.spec.numActions;
+    const QP = this.headPad;
     const L = this.numHidden;
     const relu = this.activation === 'relu';
     const inSize = this.spec.inputSize;
@@ -588,22 +609,24 @@ export class QNetwork {
     const x0 = (ws.x[0] as ArenaArray).view;
     const o0 = row0 * inSize;
     for (let b = 0; b < B; b++) for (let i = 0; i < inSize; i++) x0[b * (inSize + 1) + i] = obs[o0 + b * inSize + i] as number;
-    // Zₗ = Xₗ·W̃ₗᵀ over the non-zeros of Xₗ, then the activation in place.
+    // Xₗ₊₁ = act(Xₗ·W̃ₗᵀ) over the non-zeros of Xₗ (ReLU in the kernel, tanh in place afterwards).
     for (let l = 0; l <= L; l++) {
       const { rows, cols } = this.forwardShape(l);
-      rowLists(k, (ws.x[l] as ArenaArray).ptr, B, cols, (this.wt[l] as ArenaArray).ptr, rows * 4, l1);
+      rowLists(k, (ws.x[l] as ArenaArray).ptr, B, cols, (this.wt[l] as ArenaArray).ptr, (l === L ? QP : rows) * 4, l1);
       if (l === L) {
-        k.gemmList(l1.rowsPtr, B, ws.q.ptr, A * 4, A);
+        k.gemmList(l1.rowsPtr, B, ws.q.ptr, QP * 4, QP);
         break;
       }
       const out = ws.x[l + 1] as ArenaArray;
+      if (relu) {
+        k.gemmListRelu(l1.rowsPtr, B, out.ptr, (rows + 1) * 4, rows);
+        continue;
+      }
       k.gemmList(l1.rowsPtr, B, out.ptr, (rows + 1) * 4, rows);
       const h = out.view;
       for (let b = 0; b < B; b++) {
         const r = b * (rows + 1);
-        if (relu) {
-          for (let i = r; i < r + rows; i++) h[i] = Math.max(h[i] as number, 0);
-        } else for (let i = r; i < r + rows; i++) h[i] = Math.tanh(h[i] as number);
+        for (let i = r; i < r + rows; i++) h[i] = Math.tanh(h[i] as number);
       }
     }
   }
@@ -615,10 +638,12 @@ export class QNetwork {
     const chunk = Math.min(batchSize, 64);
     const ws = this.workspace(chunk);
     this.refreshTransposes();
+    const QP = this.headPad;
+    const q = ws.q.view;
     for (let row0 = 0; row0 < batchSize; row0 += chunk) {
       const n = Math.min(chunk, batchSize - row0);
       this.forwardKernel(ws, observations, row0, n);
-      out.set(ws.q.view.subarray(0, n * A), row0 * A);
+      for (let b = 0; b < n; b++) for (let a = 0; a < A; a++) out[(row0 + b) * A + a] = q[b * QP + a] as number;
     }
     return out;
   }
@@ -641,6 +666,7 @@ export class QNetwork {
 
     // Loss and ∂loss/∂Q in JS: a few flops per sample.
     const q = ws.q.view;
+    const QP = this.headPad;
     const dq = ws.dq.view;
     dq.fill(0, 0, B * A);
     const tdErrors = new Float32Array(B);
@@ -650,7 +676,7 @@ export class QNetwork {
     let sumQ = 0;
     for (let b = 0; b < B; b++) {
       const a = batch.actions[b] as number;
-      const qsa = q[b * A + a] as number;
+      const qsa = q[b * QP + a] as number;
       const delta = qsa - (batch.targets[b] as number);
       const w = batch.weights ? (batch.weights[b] as number) : 1;
       const ad = Math.abs(delta);
@@ -671,34 +697,45 @@ export class QNetwork {
     loss *= invB;
 
     // Backward. dW̃ = dZᵀ·X (lists per output unit over the batch), dX = dZ·W̃ (lists per sample).
+    // With ReLU, dZ = dX ⊙ 1[X > 0] is fused into the dX product (`gemmListMask` writes dZ directly;
+    // its lists were already copied out of dZ, so it may overwrite dZ in place).
     const xL = ws.x[L] as ArenaArray;
     const headCols = this.headCols;
     colLists(k, ws.dq.ptr, B, A, xL.ptr, headCols * 4, l1);
     const headGradPtr = this.duelingGrad ? this.duelingGrad.ptr : (this.layers[L] as Layer).gptr;
     k.gemmList(l1.rowsPtr, A, headGradPtr, headCols * 4, headCols);
     if (L > 0) {
-      rowLists(k, ws.dq.ptr, B, A, this.qHeadPtr, headCols * 4, l1);
-      k.gemmList(l1.rowsPtr, B, ws.dh.ptr, (headCols - 1) * 4, headCols - 1);
       const dh = ws.dh.view;
       const dz = ws.dz.view;
+      /** dZₗ (B × width) of hidden layer l (output Xₗ₊₁) from the lists of ∂loss/∂Z of the layer above. */
+      const backThrough = (list: GemmList, l: number): void => {
+        const width = (this.layers[l] as Layer).rows;
+        const hArr = ws.x[l + 1] as ArenaArray;
+        if (relu) {
+          k.gemmListMask(list.rowsPtr, B, ws.dz.ptr, width * 4, width, hArr.ptr, (width + 1) * 4);
+          return;
+        }
+        k.gemmList(list.rowsPtr, B, ws.dh.ptr, width * 4, width);
+        const h = hArr.view;
+        for (let b = 0; b < B; b++) {
+          const r = b * width;
+          const rh = b * (width + 1);
+          for (let i = 0; i < width; i++) {
+            const hv = h[rh + i] as number;
+            dz[r + i] = (dh[r + i] as number) * (1 - hv * hv);
+          }
+        }
+      };
+      rowLists(k, ws.dq.ptr, B, A, this.qHeadPtr, headCols * 4, l1);
+      backThrough(l1, L - 1);
       for (let l = L - 1; l >= 0; l--) {
         const layer = this.layers[l] as Layer;
         const { rows, cols } = layer;
-        const h = (ws.x[l + 1] as ArenaArray).view;
-        for (let b = 0; b < B; b++) {
-          const r = b * rows;
-          const rh = b * (rows + 1);
-          for (let i = 0; i < rows; i++) {
-            const hv = h[rh + i] as number;
-            // Branch-free ReLU mask (ReLU zeros are unpredictable); −0 counts as zero in the lists.
-            dz[r + i] = (dh[r + i] as number) * (relu ? +(hv > 0) : 1 - hv * hv);
-          }
-        }
         colLists(k, ws.dz.ptr, B, rows, (ws.x[l] as ArenaArray).ptr, cols * 4, l1);
         k.gemmList(l1.rowsPtr, rows, layer.gptr, cols * 4, cols);
         if (l > 0) {
           rowLists(k, ws.dz.ptr, B, rows, layer.ptr, cols * 4, l2);
-          k.gemmList(l2.rowsPtr, B, ws.dh.ptr, (cols - 1) * 4, cols - 1);
+          backThrough(l2, l - 1);
         }
       }
     }

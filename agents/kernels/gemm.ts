@@ -3,7 +3,7 @@ import { F32, I32, V128, type WasmFunction, op } from './wasm-asm.js';
 /**
  * Sparse-row GEMM for ReLU networks, C = A·B with A given as compressed rows ("lists"):
  *
- *   C[i, 0:N] = Σ_{(r, a) ∈ list(i)} a · B_r[0:N]
+ *   C[i, 0:N] = ε(Σ_{(r, a) ∈ list(i)} a · B_r[0:N])
  *
  * where each list entry is 8 bytes — the byte address of a row B_r of the right operand (i32) and its
  * coefficient a (f32) — and `rowPtrs[i] … rowPtrs[i+1]` delimit row i's entries. Zeros of A (ReLU's
@@ -11,59 +11,87 @@ import { F32, I32, V128, type WasmFunction, op } from './wasm-asm.js';
  * non-zeros; dense operands (tanh) work too. Every output element is accumulated left to right over its
  * list in float32 without fused multiply-add, so the result is the same on every engine.
  *
- * Column blocks: 32 floats (8 × f32x4 accumulators), then 4, then a scalar tail; rows of B and C need
- * no alignment or padding (`v128.load` may be unaligned).
+ * The epilogue ε is fused into the store (three exported variants, same accumulation):
+ * - `gemmList`: none;
+ * - `gemmListRelu`: max(·, 0) — the forward pass of a ReLU layer (`f32x4.max` orders −0 < +0 and
+ *   propagates NaN exactly like `Math.max(z, 0)`);
+ * - `gemmListMask`: C[i, j] = (H[i, j] > 0) ? · : +0 with H at byte address h, row stride ldh — the
+ *   backward pass through a ReLU, dZ = (dZ'·W̃) ⊙ 1[H > 0], H the layer's output.
  *
- * params: rowPtrs, M, C, ldc (bytes), N (columns)
+ * Column blocks: 16 floats (4 × f32x4 accumulators), then 4, then a scalar tail; rows of B and C need
+ * no alignment or padding (`v128.load` may be unaligned). Block width measured in V8 (Node 20, x64) on
+ * a 64 × 128-entry × 256-column product: 2 / 3 / 4 / 6 / 8 / 12 accumulators → 9.8 / 11 / 14.1 / 13 /
+ * 9.5 / 9 GMAC/s; 8 (the previous choice) apparently runs out of registers. Unrolling the list loop
+ * by 2 gains nothing.
+ *
+ * params: rowPtrs, M, C, ldc (bytes), N (columns) [, H, ldh (bytes) for the mask variant]
  */
-const ROWPTRS = 0;
-const M_ = 1;
-const C_ = 2;
-const LDC = 3;
-const N_ = 4;
-const I = 5;
-const LE = 6;
-const P = 7;
-const CROW = 8;
-const J = 9;
-const NB = 10;
-const BP = 11;
-const LS = 12;
-const A = 13; // v128
-const ZERO = 14; // v128
-const ACC = 15; // v128 × 8 (15..22)
-const SA = 23; // f32 scalar accumulator
+type Epilogue = 'none' | 'relu' | 'mask';
 
-/** Σ over row i's list into `width` accumulators (8 or 1 v128), or the scalar accumulator (width 0). */
-function listLoop(width: number): number[][] {
+/** f32x4 accumulators per column block (see the measurements above). */
+const BLOCK = 4;
+
+/** Local indices of a gemmList variant (parameters first, then the extra locals in declaration order). */
+function gemmLocals(epilogue: Epilogue) {
+  const params = epilogue === 'mask' ? 7 : 5;
+  const i32 = (k: number) => params + k;
+  return {
+    ROWPTRS: 0,
+    M: 1,
+    C: 2,
+    LDC: 3,
+    N: 4,
+    H: 5,
+    LDH: 6,
+    params,
+    I: i32(0),
+    LE: i32(1),
+    P: i32(2),
+    CROW: i32(3),
+    J: i32(4),
+    NB: i32(5),
+    BP: i32(6),
+    LS: i32(7),
+    HROW: i32(8),
+    A: i32(9), // v128
+    ZERO: i32(10), // v128
+    ACC: i32(11), // v128 × BLOCK
+    SA: i32(11 + BLOCK), // f32 scalar accumulator
+  };
+}
+
+type Locals = ReturnType<typeof gemmLocals>;
+
+/** Σ over row i's list into `width` accumulators (BLOCK or 1 v128), or the scalar accumulator (width 0). */
+function listLoop(L: Locals, width: number): number[][] {
   const init: number[][] = [];
-  if (width === 0) init.push(op.f32Const(0), op.set(SA));
-  for (let k = 0; k < width; k++) init.push(op.get(ZERO), op.set(ACC + k));
-  const body: number[][] = [op.get(P), op.i32Load(), op.get(J), op.i32Add, op.set(BP)];
+  if (width === 0) init.push(op.f32Const(0), op.set(L.SA));
+  for (let k = 0; k < width; k++) init.push(op.get(L.ZERO), op.set(L.ACC + k));
+  const body: number[][] = [op.get(L.P), op.i32Load(), op.get(L.J), op.i32Add, op.set(L.BP)];
   if (width === 0) {
-    body.push(op.get(P), op.f32Load(4), op.get(BP), op.f32Load(), op.f32Mul, op.get(SA), op.f32Add, op.set(SA));
+    body.push(op.get(L.P), op.f32Load(4), op.get(L.BP), op.f32Load(), op.f32Mul, op.get(L.SA), op.f32Add, op.set(L.SA));
   } else {
-    body.push(op.get(P), op.v128Load32Splat(4), op.set(A));
+    body.push(op.get(L.P), op.v128Load32Splat(4), op.set(L.A));
     for (let k = 0; k < width; k++) {
-      body.push(op.get(ACC + k), op.get(A), op.get(BP), op.v128Load(16 * k), op.f32x4Mul, op.f32x4Add, op.set(ACC + k));
+      body.push(op.get(L.ACC + k), op.get(L.A), op.get(L.BP), op.v128Load(16 * k), op.f32x4Mul, op.f32x4Add, op.set(L.ACC + k));
     }
   }
   return [
     ...init,
-    op.get(LS),
-    op.set(P),
+    op.get(L.LS),
+    op.set(L.P),
     op.block,
-    op.get(P),
-    op.get(LE),
+    op.get(L.P),
+    op.get(L.LE),
     op.i32GeU,
     op.brIf(0),
     op.loop,
     ...body,
-    op.get(P),
+    op.get(L.P),
     op.i32Const(8),
     op.i32Add,
-    op.tee(P),
-    op.get(LE),
+    op.tee(L.P),
+    op.get(L.LE),
     op.i32LtU,
     op.brIf(0),
     op.end,
@@ -71,82 +99,99 @@ function listLoop(width: number): number[][] {
   ];
 }
 
+/** The stored value of accumulator `acc` (v128, or the f32 scalar when width 0) at column byte offset J. */
+function epilogueValue(L: Locals, epilogue: Epilogue, width: number, acc: number, offset: number): number[][] {
+  if (epilogue === 'none') return [op.get(acc)];
+  if (epilogue === 'relu') return width === 0 ? [op.get(acc), op.f32Const(0), op.f32Max] : [op.get(acc), op.get(L.ZERO), op.f32x4Max];
+  // mask: acc & (H > 0), lane-wise; scalar: select(acc, 0, H > 0)
+  const h = [op.get(L.HROW), op.get(L.J), op.i32Add];
+  if (width === 0) return [op.get(acc), op.f32Const(0), ...h, op.f32Load(offset), op.f32Const(0), op.f32Gt, op.select];
+  return [op.get(acc), ...h, op.v128Load(offset), op.get(L.ZERO), op.f32x4Gt, op.v128And];
+}
+
 /** while (j + bytes <= nb) { lists → store; j += bytes } */
-function columnBlocks(width: number): number[][] {
+function columnBlocks(L: Locals, epilogue: Epilogue, width: number): number[][] {
   const bytes = width === 0 ? 4 : 16 * width;
   const store: number[][] = [];
-  if (width === 0) store.push(op.get(CROW), op.get(J), op.i32Add, op.get(SA), op.f32Store());
-  else for (let k = 0; k < width; k++) store.push(op.get(CROW), op.get(J), op.i32Add, op.get(ACC + k), op.v128Store(16 * k));
+  if (width === 0) store.push(op.get(L.CROW), op.get(L.J), op.i32Add, ...epilogueValue(L, epilogue, 0, L.SA, 0), op.f32Store());
+  else {
+    for (let k = 0; k < width; k++) {
+      store.push(op.get(L.CROW), op.get(L.J), op.i32Add, ...epilogueValue(L, epilogue, width, L.ACC + k, 16 * k), op.v128Store(16 * k));
+    }
+  }
   return [
     op.block,
     op.loop,
-    op.get(J),
+    op.get(L.J),
     op.i32Const(bytes),
     op.i32Add,
-    op.get(NB),
+    op.get(L.NB),
     op.i32GtU,
     op.brIf(1),
-    ...listLoop(width),
+    ...listLoop(L, width),
     ...store,
-    op.get(J),
+    op.get(L.J),
     op.i32Const(bytes),
     op.i32Add,
-    op.set(J),
+    op.set(L.J),
     op.br(0),
     op.end,
     op.end,
   ];
 }
 
-export function gemmListFunction(): WasmFunction {
+export function gemmListFunction(epilogue: Epilogue = 'none'): WasmFunction {
+  const L = gemmLocals(epilogue);
+  const name = { none: 'gemmList', relu: 'gemmListRelu', mask: 'gemmListMask' }[epilogue];
   return {
-    name: 'gemmList',
-    params: [I32, I32, I32, I32, I32],
+    name,
+    params: Array<typeof I32>(L.params).fill(I32),
     results: [],
-    locals: [I32, I32, I32, I32, I32, I32, I32, I32, V128, V128, V128, V128, V128, V128, V128, V128, V128, V128, F32],
+    locals: [...Array<typeof I32>(9).fill(I32), V128, V128, ...Array<typeof V128>(BLOCK).fill(V128), F32],
     body: [
       op.f32Const(0),
       op.f32x4Splat,
-      op.set(ZERO),
-      op.get(N_),
+      op.set(L.ZERO),
+      op.get(L.N),
       op.i32Const(2),
       op.i32Shl,
-      op.set(NB),
+      op.set(L.NB),
       op.i32Const(0),
-      op.set(I),
+      op.set(L.I),
       op.block,
-      op.get(M_),
+      op.get(L.M),
       op.i32Eqz,
       op.brIf(0),
       op.loop,
-      // ls = rowPtrs[i], le = rowPtrs[i+1], cRow = C + i·ldc, j = 0
-      op.get(ROWPTRS),
-      op.get(I),
+      // ls = rowPtrs[i], le = rowPtrs[i+1], cRow = C + i·ldc, hRow = H + i·ldh, j = 0
+      op.get(L.ROWPTRS),
+      op.get(L.I),
       op.i32Const(2),
       op.i32Shl,
       op.i32Add,
-      op.tee(BP),
+      op.tee(L.BP),
       op.i32Load(),
-      op.set(LS),
-      op.get(BP),
+      op.set(L.LS),
+      op.get(L.BP),
       op.i32Load(4),
-      op.set(LE),
-      op.get(C_),
-      op.get(I),
-      op.get(LDC),
+      op.set(L.LE),
+      op.get(L.C),
+      op.get(L.I),
+      op.get(L.LDC),
       op.i32Mul,
       op.i32Add,
-      op.set(CROW),
+      op.set(L.CROW),
+      ...(epilogue === 'mask' ? [op.get(L.H), op.get(L.I), op.get(L.LDH), op.i32Mul, op.i32Add, op.set(L.HROW)] : []),
       op.i32Const(0),
-      op.set(J),
-      ...columnBlocks(8),
-      ...columnBlocks(1),
-      ...columnBlocks(0),
-      op.get(I),
+      op.set(L.J),
+      ...columnBlocks(L, epilogue, BLOCK),
+      ...columnBlocks(L, epilogue, 1),
+      ...columnBlocks(L, epilogue, 0),
+      op.get(L.I),
       op.i32Const(1),
       op.i32Add,
-      op.tee(I),
-      op.get(M_),
+      op.tee(L.I),
+      op.get(L.M),
       op.i32LtU,
       op.brIf(0),
       op.end,

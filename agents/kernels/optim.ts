@@ -12,7 +12,8 @@ import { F32, F64, I32, V128, type WasmFunction, encodeModule, op } from './wasm
  *   in float32 like PyTorch's own CPU kernel: g ← s·g, m ← β₁m + (1−β₁)g, v ← β₂v + ((1−β₂)g)g,
  *   p ← p − (lr/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε). Baseline SIMD has no fused multiply-add, and
  *   `f32x4.sqrt`/`f32x4.div` are correctly rounded, so results are bit-identical on every engine.
- * - `transpose(src, dst, rows, cols)`: dst (cols × rows) = srcᵀ, for the backward-pass copies of W̃ᵀ.
+ * - `transpose(src, dst, rows, cols, ldDst)`: dst (cols × rows, row stride ldDst bytes) = srcᵀ, for the
+ *   forward-pass copies of W̃ᵀ (the head's rows padded to a multiple of 4 floats).
  *
  * Lengths passed to `sumSquares` and `adam` are multiples of 4 floats (the arena pads every array).
  */
@@ -179,53 +180,59 @@ function sumSquaresFunction(): WasmFunction {
 }
 
 function transposeFunction(): WasmFunction {
-  // params: src 0, dst 1, rows 2, cols 3; locals: j 4, o 5, sp 6, stride 7, dstEnd 8
+  // params: src 0, dst 1, rows 2, cols 3, ldDst 4; locals: j 5, o 6, sp 7, stride 8, dp 9
   return {
     name: 'transpose',
-    params: [I32, I32, I32, I32],
+    params: [I32, I32, I32, I32, I32],
     results: [],
     locals: [I32, I32, I32, I32, I32],
     body: [
       op.get(3),
       op.i32Const(2),
       op.i32Shl,
-      op.set(7),
+      op.set(8),
       op.i32Const(0),
-      op.set(4),
+      op.set(5),
       op.block,
       op.loop,
-      // sp = src + 4j; o = rows
+      // sp = src + 4j; dp = dst + j·ldDst; o = rows
       op.get(0),
-      op.get(4),
+      op.get(5),
       op.i32Const(2),
       op.i32Shl,
       op.i32Add,
-      op.set(6),
-      op.get(2),
-      op.set(5),
-      op.loop,
+      op.set(7),
       op.get(1),
-      op.get(6),
+      op.get(5),
+      op.get(4),
+      op.i32Mul,
+      op.i32Add,
+      op.set(9),
+      op.get(2),
+      op.set(6),
+      op.loop,
+      op.get(9),
+      op.get(7),
       op.f32Load(),
       op.f32Store(),
-      op.get(1),
+      op.get(9),
       op.i32Const(4),
       op.i32Add,
-      op.set(1),
-      op.get(6),
+      op.set(9),
       op.get(7),
+      op.get(8),
       op.i32Add,
-      op.set(6),
-      op.get(5),
+      op.set(7),
+      op.get(6),
       op.i32Const(1),
       op.i32Sub,
-      op.tee(5),
+      op.tee(6),
       op.brIf(0),
       op.end,
-      op.get(4),
+      op.get(5),
       op.i32Const(1),
       op.i32Add,
-      op.tee(4),
+      op.tee(5),
       op.get(3),
       op.i32LtU,
       op.brIf(0),
@@ -236,18 +243,45 @@ function transposeFunction(): WasmFunction {
 }
 
 interface Exports {
-  adam(p: number, g: number, m: number, v: number, n: number, scale: number, b1: number, b2: number, c1: number, c2: number, step: number, bc2: number, eps: number): void;
+  adam(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    scale: number,
+    b1: number,
+    b2: number,
+    c1: number,
+    c2: number,
+    step: number,
+    bc2: number,
+    eps: number,
+  ): void;
   sumSquares(ptr: number, n: number): number;
-  transpose(src: number, dst: number, rows: number, cols: number): void;
+  transpose(src: number, dst: number, rows: number, cols: number, ldDstBytes: number): void;
   /** See agents/kernels/gemm.ts. */
   gemmList(rowPtrs: number, m: number, c: number, ldcBytes: number, n: number): void;
+  gemmListRelu(rowPtrs: number, m: number, c: number, ldcBytes: number, n: number): void;
+  gemmListMask(rowPtrs: number, m: number, c: number, ldcBytes: number, n: number, h: number, ldhBytes: number): void;
   buildLists(a: number, m: number, k: number, strideI: number, strideK: number, base: number, stride: number, list: number, rowPtrs: number): void;
 }
 
 let compiled: WebAssembly.Module | null = null;
 
 function module(): WebAssembly.Module {
-  if (!compiled) compiled = new WebAssembly.Module(encodeModule([adamFunction(), sumSquaresFunction(), transposeFunction(), gemmListFunction(), buildListsFunction()]));
+  if (!compiled)
+    compiled = new WebAssembly.Module(
+      encodeModule([
+        adamFunction(),
+        sumSquaresFunction(),
+        transposeFunction(),
+        gemmListFunction('none'),
+        gemmListFunction('relu'),
+        gemmListFunction('mask'),
+        buildListsFunction(),
+      ]),
+    );
   return compiled;
 }
 

@@ -57,6 +57,9 @@ export const op = {
   f32Store: (offset = 0) => [0x38, 2, ...uleb(offset)],
   i32Store: (offset = 0) => [0x36, 2, ...uleb(offset)],
   f32Ne: [0x5c],
+  f32Gt: [0x5e],
+  f32Max: [0x97],
+  select: [0x1b],
   i32Const: (n: number) => [0x41, ...sleb(n)],
   f64Const: (x: number) => [0x44, ...new Uint8Array(new Float64Array([x]).buffer)],
   i32Eqz: [0x45],
@@ -86,6 +89,8 @@ export const op = {
   f32x4Mul: [0xfd, ...uleb(0xe6)],
   f32x4Div: [0xfd, ...uleb(0xe7)],
   f32x4Max: [0xfd, ...uleb(0xe9)],
+  f32x4Gt: [0xfd, ...uleb(0x44)],
+  v128And: [0xfd, ...uleb(0x4e)],
   f64x2Add: [0xfd, ...uleb(0xf0)],
   f64x2Mul: [0xfd, ...uleb(0xf2)],
 };

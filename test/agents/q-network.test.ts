@@ -153,6 +153,18 @@ describe('QNetwork', () => {
     }
   });
 
+  it('kernel predict of a large ReLU batch (several 64-row chunks, 5 actions padded to 8) equals tfjs and the TS forward', () => {
+    const spec: QNetworkSpec = { inputSize: 3, numActions: 5, hidden: [40, 24], dueling: false };
+    const net = QNetwork.create(spec, Rng.fromSeed(30), ADAM);
+    net.trainStep(randomBatch(Rng.fromSeed(31), spec, 80)); // a 80-row workspace, then weights change
+    const obs = randomBatch(Rng.fromSeed(32), spec, 150).observations;
+    const q = net.predict(obs, 150);
+    expect(maxAbsDiff(q, net.predictTf(obs, 150))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(q, net.predictJs(obs, 150))).toBeLessThan(1e-5);
+    expect(Array.from(net.predict(obs.subarray(3 * 149), 1))).toEqual(Array.from(q.subarray(5 * 149)));
+    net.dispose();
+  });
+
   it('trainStep reduces the loss on a fixed regression batch', () => {
     const net = QNetwork.create(SPEC, Rng.fromSeed(11), { ...ADAM, learningRate: 3e-3, loss: 'mse' });
     const batch = randomBatch(Rng.fromSeed(12), SPEC, 64);
