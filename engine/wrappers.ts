@@ -2,7 +2,7 @@ import type { Env, Info, ResetOptions, ResetResult, StepResult } from './env.js'
 import { invalidActionError } from './env.js';
 import { EPISODE_LOG_VERSION, type EpisodeLog, type EpisodeStepRecord, type Keyframe } from './episode-log.js';
 import { TwinlabError } from './errors.js';
-import { TrajectoryHasher } from './hash.js';
+import { createHash, type Hash } from 'node:crypto';
 import { Rng, type RngState } from './random.js';
 import { Box, Discrete, type Action, type Space, isBox } from './spaces.js';
 
@@ -199,7 +199,8 @@ export class MissingObservations<A extends Action = Action> extends Wrapper<A, A
   }
   override setState(state: unknown): void {
     const s = state as { missingRng?: RngState; last?: number[]; out?: number[]; env?: unknown };
-    if (!s?.missingRng || !s.last || !s.out) throw new TwinlabError('INVALID_ARGUMENT', `${this.id}: MissingObservations state must carry missingRng, last and out`);
+    if (!s?.missingRng || !s.last || !s.out)
+      throw new TwinlabError('INVALID_ARGUMENT', `${this.id}: MissingObservations state must carry missingRng, last and out`);
     this.rng = Rng.restore(s.missingRng);
     this.last.set(s.last);
     this.out.set(s.out);
@@ -234,11 +235,7 @@ export class MissingObservations<A extends Action = Action> extends Wrapper<A, A
 export class DiscreteActions extends Wrapper<number, Float32Array> {
   private readonly space: Discrete;
   private readonly rows: Float32Array[];
-  constructor(
-    env: Env<Float32Array>,
-    levels: ReadonlyArray<number | ArrayLike<number>>,
-    labels?: readonly string[],
-  ) {
+  constructor(env: Env<Float32Array>, levels: ReadonlyArray<number | ArrayLike<number>>, labels?: readonly string[]) {
     super(env);
     const inner = env.actionSpace;
     if (!isBox(inner)) throw new TwinlabError('INVALID_ARGUMENT', `${env.id}: DiscreteActions needs a Box action space, got ${inner.toString()}`);
@@ -272,10 +269,71 @@ export interface RecordEpisodeOptions {
   onEpisode?: (log: EpisodeLog) => void;
 }
 
+/**
+ * The canonical trajectory bytes of engine/hash.ts `TrajectoryHasher` — tag byte, then little-endian
+ * float32 observations, float64 actions and rewards — collected in a buffer and passed to SHA-256 in
+ * large chunks: the same digest as TrajectoryHasher, without six native `update` calls and an
+ * allocation per step (test/experiments/episode-codec.test.ts checks the two agree).
+ */
+class TrajectoryBytes {
+  private hash: Hash = createHash('sha256');
+  private bytes = new Uint8Array(1 << 14);
+  private view = new DataView(this.bytes.buffer);
+  private pos = 0;
+
+  reset(): this {
+    this.hash = createHash('sha256');
+    this.pos = 0;
+    return this;
+  }
+
+  observation(obs: Float32Array): this {
+    this.reserve(1 + 4 * obs.length);
+    this.bytes[this.pos++] = 0x4f;
+    for (let i = 0; i < obs.length; i++, this.pos += 4) this.view.setFloat32(this.pos, obs[i] as number, true);
+    return this;
+  }
+
+  step(action: Action, reward: number, observation: Float32Array): this {
+    const n = typeof action === 'number' ? 1 : action.length;
+    this.reserve(2 + 8 * (n + 1));
+    this.bytes[this.pos++] = 0x41;
+    if (typeof action === 'number') this.float64(action);
+    else for (let i = 0; i < n; i++) this.float64(action[i] as number);
+    this.bytes[this.pos++] = 0x52;
+    this.float64(reward);
+    return this.observation(observation);
+  }
+
+  digest(): string {
+    this.flush();
+    return this.hash.copy().digest('hex');
+  }
+
+  private float64(v: number): void {
+    this.view.setFloat64(this.pos, v, true);
+    this.pos += 8;
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.bytes.length) return;
+    this.flush();
+    if (n > this.bytes.length) {
+      this.bytes = new Uint8Array(n);
+      this.view = new DataView(this.bytes.buffer);
+    }
+  }
+
+  private flush(): void {
+    if (this.pos > 0) this.hash.update(this.bytes.subarray(0, this.pos));
+    this.pos = 0;
+  }
+}
+
 /** Records every episode as an `EpisodeLog` (DESIGN.md: episode logs and replay). */
 export class RecordEpisode<A extends Action = Action> extends Wrapper<A, A> {
   private current: EpisodeLog | null = null;
-  private hasher = new TrajectoryHasher();
+  private readonly hasher = new TrajectoryBytes();
   private readonly options: Required<Omit<RecordEpisodeOptions, 'onEpisode'>> & Pick<RecordEpisodeOptions, 'onEpisode'>;
   readonly episodes: EpisodeLog[] = [];
 
@@ -290,7 +348,7 @@ export class RecordEpisode<A extends Action = Action> extends Wrapper<A, A> {
 
   protected override resetWrapped(options: ResetOptions): ResetResult {
     const result = this.env.reset(options);
-    this.hasher = new TrajectoryHasher().observation(result.observation);
+    this.hasher.reset().observation(result.observation);
     const keyframes: Keyframe[] = [];
     const state = this.options.keyframeInterval > 0 ? this.env.getState?.() : undefined;
     if (state !== undefined) keyframes.push({ step: 0, state });
@@ -343,7 +401,42 @@ export class RecordEpisode<A extends Action = Action> extends Wrapper<A, A> {
   }
 }
 
-/** A JSON-safe deep copy: typed arrays become number arrays, functions and undefined are dropped. */
+/**
+ * A JSON-safe deep copy: typed arrays become number arrays, functions and undefined are dropped —
+ * exactly `JSON.parse(JSON.stringify(info))` with typed arrays as arrays (so NaN/±∞ become null and
+ * −0 becomes 0). Primitive fields, the usual case for a step's info, are copied directly: a JSON round
+ * trip per step was the largest cost of recording an episode.
+ */
 export function jsonSafe(info: Info): Info {
-  return JSON.parse(JSON.stringify(info, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v)));
+  if (typeof (info as { toJSON?: unknown }).toJSON === 'function') return jsonRoundTrip(info);
+  const out: Info = {};
+  for (const key of Object.keys(info)) {
+    const v = info[key];
+    switch (typeof v) {
+      case 'number':
+        out[key] = Number.isFinite(v) ? v + 0 : null; // v + 0 turns −0 into 0, as JSON does
+        break;
+      case 'string':
+      case 'boolean':
+        out[key] = v;
+        break;
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        break;
+      default:
+        if (key === '__proto__') return jsonRoundTrip(info);
+        if (v === null) out[key] = null;
+        else {
+          const copy = jsonRoundTrip(v);
+          if (copy !== undefined) out[key] = copy;
+        }
+    }
+  }
+  return out;
+}
+
+function jsonRoundTrip<T>(value: T): T {
+  const text = JSON.stringify(value, (_k, v) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v));
+  return text === undefined ? (undefined as T) : JSON.parse(text);
 }

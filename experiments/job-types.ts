@@ -1,4 +1,5 @@
 import type { EpisodeLog } from '../engine/episode-log.js';
+import type { EncodedEpisode } from './episode-codec.js';
 import type { JobSpec } from './jobs.js';
 
 /** What executors hand to a job and what a job hands back (plain JSON: it crosses threads). */
@@ -10,10 +11,16 @@ export interface JobTask extends JobSpec {
   checkpointPath?: string;
 }
 
+/**
+ * An episode for the store: encoded and compressed where the job ran (`encodeEpisode`, so the main
+ * thread only writes the bytes and a worker posts one transferable buffer instead of a large object
+ * graph), or — from job code that does not encode — the log itself, which `runJob` encodes.
+ */
 export interface StoredEpisode {
   key: string;
   summary: Record<string, number>;
-  log: EpisodeLog;
+  encoded?: EncodedEpisode;
+  log?: EpisodeLog;
 }
 
 export interface JobOutcome {

@@ -2,6 +2,7 @@ import { isAbsolute, relative } from 'node:path';
 import type { TwinlabEvent } from '../engine/events.js';
 import { TwinlabError } from '../engine/errors.js';
 import { getTwin } from '../engine/twin.js';
+import { hasPolicy } from '../policies/registry.js';
 import { codeVersion } from './code-version.js';
 import { endpointDefinition } from './endpoints.js';
 import { type Executor, PiscinaExecutor } from './executor.js';
@@ -79,18 +80,32 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
   // 2. id
   const id = options.id ?? newExperimentId(store, spec.name);
   if (store.getExperiment(id)) throw new TwinlabError('CONFLICT', `experiment ${id} already exists in ${store.path}`);
-  // 3. expand
-  const jobs = expandJobs(id, spec);
-  // 4. persist
-  const experiment = store.createExperiment({ id, kind: spec.kind, name: spec.name, spec, seed: spec.seed, codeVersion: codeVersion(), jobs });
-  options.onCreated?.(experiment, jobs);
-  return executeAndFinish(
-    store,
-    experiment,
-    spec,
-    jobs.map((j) => toTask(store, id, j)),
-    options,
-  );
+  const ownExecutor = options.executor === undefined;
+  const executor = options.executor ?? new PiscinaExecutor({ workers: options.workers });
+  try {
+    // Workers start (and load their module) while the main thread expands the cohort.
+    executor.warmUp?.(workerKind(spec));
+    // 3. expand
+    const jobs = expandJobs(id, spec);
+    // 4. persist
+    const experiment = store.createExperiment({ id, kind: spec.kind, name: spec.name, spec, seed: spec.seed, codeVersion: codeVersion(), jobs });
+    options.onCreated?.(experiment, jobs);
+    return await executeAndFinish(
+      store,
+      experiment,
+      spec,
+      jobs.map((j) => toTask(store, id, j)),
+      options,
+      executor,
+    );
+  } finally {
+    if (ownExecutor) await executor.close();
+  }
+}
+
+/** Which worker the experiment's jobs need: protocol-only trials run in the light one (no tfjs). */
+function workerKind(spec: ExperimentSpec): 'light' | 'full' {
+  return spec.kind === 'trial' && spec.arms.every((a) => hasPolicy(a.policy)) ? 'light' : 'full';
 }
 
 /**
@@ -111,7 +126,13 @@ export async function resumeExperiment(options: RunnerOptions & { id: string }):
     if (j.checkpointPath) task.checkpointPath = j.checkpointPath;
     return task;
   });
-  return executeAndFinish(store, experiment, spec, tasks, options);
+  const ownExecutor = options.executor === undefined;
+  const executor = options.executor ?? new PiscinaExecutor({ workers: options.workers });
+  try {
+    return await executeAndFinish(store, experiment, spec, tasks, options, executor);
+  } finally {
+    if (ownExecutor) await executor.close();
+  }
 }
 
 function toTask(store: Store, experimentId: string, job: JobSpec): JobTask {
@@ -137,10 +158,9 @@ async function executeAndFinish(
   spec: ExperimentSpec,
   tasks: JobTask[],
   options: RunnerOptions,
+  executor: Executor,
 ): Promise<ExperimentOutcome> {
   const id = experiment.id;
-  const ownExecutor = options.executor === undefined;
-  const executor = options.executor ?? new PiscinaExecutor({ workers: options.workers });
   store.setExperimentStatus(id, 'running');
   const buffer = new EventBuffer(store, id);
   try {
@@ -163,7 +183,11 @@ async function executeAndFinish(
           buffer.flush();
           const finished: TwinlabEvent = { type: 'run.finished', step: Number(outcome.result.steps ?? 0), data: { result: outcome.result } };
           store.transaction(() => {
-            for (const e of outcome.episodes) store.saveEpisode(jobId, e.key, e.log, e.summary);
+            for (const e of outcome.episodes) {
+              const episode = e.encoded ?? e.log;
+              if (episode === undefined) throw new TwinlabError('INTERNAL', `job ${jobId} returned episode ${e.key} without a log`);
+              store.saveEpisode(jobId, e.key, episode, e.summary);
+            }
             for (const a of outcome.artifacts) store.addArtifact(jobId, a.kind, a.path, a.meta);
             store.markJobFinished(jobId, outcome.result);
             store.appendEvents(id, jobId, [finished]);
@@ -192,7 +216,6 @@ async function executeAndFinish(
     throw error;
   } finally {
     buffer.close();
-    if (ownExecutor) await executor.close();
   }
   return finish(store, id, spec, options.signal);
 }

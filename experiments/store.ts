@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import type { EpisodeLog, EpisodeStepRecord, Keyframe } from '../engine/episode-log.js';
 import { describeValue, TwinlabError } from '../engine/errors.js';
 import type { TwinlabEvent } from '../engine/events.js';
+import { decodeEpisode, type EncodedEpisode, encodeEpisode, isGzip } from './episode-codec.js';
 import { migrate } from './store-schema.js';
 
 /**
@@ -188,53 +188,7 @@ export function resolveDataPath(dataDir: string, relativePath: string): { relati
   return { relative, absolute };
 }
 
-const TYPED_ARRAYS = {
-  Float64Array,
-  Float32Array,
-  Int32Array,
-  Uint32Array,
-  Int16Array,
-  Uint16Array,
-  Int8Array,
-  Uint8Array,
-  Uint8ClampedArray,
-} as const;
-
-/**
- * Lossless JSON for episode logs: plain JSON would turn NaN/±∞ into null, −0 into 0 and typed arrays
- * (e.g. a keyframe's ODE state) into index-keyed objects. These become tagged objects —
- * `{"$num":"NaN"|"Infinity"|"-Infinity"|"-0"}` and `{"$typed":"Float64Array","data":[…]}` — that
- * `decodeExactJson` turns back. Finite numbers round-trip exactly (shortest round-trip decimal form).
- */
-export function encodeExactJson(value: unknown): string {
-  return JSON.stringify(value, (_key: string, v: unknown) => {
-    if (typeof v === 'number') {
-      if (Number.isNaN(v)) return { $num: 'NaN' };
-      if (v === Number.POSITIVE_INFINITY) return { $num: 'Infinity' };
-      if (v === Number.NEGATIVE_INFINITY) return { $num: '-Infinity' };
-      if (Object.is(v, -0)) return { $num: '-0' };
-      return v;
-    }
-    if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
-      const name = v.constructor.name;
-      if (name in TYPED_ARRAYS) return { $typed: name, data: Array.from(v as unknown as ArrayLike<number>) };
-    }
-    return v;
-  });
-}
-
-export function decodeExactJson(text: string): unknown {
-  return JSON.parse(text, (_key, v: unknown) => {
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const o = v as Record<string, unknown>;
-      if (typeof o.$num === 'string' && Object.keys(o).length === 1) return Number(o.$num);
-      if (typeof o.$typed === 'string' && Array.isArray(o.data) && Object.keys(o).length === 2 && o.$typed in TYPED_ARRAYS) {
-        return TYPED_ARRAYS[o.$typed as keyof typeof TYPED_ARRAYS].from(o.data as number[]);
-      }
-    }
-    return v;
-  });
-}
+export { decodeExactJson, encodeExactJson } from './exact-json.js';
 
 const json = (value: unknown): string => {
   const text = JSON.stringify(value);
@@ -310,6 +264,10 @@ function toJob(row: JobRow): JobRecord {
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (record as unknown as Record<string, unknown>)[k] = v;
   return record;
+}
+
+function isEncodedEpisode(value: EpisodeLog | EncodedEpisode): value is EncodedEpisode {
+  return value instanceof Object && (value as EncodedEpisode).bytes instanceof Uint8Array;
 }
 
 function assertStatus(status: unknown): asserts status is ExperimentStatus {
@@ -658,13 +616,25 @@ export class Store {
 
   // ---- episodes ----------------------------------------------------------------------------
 
-  /** Stores (or replaces) an episode log as a gzip-compressed JSON blob (lossless, see `encodeExactJson`), keyframes included. */
-  saveEpisode(jobId: string, key: string, log: EpisodeLog, summary: Record<string, number>): void {
+  /**
+   * Stores (or replaces) an episode log, keyframes included. `log` is either the log itself (encoded
+   * here) or an `EncodedEpisode` from `encodeEpisode` — what jobs hand back, encoded and compressed
+   * in the worker — written as is. Either way `getEpisode` returns a log identical to the recorded one.
+   */
+  saveEpisode(jobId: string, key: string, log: EpisodeLog | EncodedEpisode, summary: Record<string, number>): void {
     assertId(key, 'episode key');
-    const blob = gzipSync(Buffer.from(encodeExactJson(log), 'utf8'));
-    const length = Number.isInteger(log.length) ? log.length : log.steps.length;
+    const encoded = isEncodedEpisode(log) ? log : encodeEpisode(log);
+    if (!isGzip(encoded.bytes))
+      throw new TwinlabError('INVALID_ARGUMENT', `episode ${key} of job ${jobId}: encoded bytes are not gzip data (expected encodeEpisode output)`);
+    const blob = Buffer.from(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.bytes.byteLength);
     try {
-      this.stmt('INSERT OR REPLACE INTO episodes (job_id, key, length, summary, log) VALUES (?, ?, ?, ?, ?)').run(jobId, key, length, json(summary), blob);
+      this.stmt('INSERT OR REPLACE INTO episodes (job_id, key, length, summary, log) VALUES (?, ?, ?, ?, ?)').run(
+        jobId,
+        key,
+        encoded.length,
+        json(summary),
+        blob,
+      );
     } catch (error) {
       if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new TwinlabError('NOT_FOUND', `no job ${jobId} in ${this.path}`);
       throw error;
@@ -678,7 +648,7 @@ export class Store {
     if (cached !== undefined) return structuredClone(cached);
     const row = this.stmt('SELECT log FROM episodes WHERE job_id = ? AND key = ?').get(jobId, key) as { log: Buffer } | undefined;
     if (row === undefined) return undefined;
-    const log = decodeExactJson(gunzipSync(row.log).toString('utf8')) as EpisodeLog;
+    const log = decodeEpisode(row.log);
     this.remember(cacheKey, log);
     return structuredClone(log);
   }

@@ -1,27 +1,38 @@
+import type { Env } from '../engine/env.js';
 import type { EpisodeLog } from '../engine/episode-log.js';
+import { TwinlabError } from '../engine/errors.js';
 import type { EventSink, TwinlabEvent } from '../engine/events.js';
 import { make } from '../engine/registry.js';
 import { getTwin } from '../engine/twin.js';
 import '../environments/index.js';
 import { evaluatePolicy } from '../policies/evaluate.js';
 import '../policies/index.js';
-import { type PolicyFactory, type SavedPolicyHandle, loadPolicy } from '../policies/load.js';
-import { hasPolicy } from '../policies/registry.js';
+import type { PolicyFactory, SavedPolicyHandle } from '../policies/load.js';
+import { hasPolicy, makePolicy } from '../policies/registry.js';
 import { endpointDefinition } from './endpoints.js';
+import { encodeEpisode } from './episode-codec.js';
 import type { JobOutcome, JobTask, StoredEpisode } from './job-types.js';
 import type { TrialJobConfig } from './jobs.js';
 
 /**
  * A trial job: patient `config.patientId` under arm `config.arm`, episodes reset with the patient's
  * seeds (common random numbers across arms), recorded with `RecordEpisode`; returns the twin's
- * endpoints and the episode logs. Saved (learned) policies are loaded through `loadSaved`, passed in
+ * endpoints and the episode logs, already encoded for the store (`encodeEpisode`). Saved (learned) policies are loaded through `loadSaved`, passed in
  * by the caller so this module never loads tfjs itself (light trial workers stay fast to start).
  */
 export type SavedPolicyLoader = (dir: string) => Promise<SavedPolicyHandle>;
 
 async function resolvePolicy(config: TrialJobConfig, loadSaved: SavedPolicyLoader | undefined): Promise<PolicyFactory> {
-  if (hasPolicy(config.arm.policy) || !loadSaved) return (await loadPolicy(config.arm.policy, config.envId, config.arm.options)).policy;
-  const saved = await loadSaved(config.arm.policy);
+  const { policy, options } = config.arm;
+  // makePolicy, not policies/load.ts: that module imports saved.ts and with it tfjs (≈ 0.5 s per worker).
+  if (hasPolicy(policy)) return (env) => makePolicy(policy, env, options ?? {});
+  if (!loadSaved) {
+    throw new TwinlabError(
+      'INVALID_ARGUMENT',
+      `arm ${config.arm.name}: policy "${policy}" is not a registered policy; saved policies need a saved-policy loader (the full worker)`,
+    );
+  }
+  const saved = await loadSaved(policy);
   return saved.create;
 }
 
@@ -32,10 +43,36 @@ export function aggregateEndpoint(kind: 'continuous' | 'binary', values: number[
   return values.reduce((a, b) => a + b, 0) / values.length;
 }
 
-export async function runTrialJob(task: JobTask, config: TrialJobConfig, emit: EventSink, loadSaved?: SavedPolicyLoader): Promise<JobOutcome> {
+/**
+ * Envs shared by the jobs of one worker batch — the arms of a patient simulate the same env with the
+ * same options, and building it (for a generated glucose patient: rejection sampling with a test-meal
+ * simulation) cost about as much as a third of the simulated day. Sharing is safe because every job
+ * resets with its own seed and `reset({ seed })` fully determines the episode, whatever ran before
+ * (conformance check 5; test/experiments/episode-codec.test.ts compares batched and inline trials).
+ */
+export class EnvPool {
+  private readonly envs = new Map<string, Env>();
+
+  get(envId: string, options: Record<string, unknown>): Env {
+    const key = JSON.stringify([envId, options]);
+    let env = this.envs.get(key);
+    if (env === undefined) {
+      env = make(envId, options);
+      this.envs.set(key, env);
+    }
+    return env;
+  }
+
+  close(): void {
+    for (const env of this.envs.values()) env.close?.();
+    this.envs.clear();
+  }
+}
+
+export async function runTrialJob(task: JobTask, config: TrialJobConfig, emit: EventSink, loadSaved?: SavedPolicyLoader, envs?: EnvPool): Promise<JobOutcome> {
   const twin = config.twinId ? getTwin(config.twinId) : undefined;
   const createPolicy = await resolvePolicy(config, loadSaved);
-  const env = make(config.envId, config.envOptions);
+  const env = envs ? envs.get(config.envId, config.envOptions) : make(config.envId, config.envOptions);
   const policy = createPolicy(env);
   const definitions = config.endpoints.map((id) => endpointDefinition(twin, id));
   emit({
@@ -70,10 +107,15 @@ export async function runTrialJob(task: JobTask, config: TrialJobConfig, emit: E
         data: { episode: summary.episode, return: summary.return, length: summary.length, terminated: summary.terminated, metrics: values },
       };
       emit(event);
-      episodes.push({ key: episodeKey(summary.episode), log, summary: { seed: summary.seed, return: summary.return, length: summary.length, ...values } });
+      // Encoded here, in the worker: the main thread only writes the bytes.
+      episodes.push({
+        key: episodeKey(summary.episode),
+        encoded: encodeEpisode(log),
+        summary: { seed: summary.seed, return: summary.return, length: summary.length, ...values },
+      });
     },
   });
-  env.close?.();
+  if (!envs) env.close?.();
   const endpoints: Record<string, number> = {};
   for (const d of definitions) endpoints[d.id] = aggregateEndpoint(d.kind, perEpisode[d.id] as number[]);
   return {
