@@ -366,10 +366,24 @@ function checkSeedIndex(seed: number, index?: number): void {
 }
 
 /** Patient `index` of the generated cohort (group, seed); the same whatever the cohort size. */
+/**
+ * Generated patients are a pure function of (group, seed, index) but costly to draw (each accepted
+ * draw passes a simulated meal test), and a trial asks for the same patient several times (cohort
+ * enrolment, then the env of every arm), so recent ones are memoised. Callers must not mutate them.
+ */
+const generatedCache = new Map<string, GeneratedPatient>();
+const GENERATED_CACHE_SIZE = 2048;
+
 export function generatePatient(group: AgeGroup, seed: number, index: number): GeneratedPatient {
   checkGroup(group);
   checkSeedIndex(seed, index);
-  return build(group, seed, samplePatient(groupModel(group).spec, seed, index));
+  const key = `${group}|${seed}|${index}`;
+  const cached = generatedCache.get(key);
+  if (cached) return cached;
+  const patient = build(group, seed, samplePatient(groupModel(group).spec, seed, index));
+  if (generatedCache.size >= GENERATED_CACHE_SIZE) generatedCache.delete(generatedCache.keys().next().value as string);
+  generatedCache.set(key, patient);
+  return patient;
 }
 
 /** Patients 0…size−1 of the generated cohort (group, seed), with rejection counts by reason. */

@@ -38,3 +38,28 @@ describe('TrajectoryHasher', () => {
     expect(x).not.toBe(y);
   });
 });
+
+describe('TrajectoryHasher buffering', () => {
+  it('gives the digest of the whole byte stream across chunk boundaries and repeated digests', () => {
+    const hasher = new TrajectoryHasher();
+    const parts: Buffer[] = [];
+    const obs = Float32Array.from({ length: 33 }, (_, i) => i * 0.25 - 3);
+    for (let t = 0; t < 400; t++) {
+      // ~150 bytes per step: 400 steps cross several 16 KiB chunks at odd offsets
+      hasher.step(t % 7, t / 3, obs);
+      const a = Buffer.alloc(9);
+      a[0] = 0x41;
+      a.writeDoubleLE(t % 7, 1);
+      const r = Buffer.alloc(9);
+      r[0] = 0x52;
+      r.writeDoubleLE(t / 3, 1);
+      const o = Buffer.alloc(1 + 4 * obs.length);
+      o[0] = 0x4f;
+      obs.forEach((v, i) => o.writeFloatLE(v, 1 + 4 * i));
+      parts.push(a, r, o);
+      if (t === 100) expect(hasher.digest()).toBe(sha256Hex(Buffer.concat(parts)));
+    }
+    expect(hasher.digest()).toBe(sha256Hex(Buffer.concat(parts)));
+    expect(hasher.digest()).toBe(sha256Hex(Buffer.concat(parts)));
+  });
+});
