@@ -38,6 +38,18 @@ export function timeToClearance(log: EpisodeLog): number {
   return CHEMO_HORIZON_DAYS;
 }
 
+/**
+ * Time to durable clearance (a composite; death and failure ranked worst): the first day with T < 1e−3
+ * if the patient is alive and tumour-free (T < 1e−3) at the end of the episode, otherwise the 150-day
+ * horizon. Unlike `time_to_clearance` it does not reward a schedule that clears the tumour and then kills
+ * the patient with toxicity (possible with `toxicity: 'cumulative'`), nor a clearance followed by regrowth.
+ */
+export function timeToDurableClearance(log: EpisodeLog): number {
+  const last = lastInfo(log);
+  if (died(log) || !(num(last, 'T') < CHEMO_CLEARANCE_THRESHOLD)) return CHEMO_HORIZON_DAYS;
+  return timeToClearance(log);
+}
+
 export const RECIST = { CR: 0, PR: 1, SD: 2, PD: 3 } as const;
 
 /**
@@ -65,6 +77,14 @@ export const CHEMO_ENDPOINTS: EndpointDefinition[] = [
     kind: 'continuous',
     better: 'lower',
     compute: timeToClearance,
+  },
+  {
+    id: 'time_to_durable_clearance',
+    label: 'Time to clearance if cleared and alive at the end; death or no clearance = 150 days',
+    unit: 'day',
+    kind: 'continuous',
+    better: 'lower',
+    compute: timeToDurableClearance,
   },
   {
     id: 'death',

@@ -228,6 +228,24 @@ describe('chemo twin: endpoints and cohort', () => {
     expect(e.tumour_reduction).toBeLessThan(0);
   });
 
+  it('time to durable clearance: a clearance followed by toxic death counts as 150 days; otherwise equals time to clearance', () => {
+    // A fast-clearing patient (slow tumour, strong immune kill) with the synthetic cumulative toxicity:
+    // continuous maximal dosing clears the tumour within days, then the cumulative exposure kills.
+    const patient = { toxicity: 'cumulative', T0: 0.1, r1: 1, c2: 0.65, a2: 0.33 };
+    const mtd = endpoints(() => 4, patient);
+    expect(mtd.death).toBe(1);
+    expect(mtd.time_to_clearance).toBeLessThan(20);
+    expect(mtd.time_to_durable_clearance).toBe(150);
+    const front = endpoints((k) => (k * 0.25 < 20 ? 4 : 0), patient);
+    expect(front.death).toBe(0);
+    expect(front.cleared).toBe(1);
+    expect(front.time_to_durable_clearance).toBe(front.time_to_clearance);
+    expect(front.time_to_clearance).toBeLessThan(20);
+    // published model, v ≡ 1: cleared at day 75.75 and alive; untreated: dies uncleared
+    expect(endpoints(() => 4).time_to_durable_clearance).toBeCloseTo(75.75, 6);
+    expect(endpoints(() => 0).time_to_durable_clearance).toBe(150);
+  });
+
   it('cohort: patient i depends only on (population, seed, i); IIV is log-normal around the published values', () => {
     const a = twin.cohortMember({ population: 'virtual', size: 10, seed: 3 }, 7);
     const b = twin.cohortMember({ population: 'virtual', size: 500, seed: 3 }, 7);

@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { trainDqn } from '../../agents/dqn.js';
+import { type DqnConfig, parseDqnConfig } from '../../agents/dqn-config.js';
+import type { Env, ResetOptions, ResetResult, StepResult } from '../../engine/env.js';
+import { make } from '../../engine/registry.js';
+import { Box } from '../../engine/spaces.js';
+import { Wrapper } from '../../engine/wrappers.js';
+import '../../environments/index.js';
+import { registerAllPolicies } from '../../policies/index.js';
+import { frontLoaded } from '../../policies/oncology/chemo.js';
+import { makePolicy } from '../../policies/registry.js';
+import { CohortEnv, endpointsPerSeed, fmt, greedyPolicy, mean, memberOptions, pairedDifference } from './helpers.js';
+
+/**
+ * Chemotherapy with the cumulative-toxicity option: a trained DQN policy against the twin's registered
+ * fixed protocols on held-out virtual patients.
+ *
+ * The fair comparison:
+ * - Population `virtual-toxic` of the chemo twin (cohort seed 42): the illustrative IIV on r1, c2, a2, T0
+ *   and the SYNTHETIC cumulative-exposure toxicity (environments/oncology/README.md), under which MTD
+ *   kills and dosing decisions matter. (With the published parameters every protocol is near-optimal —
+ *   see dqn-chemo-vancomycin.test.ts.)
+ * - Training pool: patients 0–199 (a new one at every reset, `CohortEnv`); the periodic evaluations that
+ *   pick the kept weights also draw from the pool. Held-out: patients 1000–1099, never seen in training.
+ * - Arms: the trained greedy policy and the registered baselines `oncology/chemo-mtd`, `-pulsed` (7/7),
+ *   `-front-loaded` (20 days), default options, run on exactly the same held-out patients and reset seeds
+ *   (paired). "Best fixed baseline" = the one with the best held-out mean (the most favourable choice).
+ *   For information only, also the best front-loading duration chosen on the held-out patients (1…40 d).
+ * - Endpoint: `time_to_durable_clearance` (chemo-twin.ts; lower is better): the day the tumour first falls
+ *   below 1e−3 if the patient is alive and tumour-free at day 150, otherwise 150. It captures the
+ *   trade-off: dosing too little leaves the tumour, dosing too long kills (the twin's
+ *   `time_to_clearance` alone would credit a schedule that clears and then kills). Criterion: paired
+ *   DQN − best baseline 95 % CI entirely below 0, for every training seed.
+ * - Observation: (N, T, I, B) plus the day and the cumulative dose given so far (both known to the
+ *   treating clinician; the fixed schedules act on the day). Appended by `ClinicalClock` below, for all arms.
+ * - Training reward (replaces the DTR-Bench reward; aligned with the endpoint): −0.01 per 6-h step until
+ *   the tumour first falls below 1e−3, 0 after; on death, or at day 150 with the tumour back, the
+ *   remainder so that the undiscounted return is exactly −endpoint/25.
+ */
+const COHORT_SEED = 42;
+const POPULATION = 'virtual-toxic';
+const POOL = Array.from({ length: 200 }, (_, i) => i);
+const HELD = Array.from({ length: 100 }, (_, k) => 1000 + k);
+const SEEDS = HELD.map((k) => 9_000_000 + k);
+const TRAIN_SEEDS = [0, 1, 2];
+const ENV_BASE = { observeNormal: true };
+const HORIZON_STEPS = 600;
+const STEP_REWARD = -0.01;
+const ENDPOINT = 'time_to_durable_clearance';
+
+/** Appends the day and the cumulative dose (dose·day, from the env's info) to the observation. */
+export class ClinicalClock extends Wrapper<number, number> {
+  private readonly obs: Float32Array;
+  private readonly space: Box;
+  constructor(env: Env<number>) {
+    super(env);
+    const inner = env.observationSpace;
+    const n = inner.size;
+    this.obs = new Float32Array(n + 2);
+    this.space = new Box([...inner.low, 0, 0], [...inner.high, 150, 150], [n + 2], [...(inner.labels ?? []), 'day', 'cumulativeDose']);
+  }
+  override get observationSpace(): Box {
+    return this.space;
+  }
+  private write(observation: Float32Array, info: Record<string, unknown>): Float32Array {
+    this.obs.set(observation);
+    this.obs[observation.length] = info.day as number;
+    this.obs[observation.length + 1] = info.cumulativeDose as number;
+    return this.obs;
+  }
+  protected override resetWrapped(options: ResetOptions): ResetResult {
+    const r = this.env.reset(options);
+    return { ...r, observation: this.write(r.observation, r.info) };
+  }
+  protected stepWrapped(action: number): StepResult {
+    const r = this.env.step(action);
+    r.observation = this.write(r.observation, r.info);
+    return r;
+  }
+}
+
+/** Per-env episode state of the endpoint-aligned reward. */
+const episodeState = new WeakMap<CohortEnv, { clearedAt: number; total: number }>();
+
+function durableClearanceReward(result: StepResult, env: CohortEnv): number {
+  let s = episodeState.get(env);
+  if (!s || env.steps === 0) {
+    s = { clearedAt: -1, total: 0 };
+    episodeState.set(env, s);
+  }
+  const T = result.info.T as number;
+  let r = s.clearedAt < 0 ? STEP_REWARD : 0;
+  if (s.clearedAt < 0 && T < 1e-3) s.clearedAt = env.steps + 1;
+  const failed = result.terminated || (result.truncated && !(T < 1e-3));
+  if (failed) r = HORIZON_STEPS * STEP_REWARD - s.total;
+  s.total += r;
+  return r;
+}
+
+/**
+ * Why this configuration: as the vancomycin/published-chemo runs (double DQN, 3-step returns, 64×64,
+ * target every 2k) with `running` normalisation (N…B, day and dose have different scales), lr 3e-4,
+ * γ 0.995 (toxic deaths come 15–60 days after the dosing that causes them), 1M env steps (≈ 50 s per
+ * seed here), kept weights chosen by 96-episode evaluations on pool patients every 50k steps.
+ */
+export function chemoToxicConfig(totalSteps: number): DqnConfig {
+  return parseDqnConfig({
+    totalSteps,
+    numEnvs: 8,
+    learningRate: 3e-4,
+    batchSize: 64,
+    bufferSize: totalSteps,
+    learningStarts: 5_000,
+    trainFrequency: 1,
+    gradientSteps: 1,
+    targetUpdateInterval: 2_000,
+    doubleDqn: true,
+    nStep: 3,
+    gamma: 0.995,
+    normalization: 'running',
+    explorationFraction: 0.2,
+    hidden: [64, 64],
+    evalEvery: 50_000,
+    evalEpisodes: 96,
+    keepBest: true,
+  });
+}
+const TOTAL_STEPS = 1_000_000;
+
+const heldEnv = (k: number): Env => new ClinicalClock(make('oncology/chemo-v1', { ...ENV_BASE, ...memberOptions('chemo', POPULATION, COHORT_SEED, HELD[k] as number) }) as Env<number>);
+const trainEnv = (): Env => new ClinicalClock(new CohortEnv('oncology/chemo-v1', 'chemo', POPULATION, COHORT_SEED, POOL, ENV_BASE, durableClearanceReward) as unknown as Env<number>);
+
+const IDS = [ENDPOINT, 'time_to_clearance', 'death', 'cleared', 'cumulative_dose'];
+const BASELINES = ['oncology/chemo-mtd', 'oncology/chemo-pulsed', 'oncology/chemo-front-loaded'];
+
+describe('DQN against the registered chemo protocols, cumulative-toxicity virtual patients', () => {
+  // KNOWN FAILURE (it.fails: the honest assertion is kept and is expected to fail; if every seed ever
+  // wins, this flips to a failure and the marker must go). Measured (1M steps, 100 held-out patients):
+  // front-loaded 20 d 88.49 d (best baseline; pulsed 89.87, MTD 150 — everyone dies), best duration on
+  // the held-out patients 17 d 88.31; per-patient best duration (an oracle no fixed schedule reaches)
+  // 85.82. DQN 90.65 / 94.68 / 91.97 d (seeds 0/1/2), paired DQN − front-loaded +2.16 [−1.34, 5.65],
+  // +6.19 [2.10, 10.28], +3.48 [0.88, 6.08]. Why: 48 of 100 patients are cleared by no front-loading
+  // duration (0–40 d) and no constant dose — they die of tumour burden by day 47 — and contribute 0; the
+  // headroom is ≈ 2.7 d on average, mostly 1–7 d per patient, while one patient lost by over- or
+  // under-dosing costs 30–130 d. DQN wins on some (−117 d on patient 1030, whom more than 2 days of
+  // dosing kills; −1…−7 d on patients the immune system clears) but loses several (+30…+88 d) that
+  // 20 days of front-loading saves. Tried and worse: 300k steps with lr 5e-4 (+4.7, +7.7,
+  // +17.5) and daily on/off decisions (action repeat 4, γ 0.98, 300k decisions: learns "almost never
+  // dose", +6.6, +6.6, +13.1; 6-h on/off, 1M steps: +14.1, +10.8, +8.0).
+  it.fails(`oncology/chemo-v1 (${POPULATION}): shorter time to durable clearance than the best protocol, ${HELD.length} held-out patients, ${TRAIN_SEEDS.length} training seeds`, async () => {
+    registerAllPolicies();
+    const base: Record<string, ReturnType<typeof endpointsPerSeed>> = {};
+    for (const arm of BASELINES) base[arm] = endpointsPerSeed('chemo', IDS, heldEnv, (env) => makePolicy(arm, env), SEEDS);
+    const bestArm = BASELINES.reduce((a, b) => (mean(base[b]?.values[ENDPOINT] as number[]) < mean(base[a]?.values[ENDPOINT] as number[]) ? b : a));
+    const bestValues = base[bestArm]?.values[ENDPOINT] as number[];
+    let tuned = { days: 0, values: [] as number[] };
+    for (let days = 1; days <= 40; days++) {
+      const v = endpointsPerSeed('chemo', [ENDPOINT], heldEnv, (env) => frontLoaded(env, { days }), SEEDS).values[ENDPOINT] as number[];
+      if (tuned.values.length === 0 || mean(v) < mean(tuned.values)) tuned = { days, values: v };
+    }
+    const lines = [
+      `chemo ${POPULATION}: ${HELD.length} held-out patients; ${TOTAL_STEPS} env steps per training seed`,
+      '| arm | time to durable clearance (d) | time to clearance (d) | death | cleared & alive | cumulative dose |',
+      '|---|---|---|---|---|---|',
+      ...Object.entries(base).map(([a, r]) => `| ${a} | ${IDS.map((id) => fmt(mean(r.values[id] as number[]), 3)).join(' | ')} |`),
+      `| front-loaded, best duration on the held-out patients (${tuned.days} d) | ${fmt(mean(tuned.values), 3)} | | | | |`,
+    ];
+    const perSeed: string[] = ['| train seed | DQN durable clearance (d) | death | cleared | dose | paired DQN − ' + bestArm + ' [95 % CI] | vs front-loaded ' + tuned.days + ' d | train s | kept @ |', '|---|---|---|---|---|---|---|---|---|'];
+    const his: number[] = [];
+    for (const seed of TRAIN_SEEDS) {
+      const start = performance.now();
+      const result = await trainDqn({ envFactory: trainEnv, config: chemoToxicConfig(TOTAL_STEPS), seed });
+      const seconds = (performance.now() - start) / 1000;
+      const dqn = endpointsPerSeed('chemo', IDS, heldEnv, () => greedyPolicy(result, result.bestWeights), SEEDS);
+      const v = dqn.values[ENDPOINT] as number[];
+      const diff = pairedDifference(v, bestValues);
+      const dTuned = pairedDifference(v, tuned.values);
+      his.push(diff.hi);
+      perSeed.push(
+        `| ${seed} | ${fmt(mean(v))} | ${fmt(mean(dqn.values.death as number[]))} | ${fmt(mean(dqn.values.cleared as number[]))} | ${fmt(mean(dqn.values.cumulative_dose as number[]), 1)} | ${fmt(diff.mean)} [${fmt(diff.lo)}, ${fmt(diff.hi)}] | ${fmt(dTuned.mean)} [${fmt(dTuned.lo)}, ${fmt(dTuned.hi)}] | ${seconds.toFixed(0)} | ${result.bestEvaluation?.step} |`,
+      );
+      console.log(perSeed[perSeed.length - 1]);
+      console.log(`seed ${seed} per-patient DQN − ${bestArm}: ${v.map((x, i) => fmt(x - (bestValues[i] as number), 1)).join(' ')}`);
+      result.online.dispose();
+      result.target.dispose();
+    }
+    console.log([...lines, '', ...perSeed].join('\n'));
+    for (const hi of his) expect(hi).toBeLessThan(0);
+  });
+});
