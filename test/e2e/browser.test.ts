@@ -46,7 +46,19 @@ describe('viewer in headless Chromium', () => {
     await page.goto(`${server.url}/#token=${TOKEN}`);
     await page.waitForSelector('#experiments');
 
-    const spec = { kind: 'train', name: 'e2e cartpole', seed: 11, env: 'classic/cartpole-v1', steps: 8000, seeds: 2, evalEpisodes: 2, config: { evalEvery: 2000, evalEpisodes: 2 } };
+    // The glucose twin: 288-step episodes keep the learning curve growing for several seconds (so it is
+    // seen live) and below the viewer's 1 000-point history buckets (so every episode is one point).
+    const spec = {
+      kind: 'train',
+      name: 'e2e glucose',
+      seed: 11,
+      env: 'glucose/t1d-v1',
+      envOptions: { patient: 'adult#001' },
+      steps: 120_000,
+      seeds: 2,
+      evalEpisodes: 2,
+      config: { evalEvery: 5_000, evalEpisodes: 2, learningStarts: 1_000 },
+    };
     const created = await page.evaluate(
       async ({ spec, token }) => {
         const res = await fetch('/api/experiments', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ spec }) });
@@ -57,8 +69,6 @@ describe('viewer in headless Chromium', () => {
     expect(created.status).toBe(201);
     const id = created.body.id;
 
-    // the experiment appears in the list with its status
-    await page.waitForSelector(`tr[data-experiment="${id}"]`, { timeout: 60_000 });
     await page.goto(`${server.url}/?view=experiment&id=${encodeURIComponent(id)}`);
     await page.waitForSelector('#chart-returns svg');
     // the learning curve gains points while the run is live
@@ -77,6 +87,10 @@ describe('viewer in headless Chromium', () => {
     }, id);
     await page.waitForFunction((n) => Number(document.getElementById('points-count')?.dataset.points ?? 0) === n, episodes, { timeout: 20_000 });
     await shot('learning-curve-final');
+
+    // the experiments list shows it finished
+    await page.goto(`${server.url}/?view=list`);
+    await page.waitForSelector(`tr[data-experiment="${id}"] [data-status="finished"]`, { timeout: 30_000 });
 
     // episode viewer: step forward and back
     const job0 = `${id}/job-0`;
