@@ -186,7 +186,35 @@ export const RAINBOW_LITE: DqnConfig = parseDqnConfig({
   hidden: [128, 128],
 });
 
+/**
+ * Insulin dosing on `glucose/t1d-v1` (adult cohort, random meals): the configuration of the long
+ * check test/long/dqn-glucose.test.ts, where it beats fixed basal on time in range on held-out seeds
+ * (agents/README.md, "Long learning checks"). Running normalisation (CGM, IOB and carbs have very
+ * different scales), double DQN with 3-step returns (the meal signal precedes the glucose rise by
+ * 30–90 min), 4 envs, best periodic evaluation kept.
+ */
+export const GLUCOSE_ADULT: DqnConfig = parseDqnConfig({
+  totalSteps: 150_000,
+  numEnvs: 4,
+  learningRate: 5e-4,
+  batchSize: 64,
+  bufferSize: 150_000,
+  learningStarts: 5_000,
+  trainFrequency: 1,
+  gradientSteps: 1,
+  targetUpdateInterval: 2_000,
+  doubleDqn: true,
+  nStep: 3,
+  normalization: 'running',
+  explorationFraction: 0.3,
+  hidden: [64, 64],
+  evalEvery: 10_000,
+  evalEpisodes: 10,
+  keepBest: true,
+});
+
 export const DQN_PRESETS: Record<string, DqnConfig> = {
+  'glucose-adult': GLUCOSE_ADULT,
   sb3: SB3_DEFAULTS,
   'zoo-cartpole': ZOO_CARTPOLE,
   'one-to-one': ONE_TO_ONE,

@@ -25,54 +25,54 @@ export class ServerLab implements Lab {
     private readonly baseDir = process.cwd(),
   ) {}
 
-  startExperiment(specInput: unknown): Promise<{ id: string }> {
+  /**
+   * Validate and launch an experiment: `created` resolves with its id once it is stored (or rejects
+   * when the spec is invalid — nothing is written then); `finished` resolves when it has ended.
+   */
+  private launch(specInput: unknown): { created: Promise<string>; finished: Promise<unknown> } {
     const spec = typeof specInput === 'string' ? parseSpecText(specInput, 'body.spec') : specInput;
     const controller = new AbortController();
-    return new Promise((resolve, reject) => {
-      let created = false;
-      const run = runExperiment({
-        spec,
-        store: this.store,
-        executor: this.executor,
-        baseDir: this.baseDir,
-        signal: controller.signal,
-        onCreated: (experiment) => {
-          created = true;
-          this.running.set(experiment.id, controller);
-          this.onExperimentStarted(experiment.id);
-          resolve({ id: experiment.id });
-        },
-      });
-      const settled = run.then(
-        (outcome) => this.running.delete(outcome.id),
-        (error: unknown) => {
-          if (!created) reject(error);
-          else process.stderr.write(`twinlab: experiment failed: ${error instanceof Error ? error.message : String(error)}\n`);
-        },
-      );
-      this.finished.add(settled);
-      void settled.finally(() => this.finished.delete(settled));
+    let onCreated: (id: string) => void = () => undefined;
+    const created = new Promise<string>((resolve) => {
+      onCreated = resolve;
     });
-  }
-
-  /** Run a spec to completion (the demo uses this); resolves with the experiment id. */
-  async runToCompletion(spec: unknown): Promise<string> {
-    const controller = new AbortController();
-    let id = '';
-    const outcome = await runExperiment({
+    const finished = runExperiment({
       spec,
       store: this.store,
       executor: this.executor,
       baseDir: this.baseDir,
       signal: controller.signal,
       onCreated: (experiment) => {
-        id = experiment.id;
-        this.running.set(id, controller);
-        this.onExperimentStarted(id);
+        this.running.set(experiment.id, controller);
+        this.onExperimentStarted(experiment.id);
+        onCreated(experiment.id);
       },
+    }).then((outcome) => {
+      this.running.delete(outcome.id);
+      return outcome;
     });
-    this.running.delete(outcome.id);
-    return outcome.id;
+    this.finished.add(finished);
+    void finished.catch(() => undefined).finally(() => this.finished.delete(finished));
+    return { created: Promise.race([created, finished.then(() => created)]), finished };
+  }
+
+  async startExperiment(specInput: unknown): Promise<{ id: string }> {
+    const { created, finished } = this.launch(specInput);
+    let stored = false;
+    finished.catch((error: unknown) => {
+      // Once the experiment row exists the runner has recorded the failure: log it, never throw into HTTP.
+      if (stored) process.stderr.write(`twinlab: experiment failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    });
+    const id = await created;
+    stored = true;
+    return { id };
+  }
+
+  /** Run a spec to completion (the demo uses this); resolves with the experiment id. */
+  async runToCompletion(spec: unknown): Promise<string> {
+    const { created, finished } = this.launch(spec);
+    await finished;
+    return created;
   }
 
   cancelExperiment(id: string): boolean {

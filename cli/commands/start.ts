@@ -19,25 +19,9 @@ export const DEMO = {
     steps,
     seeds: 2,
     evalEpisodes: 2,
-    // The configuration of the long check test/long/dqn-glucose.test.ts (see agents/README.md), shorter.
-    config: {
-      numEnvs: 4,
-      learningRate: 5e-4,
-      batchSize: 64,
-      bufferSize: 100_000,
-      learningStarts: 5_000,
-      trainFrequency: 1,
-      gradientSteps: 1,
-      targetUpdateInterval: 2_000,
-      doubleDqn: true,
-      nStep: 3,
-      normalization: 'running',
-      explorationFraction: 0.3,
-      hidden: [64, 64],
-      evalEvery: 10_000,
-      evalEpisodes: 5,
-      keepBest: true,
-    },
+    // the configuration of the long check test/long/dqn-glucose.test.ts (agents/README.md), shorter
+    preset: 'glucose-adult',
+    config: { bufferSize: 100_000, evalEpisodes: 5 },
   }),
   trial: (policyDir: string, patients: number) => ({
     kind: 'trial',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { trainDqn } from '../../agents/dqn.js';
-import { parseDqnConfig } from '../../agents/dqn-config.js';
+import { GLUCOSE_ADULT } from '../../agents/dqn-config.js';
 import { make } from '../../engine/registry.js';
 import '../../environments/index.js';
 import { registerAllPolicies } from '../../policies/index.js';
@@ -26,25 +26,7 @@ import { endpointsPerSeed, fmt, greedyPolicy, mean, pairedDifference } from './h
  * best periodic evaluation are kept (SB3 EvalCallback best model) — selection on the validation
  * seeds only. 150 000 env steps ≈ 30–60 s per seed on the shared machine.
  */
-const CONFIG = parseDqnConfig({
-  totalSteps: 150_000,
-  numEnvs: 4,
-  learningRate: 5e-4,
-  batchSize: 64,
-  bufferSize: 150_000,
-  learningStarts: 5_000,
-  trainFrequency: 1,
-  gradientSteps: 1,
-  targetUpdateInterval: 2_000,
-  doubleDqn: true,
-  nStep: 3,
-  normalization: 'running',
-  explorationFraction: 0.3,
-  hidden: [64, 64],
-  evalEvery: 10_000,
-  evalEpisodes: 10,
-  keepBest: true,
-});
+const CONFIG = GLUCOSE_ADULT;
 const TRAIN_SEEDS = [0, 1, 2, 3, 4];
 const HELD_OUT = Array.from({ length: 40 }, (_, k) => 7_000_000 + k);
 const ENV_OPTIONS = { cohort: 'adult', scenario: 'random' } as const;
