@@ -19,7 +19,7 @@ export const DEMO = {
     steps,
     seeds: 2,
     evalEpisodes: 2,
-    // the configuration of the long check test/long/dqn-glucose.test.ts (agents/README.md), shorter
+    // the configuration of the long check test/long/dqn-glucose.test.ts (agents/README.md)
     preset: 'glucose-adult',
     config: { bufferSize: 100_000, evalEpisodes: 5 },
   }),
@@ -48,7 +48,7 @@ interface StartFlags extends ServeFlags {
 export function registerStartCommand(program: Command): void {
   addServeOptions(program.command('start').description('start the lab: server + viewer + a live demonstration experiment'))
     .option('--no-demo', 'only serve; do not launch the demonstration')
-    .option('--demo-steps <n>', 'training steps of the demo DQN (per seed)', (v) => Number(v), 60_000)
+    .option('--demo-steps <n>', 'training steps of the demo DQN (per seed)', (v) => Number(v), 150_000)
     .option('--demo-patients <n>', 'virtual patients in the demo trial', (v) => Number(v), 10)
     .option('--exit-after-demo', 'stop the server when the demonstration has finished')
     .action(async (flags: StartFlags) => {
