@@ -1,11 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type * as ExecutorModule from '../experiments/executor.js';
 import type * as RunnerModule from '../experiments/runner.js';
 import type * as StoreModule from '../experiments/store.js';
+import { compiledIsFresh, ROOT } from '../scripts/freshness.mjs';
 import type { BenchResult } from './types.js';
 
 /**
@@ -27,27 +28,7 @@ import type { BenchResult } from './types.js';
  * which. TWINLAB_FROM_SOURCE=1 forces the sources. Wall-clock reads here are benchmark timing only.
  * Run directly: `npx tsx bench/trials.ts`.
  */
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE_DIRS = ['engine', 'environments', 'policies', 'agents', 'experiments', 'server', 'cli'];
-
-function newestSource(dir: string): number {
-  let newest = 0;
-  if (!existsSync(dir)) return newest;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Same rule as bin/twinlab.js: dist/ is used when it exists and no source is newer than it. */
-export function compiledIsFresh(): boolean {
-  const marker = join(root, 'dist', 'experiments', 'runner.js');
-  if (process.env.TWINLAB_FROM_SOURCE || !existsSync(marker)) return false;
-  const built = statSync(marker).mtimeMs;
-  return SOURCE_DIRS.every((d) => newestSource(join(root, d)) <= built);
-}
+const root = ROOT;
 
 interface Pipeline {
   build: 'dist' | 'tsx';
