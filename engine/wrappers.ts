@@ -14,6 +14,7 @@ import { Box, Discrete, type Action, type Space, isBox } from './spaces.js';
 export abstract class Wrapper<A extends Action = Action, InnerA extends Action = Action> implements Env<A> {
   private ended = true;
   private started = false;
+  private readonly ownResult: StepResult = { observation: new Float32Array(0), reward: 0, terminated: false, truncated: false, info: {} };
   constructor(readonly env: Env<InnerA>) {}
 
   get id(): string {
@@ -72,6 +73,22 @@ export abstract class Wrapper<A extends Action = Action, InnerA extends Action =
     return this.env.reset(options);
   }
   protected abstract stepWrapped(action: A): StepResult;
+
+  /**
+   * The inner step result with `observation` replaced, in this wrapper's own (reused) result object.
+   * A wrapper that changes the observation must not assign it into the inner result: envs reuse one
+   * result object whose `observation` field they set once, so they would return the wrapper's buffer
+   * (stale, or of another size) from then on.
+   */
+  protected withObservation(inner: StepResult, observation: Float32Array): StepResult {
+    const r = this.ownResult;
+    r.observation = observation;
+    r.reward = inner.reward;
+    r.terminated = inner.terminated;
+    r.truncated = inner.truncated;
+    r.info = inner.info;
+    return r;
+  }
 }
 
 /** Truncates an episode after `maxEpisodeSteps` steps (truncated = true unless it terminated on that step). */
@@ -146,8 +163,7 @@ export class ObservationNoise<A extends Action = Action> extends Wrapper<A, A> {
   }
   protected stepWrapped(action: A): StepResult {
     const result = this.env.step(action);
-    result.observation = this.perturb(result.observation);
-    return result;
+    return this.withObservation(result, this.perturb(result.observation));
   }
   private perturb(obs: Float32Array): Float32Array {
     const { low, high } = this.env.observationSpace;
@@ -223,8 +239,67 @@ export class MissingObservations<A extends Action = Action> extends Wrapper<A, A
       this.out[i] = this.last[i] as number;
       this.out[n + i] = observed ? 1 : 0;
     }
-    result.observation = this.out;
-    return result;
+    return this.withObservation(result, this.out);
+  }
+}
+
+/**
+ * Stacks the last `k` observations into one (Gymnasium `FrameStackObservation`, flattened): the
+ * observation is [o_{t−k+1}, …, o_{t−1}, o_t], oldest first, each of the inner size n, with the inner
+ * Box bounds tiled k times and labels `x@t-j` for the frame j steps back (`x` for the current one).
+ * At reset every slot holds the first observation (Gymnasium's `padding_type="reset"`). Gives a
+ * memoryless policy the recent trajectory, e.g. how fast a tumour shrinks under the current dose.
+ */
+export class FrameStack<A extends Action = Action> extends Wrapper<A, A> {
+  private readonly space: Box;
+  private readonly frames: Float32Array;
+  private readonly n: number;
+  constructor(
+    env: Env<A>,
+    readonly k: number,
+  ) {
+    super(env);
+    if (!Number.isInteger(k) || k < 1) throw new TwinlabError('INVALID_ARGUMENT', `FrameStack needs k an integer ≥ 1, got ${k}`);
+    const inner = env.observationSpace;
+    const n = inner.size;
+    this.n = n;
+    const tile = (xs: ArrayLike<number>): number[] => Array.from({ length: k * n }, (_, i) => xs[i % n] as number);
+    const labels = inner.labels
+      ? Array.from({ length: k * n }, (_, i) => {
+          const back = k - 1 - Math.floor(i / n);
+          const label = inner.labels?.[i % n] as string;
+          return back === 0 ? label : `${label}@t-${back}`;
+        })
+      : undefined;
+    this.space = new Box(tile(inner.low), tile(inner.high), [k * n], labels);
+    this.frames = new Float32Array(k * n);
+  }
+  override get observationSpace(): Box {
+    return this.space;
+  }
+  /** The inner state plus the stacked frames, so a restored episode sees the same history. */
+  override getState(): unknown {
+    const inner = this.env.getState?.();
+    return inner === undefined ? undefined : { frameStack: Array.from(this.frames), env: inner };
+  }
+  override setState(state: unknown): void {
+    const s = state as { frameStack?: unknown; env?: unknown };
+    if (!Array.isArray(s?.frameStack) || s.frameStack.length !== this.frames.length) {
+      throw new TwinlabError('INVALID_ARGUMENT', `${this.id}: FrameStack state must carry frameStack, an array of ${this.frames.length} numbers`);
+    }
+    super.setState(s.env);
+    this.frames.set(s.frameStack as number[]);
+  }
+  protected override resetWrapped(options: ResetOptions): ResetResult {
+    const result = this.env.reset(options);
+    for (let j = 0; j < this.k; j++) this.frames.set(result.observation, j * this.n);
+    return { observation: this.frames, info: result.info };
+  }
+  protected stepWrapped(action: A): StepResult {
+    const result = this.env.step(action);
+    this.frames.copyWithin(0, this.n);
+    this.frames.set(result.observation, (this.k - 1) * this.n);
+    return this.withObservation(result, this.frames);
   }
 }
 

@@ -202,6 +202,7 @@ export function registerChemo(): void {
     optionDocs: {
       doseLevels: 'number of evenly spaced dose levels v ∈ [0, 1] (default 5; 11 as the DTR-Bench README)',
       observeNormal: 'true: observe (N, T, I, B); default (T, I, B) as DTR-Bench',
+      observeLogTumour: 'true: append log10(max(T, 1e−12)) to the observation',
       toxicity: '"published" (default, de Pillis 2003) or "cumulative" (synthetic cumulative-exposure toxicity)',
       deathPenalty: 'reward when N < 0.7·N0 (default −100, DTR-Bench)',
       'N0, T0, I0': 'initial normal, tumour, immune populations (default 0.9, 0.2, 0.005)',

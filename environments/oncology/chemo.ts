@@ -26,7 +26,9 @@ import {
  *   `make` truncates at 600 steps (150 days).
  * - Action: index k of `doseLevels` evenly spaced levels v = k/(doseLevels − 1) ∈ [0, 1] (default 5; 11 is
  *   the DTR-Bench README example).
- * - Observation: (T, I, B) as DTR-Bench (N hidden); `observeNormal: true` gives (N, T, I, B).
+ * - Observation: (T, I, B) as DTR-Bench (N hidden); `observeNormal: true` gives (N, T, I, B);
+ *   `observeLogTumour: true` appends log10(max(T, 1e−12)) — the clearance threshold T < 1e−3 and the
+ *   tumour's response to the dose are visible on a log scale, lost in T itself once T ≪ 1.
  * - Reward (DTR-Bench, from the state before the transition): r = N/N0 − T/T0 − v. If N after the step
  *   falls below 0.7·N0 the patient dies: terminated, reward = deathPenalty (−100 as DTR-Bench).
  * - Deterministic: the seed is accepted but unused (no noise in DTR-Bench "setting 1").
@@ -42,6 +44,8 @@ export type ChemoToxicity = 'published' | 'cumulative';
 export interface ChemoEnvOptions {
   doseLevels?: number;
   observeNormal?: boolean;
+  /** Append log10(max(T, 1e−12)) to the observation. */
+  observeLogTumour?: boolean;
   toxicity?: ChemoToxicity;
   deathPenalty?: number;
   /** Initial normal, tumour, immune populations (default: DTR-Bench 0.9, 0.2, 0.005). */
@@ -63,6 +67,7 @@ export interface ChemoState {
 }
 
 const OBS_HIGH = { N: 10, T: 10, I: 100, B: 100 };
+const LOG_T_FLOOR = 1e-12;
 
 function optionNumber(options: Record<string, unknown>, name: string, fallback: number, min: number, max = Number.POSITIVE_INFINITY): number {
   const value = options[name];
@@ -82,6 +87,7 @@ export class ChemoEnv extends BaseEnv<number> {
   readonly levels: Float64Array;
   readonly initial: Readonly<{ N: number; T: number; I: number }>;
   readonly observeNormal: boolean;
+  readonly observeLogTumour: boolean;
   readonly toxicity: ChemoToxicity;
   readonly deathPenalty: number;
   readonly patientId: string;
@@ -120,16 +126,32 @@ export class ChemoEnv extends BaseEnv<number> {
       throw new TwinlabError('INVALID_ARGUMENT', `${CHEMO_ENV_ID}: option observeNormal must be a boolean, got ${describeValue(observeNormal)}`);
     }
     this.observeNormal = observeNormal;
+    const observeLogTumour = o.observeLogTumour ?? false;
+    if (typeof observeLogTumour !== 'boolean') {
+      throw new TwinlabError('INVALID_ARGUMENT', `${CHEMO_ENV_ID}: option observeLogTumour must be a boolean, got ${describeValue(observeLogTumour)}`);
+    }
+    this.observeLogTumour = observeLogTumour;
     this.patientId = typeof o.patientId === 'string' ? o.patientId : 'dtr-bench-default';
-    this.observationSpace = observeNormal
-      ? new Box([0, 0, 0, 0], [OBS_HIGH.N, OBS_HIGH.T, OBS_HIGH.I, OBS_HIGH.B], [4], ['N', 'T', 'I', 'B'])
-      : new Box([0, 0, 0], [OBS_HIGH.T, OBS_HIGH.I, OBS_HIGH.B], [3], ['T', 'I', 'B']);
+    const low = [0, 0, 0];
+    const high = [OBS_HIGH.T, OBS_HIGH.I, OBS_HIGH.B];
+    const labels = ['T', 'I', 'B'];
+    if (observeNormal) {
+      low.unshift(0);
+      high.unshift(OBS_HIGH.N);
+      labels.unshift('N');
+    }
+    if (observeLogTumour) {
+      low.push(Math.log10(LOG_T_FLOOR));
+      high.push(Math.log10(OBS_HIGH.T));
+      labels.push('log10T');
+    }
+    this.observationSpace = new Box(low, high, [labels.length], labels);
     this.actionSpace = new Discrete(
       levels,
       0,
       Array.from(this.levels, (v) => `v=${Number(v.toFixed(3))}`),
     );
-    this.observation = new Float32Array(observeNormal ? 4 : 3);
+    this.observation = new Float32Array(labels.length);
     this.rhs = chemoRhs(this.params);
     this.result = { observation: this.observation, reward: 0, terminated: false, truncated: false, info: this.info };
   }
@@ -190,7 +212,8 @@ export class ChemoEnv extends BaseEnv<number> {
     if (this.observeNormal) o[k++] = Math.min(OBS_HIGH.N, y[N_IDX] as number);
     o[k++] = Math.min(OBS_HIGH.T, y[T_IDX] as number);
     o[k++] = Math.min(OBS_HIGH.I, y[I_IDX] as number);
-    o[k] = Math.min(OBS_HIGH.B, y[B_IDX] as number);
+    o[k++] = Math.min(OBS_HIGH.B, y[B_IDX] as number);
+    if (this.observeLogTumour) o[k] = Math.log10(Math.max(LOG_T_FLOOR, Math.min(OBS_HIGH.T, y[T_IDX] as number)));
   }
 
   private writeInfo(dose: number): void {

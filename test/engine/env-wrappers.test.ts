@@ -6,7 +6,7 @@ import { make, parseEnvId, register } from '../../engine/registry.js';
 import { Rng } from '../../engine/random.js';
 import { Box, Discrete } from '../../engine/spaces.js';
 import { VectorEnv } from '../../engine/vector.js';
-import { DiscreteActions, MissingObservations, ObservationNoise, RecordEpisode, TimeLimit } from '../../engine/wrappers.js';
+import { DiscreteActions, FrameStack, MissingObservations, ObservationNoise, RecordEpisode, TimeLimit } from '../../engine/wrappers.js';
 import '../../environments/index.js';
 
 /** A counter env: observation = [t, last dose]; terminates when the cumulative dose exceeds 10. */
@@ -237,5 +237,83 @@ describe('noise wrappers save their streams', () => {
     b.reset({ seed: 1 });
     b.setState(saved);
     expect(Array.from({ length: 6 }, () => Array.from(b.step(Float32Array.of(0.5)).observation))).toEqual(continued);
+  });
+});
+
+describe('FrameStack', () => {
+  it('stacks the last k observations oldest first, padded with the reset observation, with tiled bounds and labels', () => {
+    const env = new FrameStack(new DoseCounter(), 3);
+    expect(env.observationSpace.shape).toEqual([6]);
+    expect(Array.from(env.observationSpace.low)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Array.from(env.observationSpace.high)).toEqual([1000, 5, 1000, 5, 1000, 5]);
+    expect(env.observationSpace.labels).toEqual(['t@t-2', 'dose@t-2', 't@t-1', 'dose@t-1', 't', 'dose']);
+    expect(Array.from(env.reset({ seed: 7 }).observation)).toEqual([7, 0, 7, 0, 7, 0]);
+    expect(Array.from(env.step(Float32Array.of(1)).observation)).toEqual([7, 0, 7, 0, 8, 1]);
+    expect(Array.from(env.step(Float32Array.of(2)).observation)).toEqual([7, 0, 8, 1, 9, 2]);
+    const o = env.step(Float32Array.of(3)).observation;
+    expect(Array.from(o)).toEqual([8, 1, 9, 2, 10, 3]);
+    expect(env.observationSpace.contains(o)).toBe(true);
+    expect(Array.from(env.reset({ seed: 2 }).observation)).toEqual([2, 0, 2, 0, 2, 0]);
+    expect(Array.from(new FrameStack(new DoseCounter(), 1).reset({ seed: 4 }).observation)).toEqual([4, 0]);
+    expect(() => new FrameStack(new DoseCounter(), 0)).toThrow(/FrameStack needs k an integer ≥ 1, got 0/);
+  });
+
+  it('restores its frames from getState (JSON round trip) and from RecordEpisode keyframes exactly', () => {
+    const make = () => new FrameStack(new TimeLimit(new DoseCounter(), 40), 4);
+    const dose = (i: number) => Float32Array.of((i % 3) * 0.25);
+    const a = make();
+    a.reset({ seed: 3 });
+    for (let i = 0; i < 5; i++) a.step(dose(i));
+    const saved = JSON.parse(JSON.stringify(a.getState()));
+    const continued = Array.from({ length: 6 }, (_, i) => Array.from(a.step(dose(5 + i)).observation));
+    const b = make();
+    b.reset({ seed: 11 });
+    b.setState(saved);
+    expect(Array.from({ length: 6 }, (_, i) => Array.from(b.step(dose(5 + i)).observation))).toEqual(continued);
+    expect(() => b.setState({ frameStack: [1, 2], env: {} })).toThrow(/frameStack, an array of 8 numbers/);
+
+    const rec = new RecordEpisode(make(), { keyframeInterval: 4 });
+    rec.reset({ seed: 1 });
+    for (let i = 0; i < 40; i++) if (rec.step(dose(i)).truncated) break;
+    const log = rec.lastEpisode;
+    const kf = log?.keyframes.find((k) => k.step === 8);
+    expect(kf).toBeDefined();
+    const c = make();
+    c.reset({ seed: 99 });
+    c.setState(JSON.parse(JSON.stringify(kf?.state)));
+    for (let i = 8; i < 14; i++) expect(Array.from(c.step(dose(i)).observation)).toEqual(log?.steps[i]?.observation);
+  });
+});
+
+/** Like most twins: one result object, created once, whose observation field is never reassigned. */
+class ReusingCounter extends BaseEnv<number> {
+  readonly id = 'test/reusing-counter-v0';
+  readonly observationSpace = new Box([0], [1000], [1], ['t']);
+  readonly actionSpace = new Discrete(2);
+  private readonly obs = new Float32Array(1);
+  private readonly result: StepResult = { observation: this.obs, reward: 0, terminated: false, truncated: false, info: {} };
+  protected resetEnv(): ResetResult {
+    this.obs[0] = 0;
+    return { observation: this.obs, info: {} };
+  }
+  protected stepEnv(action: number): StepResult {
+    this.obs[0] = (this.obs[0] as number) + 1 + action;
+    return this.result;
+  }
+}
+
+describe('observation-changing wrappers over an env that reuses its result object', () => {
+  it('see the inner observation of every step (they return their own result, never assign into the inner one)', () => {
+    const wrapped = [
+      new ObservationNoise(new ReusingCounter(), 0),
+      new MissingObservations(new ReusingCounter(), 0),
+      new FrameStack(new ReusingCounter(), 2),
+      new FrameStack(new FrameStack(new ReusingCounter(), 2), 2),
+    ];
+    for (const env of wrapped) {
+      env.reset({ seed: 0 });
+      const firsts = Array.from({ length: 4 }, (_, i) => env.step(i % 2).observation[env.observationSpace.size - (env instanceof MissingObservations ? 2 : 1)]);
+      expect(firsts).toEqual([1, 3, 4, 6]);
+    }
   });
 });

@@ -185,6 +185,22 @@ describe('oncology/chemo-v1 env (DTR-Bench AhnChemoEnv formulation)', () => {
     expect(() => other.setState({ y: [1] })).toThrow(/setState/);
   });
 
+  it('observeLogTumour appends log10 T (floored at 1e−12) with its bounds and label', () => {
+    const env = new ChemoEnv({ observeNormal: true, observeLogTumour: true });
+    expect(env.observationSpace.labels).toEqual(['N', 'T', 'I', 'B', 'log10T']);
+    expect(env.observationSpace.low[4]).toBe(-12);
+    expect(env.observationSpace.high[4]).toBe(1);
+    let o = env.reset().observation;
+    expect(o[4]).toBeCloseTo(Math.log10(0.2), 6);
+    for (let k = 0; k < 400; k++) {
+      o = env.step(4).observation;
+      expect(o[4]).toBeCloseTo(Math.log10(Math.max(1e-12, o[1] as number)), 5);
+      expect(env.observationSpace.contains(o)).toBe(true);
+    }
+    expect(o[4]).toBeLessThan(-3);
+    expect(() => new ChemoEnv({ observeLogTumour: 1 as never })).toThrow(/observeLogTumour must be a boolean, got 1/);
+  });
+
   it('options are validated with messages naming the option', () => {
     expect(() => new ChemoEnv({ doseLevels: 1 })).toThrow(/doseLevels/);
     expect(() => new ChemoEnv({ toxicity: 'severe' as never })).toThrow(/toxicity/);
