@@ -58,6 +58,7 @@ export interface TrainOptions {
   resumeFrom?: DqnCheckpoint;
   signal?: AbortSignal;
   /** Receives a checkpoint every `checkpointEvery` env steps; may return where it stored it. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a checkpoint sink may return nothing or where it stored the checkpoint
   checkpoint?: (c: DqnCheckpoint) => void | string | Promise<void | string>;
   /** Env id for run.started (defaults to the first env's id). */
   envId?: string;

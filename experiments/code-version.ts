@@ -35,7 +35,10 @@ function sources(dir: string, out: string[]): void {
 export function codeVersion(): string {
   if (cached !== undefined) return cached;
   const root = findRoot();
-  if (!root) return (cached = 'unknown');
+  if (!root) {
+    cached = 'unknown';
+    return cached;
+  }
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
   const files: string[] = [];
   for (const layer of LAYERS) sources(join(root, layer), files);

@@ -294,7 +294,10 @@ class EventBuffer {
 
   push(jobId: string, event: TwinlabEvent): void {
     let list = this.pending.get(jobId);
-    if (!list) this.pending.set(jobId, (list = []));
+    if (!list) {
+      list = [];
+      this.pending.set(jobId, list);
+    }
     list.push(event);
     if (++this.count >= FLUSH_EVENTS) this.flush();
   }

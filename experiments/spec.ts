@@ -296,7 +296,7 @@ function configPathExists(path: string): boolean {
 
 /** DQN needs a discrete action space; say so up front instead of failing inside a worker. */
 function checkDiscreteActions(envId: string, envOptions: Record<string, unknown>, errors: SpecError[]): void {
-  let env;
+  let env: ReturnType<typeof make>;
   try {
     env = make(envId, envOptions);
   } catch (error) {

@@ -69,7 +69,7 @@ export class EnvPool {
   }
 }
 
-export async function runTrialJob(task: JobTask, config: TrialJobConfig, emit: EventSink, loadSaved?: SavedPolicyLoader, envs?: EnvPool): Promise<JobOutcome> {
+export async function runTrialJob(_task: JobTask, config: TrialJobConfig, emit: EventSink, loadSaved?: SavedPolicyLoader, envs?: EnvPool): Promise<JobOutcome> {
   const twin = config.twinId ? getTwin(config.twinId) : undefined;
   const createPolicy = await resolvePolicy(config, loadSaved);
   const env = envs ? envs.get(config.envId, config.envOptions) : make(config.envId, config.envOptions);

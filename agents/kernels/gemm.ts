@@ -210,7 +210,7 @@ export function gemmListFunction(epilogue: Epilogue = 'none'): WasmFunction {
 export function buildListsFunction(): WasmFunction {
   // locals: i 9, k 10, e 11, row 12, x 13 (f32), src 14, dst 15
   const [a, M, K, strideI, strideK, base, stride, list, rowPtrs] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [i, k, e, row, x, src, dst] = [9, 10, 11, 12, 13, 14, 15];
+  const [i, k, e, _row, x, src, dst] = [9, 10, 11, 12, 13, 14, 15];
   return {
     name: 'buildLists',
     params: [I32, I32, I32, I32, I32, I32, I32, I32, I32],

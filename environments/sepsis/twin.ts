@@ -12,7 +12,7 @@ import { LEVEL_NAMES, N_OBS, decodeFull } from './state.js';
  */
 function outcome(log: EpisodeLog): 'death' | 'discharge' | 'ongoing' {
   const last = log.steps[log.steps.length - 1];
-  if (!last || !last.terminated) return 'ongoing';
+  if (!last?.terminated) return 'ongoing';
   return last.reward < 0 ? 'death' : 'discharge';
 }
 

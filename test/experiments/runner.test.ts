@@ -75,7 +75,7 @@ describe('experiment runner', () => {
     writeFileSync(join(broken, 'policy', 'policy.json'), '{ not json');
     const store = freshStore('fail');
     const executor = new PiscinaExecutor({ workers: 2 });
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof runExperiment>>;
     try {
       outcome = await runExperiment({ spec: { ...cartTrial, arms: [cartTrial.arms[0], { name: 'broken', policy: join(broken, 'policy') }] }, store, executor });
     } finally {
@@ -119,7 +119,7 @@ describe('experiment runner', () => {
     expect(partial.jobs.filter((j) => j.status === 'finished')).toHaveLength(5);
 
     const executor = new PiscinaExecutor({ workers: 2 });
-    let resumed;
+    let resumed: Awaited<ReturnType<typeof resumeExperiment>>;
     try {
       resumed = await resumeExperiment({ id: partial.id, store, executor });
     } finally {
@@ -127,7 +127,7 @@ describe('experiment runner', () => {
     }
     expect(resumed.status).toBe('finished');
     expect(resumed.jobs.map((j) => j.result)).toEqual(reference.jobs.map((j) => j.result));
-    expect(resumed.jobs.map((j) => j.attempts)).toEqual(resumed.jobs.map((j) => 1));
+    expect(resumed.jobs.map((j) => j.attempts)).toEqual(resumed.jobs.map(() => 1));
     expect(store.getTrialResult(partial.id)).toEqual(reference.trial);
   });
 });

@@ -164,7 +164,7 @@ describe('experiment spec validation', () => {
       expect(byPatient(i, 1)[0]).not.toMatchObject({ episodeSeeds: (arms[0] as { episodeSeeds: number[] }).episodeSeeds });
     }
     const unpaired = expandJobs('exp', validateSpec({ ...trial, paired: false }));
-    expect((unpaired[0]?.config as { episodeSeeds: number[] }).episodeSeeds).not.toEqual((unpaired[1]?.config as { episodeSeeds: number[] }).episodeSeeds);
+    expect((unpaired[0]!.config as { episodeSeeds: number[] }).episodeSeeds).not.toEqual((unpaired[1]!.config as { episodeSeeds: number[] }).episodeSeeds);
     // Job seeds depend on the experiment seed and the index only (not the experiment id).
     expect(expandJobs('other', spec).map((j) => j.seed)).toEqual(jobs.map((j) => j.seed));
   });

@@ -58,7 +58,7 @@ const STEP_REWARD = -0.01;
 const ENDPOINT = 'time_to_durable_clearance';
 
 /** Appends the day and the cumulative dose (dose·day, from the env's info) to the observation. */
-export class ClinicalClock extends Wrapper<number, number> {
+class ClinicalClock extends Wrapper<number, number> {
   private readonly obs: Float32Array;
   private readonly space: Box;
   constructor(env: Env<number>) {
@@ -112,7 +112,7 @@ function durableClearanceReward(result: StepResult, env: CohortEnv): number {
  * gave seed 0 +0.75 and +0.89 d, this one −0.21 d), 1M env steps (≈ 70–95 s per seed here), kept weights chosen every 50k steps by
  * the exact pool score (`validationScore`); the 16-episode Monte Carlo evaluation is only logged.
  */
-export function chemoToxicConfig(totalSteps: number): DqnConfig {
+function chemoToxicConfig(totalSteps: number): DqnConfig {
   return parseDqnConfig({
     totalSteps,
     numEnvs: 8,
