@@ -237,7 +237,7 @@ export class PiscinaExecutor implements Executor {
       port1.on('message', (message: WorkerMessage) => {
         const jobId = message.jobId;
         if (!pending.has(jobId)) return;
-        if (message.type === 'event') handlers.onEvent(jobId, message.event);
+        if (message.type === 'events') for (const event of message.events) handlers.onEvent(jobId, event);
         else if (message.type === 'finished') settle(jobId, () => handlers.onFinished(jobId, message.outcome));
         else if (message.cancelled) settle(jobId, () => (handlers.onCancelled ? handlers.onCancelled(jobId) : handlers.onFailed(jobId, 'cancelled')));
         else settle(jobId, () => handlers.onFailed(jobId, message.error, message.stack));

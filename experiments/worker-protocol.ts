@@ -4,8 +4,9 @@ import type { JobOutcome, JobTask } from './job-types.js';
 
 /**
  * The port protocol between a worker and the executor. A pool task is a batch of jobs run one after
- * the other (see `batchTasks` in executor.ts) with one port. For each job, its events are posted as
- * they happen and then one `finished` (with the outcome; encoded episode bytes are transferred, not
+ * the other (see `batchTasks` in executor.ts) with one port. For each job, its events are posted in
+ * small batches (every EVENT_BATCH_MS or EVENT_BATCH_SIZE events, whichever comes first — one message
+ * per event would make the main thread's message handling a bottleneck for fast jobs) and then one `finished` (with the outcome; encoded episode bytes are transferred, not
  * copied) or `failed` (message and stack) message, all tagged with the job id, so the main thread never
  * depends on the ordering between the port and Piscina's own result channel. A `{ type: 'cancel' }`
  * message from the main thread aborts the running job cooperatively and cancels the batch's rest.
@@ -16,9 +17,39 @@ export interface WorkerRequest {
 }
 
 export type WorkerMessage =
-  | { type: 'event'; jobId: string; event: TwinlabEvent }
+  | { type: 'events'; jobId: string; events: TwinlabEvent[] }
   | { type: 'finished'; jobId: string; outcome: JobOutcome }
   | { type: 'failed'; jobId: string; error: string; stack?: string; cancelled: boolean };
+
+const EVENT_BATCH_MS = 15;
+const EVENT_BATCH_SIZE = 256;
+
+/** Buffers a job's events and posts them in batches; flushes on size, on age (checked at each event and by a timer when the job yields) and on demand. */
+class EventBatcher {
+  private events: TwinlabEvent[] = [];
+  private firstAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly port: MessagePort,
+    private readonly jobId: string,
+  ) {}
+  push(event: TwinlabEvent): void {
+    const now = Date.now();
+    if (this.events.length === 0) {
+      this.firstAt = now;
+      this.timer = setTimeout(() => this.flush(), EVENT_BATCH_MS);
+    }
+    this.events.push(event);
+    if (this.events.length >= EVENT_BATCH_SIZE || now - this.firstAt >= EVENT_BATCH_MS) this.flush();
+  }
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.events.length === 0) return;
+    this.port.postMessage({ type: 'events', jobId: this.jobId, events: this.events } satisfies WorkerMessage);
+    this.events = [];
+  }
+}
 
 export type JobFunction = (task: JobTask, emit: (e: TwinlabEvent) => void, signal: AbortSignal) => Promise<JobOutcome>;
 
@@ -35,7 +66,13 @@ export async function serveJobs(tasks: JobTask[], port: MessagePort, run: JobFun
       const jobId = task.id;
       try {
         if (controller.signal.aborted) throw new Error('cancelled before it started');
-        const outcome = await run(task, (event) => port.postMessage({ type: 'event', jobId, event } satisfies WorkerMessage), controller.signal);
+        const batcher = new EventBatcher(port, jobId);
+        let outcome: JobOutcome;
+        try {
+          outcome = await run(task, (event) => batcher.push(event), controller.signal);
+        } finally {
+          batcher.flush();
+        }
         const transfer = new Set<ArrayBuffer>();
         for (const e of outcome.episodes) if (e.encoded && e.encoded.bytes.buffer instanceof ArrayBuffer) transfer.add(e.encoded.bytes.buffer);
         port.postMessage({ type: 'finished', jobId, outcome } satisfies WorkerMessage, [...transfer]);
