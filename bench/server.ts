@@ -110,7 +110,7 @@ export async function run(): Promise<BenchResult[]> {
         .map(([sent, at]) => at - (sent as number))
         .sort((a, b) => a - b);
       if (lat.length > 0) {
-        results.push({ name: 'viewer.training-event-latency.median', value: percentile(lat, 0.5), unit: 'ms', note: `DQN worker → runner (main thread) → store batch (≤ 25 ms) → relay → chart; ${lat.length} live episodes` });
+        results.push({ name: 'viewer.training-event-latency.median', value: percentile(lat, 0.5), unit: 'ms', note: `runner receipt on the main thread → store batch (≤ 25 ms) → relay → chart, ${lat.length} live episodes; the worker's own event batching adds ≤ 15 ms before that` });
         results.push({ name: 'viewer.training-event-latency.p95', value: percentile(lat, 0.95), unit: 'ms' });
       }
       await live.close();
