@@ -74,6 +74,9 @@ export class EventRelay {
           reply?.({ ok: false, error: `unknown experiment "${experimentId}"` });
           return;
         }
+        // A client that read history over REST may be ahead of the relay: relay up to the store's
+        // head first (this socket is not in the room yet), so the room never re-sends what it has.
+        if (afterSeq > t.relayed) this.pollExperiment(experimentId, t);
         let cursor = afterSeq;
         while (cursor < t.relayed) {
           const batch = this.store.eventsAfter(experimentId, cursor, 2000);
@@ -99,23 +102,26 @@ export class EventRelay {
 
   /** One polling round: new events and status changes of every tracked experiment. */
   poll(): void {
-    for (const [experimentId, t] of this.tracked) {
-      try {
-        for (;;) {
-          const batch = this.store.eventsAfter(experimentId, t.relayed, 2000);
-          if (batch.length === 0) break;
-          for (const row of batch) {
-            const message: EventMessage = { experimentId, seq: row.seq, jobId: row.jobId, event: row.event };
-            this.io.to(experimentRoom(experimentId)).emit(SOCKET_MESSAGES.event, message);
-            if (row.jobId) this.io.to(runRoom(row.jobId)).emit(SOCKET_MESSAGES.event, message);
-            t.relayed = row.seq;
-          }
-          if (batch.length < 2000) break;
+    for (const [experimentId, t] of this.tracked) this.pollExperiment(experimentId, t);
+  }
+
+  /** Relay what the store holds beyond `t.relayed` to the experiment's rooms, then its status. */
+  private pollExperiment(experimentId: string, t: Tracked): void {
+    try {
+      for (;;) {
+        const batch = this.store.eventsAfter(experimentId, t.relayed, 2000);
+        if (batch.length === 0) break;
+        for (const row of batch) {
+          const message: EventMessage = { experimentId, seq: row.seq, jobId: row.jobId, event: row.event };
+          this.io.to(experimentRoom(experimentId)).emit(SOCKET_MESSAGES.event, message);
+          if (row.jobId) this.io.to(runRoom(row.jobId)).emit(SOCKET_MESSAGES.event, message);
+          t.relayed = row.seq;
         }
-        this.pollStatus(experimentId, t);
-      } catch {
-        // A transient read error (e.g. the database is busy) is retried on the next tick.
+        if (batch.length < 2000) break;
       }
+      this.pollStatus(experimentId, t);
+    } catch {
+      // A transient read error (e.g. the database is busy) is retried on the next tick.
     }
   }
 
