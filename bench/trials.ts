@@ -15,10 +15,15 @@ import type { BenchResult } from './types.js';
  *     simulated patient-days per second (target ≥ 200), episode logs stored; also the CPU time per
  *     patient-day summed over all threads, which — unlike the rate — does not depend on what else
  *     the machine is running;
- *  2. 8 independent DQN training jobs (CartPole, 100,000 env steps each: ≈ 1.8 s per job alone, so the
- *     ≈ 0.5 s worker start-up is ≈ 3 % of the 1-worker time) on 2 workers vs 1 with the same
- *     PiscinaExecutor (target ≤ 0.55× the time), with the CPU time of each run; `--quick` (or
- *     TWINLAB_BENCH_QUICK=1) runs 3,000-step jobs instead;
+ *  2. 8 independent DQN training jobs on 2 workers vs 1 with the same PiscinaExecutor (target ≤ 0.55×
+ *     the time), with the CPU time of each run, for two kinds of job:
+ *     a. the RL Baselines3 Zoo CartPole set (preset `zoo-cartpole`: 50,000 env steps, 256×256, ≈ 19 s
+ *        per job alone) — the issue's reference job; ≈ 4 minutes in all;
+ *     b. small jobs (CartPole, 100,000 env steps, 64×64, train every 4 steps: ≈ 1.7 s per job alone, so
+ *        the ≈ 0.7 s worker start-up weighs more, and memory-bound replay sampling dominates — two of
+ *        them side by side each run ≈ 7 % slower than one alone).
+ *     `--train-steps N` sets the small jobs' length; `--quick` (or TWINLAB_BENCH_QUICK=1) runs only
+ *     3,000-step small jobs;
  *  3. a control: the same ratio for a fixed pure-CPU loop on 1 vs 2 bare worker threads. On a machine
  *     shared with other work it shows how much of a second core was actually available — the DQN
  *     ratio cannot beat it.
@@ -89,6 +94,9 @@ const trialSpec = {
   reference: 'basal',
 };
 
+/** Eight seeds of the RL Baselines3 Zoo DQN CartPole-v1 set (agents/dqn-config.ts `zoo-cartpole`). */
+const zooSpec = { kind: 'train', name: 'bench zoo', seed: 1, env: 'classic/cartpole-v1', seeds: 8, evalEpisodes: 0, preset: 'zoo-cartpole' };
+
 function trainSpec(steps: number) {
   return {
     kind: 'train',
@@ -135,6 +143,7 @@ export async function run(options: { quick?: boolean } = {}): Promise<BenchResul
   const one = await timed(p, trainSpec(steps), 1);
   const two = await timed(p, trainSpec(steps), 2);
   const trainLoad = load();
+  const zoo = quick ? null : { one: await timed(p, zooSpec, 1), two: await timed(p, zooSpec, 2), load: load() };
   const spinOne = await spinSeconds(1, quick ? 2e7 : 1e8);
   const spinTwo = await spinSeconds(2, quick ? 2e7 : 1e8);
   return [
@@ -156,8 +165,18 @@ export async function run(options: { quick?: boolean } = {}): Promise<BenchResul
       unit: 'ms',
       note: `${trial.cpuSeconds.toFixed(2)} CPU-s for ${patientDays} patient-days; 2 idle cores give ≈ ${((2 * patientDays) / trial.cpuSeconds).toFixed(0)} patient-days/s minus start-up`,
     },
+    ...(zoo
+      ? [
+          {
+            name: '8 DQN jobs, RL-Zoo CartPole set (50k steps, 256×256), 2 workers vs 1 (time ratio)',
+            value: zoo.two.seconds / zoo.one.seconds,
+            unit: '×',
+            note: `${zoo.one.seconds.toFixed(1)} s (${zoo.one.cpuSeconds.toFixed(1)} CPU-s) on 1 worker, ${zoo.two.seconds.toFixed(1)} s (${zoo.two.cpuSeconds.toFixed(1)} CPU-s) on 2; ${p.build} build; ${zoo.load}; target ≤ 0.55`,
+          },
+        ]
+      : []),
     {
-      name: `8 DQN jobs × ${steps} CartPole steps, 2 workers vs 1 (time ratio)`,
+      name: `8 small DQN jobs × ${steps} CartPole steps (64×64), 2 workers vs 1 (time ratio)`,
       value: two.seconds / one.seconds,
       unit: '×',
       note: `${one.seconds.toFixed(1)} s (${one.cpuSeconds.toFixed(1)} CPU-s) on 1 worker, ${two.seconds.toFixed(1)} s (${two.cpuSeconds.toFixed(1)} CPU-s) on 2; ${p.build} build; ${trainLoad}; target ≤ 0.55`,
