@@ -19,10 +19,13 @@ import type { BenchResult } from './types.js';
  *     the time), with the CPU time of each run, for two kinds of job:
  *     a. the RL Baselines3 Zoo CartPole set (preset `zoo-cartpole`: 50,000 env steps, 256×256, ≈ 19 s
  *        per job alone) — the issue's reference job; ≈ 4 minutes in all;
- *     b. small jobs (CartPole, 100,000 env steps, 64×64, train every 4 steps: ≈ 1.7 s per job alone, so
- *        the ≈ 0.7 s worker start-up weighs more, and memory-bound replay sampling dominates — two of
- *        them side by side each run ≈ 7 % slower than one alone).
- *     `--train-steps N` sets the small jobs' length; `--quick` (or TWINLAB_BENCH_QUICK=1) runs only
+ *     b. small jobs (CartPole, 100,000 env steps, 64×64, train every 4 steps: ≈ 1.6 s per job alone), on
+ *        a fresh pool and on a started one. Their fixed costs weigh more: starting a worker costs
+ *        ≈ 0.85 CPU-s (module loading ≈ 0.5, of which tfjs ≈ 0.34; V8 background compilation ≈ 0.2)
+ *        and each job ≈ 0.1 s on the main thread (storing ≈ 3,000 events) plus ≈ 0.1 s of V8
+ *        background threads (JIT). With one worker all of that runs on the idle second core; with
+ *        two it shares the cores with the training.
+ *     `--train-steps N` sets the small jobs' length, `--no-zoo` skips (a); `--quick` (or TWINLAB_BENCH_QUICK=1) runs only
  *     3,000-step small jobs;
  *  3. a control: the same ratio for a fixed pure-CPU loop on 1 vs 2 bare worker threads. On a machine
  *     shared with other work it shows how much of a second core was actually available — the DQN
@@ -97,13 +100,13 @@ const trialSpec = {
 /** Eight seeds of the RL Baselines3 Zoo DQN CartPole-v1 set (agents/dqn-config.ts `zoo-cartpole`). */
 const zooSpec = { kind: 'train', name: 'bench zoo', seed: 1, env: 'classic/cartpole-v1', seeds: 8, evalEpisodes: 0, preset: 'zoo-cartpole' };
 
-function trainSpec(steps: number) {
+function trainSpec(steps: number, seeds = 8) {
   return {
     kind: 'train',
     name: 'bench train',
     seed: 1,
     env: 'classic/cartpole-v1',
-    seeds: 8,
+    seeds,
     evalEpisodes: 0,
     config: { totalSteps: steps, learningStarts: 200, batchSize: 32, hidden: [64, 64], trainFrequency: 4, evalEvery: 0, evalEpisodes: 2, metricsEvery: 1000 },
   };
@@ -142,8 +145,12 @@ export async function run(options: { quick?: boolean } = {}): Promise<BenchResul
   const steps = quick ? 3000 : stepsArg > 0 ? Number(process.argv[stepsArg + 1]) : 100_000;
   const one = await timed(p, trainSpec(steps), 1);
   const two = await timed(p, trainSpec(steps), 2);
+  // On a started pool: a 300-step job per worker first, so every worker has loaded its modules and
+  // compiled the training loop, as in the server's long-lived pool.
+  const warmOne = await timed(p, trainSpec(steps), 1, trainSpec(300, 1));
+  const warmTwo = await timed(p, trainSpec(steps), 2, trainSpec(300, 2));
   const trainLoad = load();
-  const zoo = quick ? null : { one: await timed(p, zooSpec, 1), two: await timed(p, zooSpec, 2), load: load() };
+  const zoo = quick || process.argv.includes('--no-zoo') ? null : { one: await timed(p, zooSpec, 1), two: await timed(p, zooSpec, 2), load: load() };
   const spinOne = await spinSeconds(1, quick ? 2e7 : 1e8);
   const spinTwo = await spinSeconds(2, quick ? 2e7 : 1e8);
   return [
@@ -180,6 +187,12 @@ export async function run(options: { quick?: boolean } = {}): Promise<BenchResul
       value: two.seconds / one.seconds,
       unit: '×',
       note: `${one.seconds.toFixed(1)} s (${one.cpuSeconds.toFixed(1)} CPU-s) on 1 worker, ${two.seconds.toFixed(1)} s (${two.cpuSeconds.toFixed(1)} CPU-s) on 2; ${p.build} build; ${trainLoad}; target ≤ 0.55`,
+    },
+    {
+      name: `8 small DQN jobs × ${steps} CartPole steps (64×64) on a started pool, 2 workers vs 1 (time ratio)`,
+      value: warmTwo.seconds / warmOne.seconds,
+      unit: '×',
+      note: `${warmOne.seconds.toFixed(1)} s (${warmOne.cpuSeconds.toFixed(1)} CPU-s) on 1 worker, ${warmTwo.seconds.toFixed(1)} s (${warmTwo.cpuSeconds.toFixed(1)} CPU-s) on 2, after a 300-step job per worker; ${p.build} build; target ≤ 0.55`,
     },
     {
       name: 'control: pure-CPU loop, 2 bare threads vs 1 (time ratio)',
