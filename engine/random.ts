@@ -85,6 +85,20 @@ export class Rng {
     return this.prng.double() < p;
   }
 
+  /**
+   * Index k with probability probs[k], from one uniform draw (inverse CDF); the last index takes any
+   * rounding remainder, so probabilities summing to 1 within float error are fine.
+   */
+  categorical(probs: readonly number[]): number {
+    const u = this.prng.double();
+    let acc = 0;
+    for (let k = 0; k < probs.length - 1; k++) {
+      acc += probs[k] as number;
+      if (u < acc) return k;
+    }
+    return probs.length - 1;
+  }
+
   choice<T>(items: readonly T[]): T {
     if (items.length === 0) throw new TwinlabError('INVALID_ARGUMENT', 'choice() from an empty list');
     return items[Math.floor(this.prng.double() * items.length)] as T;

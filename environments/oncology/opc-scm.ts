@@ -43,16 +43,6 @@ export const OPC_DEFAULT_PARAMETERS: OpcParameters = { osIntercept: -0.455, osHp
 
 export const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
-function categorical(rng: Rng, probs: readonly number[]): number {
-  const u = rng.next();
-  let acc = 0;
-  for (let k = 0; k < probs.length - 1; k++) {
-    acc += probs[k] as number;
-    if (u < acc) return k;
-  }
-  return probs.length - 1;
-}
-
 export const OPC_COVARIATE_LAW = {
   age: { mean: 58, sd: 9, min: 35, max: 85 },
   pHpv: 0.75,
@@ -69,9 +59,9 @@ export function samplePatient(rng: Rng): OpcPatient {
   while (age < law.age.min || age > law.age.max) age = rng.normal(law.age.mean, law.age.sd);
   const hpv = rng.next() < law.pHpv ? 1 : 0;
   const smoker = rng.next() < (hpv ? law.pSmoker.hpvPositive : law.pSmoker.hpvNegative) ? 1 : 0;
-  const T = 1 + categorical(rng, law.T);
-  const N = categorical(rng, law.N);
-  const PS = categorical(rng, law.PS);
+  const T = 1 + rng.categorical(law.T);
+  const N = rng.categorical(law.N);
+  const PS = rng.categorical(law.PS);
   const F = rng.normal();
   return { age, hpv, smoker, T, N, PS, F };
 }

@@ -220,16 +220,6 @@ function badOption(name: string, value: unknown, expected: string): TwinlabError
   return new TwinlabError('INVALID_ARGUMENT', `${SEPSIS_ENV_ID}: option ${name} = ${describeValue(value)} is invalid; expected ${expected}`);
 }
 
-function categorical(rng: Rng, probs: readonly number[]): number {
-  const u = rng.next();
-  let acc = 0;
-  for (let k = 0; k < probs.length - 1; k++) {
-    acc += probs[k] as number;
-    if (u < acc) return k;
-  }
-  return probs.length - 1;
-}
-
 /**
  * `MDP.get_new_state` with no index given: draw diabetes ~ Bern(pDiabetes) (unless fixed), hr, sysbp
  * ~ Cat(.25, .5, .25), O2 ~ Cat(.2, .8), glucose by diabetes, treatments off; redraw everything while
@@ -238,10 +228,10 @@ function categorical(rng: Rng, probs: readonly number[]): number {
 export function drawInitialState(rng: Rng, pDiabetes: number, diabetic?: number): number {
   for (;;) {
     const d = diabetic ?? (rng.next() < pDiabetes ? 1 : 0);
-    const hr = categorical(rng, INITIAL.hr);
-    const bp = categorical(rng, INITIAL.sysbp);
-    const o2 = categorical(rng, INITIAL.o2);
-    const g = categorical(rng, INITIAL.glucose[d] as readonly number[]);
+    const hr = rng.categorical(INITIAL.hr);
+    const bp = rng.categorical(INITIAL.sysbp);
+    const o2 = rng.categorical(INITIAL.o2);
+    const g = rng.categorical(INITIAL.glucose[d] as readonly number[]);
     const k = numAbnormal(hr, bp, o2, g);
     if (k > 0 && k < 3) return d * N_OBS + (((hr * 3 + bp) * 2 + o2) * 5 + g) * 8;
   }
