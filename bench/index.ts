@@ -1,6 +1,7 @@
 /**
- * `npm run bench [-- NAME…] [--json]` runs every benchmark module in bench/ (or those whose file
- * name contains one of the NAMEs) and prints its figures with units. Benchmarks print numbers; they
+ * `npm run bench [-- NAME…] [--json] [module options]` runs every benchmark module in bench/ (or those
+ * whose file name contains one of the NAMEs) and prints its figures with units. Module options (e.g.
+ * `trials --no-zoo`, `trials --train-steps 300000`) are left in process.argv for the modules to read. Benchmarks print numbers; they
  * are not pass/fail tests. Each module exports `run(): Promise<BenchResult[]>`.
  */
 import { readdirSync } from 'node:fs';
@@ -11,10 +12,14 @@ import type { BenchResult } from './types.js';
 
 type BenchModule = { run?: () => Promise<BenchResult[]>; benchOde?: () => Promise<BenchResult[]> };
 
+/** Module options followed by a value (bench/trials.ts). */
+const VALUE_OPTIONS = new Set(['--train-steps']);
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const json = args.includes('--json');
-  const filters = args.filter((a) => !a.startsWith('--'));
+  // A word right after an option that takes a value is that value, not a NAME.
+  const filters = args.filter((a, i) => !a.startsWith('--') && !VALUE_OPTIONS.has(args[i - 1] ?? ''));
   const here = dirname(fileURLToPath(import.meta.url));
   const files = readdirSync(here)
     .filter((f) => /\.(ts|js)$/.test(f) && !/^(index|types)\./.test(f) && !f.endsWith('.d.ts'))
