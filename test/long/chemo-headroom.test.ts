@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Info } from '../../engine/env.js';
+import type { Env, Info } from '../../engine/env.js';
 import { make } from '../../engine/registry.js';
 import { RecordEpisode } from '../../engine/wrappers.js';
 import '../../environments/index.js';
 import { timeToDurableClearance } from '../../environments/oncology/chemo-twin.js';
+import { frontLoaded } from '../../policies/oncology/chemo.js';
 import { fmt, mean, memberOptions, pairedDifference } from './helpers.js';
 
 /**
@@ -32,27 +33,29 @@ const POPULATION = 'virtual-toxic';
 const POOL = Array.from({ length: 200 }, (_, i) => i);
 const HELD = Array.from({ length: 100 }, (_, k) => 1000 + k);
 const DURATIONS = Array.from({ length: 40 }, (_, k) => k + 1);
-const STEP_DAYS = 0.25;
-const MAX_DOSE = 4;
 const FEATURE_STEPS = [1, 2, 4];
 const NEIGHBOURS = 7;
 
-type Rule = (info: Info, step: number) => number;
+/** A dosing rule acting on the step's info; built per episode from the env (`RuleFactory`). */
+type Rule = (info: Info) => number;
+type RuleFactory = (env: Env) => Rule;
 
 function patientOptions(index: number): Record<string, unknown> {
   return { ...memberOptions('chemo', POPULATION, COHORT_SEED, index), observeNormal: true };
 }
 
 /** Time to durable clearance (the twin's endpoint) of one episode under `rule`, and the info seen at `featureSteps`. */
-function episode(index: number, rule: Rule, featureSteps: number[] = []): { days: number; features: number[] } {
-  const env = new RecordEpisode(make('oncology/chemo-v1', patientOptions(index)), {
+function episode(index: number, makeRule: RuleFactory, featureSteps: number[] = []): { days: number; features: number[] } {
+  const inner = make('oncology/chemo-v1', patientOptions(index));
+  const rule = makeRule(inner);
+  const env = new RecordEpisode(inner, {
     keyframeInterval: 0,
     selectInfo: (i) => ({ day: i.day, T: i.T, dead: i.dead }),
   });
   let info = env.reset({ seed: 1 }).info;
   const features: number[] = [];
   for (let step = 0; ; step++) {
-    const s = env.step(rule(info, step));
+    const s = env.step(rule(info));
     info = s.info;
     if (featureSteps.includes(step + 1)) features.push(Math.log10(Math.max(info.T as number, 1e-12)), info.normalRatio as number, Math.log10(info.I as number));
     if (s.terminated || s.truncated) break;
@@ -64,24 +67,34 @@ function episode(index: number, rule: Rule, featureSteps: number[] = []): { days
   return { days: timeToDurableClearance(log), features };
 }
 
-const frontLoaded =
-  (days: number): Rule =>
-  (_info, step) =>
-    step * STEP_DAYS + 1e-9 < days ? MAX_DOSE : 0;
-
-const monitored = (days: number, theta: number): Rule => {
-  let stopped = false;
-  return (info, step) => {
-    if ((info.normalRatio as number) < theta || step * STEP_DAYS + 1e-9 >= days) stopped = true;
-    return stopped ? 0 : MAX_DOSE;
+/** The registered protocol `oncology/chemo-front-loaded` with `days` of maximal dosing. */
+const frontLoading =
+  (days: number): RuleFactory =>
+  (env) => {
+    const schedule = frontLoaded(env, { days });
+    schedule.reset();
+    return () => schedule.act();
   };
-};
+
+/** Front-loading for `days`, stopped for good as soon as N/N0 < θ (a blood-count hold). */
+const monitored =
+  (days: number, theta: number): RuleFactory =>
+  (env) => {
+    const schedule = frontLoaded(env, { days });
+    schedule.reset();
+    let held = false;
+    return (info) => {
+      if ((info.normalRatio as number) < theta) held = true;
+      const action = schedule.act();
+      return held ? 0 : action;
+    };
+  };
 
 /** Per patient: the endpoint under every front-loading duration, and the early-response features. */
 function durationTable(patients: number[]): Array<{ byDuration: number[]; features: number[] }> {
   return patients.map((p) => ({
-    byDuration: DURATIONS.map((d) => episode(p, frontLoaded(d)).days),
-    features: episode(p, frontLoaded(DURATIONS.length), FEATURE_STEPS).features,
+    byDuration: DURATIONS.map((d) => episode(p, frontLoading(d)).days),
+    features: episode(p, frontLoading(DURATIONS.length), FEATURE_STEPS).features,
   }));
 }
 
