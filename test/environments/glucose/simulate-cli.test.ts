@@ -1,12 +1,15 @@
 import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { basalRate, getPatient } from '../../../environments/glucose/params.js';
 import { T1DPatient } from '../../../environments/glucose/patient.js';
 import { simulateOpenLoop } from '../../../environments/glucose/simulate.js';
 
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
 function cli(...args: string[]) {
   const r = spawnSync('node', ['--import', 'tsx', 'cli/run.ts', 'simulate', 'glucose', ...args], {
-    cwd: '/work/main',
+    cwd: ROOT,
     encoding: 'utf8',
     timeout: 60_000,
   });
