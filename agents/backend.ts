@@ -51,7 +51,7 @@ async function loadTfjsNode(): Promise<void> {
     await import(specifier);
     tfjsNodeLoaded = true;
   } catch (error) {
-    tfjsNodeFailure = error instanceof Error ? error : new Error(String(error));
+    tfjsNodeFailure = error instanceof Error ? error : new TwinlabError('INVALID_STATE', `@tensorflow/tfjs-node cannot be loaded: ${String(error)}`);
     throw tfjsNodeFailure;
   }
 }
@@ -64,7 +64,7 @@ async function trySet(name: BackendName): Promise<void> {
     wasmPathsSet = true;
   }
   const ok = await tfjs.setBackend(name);
-  if (!ok) throw new Error(`tf.setBackend('${name}') returned false`);
+  if (!ok) throw new TwinlabError('INVALID_STATE', `tf.setBackend('${name}') returned false`, { backend: name });
   await tfjs.ready();
 }
 

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { TwinlabError } from '../engine/errors.js';
+import { errorOutcome, TwinlabError } from '../engine/errors.js';
 
 /**
  * Shared CLI plumbing: argument parsers that name the bad argument, and the mapping from errors to
@@ -7,11 +7,12 @@ import { TwinlabError } from '../engine/errors.js';
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-export function parseInteger(name: string, { min }: { min?: number } = {}) {
+export function parseInteger(name: string, { min, max }: { min?: number; max?: number } = {}) {
+  const range = min !== undefined && max !== undefined ? ` in ${min}…${max}` : min !== undefined ? ` ≥ ${min}` : max !== undefined ? ` ≤ ${max}` : '';
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || (min !== undefined && n < min)) {
-      throw new InvalidArgumentError(`${name} must be an integer${min !== undefined ? ` ≥ ${min}` : ''}, got "${value}"`);
+    if (value.trim() === '' || !Number.isInteger(n) || (min !== undefined && n < min) || (max !== undefined && n > max)) {
+      throw new InvalidArgumentError(`${name} must be an integer${range}, got "${value}"`);
     }
     return n;
   };
@@ -39,7 +40,7 @@ export function reportError(error: unknown): number {
   }
   if (error instanceof TwinlabError) {
     process.stderr.write(`twinlab: error: ${error.message}\n`);
-    return ['INVALID_ARGUMENT', 'INVALID_SPEC', 'NOT_FOUND', 'INVALID_ACTION'].includes(error.code) ? EXIT.usage : EXIT.failed;
+    return errorOutcome(error.code).exit;
   }
   const message = error instanceof Error ? (process.env.TWINLAB_DEBUG ? (error.stack ?? error.message) : error.message) : String(error);
   process.stderr.write(`twinlab: error: ${message}\n`);
@@ -50,7 +51,7 @@ export function newProgram(): Command {
   const program = new Command('twinlab')
     .description('twinlab — digital twins of patients as RL environments, DQN agents, virtual clinical trials')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ outputError: (text, write) => write(`twinlab: error: ${text.replace(/^error: /, '')}`) });
+    // one line per error, the usage hint on the same line
+    .configureOutput({ outputError: (text, write) => write(`twinlab: error: ${text.replace(/^error: /, '').trimEnd()} (run with --help for usage)\n`) });
   return program;
 }

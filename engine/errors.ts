@@ -11,13 +11,36 @@ export const ERROR_CODES = {
   NOT_FOUND: 'NOT_FOUND',
   UNAUTHORIZED: 'UNAUTHORIZED',
   CONFLICT: 'CONFLICT',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   INTERNAL: 'INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && value in ERROR_CODES;
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/**
+ * What each code means to the outside world, in one table: the HTTP status the server answers with
+ * and the exit code of the CLI (2 = bad usage or input, 1 = the work itself failed).
+ */
+export const ERROR_OUTCOMES = {
+  INVALID_ARGUMENT: { http: 400, exit: 2 },
+  INVALID_ACTION: { http: 400, exit: 2 },
+  INVALID_STATE: { http: 409, exit: 1 },
+  INVALID_SPEC: { http: 400, exit: 2 },
+  INTEGRATION_FAILED: { http: 500, exit: 1 },
+  NOT_FOUND: { http: 404, exit: 2 },
+  UNAUTHORIZED: { http: 401, exit: 2 },
+  CONFLICT: { http: 409, exit: 1 },
+  PAYLOAD_TOO_LARGE: { http: 413, exit: 2 },
+  INTERNAL: { http: 500, exit: 1 },
+} as const satisfies Record<ErrorCode, { http: number; exit: 1 | 2 }>;
+
+/** The HTTP status and CLI exit code of an error code (an unknown code counts as INTERNAL). */
+export function errorOutcome(code: string): { http: number; exit: 1 | 2 } {
+  return isErrorCode(code) ? ERROR_OUTCOMES[code] : ERROR_OUTCOMES.INTERNAL;
 }
 
 export class TwinlabError extends Error {

@@ -1,4 +1,5 @@
 import type { EpisodeLog } from '../engine/episode-log.js';
+import { TwinlabError } from '../engine/errors.js';
 import { type ArmBands, type CvgaPoint, type LearningSeries, percentileBands } from './charts.js';
 import { type ReportFormat, type ReportOptions, renderReport } from './report.js';
 import type { JobRecord, Store } from './store.js';
@@ -64,7 +65,7 @@ function glucoseTraces(store: Store, jobs: JobRecord[]): { bands: ArmBands[]; cv
 
 export async function buildReport(store: Store, experimentId: string, format: ReportFormat, options: ReportOptions = {}): Promise<string> {
   const experiment = store.getExperiment(experimentId);
-  if (!experiment) throw new Error(`unknown experiment ${experimentId}`);
+  if (!experiment) throw new TwinlabError('NOT_FOUND', `no experiment ${experimentId} in ${store.path}`, { id: experimentId });
   const jobs = store.listJobs(experimentId);
   if (experiment.kind === 'trial') {
     const trial = store.getTrialResult(experimentId) as TrialAnalysis | undefined;

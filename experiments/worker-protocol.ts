@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import { TwinlabError } from '../engine/errors.js';
 import type { TwinlabEvent } from '../engine/events.js';
 import type { JobOutcome, JobTask } from './job-types.js';
 
@@ -65,7 +66,7 @@ export async function serveJobs(tasks: JobTask[], port: MessagePort, run: JobFun
     for (const task of tasks) {
       const jobId = task.id;
       try {
-        if (controller.signal.aborted) throw new Error('cancelled before it started');
+        if (controller.signal.aborted) throw new TwinlabError('INVALID_STATE', 'cancelled before it started');
         const batcher = new EventBatcher(port, jobId);
         let outcome: JobOutcome;
         try {
@@ -78,7 +79,7 @@ export async function serveJobs(tasks: JobTask[], port: MessagePort, run: JobFun
         port.postMessage({ type: 'finished', jobId, outcome } satisfies WorkerMessage, [...transfer]);
       } catch (error) {
         ok = false;
-        const e = error instanceof Error ? error : new Error(String(error));
+        const e = error instanceof Error ? error : new TwinlabError('INTERNAL', String(error));
         port.postMessage({ type: 'failed', jobId, error: e.message, stack: e.stack, cancelled: controller.signal.aborted } satisfies WorkerMessage);
       }
     }

@@ -1,19 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
 import { ZodError } from 'zod';
-import { TwinlabError } from '../engine/errors.js';
+import { errorOutcome, TwinlabError } from '../engine/errors.js';
 import type { ApiErrorBody } from './protocol.js';
 
-/** Maps errors to HTTP statuses and the one JSON error shape `{ error: { code, message, details? } }`. */
-const STATUS_BY_CODE: Record<string, number> = {
-  INVALID_ARGUMENT: 400,
-  INVALID_SPEC: 400,
-  INVALID_ACTION: 400,
-  NOT_FOUND: 404,
-  UNAUTHORIZED: 401,
-  CONFLICT: 409,
-  INVALID_STATE: 409,
-};
-
+/** Maps errors to HTTP statuses (engine/errors.ts ERROR_OUTCOMES) and the one JSON error shape `{ error: { code, message, details? } }`. */
 export function zodToTwinlab(error: ZodError, root = 'body'): TwinlabError {
   const issues = error.issues.map((issue) => {
     const path = [root, ...issue.path.map(String)].join('.');
@@ -27,12 +17,12 @@ export function errorBody(error: unknown): { status: number; body: ApiErrorBody 
   if (error instanceof TwinlabError) {
     const body: ApiErrorBody = { error: { code: error.code, message: error.message } };
     if (error.details) body.error.details = error.details;
-    return { status: STATUS_BY_CODE[error.code] ?? 500, body };
+    return { status: errorOutcome(error.code).http, body };
   }
   const e = error as { type?: string; status?: number; message?: string };
-  if (e?.type === 'entity.too.large') return { status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body exceeds the size limit' } } };
+  if (e?.type === 'entity.too.large') return errorBody(new TwinlabError('PAYLOAD_TOO_LARGE', 'request body exceeds the size limit'));
   if (e?.type === 'entity.parse.failed') return { status: 400, body: { error: { code: 'INVALID_ARGUMENT', message: `body: malformed JSON (${e.message ?? 'parse error'})` } } };
-  return { status: 500, body: { error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } } };
+  return errorBody(new TwinlabError('INTERNAL', error instanceof Error ? error.message : String(error)));
 }
 
 export function errorHandler(error: unknown, _req: Request, res: Response, _next: NextFunction): void {

@@ -22,7 +22,7 @@ export function registerRolloutCommand(program: Command): void {
     .description('run episodes of a policy on an env; prints returns, lengths, endpoints and the trajectory hash')
     .option('--env <id>', 'environment id (see `twinlab envs`); defaults to the saved policy\'s env')
     .option('--policy <name|dir>', 'random, a protocol name (e.g. glucose/basal-bolus) or a saved policy directory', 'random')
-    .option('--seed <n>', 'seed', parseInteger('--seed'), 0)
+    .option('--seed <n>', 'seed (a non-negative integer, as in specs)', parseInteger('--seed', { min: 0 }), 0)
     .option('--episodes <k>', 'number of episodes', parseInteger('--episodes', { min: 1 }), 1)
     .option('--option <key=value...>', 'env option (repeatable), e.g. --option patient=adult#003')
     .option('--json', 'print JSON')

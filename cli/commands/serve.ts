@@ -14,7 +14,7 @@ export interface ServeFlags {
 
 export function addServeOptions(command: Command): Command {
   return command
-    .option('--port <n>', 'port (0 = any free port)', parseInteger('--port', { min: 0 }), 8080)
+    .option('--port <n>', 'port (0 = any free port)', parseInteger('--port', { min: 0, max: 65535 }), 8080)
     .option('--host <address>', 'address to bind', '127.0.0.1')
     .option('--data <dir>', 'data directory (SQLite store, saved policies)', DEFAULT_DATA_DIR)
     .option('--token <token>', 'bearer token for mutating endpoints (default: generated into <data>/server-token)')

@@ -158,3 +158,21 @@ describe('renderReport', () => {
     await expect(renderReport(input, 'pdf' as never)).rejects.toThrow(/report format "pdf"/);
   });
 });
+
+describe('buildReport', () => {
+  it('an unknown experiment is a NOT_FOUND TwinlabError (HTTP 404, exit 2), not a plain Error', async () => {
+    const { buildReport } = await import('../../experiments/report-builder.js');
+    const { Store } = await import('../../experiments/store.js');
+    const { TwinlabError } = await import('../../engine/errors.js');
+    const dir = mkdtempSync(path.join(tmpdir(), 'twinlab-report-'));
+    const store = Store.open(dir);
+    try {
+      const error = await buildReport(store, 'BADID', 'json').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TwinlabError);
+      expect(error).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('BADID') });
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
