@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TwinlabError } from '../engine/errors.js';
@@ -26,7 +27,7 @@ export interface SavePolicyMeta {
 /**
  * Save `network` as a learned policy directory: `model.json` + `weights.bin` (tfjs LayersModel, a
  * Sequential of Dense layers — the dueling head folded into one Dense layer, see q-network.ts) and
- * `policy.json` (policies/saved.ts). Written through `model.save(tf.io.withSaveHandler(…))`, since
+ * `policy.json` (policies/saved.ts), which records the SHA-256 of the two model files (checked on load). Written through `model.save(tf.io.withSaveHandler(…))`, since
  * tfjs-node's `file://` handler is not available here.
  */
 export async function savePolicy(dir: string, network: QNetwork, meta: SavePolicyMeta): Promise<PolicyFile> {
@@ -61,6 +62,7 @@ export async function savePolicy(dir: string, network: QNetwork, meta: SavePolic
   for (const t of tensors) t.dispose();
 
   await mkdir(dir, { recursive: true });
+  let integrity: Record<string, string> = {};
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const data = artifacts.weightData;
@@ -72,8 +74,11 @@ export async function savePolicy(dir: string, network: QNetwork, meta: SavePolic
         convertedBy: artifacts.convertedBy ?? null,
         weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
       };
-      await writeFile(join(dir, 'model.json'), `${JSON.stringify(modelJSON)}\n`);
-      await writeFile(join(dir, 'weights.bin'), new Uint8Array(weights));
+      const modelText = `${JSON.stringify(modelJSON)}\n`;
+      const weightBytes = new Uint8Array(weights);
+      await writeFile(join(dir, 'model.json'), modelText);
+      await writeFile(join(dir, 'weights.bin'), weightBytes);
+      integrity = { 'model.json': sha256(modelText), 'weights.bin': sha256(weightBytes) };
       return { modelArtifactsInfo: { dateSaved: new Date(0), modelTopologyType: 'JSON', weightDataBytes: weights.byteLength } };
     }),
   );
@@ -95,7 +100,12 @@ export async function savePolicy(dir: string, network: QNetwork, meta: SavePolic
       trainedSteps: meta.provenance.trainedSteps,
       finalEvaluation: meta.provenance.finalEvaluation ?? null,
     },
+    integrity,
   };
   await writeFile(join(dir, 'policy.json'), `${JSON.stringify(policy, null, 2)}\n`);
   return policy;
+}
+
+function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +18,11 @@ import type { NormalizationSpec } from './observation-transform.js';
  *
  * Loading parses the model with tfjs (any backend — only weights are read) and acts with the
  * TypeScript dense stack of `GreedyQPolicy`.
+ *
+ * Integrity: `policy.json` records `integrity: { file → SHA-256 hex }` for `model.json` and every
+ * weight file, and loading refuses a file whose bytes no longer match (INVALID_SPEC naming the file),
+ * so a policy whose weights were overwritten does not run silently. Directories saved before the hash
+ * existed (no `integrity`) still load, with one process warning per directory (TWINLAB_UNVERIFIED_POLICY).
  */
 export const POLICY_FORMAT = 'twinlab-policy';
 export const POLICY_VERSION = 1;
@@ -37,20 +43,70 @@ export interface PolicyFile {
     trainedSteps: number;
     finalEvaluation: unknown;
   };
+  /** SHA-256 (hex) of `model.json` and each weight file, by file name; absent in policies saved before it existed. */
+  integrity?: Record<string, string>;
 }
 
-/** A tfjs IOHandler reading `model.json` and its weight files from a directory (Node's fs). */
-export function directoryLoadHandler(dir: string): tf.io.IOHandler {
+function sha256(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Refuse a file whose hash differs from the recorded one (no-op when nothing is recorded). */
+function verify(dir: string, file: string, data: string | Uint8Array, integrity: Record<string, string> | undefined): void {
+  if (integrity === undefined) return;
+  const expected = integrity[file];
+  if (expected === undefined) {
+    throw new TwinlabError('INVALID_SPEC', `${join(dir, file)}: not listed in policy.json integrity (listed: ${Object.keys(integrity).join(', ')}); the model files do not belong to this policy.json`);
+  }
+  const actual = sha256(data);
+  if (actual !== expected) {
+    throw new TwinlabError(
+      'INVALID_SPEC',
+      `${join(dir, file)}: SHA-256 ${actual.slice(0, 12)}… does not match ${expected.slice(0, 12)}… recorded in policy.json (the file was modified or corrupted after saving)`,
+      { file: join(dir, file), expected, actual },
+    );
+  }
+}
+
+const warnedUnverified = new Set<string>();
+
+/**
+ * A tfjs IOHandler reading `model.json` and its weight files from a directory (Node's fs), checking
+ * each against `integrity` (policy.json's hashes) when given.
+ */
+export function directoryLoadHandler(dir: string, integrity?: Record<string, string>): tf.io.IOHandler {
   return {
     load: async () => {
-      const modelJSON = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
+      const modelPath = join(dir, 'model.json');
+      let text: string;
+      try {
+        text = await readFile(modelPath, 'utf8');
+      } catch (error) {
+        throw new TwinlabError('NOT_FOUND', `${modelPath}: cannot be read (${(error as Error).message})`);
+      }
+      verify(dir, 'model.json', text, integrity);
+      let modelJSON: tf.io.ModelJSON;
+      try {
+        modelJSON = JSON.parse(text) as tf.io.ModelJSON;
+      } catch (error) {
+        throw new TwinlabError('INVALID_SPEC', `${modelPath}: not valid JSON (${(error as Error).message})`);
+      }
+      if (modelJSON === null || typeof modelJSON !== 'object' || typeof modelJSON.modelTopology !== 'object' || !Array.isArray(modelJSON.weightsManifest)) {
+        throw new TwinlabError('INVALID_SPEC', `${modelPath}: not a tfjs LayersModel file (needs modelTopology and weightsManifest)`);
+      }
       return tf.io.getModelArtifactsForJSON(modelJSON, async (manifest) => {
         const specs: tf.io.WeightsManifestEntry[] = [];
         const buffers: ArrayBuffer[] = [];
         for (const group of manifest) {
           specs.push(...group.weights);
           for (const path of group.paths) {
-            const bytes = await readFile(join(dir, path));
+            let bytes: Buffer;
+            try {
+              bytes = await readFile(join(dir, path));
+            } catch (error) {
+              throw new TwinlabError('NOT_FOUND', `${join(dir, path)}: cannot be read (${(error as Error).message})`);
+            }
+            verify(dir, path, bytes, integrity);
             buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
           }
         }
@@ -67,7 +123,13 @@ export async function readPolicyFile(dir: string): Promise<PolicyFile> {
   } catch {
     throw new TwinlabError('NOT_FOUND', `no policy.json in ${dir}`);
   }
-  const policy = JSON.parse(text) as PolicyFile;
+  let policy: PolicyFile;
+  try {
+    policy = JSON.parse(text) as PolicyFile;
+  } catch (error) {
+    throw new TwinlabError('INVALID_SPEC', `${join(dir, 'policy.json')}: not valid JSON (${(error as Error).message})`);
+  }
+  if (policy === null || typeof policy !== 'object') throw new TwinlabError('INVALID_SPEC', `${join(dir, 'policy.json')}: not a JSON object`);
   if (policy.format !== POLICY_FORMAT || policy.version !== POLICY_VERSION) {
     throw new TwinlabError(
       'INVALID_SPEC',
@@ -76,6 +138,13 @@ export async function readPolicyFile(dir: string): Promise<PolicyFile> {
   }
   if (typeof policy.envId !== 'string' || !(policy.observation?.size > 0) || !(policy.actions?.n > 0)) {
     throw new TwinlabError('INVALID_SPEC', `${join(dir, 'policy.json')} needs envId, observation.size and actions.n`);
+  }
+  const { integrity } = policy;
+  if (
+    integrity !== undefined &&
+    (integrity === null || typeof integrity !== 'object' || Object.values(integrity).some((h) => typeof h !== 'string' || !/^[0-9a-f]{64}$/.test(h)))
+  ) {
+    throw new TwinlabError('INVALID_SPEC', `${join(dir, 'policy.json')}: integrity must map file names to SHA-256 hex digests`);
   }
   return policy;
 }
@@ -106,7 +175,13 @@ export function denseLayersOf(model: tf.LayersModel): DenseLayerWeights[] {
 export async function readSavedPolicy(dir: string): Promise<{ policy: PolicyFile; layers: DenseLayerWeights[] }> {
   const policy = await readPolicyFile(dir);
   await tf.ready();
-  const model = await tf.loadLayersModel(directoryLoadHandler(dir));
+  if (policy.integrity === undefined && !warnedUnverified.has(dir)) {
+    warnedUnverified.add(dir);
+    process.emitWarning(`${join(dir, 'policy.json')} records no integrity hashes (saved before they existed): its model files are loaded unverified`, {
+      code: 'TWINLAB_UNVERIFIED_POLICY',
+    });
+  }
+  const model = await tf.loadLayersModel(directoryLoadHandler(dir, policy.integrity));
   try {
     const layers = denseLayersOf(model);
     const first = layers[0] as DenseLayerWeights;

@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend } from '../../agents/backend.js';
 import { QNetwork, type QNetworkSpec } from '../../agents/q-network.js';
 import { savePolicy } from '../../agents/save.js';
@@ -11,7 +12,7 @@ import { Rng } from '../../engine/random.js';
 import { Box, Discrete } from '../../engine/spaces.js';
 import { GreedyQPolicy } from '../../policies/greedy-q.js';
 import { loadPolicy } from '../../policies/load.js';
-import { loadSavedPolicy, type PolicyFile } from '../../policies/saved.js';
+import { loadSavedPolicy, type PolicyFile, readSavedPolicy } from '../../policies/saved.js';
 
 const ADAM = { learningRate: 1e-3, adamEpsilon: 1e-8, maxGradNorm: 10, loss: 'huber' as const };
 const PROVENANCE = { seed: 7, config: { hidden: [32, 16] }, codeVersion: 'test', trainedSteps: 3 };
@@ -127,5 +128,59 @@ describe('saved learned policies', () => {
     const viaLoad = await loadPolicy(dir, undefined);
     expect(viaLoad.envId).toBe('test/fake-v0');
     await expect(loadPolicy(dir, 'glucose/other-v1')).rejects.toThrow(/trained on test\/fake-v0/);
+  });
+
+  describe('integrity', () => {
+    const spec: QNetworkSpec = { inputSize: 5, numActions: 4, hidden: [8], dueling: false };
+    const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+    const save = async (name: string) => {
+      const dir = join(root, name);
+      await savePolicy(dir, trainedNetwork(spec, 6), { envId: 'test/fake-v0', normalization: { kind: 'none' }, provenance: PROVENANCE });
+      return dir;
+    };
+
+    it('policy.json records the SHA-256 of model.json and weights.bin', async () => {
+      const dir = await save('hashes');
+      const meta = JSON.parse(await readFile(join(dir, 'policy.json'), 'utf8')) as PolicyFile;
+      expect(meta.integrity).toEqual({ 'model.json': sha(await readFile(join(dir, 'model.json'))), 'weights.bin': sha(await readFile(join(dir, 'weights.bin'))) });
+      await expect(loadSavedPolicy(dir)).resolves.toMatchObject({ envId: 'test/fake-v0' });
+    });
+
+    it('weights.bin overwritten with random bytes of the same size is refused, naming the file', async () => {
+      const dir = await save('tampered-weights');
+      const size = (await readFile(join(dir, 'weights.bin'))).byteLength;
+      const rng = Rng.fromSeed(99);
+      await writeFile(join(dir, 'weights.bin'), Uint8Array.from({ length: size }, () => rng.integer(0, 256)));
+      await expect(loadSavedPolicy(dir)).rejects.toMatchObject({ code: 'INVALID_SPEC', message: expect.stringMatching(/weights\.bin: SHA-256 .* does not match/) });
+    });
+
+    it('a changed or unparsable model.json is refused, naming the file', async () => {
+      const dir = await save('tampered-model');
+      const text = await readFile(join(dir, 'model.json'), 'utf8');
+      await writeFile(join(dir, 'model.json'), text.replace('"relu"', '"tanh"'));
+      await expect(readSavedPolicy(dir)).rejects.toThrow(/model\.json: SHA-256 .* does not match/);
+      // without recorded hashes (an old policy), a garbled model.json still names the file
+      const meta = JSON.parse(await readFile(join(dir, 'policy.json'), 'utf8')) as PolicyFile;
+      delete meta.integrity;
+      await writeFile(join(dir, 'policy.json'), JSON.stringify(meta));
+      await writeFile(join(dir, 'model.json'), text.slice(0, 40));
+      await expect(readSavedPolicy(dir)).rejects.toMatchObject({ code: 'INVALID_SPEC', message: expect.stringMatching(/model\.json: not valid JSON/) });
+    });
+
+    it('an old policy.json without hashes loads, with one warning', async () => {
+      const dir = await save('old-format');
+      const meta = JSON.parse(await readFile(join(dir, 'policy.json'), 'utf8')) as PolicyFile;
+      delete meta.integrity;
+      await writeFile(join(dir, 'policy.json'), JSON.stringify(meta));
+      const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+      try {
+        await expect(loadSavedPolicy(dir)).resolves.toMatchObject({ envId: 'test/fake-v0' });
+        await loadSavedPolicy(dir);
+        expect(warn).toHaveBeenCalledTimes(1);
+        expect(String(warn.mock.calls[0]?.[0])).toMatch(/policy\.json records no integrity hashes/);
+      } finally {
+        warn.mockRestore();
+      }
+    });
   });
 });
