@@ -5,7 +5,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { TwinlabError } from '../engine/errors.js';
 
 /**
- * TensorFlow.js backend selection, best first (DESIGN.md "Real components"):
+ * TensorFlow.js backend selection, best first (docs/DESIGN.md "Real components"):
  *
  * 1. `tensorflow` — `@tensorflow/tfjs-node` (native libtensorflow). An optional dependency: its install
  *    downloads libtensorflow, so on offline machines the package is present but its binding is missing

@@ -1,7 +1,7 @@
 import type { Info } from './env.js';
 
 /**
- * The versioned episode log of DESIGN.md: one row per decision step plus periodic keyframes (full
+ * The versioned episode log of docs/DESIGN.md: one row per decision step plus periodic keyframes (full
  * simulation state) for seeking. Observations and actions are stored as plain number arrays so a log
  * serialises to JSON unchanged; float32 observations round-trip exactly through float64 numbers.
  */

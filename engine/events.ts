@@ -1,5 +1,5 @@
 /**
- * The typed event stream of DESIGN.md ("one stream, three readers": the store persists it, the server
+ * The typed event stream of docs/DESIGN.md ("one stream, three readers": the store persists it, the server
  * relays it over socket.io, the CLI draws progress from it). Training and trials emit these; every
  * event names the run it belongs to. `seq` is assigned by whoever persists the stream.
  */

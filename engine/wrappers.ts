@@ -405,7 +405,7 @@ class TrajectoryBytes {
   }
 }
 
-/** Records every episode as an `EpisodeLog` (DESIGN.md: episode logs and replay). */
+/** Records every episode as an `EpisodeLog` (docs/DESIGN.md: episode logs and replay). */
 export class RecordEpisode<A extends Action = Action> extends Wrapper<A, A> {
   private current: EpisodeLog | null = null;
   private readonly hasher = new TrajectoryBytes();

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { sha256Hex } from '../engine/hash.js';
 
 /**
- * The code version recorded with every experiment (DESIGN.md: a run is a pure function of spec,
+ * The code version recorded with every experiment (docs/DESIGN.md: a run is a pure function of spec,
  * seed, code version and backend): `<package version>+<12 hex>` where the hex is a SHA-256 over the
  * TypeScript sources of the layers that compute results (engine, environments, policies, agents,
  * experiments), path and content, in sorted order. The same sources give the same version whether

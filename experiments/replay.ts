@@ -13,7 +13,7 @@ import type { TrainJobConfig, TrialJobConfig } from './jobs.js';
 import type { JobRecord, Store } from './store.js';
 
 /**
- * Replay by re-execution (DESIGN.md "Episode logs and replay"): rebuild the episode from its manifest
+ * Replay by re-execution (docs/DESIGN.md "Episode logs and replay"): rebuild the episode from its manifest
  * — the job's env id and options, the episode's reset seed, the policy reference and its random
  * stream — run it again and compare with the stored log step by step: the reset observation, then at
  * every step the action, reward, each observation component, terminated and truncated (exact

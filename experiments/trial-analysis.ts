@@ -3,7 +3,7 @@ import { Rng } from '../engine/random.js';
 import { bootstrapMeanCI, cohensDz, mcnemar, pairedRiskDifference, type Summary, summarize, wilcoxonSignedRank } from './stats.js';
 
 /**
- * The analysis of a paired virtual trial (DESIGN.md "Virtual trials"): per-arm endpoint summaries and,
+ * The analysis of a paired virtual trial (docs/DESIGN.md "Virtual trials"): per-arm endpoint summaries and,
  * for every arm against the reference arm, the per-patient paired differences d_i = y_i(arm) − y_i(ref)
  * with a percentile-bootstrap CI of their mean (resampling patients), a paired test (Wilcoxon
  * signed-rank; McNemar for binary endpoints) and effect sizes. Safety endpoints come first.

@@ -374,7 +374,7 @@ export class GlucoseEnv extends BaseEnv<number | Float32Array> {
     const p = this.load(name);
     this.x0.set(p.params.x0);
     if (this.options.randomInitialBG) {
-      // simglucose random_init_bg: Gp, Gt, Gs ~ N(x0, variance 0.1·x0), drawn independently (MODELS.md quirk 6)
+      // simglucose random_init_bg: Gp, Gt, Gs ~ N(x0, variance 0.1·x0), drawn independently (docs/MODELS.md §0 quirk 6)
       const init = root.fork('init');
       for (const i of [3, 4, 12]) {
         const m = this.x0[i] as number;

@@ -5,7 +5,7 @@ import type { Rng } from '../../engine/random.js';
  * Meal scenarios on the simulation clock: minute 0 is midnight of day 0; a meal at minute m puts its
  * whole carbohydrate amount into the patient at that minute (the patient then eats it at ≤ 5 g/min).
  *
- * - `'random'` — simglucose's `RandomScenario` (MODELS.md §0 "Meal scenarios"): each day six slots
+ * - `'random'` — simglucose's `RandomScenario` (docs/MODELS.md §0 "Meal scenarios"): each day six slots
  *   (breakfast, snack, lunch, snack, dinner, snack); slot s happens with probability p_s, at a time
  *   drawn from a normal N(μ_s, σ_s) truncated to [lb_s, ub_s] (by rejection) and rounded to the
  *   minute, with max(round(N(m_s, sd_s)), 0) grams. A new day is drawn when the clock first needs it

@@ -7,7 +7,7 @@ import type { OdeRhs } from '../../engine/ode.js';
  * control approaches", Math Biosci Eng 1(2) (2004) 223–241, as used for RL by Ernst D, Stan G-B,
  * Gonçalves J, Wehenkel L, "Clinical data based optimal STI strategies for HIV: a reinforcement learning
  * approach", Proc. 45th IEEE CDC (2006). Parameter values as in RLPy `HIVTreatment` and the gymnasium
- * `HIVPatient` env (identical; MODELS.md §3).
+ * `HIVPatient` env (identical; docs/MODELS.md §3).
  *
  * State y = (T1, T1*, T2, T2*, V, E) per mL, time in days; ε1 = RTI efficacy, ε2 = PI efficacy, I = T1* + T2*:
  *
@@ -18,7 +18,7 @@ import type { OdeRhs } from '../../engine/ode.js';
  *   dV/dt   = (1 − ε2)·N_T·δ·I − c·V − [(1 − ε1)·ρ1·k1·T1 + (1 − f·ε1)·ρ2·k2·T2]·V
  *   dE/dt   = λE + bE·I/(I + Kb)·E − dE·I/(I + Kd)·E − δE·E
  *
- * Note the state order here is (T1, T1*, T2, T2*, V, E), as the steady-state table of MODELS.md §3.
+ * Note the state order here is (T1, T1*, T2, T2*, V, E), as the steady-state table of docs/MODELS.md §3.
  */
 export interface HivParams {
   lambda1: number;
@@ -43,7 +43,7 @@ export interface HivParams {
   deltaE: number;
 }
 
-/** Adams et al. 2004 values (RLPy HIVTreatment / gymnasium HIVPatient; MODELS.md §3 table). */
+/** Adams et al. 2004 values (RLPy HIVTreatment / gymnasium HIVPatient; docs/MODELS.md §3 table). */
 export const ADAMS_PARAMS: Readonly<HivParams> = Object.freeze({
   lambda1: 1e4, // cells/mL/day, T1 production
   d1: 0.01, // /day, T1 death
@@ -71,7 +71,7 @@ export const HIV_PARAM_NAMES = Object.keys(ADAMS_PARAMS) as Array<keyof HivParam
 export const HIV_DIM = 6;
 export const HIV_STATE_NAMES = ['T1', 'T1*', 'T2', 'T2*', 'V', 'E'] as const;
 
-/** Steady states of MODELS.md §3 (rounded code values), order (T1, T1*, T2, T2*, V, E). */
+/** Steady states of docs/MODELS.md §3 (rounded code values), order (T1, T1*, T2, T2*, V, E). */
 export const HIV_STEADY_STATES = Object.freeze({
   unhealthy: Object.freeze([163573, 11945, 5, 46, 63919, 24]),
   healthy: Object.freeze([967839, 76, 621, 6, 415, 353108]),

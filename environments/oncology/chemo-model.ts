@@ -25,7 +25,7 @@ import type { OdeRhs } from '../../engine/ode.js';
  *   dN/dt += − toxEmax · X^h / (X50^h + X^h) · N
  *
  * With the published parameters the drug's normal-cell kill saturates at a3 = 0.1/day, so even
- * continuous maximal infusion never pushes N below 0.7·N0 (MODELS.md §1, fact 3); this term creates
+ * continuous maximal infusion never pushes N below 0.7·N0 (docs/MODELS.md §1, fact 3); this term creates
  * the dose–toxicity trade-off when asked for.
  */
 export interface ChemoParams {
@@ -71,7 +71,7 @@ export interface ChemoParams {
   toxDecay: number;
 }
 
-/** de Pillis & Radunskaya 2003 parameter set; identical in DTR-Bench `DTRGym/ahn_chemo_env.py` (MODELS.md §1). */
+/** de Pillis & Radunskaya 2003 parameter set; identical in DTR-Bench `DTRGym/ahn_chemo_env.py` (docs/MODELS.md §1). */
 export const PUBLISHED_CHEMO_PARAMS: Readonly<ChemoParams> = Object.freeze({
   a1: 0.2,
   a2: 0.3,

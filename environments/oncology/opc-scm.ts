@@ -2,7 +2,7 @@ import type { Rng } from '../../engine/random.js';
 
 /**
  * "OPC-Seq-Twin": a SYNTHETIC structural causal model of oropharyngeal cancer treatment sequencing
- * (MODELS.md §5), reproducing the *decision structure* of Tardini et al., J Med Internet Res
+ * (docs/MODELS.md §5), reproducing the *decision structure* of Tardini et al., J Med Internet Res
  * 2022;24(4):e29455 (three sequential decisions — induction chemotherapy, concurrent chemoradiation vs
  * RT alone, neck dissection — with survival and dysphagia outcomes). SYNTHETIC: the coefficients are
  * plausible, literature-anchored effect directions, NOT fitted to any patient data.
@@ -35,7 +35,7 @@ export interface OpcParameters {
 /**
  * Intercepts calibrated so that under the reference regimen (no induction, concurrent chemoradiation,
  * neck dissection iff residual nodal disease) 5-year OS ≈ 80 % for HPV+ and ≈ 50 % for HPV−, and late
- * dysphagia ≈ 25 % overall — MODELS.md §5's calibration targets. MODELS.md's nominal values are 1.3 (OS
+ * dysphagia ≈ 25 % overall — docs/MODELS.md §5's calibration targets. docs/MODELS.md's nominal values are 1.3 (OS
  * intercept, no HPV shift) and −1.8 (dysphagia); they were re-fitted by bisection on 400,000 simulated
  * patients (seed 2024; stage outcomes integrated exactly, covariates sampled), as the README describes.
  */

@@ -11,7 +11,7 @@ export const OPC_ENV_ID = 'oncology/opc-sequencing-v1';
 
 /**
  * SYNTHETIC oropharyngeal cancer treatment-sequencing env on the "OPC-Seq-Twin" SCM (opc-scm.ts,
- * MODELS.md §5), after the decision structure of Tardini et al. JMIR 2022. Three decisions, one per step:
+ * docs/MODELS.md §5), after the decision structure of Tardini et al. JMIR 2022. Three decisions, one per step:
  *   step 0: induction chemotherapy (A1 ∈ {0, 1}), step 1: concurrent chemoradiation (A2: 0 = RT alone,
  *   1 = CC), step 2: neck dissection (A3 ∈ {0, 1}); the episode terminates after step 2.
  * Reward 0 on steps 0–1; on step 2, OS − λ·Dys (5-year survival minus λ × late dysphagia; λ = 0.3).
@@ -41,7 +41,7 @@ export const OPC_LABELS = [
 ] as const;
 
 export interface OpcEnvOptions {
-  /** Dysphagia weight λ of the utility OS − λ·Dys (MODELS.md §5: λ ∈ [0.2, 0.5], default 0.3). */
+  /** Dysphagia weight λ of the utility OS − λ·Dys (docs/MODELS.md §5: λ ∈ [0.2, 0.5], default 0.3). */
   lambda?: number;
   /** A fixed virtual patient (cohort member); otherwise drawn at reset from the covariate law. */
   patient?: OpcPatient;
@@ -216,7 +216,7 @@ export function registerOpc(): void {
     defaultOptions: { lambda: 0.3 },
     optionDocs: { lambda: 'dysphagia weight λ in OS − λ·Dys (default 0.3)', patient: 'fixed virtual patient { age, hpv, smoker, T, N, PS, F } (cohort members)' },
     decisionInterval: '1 treatment phase',
-    reference: 'SYNTHETIC SCM (MODELS.md §5) after Tardini E et al., J Med Internet Res 2022;24(4):e29455',
+    reference: 'SYNTHETIC SCM (docs/MODELS.md §5) after Tardini E et al., J Med Internet Res 2022;24(4):e29455',
   });
   registerTwin({
     id: 'opc',

@@ -6,7 +6,7 @@ import type { OdeRhs } from '../../engine/ode.js';
  * Goti V, Chaturvedula A, Fossler MJ, Mok S, Jacob JT, "Hospitalized patients with and without
  * hemodialysis have markedly different vancomycin pharmacokinetics: a population pharmacokinetic
  * model-based analysis", Ther Drug Monit 2018;40(2):212–221 (Table 2), as quoted identically by an
- * nlmixr2lib-style model file and an mrgsolve "Goti" model (MODELS.md §4). Amounts in mg, time in h,
+ * nlmixr2lib-style model file and an mrgsolve "Goti" model (docs/MODELS.md §4). Amounts in mg, time in h,
  * concentrations in mg/L.
  *
  *   CrCL (Cockcroft–Gault) = (140 − age)·WT·(0.85 if female) / (72·SCr)   mL/min
@@ -109,7 +109,7 @@ export function vancoRhs(pk: VancoPk): VancoRhs {
 export const AUC_TARGET = Object.freeze({ low: 400, high: 600 });
 
 /**
- * SYNTHETIC acute-kidney-injury hazard anchored to published thresholds (MODELS.md §4): rising risk above
+ * SYNTHETIC acute-kidney-injury hazard anchored to published thresholds (docs/MODELS.md §4): rising risk above
  * AUC24 ≈ 600 mg·h/L (Rybak 2020; PROVIDE, Lodise 2020):
  *   h(AUC24) = h0·exp(β·(AUC24 − 600)/100) for AUC24 > 600, else 0;   h0 = 0.01/day, β = 0.5.
  * Returns the hazard per day.

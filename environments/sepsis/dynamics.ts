@@ -18,7 +18,7 @@ export function glucoseUp(glucose: number, diabetic: number, glucoseDefect: bool
 
 /**
  * One transition of the simulator, drawing uniforms exactly as `sepsisSimDiabetes/MDP.py::transition`
- * (Oberst & Sontag 2019; rules in MODELS.md §2): antibiotics → ventilation → vasopressors → fluctuation,
+ * (Oberst & Sontag 2019; rules in docs/MODELS.md §2): antibiotics → ventilation → vasopressors → fluctuation,
  * each "w.p." one uniform draw.
  *
  * Antibiotics: action on → abx = 1, hr high→normal w.p. .5, sysbp high→normal w.p. .5; action off with

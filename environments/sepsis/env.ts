@@ -51,7 +51,7 @@ interface SepsisSavedState {
 }
 
 /**
- * The Oberst & Sontag (ICML 2019) sepsis simulator as an RL env (MODELS.md §2). One step = one decision
+ * The Oberst & Sontag (ICML 2019) sepsis simulator as an RL env (docs/MODELS.md §2). One step = one decision
  * on the 8 actions (4·antibiotics + 2·ventilation + vasopressors; the treatment flags of the next state
  * equal the action bits). Reward +1 on discharge (all four vitals normal, no treatment), −1 on death
  * (≥ 3 abnormal), both terminal; 0 otherwise. Diabetes is hidden from the observation; the reset info

@@ -8,7 +8,7 @@ import { N_ACTIONS, N_FULL, N_OBS, N_PROJ, OBS_REWARD, decodeFull, numAbnormal, 
  *
  * Given (state, action, diabetes) the four vitals move independently (each rule draws its own uniforms),
  * so each row is the product of four per-variable categorical distributions, each obtained by applying
- * the stage matrices of MODELS.md §2 in the simulator's order (antibiotics → ventilation → vasopressors →
+ * the stage matrices of docs/MODELS.md §2 in the simulator's order (antibiotics → ventilation → vasopressors →
  * fluctuation). The treatment flags of the next state equal the action bits. This is a second,
  * independent implementation of the rules of `dynamics.ts::sampleTransition`; the tests compare them.
  */

@@ -14,7 +14,7 @@ import { registerPolicy } from '../registry.js';
  *   alone otherwise; neck dissection iff residual nodal disease after (chemo)radiation.
  * - `opc/physician`: the guideline, but chemotherapy is withheld when the clinician's frailty impression
  *   (reset info `prescription.frailtyImpression`, correlated with the hidden frailty) exceeds 1 — the
- *   confounded behaviour policy of MODELS.md §5 fact 3.
+ *   confounded behaviour policy of docs/MODELS.md §5 fact 3.
  * - `opc/maximal` (IC + CC + ND for all) and `opc/minimal` (RT alone, nothing else).
  */
 const APPLIES = ['oncology/opc-sequencing-v1'];

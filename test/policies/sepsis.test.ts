@@ -8,7 +8,7 @@ import { makePolicy } from '../../policies/registry.js';
 import { registerSepsisPolicies } from '../../policies/sepsis/index.js';
 
 // Source: Oberst & Sontag ICML 2019, plots-main-paper.ipynb (physician = full-information optimal
-// policy softened with PHYS_EPSILON = 0.05); MODELS.md §2.
+// policy softened with PHYS_EPSILON = 0.05); docs/MODELS.md §2.
 registerSepsis();
 registerSepsisPolicies();
 

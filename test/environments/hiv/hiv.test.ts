@@ -8,7 +8,7 @@ import '../../../environments/index.js';
 import { HivEnv } from '../../../environments/hiv/env.js';
 import { ADAMS_PARAMS, HIV_ACTIONS, HIV_STEADY_STATES, hivRhs } from '../../../environments/hiv/model.js';
 
-// Source of expected values: MODELS.md §3 (Adams et al. 2004 parameters and steady states as in RLPy
+// Source of expected values: docs/MODELS.md §3 (Adams et al. 2004 parameters and steady states as in RLPy
 // HIVTreatment / gymnasium HIVPatient; validation facts and reference returns computed there).
 
 const rhs = hivRhs(ADAMS_PARAMS);
@@ -49,7 +49,7 @@ function integrate(y: Float64Array, days: number, action = 0): void {
   new DormandPrince(6, { rtol: 1e-8, atol: 1e-6 }).integrate(rhs.f, y, 0, days);
 }
 
-describe('Adams et al. 2004 HIV model (MODELS.md §3)', () => {
+describe('Adams et al. 2004 HIV model (docs/MODELS.md §3)', () => {
   it('the uninfected state (1e6, 0, 3198, 0, 0, 10) has exactly zero derivative', () => {
     for (const x of deriv([...HIV_STEADY_STATES.uninfected])) expect(Math.abs(x)).toBeLessThan(1e-9);
   });
@@ -78,7 +78,7 @@ describe('Adams et al. 2004 HIV model (MODELS.md §3)', () => {
     for (let i = 0; i < 6; i++) expect(Math.abs((y[i] as number) / (expected[i] as number) - 1)).toBeLessThan(0.01);
   });
 
-  // MODELS.md §3 fact 4 says the acute peak is "about day 50 (V ≈ 1.6e5, T1 ≈ 1.4e5)". With the same
+  // docs/MODELS.md §3 fact 4. An earlier note put the acute peak "about day 50 (V ≈ 1.6e5, T1 ≈ 1.4e5)". With the same
   // equations and parameters (which reproduce the steady states and the reference returns exactly) the
   // primary peak is at day 6 with V ≈ 2.5e6 and T1 ≈ 6.7e4, followed by damped oscillations (a second
   // wave near day 80, V ≈ 8.7e4); we assert what the model does and report the discrepancy.
@@ -141,7 +141,7 @@ describe('hiv/sti-v1 env (Ernst et al. 2006 formulation as RLPy)', () => {
     return { sum, discounted };
   }
 
-  it('reference returns of fixed policies over 200 steps (MODELS.md §3 fact 2)', () => {
+  it('reference returns of fixed policies over 200 steps (docs/MODELS.md §3 fact 2)', () => {
     const never = returns(0);
     expect(never.sum / 3.43e6).toBeCloseTo(1, 2);
     expect(never.discounted / 8.44e5).toBeCloseTo(1, 2);

@@ -10,7 +10,7 @@ import { CHEMO_COHORT, RECIST } from '../../../environments/oncology/chemo-twin.
 import { ChemoEnv } from '../../../environments/oncology/chemo.js';
 import { chemoParams, chemoRhs, PUBLISHED_CHEMO_PARAMS } from '../../../environments/oncology/chemo-model.js';
 
-// Source of every expected value: MODELS.md §1 (de Pillis & Radunskaya 2003 parameters, DTR-Bench
+// Source of every expected value: docs/MODELS.md §1 (de Pillis & Radunskaya 2003 parameters, DTR-Bench
 // AhnChemoEnv formulation, drug-free equilibria and validation facts computed there).
 
 const rhs = chemoRhs(PUBLISHED_CHEMO_PARAMS);
@@ -64,7 +64,7 @@ function run(schedule: (day: number) => number, options: Record<string, unknown>
   return { infos, total, terminated };
 }
 
-describe('de Pillis–Radunskaya 2003 model (MODELS.md §1)', () => {
+describe('de Pillis–Radunskaya 2003 model (docs/MODELS.md §1)', () => {
   it('tumour-free state (1, 0, 1.65, 0) has zero derivative and is stable', () => {
     const y = Float64Array.of(1, 0, 1.65, 0, 0);
     const d = new Float64Array(5);

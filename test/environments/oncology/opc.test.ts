@@ -7,7 +7,7 @@ import { evaluatePolicy } from '../../../policies/evaluate.js';
 import { registerOpcPolicies } from '../../../policies/oncology/opc.js';
 import { makePolicy } from '../../../policies/registry.js';
 
-// Source: MODELS.md §5 "Synthetic SCM proposal: OPC-Seq-Twin" — SYNTHETIC, not fitted to data; decision
+// Source: docs/MODELS.md §5 "The structural causal model" — SYNTHETIC, not fitted to data; decision
 // structure after Tardini et al., J Med Internet Res 2022;24(4):e29455.
 registerOpc();
 registerOpcPolicies();
@@ -28,7 +28,7 @@ function course(p: OpcPatient, u: number[], a1: number, a2: number, a3: (resid: 
 }
 const uniforms = patients.map(() => Array.from({ length: 8 }, () => rng.next()));
 
-describe('OPC-Seq-Twin covariate law (MODELS.md §5, seed 42, 10^5 patients)', () => {
+describe('OPC-Seq-Twin covariate law (docs/MODELS.md §5, seed 42, 10^5 patients)', () => {
   it('marginals: HPV+ .75; smoker .45 | HPV+, .7 | HPV−; T, N, PS categorical; age N(58, 9) in [35, 85]; F ~ N(0, 1)', () => {
     within(mean(patients.map((p) => p.hpv)), 0.75);
     const pos = patients.filter((p) => p.hpv === 1);

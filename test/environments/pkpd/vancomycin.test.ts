@@ -17,7 +17,7 @@ import {
   vancoRhs,
 } from '../../../environments/pkpd/vancomycin-model.js';
 
-// Sources: Goti et al., Ther Drug Monit 2018;40(2):212–221 (Table 2) as quoted in MODELS.md §4, and the
+// Sources: Goti et al., Ther Drug Monit 2018;40(2):212–221 (Table 2) as quoted in docs/MODELS.md §4, and the
 // validation facts computed there (typical 70 kg patient, 1 g q12h, 1-h infusions, day-5 values).
 
 const DOSE_1000 = 3; // index of 1000 mg in the default dose levels
@@ -36,8 +36,8 @@ function run(options: Record<string, unknown>, action: number | ((k: number) => 
 
 const lastDayAuc = (infos: Array<Record<string, number | boolean>>) => (infos.at(-1)?.aucStep as number) + (infos.at(-2)?.aucStep as number);
 
-describe('Goti 2018 vancomycin PK (MODELS.md §4)', () => {
-  // MODELS.md §4 quotes "CL = 4.5·(10/120)^0.8·0.7 ≈ 0.38 L/h"; the expression evaluates to 0.431 L/h, which we assert.
+describe('Goti 2018 vancomycin PK (docs/MODELS.md §4)', () => {
+  // docs/MODELS.md §4 fact 3: CL = 4.5·(10/120)^0.8·0.7 = 0.431 L/h (a third-party note says ≈ 0.38; the expression does not give that).
   it('typical values: CL(CrCL 80) = 3.253 L/h; dialysis CrCL 10: CL = 4.5·(10/120)^0.8·0.7 = 0.431 L/h, V1 = 29.2 L', () => {
     expect(typicalClearance(80, false)).toBeCloseTo(3.253, 3);
     expect(typicalClearance(120, false)).toBe(4.5);

@@ -6,7 +6,7 @@ import { N_ACTIONS, N_FULL, N_OBS, N_PROJ, OBS_REWARD, type SepsisState, decodeF
 import { buildFullModel, buildObservedModel, initialDistribution } from '../../../environments/sepsis/tensor.js';
 
 // Source for every fact here: Oberst & Sontag, ICML 2019, clinicalml/gumbel-max-scm
-// sepsisSimDiabetes/{State,Action,MDP}.py, as summarised in MODELS.md §2 ("Validation facts").
+// sepsisSimDiabetes/{State,Action,MDP}.py, as summarised in docs/MODELS.md §2 ("Validation facts").
 
 const bugged = buildFullModel({ glucoseDefect: true });
 const fixed = buildFullModel({ glucoseDefect: false });
@@ -23,7 +23,7 @@ function marginal(model: typeof bugged, s: number, a: number, v: keyof SepsisSta
 }
 const close = (got: number[], want: number[]) => got.forEach((g, i) => expect(g).toBeCloseTo(want[i] as number, 12));
 
-describe('sepsis state space (MODELS.md §2 validation fact 1)', () => {
+describe('sepsis state space (docs/MODELS.md §2 validation fact 1)', () => {
   it('has 720 observed, 1440 full, 144 projected states and 8 actions; encodings round-trip', () => {
     expect([N_OBS, N_FULL, N_PROJ, N_ACTIONS]).toEqual([720, 1440, 144, 8]);
     const seenProj = new Set<number>();
@@ -46,7 +46,7 @@ describe('sepsis state space (MODELS.md §2 validation fact 1)', () => {
   });
 });
 
-describe('worked transition probabilities (MODELS.md §2 fact 2 and each rule of MDP.py)', () => {
+describe('worked transition probabilities (docs/MODELS.md §2 fact 2 and each rule of MDP.py)', () => {
   it('fact 2: hr high, rest normal, non-diabetic, action antibiotics — four independent marginals', () => {
     const s = st({ hr: 2 });
     close(marginal(bugged, s, 4, 'hr'), [0, 0.5, 0.5]);

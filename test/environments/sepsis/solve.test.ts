@@ -13,7 +13,7 @@ import { makePolicy } from '../../../policies/registry.js';
 import '../../../policies/index.js';
 
 // Sources: Oberst & Sontag ICML 2019 (clinicalml/gumbel-max-scm, plots-main-paper.ipynb settings:
-// γ = 0.99, NSTEPS = 20, PHYS_EPSILON = 0.05, PROB_DIAB = 0.2) and MODELS.md §2.
+// γ = 0.99, NSTEPS = 20, PHYS_EPSILON = 0.05, PROB_DIAB = 0.2) and docs/MODELS.md §2.
 registerSepsis();
 const solution = solveSepsis(true);
 
@@ -61,7 +61,7 @@ describe('value iteration on the exact tensors (γ = 0.99)', () => {
   });
 });
 
-describe('baselines on the true simulator (exact 20-step evaluation, MODELS.md §2)', () => {
+describe('baselines on the true simulator (exact 20-step evaluation, docs/MODELS.md §2)', () => {
   for (const glucoseDefect of [true, false]) {
     it(`mortality: optimal < physician < no treatment; treat-all never discharges (glucoseDefect ${glucoseDefect})`, () => {
       const sol = solveSepsis(glucoseDefect);
@@ -84,7 +84,7 @@ describe('baselines on the true simulator (exact 20-step evaluation, MODELS.md �
   }
 });
 
-describe('initial-state law (MODELS.md §2 fact 5) and cohorts', () => {
+describe('initial-state law (docs/MODELS.md §2 fact 5) and cohorts', () => {
   it('10^5 draws match the exact rejection-sampled law: ≈ 20 % diabetic, glucose marginals', () => {
     const rng = Rng.fromSeed(11).fork('init');
     const n = 100_000;

@@ -6,7 +6,7 @@ import { evaluatePolicy } from '../../../policies/evaluate.js';
 import '../../../policies/index.js';
 import { makePolicy } from '../../../policies/registry.js';
 
-// Source: MODELS.md §3 fact 2 (reference returns, R2 = 2000, end-of-step reward; "drug for K steps then
+// Source: docs/MODELS.md §3 fact 2 (reference returns, R2 = 2000, end-of-step reward; "drug for K steps then
 // stop" and regular on/off cycling stay at E < 50, returns ≤ 7.1e6).
 
 function evaluate(name: string, options: Record<string, unknown> = {}) {

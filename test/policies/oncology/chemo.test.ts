@@ -7,7 +7,7 @@ import { ChemoSchedulePolicy } from '../../../policies/oncology/chemo.js';
 import { listPolicies, makePolicy } from '../../../policies/registry.js';
 
 // Source: Ahn & Park, BioSystems 106 (2011) 121–129 (abstract): near-optimal policy = continuous dosing
-// from the start until a switch-off time, better than pulsed dosing; DTR-Bench reward (MODELS.md §1).
+// from the start until a switch-off time, better than pulsed dosing; DTR-Bench reward (docs/MODELS.md §1).
 
 function actions(name: string, steps: number, options: Record<string, unknown> = {}): number[] {
   const env = make('oncology/chemo-v1', options);
