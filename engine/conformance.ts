@@ -27,8 +27,12 @@ export function checkEnv(makeEnv: () => Env, options: ConformanceOptions = {}): 
   if (!isBox(env.observationSpace)) problems.push(`${id}: observation space must be a Box`);
   const actionRng = Rng.fromSeed(seed).fork('conformance/actions');
   const actions: Action[] = Array.from({ length: steps }, () => env.actionSpace.sample(actionRng));
-  for (const a of actions.slice(0, 20)) {
-    if (!env.actionSpace.contains(a)) problems.push(`${id}: actionSpace.sample() returned ${String(a)}, which it does not contain`);
+  const outside = actions.find((a) => !env.actionSpace.contains(a));
+  if (outside !== undefined) {
+    // The rollouts below step with sampled actions; with a broken sampler they would only report its fault.
+    problems.push(`${id}: actionSpace.sample() returned ${String(outside)}, which it does not contain`);
+    env.close?.();
+    return problems;
   }
 
   // 2. step before reset is refused

@@ -80,11 +80,6 @@ export abstract class BaseEnv<A extends Action = Action> implements Env<A> {
     return result;
   }
 
-  /** Mark the episode ended from outside (used by wrappers such as TimeLimit). */
-  markEnded(): void {
-    this.phase = 'ended';
-  }
-
   protected abstract resetEnv(options: ResetOptions): ResetResult;
   protected abstract stepEnv(action: A): StepResult;
 }
