@@ -27,6 +27,26 @@ import { GENERIC_ENDPOINTS } from './endpoints.js';
 const record = z.record(z.string(), z.unknown());
 const seedSchema = z.number().int().nonnegative();
 
+/**
+ * Upper bounds of the sizes a spec may ask for (experiments/README.md "Limits"). Every job is a row in
+ * the store and is expanded before anything runs, so an unbounded size is a way to freeze the server
+ * or fill the disk with one request.
+ */
+export const SPEC_LIMITS = {
+  /** train/sweep: runs per configuration. */
+  seeds: 1000,
+  /** trial: episodes per (patient, arm). */
+  replicates: 1000,
+  /** trial: enrolled patients. */
+  cohortSize: 1_000_000,
+  /** trial: episodes per job (duration.episodes). */
+  episodes: 1000,
+  /** Jobs of one experiment: seeds × grid points, or patients × replicates × arms. */
+  jobs: 100_000,
+} as const;
+
+const atMost = (limit: number) => ({ message: `must be at most ${limit.toLocaleString('en-US')} (experiments/README.md, Limits)` });
+
 const common = {
   name: z.string().min(1),
   description: z.string().optional(),
@@ -45,7 +65,7 @@ const trainFields = {
   /** Shorthand for config.totalSteps. */
   steps: z.number().int().positive().optional(),
   /** Independent training runs per configuration (job seeds derive from the experiment seed). */
-  seeds: z.number().int().positive().default(1),
+  seeds: z.number().int().positive().max(SPEC_LIMITS.seeds, atMost(SPEC_LIMITS.seeds)).default(1),
   /** Episodes of the saved greedy policy recorded after training (replayable). */
   evalEpisodes: z.number().int().nonnegative().default(3),
 };
@@ -77,7 +97,7 @@ export const TrialSpecSchema = z.strictObject({
     /** Env id (defaults to the twin's default env). */
     env: z.string().min(1).optional(),
     population: z.string().min(1).optional(),
-    size: z.number().int().positive(),
+    size: z.number().int().positive().max(SPEC_LIMITS.cohortSize, atMost(SPEC_LIMITS.cohortSize)),
     /** Cohort seed (defaults to the experiment seed). */
     seed: seedSchema.optional(),
     generated: z.boolean().optional(),
@@ -98,7 +118,7 @@ export const TrialSpecSchema = z.strictObject({
   scenario: record.default({}),
   duration: z
     .strictObject({
-      episodes: z.number().int().positive().default(1),
+      episodes: z.number().int().positive().max(SPEC_LIMITS.episodes, atMost(SPEC_LIMITS.episodes)).default(1),
       /** Decision steps per episode (sets maxEpisodeSteps). */
       steps: z.number().int().positive().optional(),
       /** Simulated days per episode (converted to steps with the env's decision interval). */
@@ -109,7 +129,7 @@ export const TrialSpecSchema = z.strictObject({
     primary: z.array(z.string().min(1)).min(1),
     secondary: z.array(z.string().min(1)).default([]),
   }),
-  replicates: z.number().int().positive().default(1),
+  replicates: z.number().int().positive().max(SPEC_LIMITS.replicates, atMost(SPEC_LIMITS.replicates)).default(1),
   /** Common random numbers across arms (same patients, meals and sensor noise). */
   paired: z.boolean().default(true),
   /** Arm the others are compared with (default: the first arm). */
@@ -161,10 +181,23 @@ export function validateSpec(raw: unknown, options: ValidateOptions = {}): Exper
   if (!parsed.success) throw specError(parsed.error.issues.map((issue) => fromZodIssue(issue, raw)));
   const spec = structuredClone(parsed.data);
   const errors: SpecError[] = [];
+  const jobs = jobCount(spec);
+  if (jobs > SPEC_LIMITS.jobs) {
+    const [path, how] = spec.kind === 'trial' ? ['cohort.size', 'cohort.size × replicates × arms'] : ['grid', 'grid points × seeds'];
+    const limit = SPEC_LIMITS.jobs.toLocaleString('en-US');
+    throw specError([{ path, message: `the experiment expands to ${jobs.toLocaleString('en-US')} jobs (${how}); at most ${limit} (experiments/README.md, Limits)` }]);
+  }
   if (spec.kind === 'trial') checkTrial(spec, options, errors);
   else checkTraining(spec, errors);
   if (errors.length > 0) throw specError(errors);
   return spec;
+}
+
+/** Jobs a schema-valid spec expands to, computed without expanding it. */
+export function jobCount(spec: ExperimentSpec): number {
+  if (spec.kind === 'trial') return spec.cohort.size * spec.replicates * spec.arms.length;
+  if (spec.kind === 'sweep') return Object.values(spec.grid).reduce((n, values) => n * values.length, 1) * spec.seeds;
+  return spec.seeds;
 }
 
 export function specError(errors: SpecError[]): TwinlabError {

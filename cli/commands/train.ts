@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { TwinlabError } from '../../engine/errors.js';
 import { runExperiment } from '../../experiments/runner.js';
-import { parseSpecText, validateSpec } from '../../experiments/spec.js';
+import { parseSpecText, SPEC_LIMITS, validateSpec } from '../../experiments/spec.js';
 import { Store } from '../../experiments/store.js';
 import { parseInteger } from '../program.js';
 import { addRunOptions, type ExperimentCliOptions, runSession } from './run.js';
@@ -35,7 +35,7 @@ export function registerTrainCommand(program: Command): void {
       .option('--steps <n>', 'env steps per run (config.totalSteps)', parseInteger('--steps', { min: 1 }))
       .option('--config <file>', 'agent config (YAML or JSON), over the preset')
       .option('--preset <name>', 'agent config preset, e.g. zoo-cartpole')
-      .option('--seeds <k>', 'independent runs (job seeds derive from --seed)', parseInteger('--seeds', { min: 1 }), 1)
+      .option('--seeds <k>', 'independent runs (job seeds derive from --seed)', parseInteger('--seeds', { min: 1, max: SPEC_LIMITS.seeds }), 1)
       .option('--out <dir>', 'also copy the saved policy here (with --seeds > 1: <dir>/seed-<k>)'),
   ).action(async (options: TrainCliOptions) => {
     let config: unknown = {};

@@ -92,6 +92,34 @@ const cases: Case[] = [
   ],
   ['trial paired of wrong type', { ...trial, paired: 'yes' }, 'paired', /expected boolean.*got "yes"/],
   ['trial replicates negative', { ...trial, replicates: -1 }, 'replicates', /got -1/],
+  ['trial replicates beyond the limit', { ...trial, replicates: 1e9 }, 'replicates', /at most 1,000 .*got 1000000000/],
+  ['seeds beyond the limit', { ...train, seeds: 1e8 }, 'seeds', /at most 1,000 .*got 100000000/],
+  ['trial cohort size beyond the limit', { ...trial, cohort: { ...trial.cohort, size: 1e12 } }, 'cohort.size', /at most 1,000,000 .*got 1000000000000/],
+  ['trial episodes beyond the limit', { ...trial, duration: { steps: 12, episodes: 1e6 } }, 'duration.episodes', /at most 1,000 /],
+  [
+    'trial with more jobs than the limit',
+    {
+      ...trial,
+      cohort: { env: 'classic/cartpole-v1', size: 60_000 },
+      arms: [
+        { name: 'a', policy: 'random' },
+        { name: 'b', policy: 'random' },
+      ],
+      endpoints: { primary: ['return'] },
+    },
+    'cohort.size',
+    /expands to 120,000 jobs \(cohort\.size × replicates × arms\); at most 100,000/,
+  ],
+  [
+    'sweep with more jobs than the limit',
+    {
+      ...sweep,
+      seeds: 1000,
+      grid: { gamma: [0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, 0.99, 0.995], learningRate: [1e-4, 2e-4, 3e-4, 4e-4, 5e-4, 6e-4, 7e-4, 8e-4, 9e-4, 1e-3] },
+    },
+    'grid',
+    /expands to 110,000 jobs \(grid points × seeds\)/,
+  ],
 ];
 
 function errorOf(spec: unknown): TwinlabError {
