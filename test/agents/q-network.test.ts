@@ -238,6 +238,43 @@ describe('QNetwork', () => {
     }
   });
 
+  it('ten Adam steps follow tf.train.adam on the same gradients (β₁, β₂ and bias correction, not only step 1)', () => {
+    // At step 1 bias correction makes the update −lr·g/(|g| + ε) whatever β₁, β₂ are; from step 2 on
+    // the moments mix gradients of different batches, so a wrong β or bias correction shows.
+    const tf = getTf();
+    const steps = 10;
+    const run = (beta1: number, beta2: number, refBeta1: number, refBeta2: number): number => {
+      const lr = 1e-2;
+      const eps = 1e-7;
+      const net = QNetwork.create(SPEC, Rng.fromSeed(40), { ...ADAM, learningRate: lr, adamEpsilon: eps, maxGradNorm: null, beta1, beta2 });
+      const vars = net.getWeights().map((w, i) => tf.variable(tf.tensor1d(w), true, `adam-ref-${beta1}-${refBeta1}-${i}`));
+      const reference = tf.train.adam(lr, refBeta1, refBeta2, eps);
+      let worst = 0;
+      for (let t = 0; t < steps; t++) {
+        const batch = randomBatch(Rng.fromSeed(41 + t), SPEC, 32);
+        const { gradients } = net.gradients(batch);
+        net.trainStep(batch);
+        const named = vars.map((v, i) => ({ name: v.name, tensor: tf.tensor1d(gradients[i] as Float32Array) }));
+        reference.applyGradients(named);
+        tf.dispose(named.map((n) => n.tensor));
+        const ours = net.getWeights();
+        vars.forEach((v, i) => {
+          const theirs = v.dataSync();
+          const mine = ours[i] as Float32Array;
+          for (let j = 0; j < mine.length; j++) worst = Math.max(worst, Math.abs((mine[j] as number) - (theirs[j] as number)));
+        });
+      }
+      reference.dispose();
+      tf.dispose(vars);
+      net.dispose();
+      return worst;
+    };
+    expect(run(0.9, 0.999, 0.9, 0.999)).toBeLessThan(2e-6);
+    expect(run(0.5, 0.9, 0.5, 0.9)).toBeLessThan(2e-6);
+    // The comparison has the power to see β: the same run against the wrong β's is far off.
+    expect(run(0.5, 0.9, 0.9, 0.999)).toBeGreaterThan(1e-3);
+  });
+
   it('dueling: Q = V + A − mean(A), and the folded single-Dense head gives the same Q-values', () => {
     const spec = { ...SPEC, dueling: true };
     const net = QNetwork.create(spec, Rng.fromSeed(17), ADAM);

@@ -6,6 +6,7 @@ import { Rng } from '../../../engine/random.js';
 import { make } from '../../../engine/registry.js';
 import { VectorEnv } from '../../../engine/vector.js';
 import '../../../environments/index.js';
+import { bgRisk } from '../../../environments/glucose/endpoints.js';
 import { type ActionModel, GlucoseEnv, insulinOnBoardFraction, type Prescription } from '../../../environments/glucose/env.js';
 import { glucoseCohortMember } from '../../../environments/glucose/index.js';
 import { basalRate, getPatient, getTherapy, patientNames } from '../../../environments/glucose/params.js';
@@ -106,7 +107,22 @@ describe('observation, info and prescription', () => {
     expect(boluses[1]).toBeCloseTo(Math.round(45 / cr / 0.05) * 0.05, 9); // no correction: CGM ≈ 139 < 150
   });
 
-  it('insulin on board follows the exponential activity curve', () => {
+  it('insulin on board follows LoopKit\'s exponential curve (peak 75 min, duration 360 min)', () => {
+    // Expected fractions from the published formula of LoopKit ExponentialInsulinModel
+    // (LoopKit/LoopKit, InsulinKit/ExponentialInsulinModel.swift, percentEffectRemaining; derivation in
+    // LoopKit/Loop issue #388): τ = tp(1 − tp/td)/(1 − 2tp/td) = 101.7857 min, a = 2τ/td, S = 1/(1 − a + (1 + a)e^(−td/τ)),
+    // IOB(t) = 1 − S(1 − a)[(t²/(τ·td·(1 − a)) − t/τ − 1)e^(−t/τ) + 1]; evaluated once outside this code base.
+    const published: Array<[number, number]> = [
+      [30, 0.9295208629730758],
+      [60, 0.7792959813945408],
+      [75, 0.6942633437181706],
+      [120, 0.44975231269576144],
+      [180, 0.20817073431377964],
+      [240, 0.07266610353203562],
+      [300, 0.013918062554445276],
+      [350, 0.0003066349642480981],
+    ];
+    for (const [t, fraction] of published) expect(insulinOnBoardFraction(t)).toBeCloseTo(fraction, 12);
     expect(insulinOnBoardFraction(0)).toBe(1);
     expect(insulinOnBoardFraction(360)).toBe(0);
     let prev = 1;
@@ -180,13 +196,29 @@ describe('reward: ending early is never rewarded', () => {
     expect(terminated).toBeLessThan(worstSurvivor);
   });
 
-  it('per-step reward is 1 − risk/100 of true plasma glucose, in [0, 1]', () => {
+  it('per-step reward is 1 − risk/100 of true plasma glucose (Kovatchev risk), in [0, 1]', () => {
+    // Kovatchev et al., Diabetes Care 1997;20:1655–1658: f(g) = 1.509·((ln g)^1.084 − 5.381), risk = 10·f²,
+    // written out here independently of endpoints.ts; the literals are that formula evaluated outside this
+    // code base. Risk is ≈ 0 at 112.5 mg/dL and about equal at 50 and 250 mg/dL (the symmetrised scale).
+    const published: Array<[number, number]> = [
+      [50, 22.50044545257435],
+      [90, 1.7247465598383958],
+      [112.5, 8.292076210806931e-7],
+      [140, 1.664987894580937],
+      [250, 22.436199666621214],
+      [400, 57.04609863108487],
+    ];
+    for (const [g, risk] of published) expect(bgRisk(g)).toBeCloseTo(risk, 9);
+    const kovatchev = (g: number) => 10 * (1.509 * (Math.log(g) ** 1.084 - 5.381)) ** 2;
     const env = new GlucoseEnv({ scenario: 'random', sensorNoise: true });
     env.reset({ seed: 2 });
     for (let t = 0; t < 288; t++) {
       const r = env.step(t % 7);
       if (r.terminated) break;
-      expect(r.reward).toBeCloseTo(1 - (r.info.risk as number) / 100, 12);
+      const bg = r.info.bg as number;
+      expect(bg).toBeGreaterThan(20);
+      expect(bg).toBeLessThan(600);
+      expect(r.reward).toBeCloseTo(1 - kovatchev(bg) / 100, 12);
       expect(r.reward).toBeGreaterThanOrEqual(0);
       expect(r.reward).toBeLessThanOrEqual(1);
     }
