@@ -17,10 +17,6 @@ export const EVENT_TYPES = {
 
 export type EventType = (typeof EVENT_TYPES)[keyof typeof EVENT_TYPES];
 
-export function isEventType(value: unknown): value is EventType {
-  return typeof value === 'string' && (Object.values(EVENT_TYPES) as string[]).includes(value);
-}
-
 interface EventBase<T extends EventType, D> {
   type: T;
   /** Env steps done by the run when the event was emitted (the x axis of learning curves). */

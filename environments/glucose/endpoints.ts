@@ -166,40 +166,6 @@ export function cvga(values: ArrayLike<number>): CvgaPoint {
   return { min, max, zone, grade };
 }
 
-export interface GlucoseSummary {
-  n: number;
-  mean: number;
-  sd: number;
-  cv: number;
-  gmi: number;
-  tir: number;
-  tbr70: number;
-  tbr54: number;
-  tar180: number;
-  tar250: number;
-  lbgi: number;
-  hbgi: number;
-  cvga: CvgaPoint;
-}
-
-export function summarise(values: ArrayLike<number>): GlucoseSummary {
-  return {
-    n: values.length,
-    mean: meanGlucose(values),
-    sd: sdGlucose(values),
-    cv: cvGlucose(values),
-    gmi: gmi(values),
-    tir: timeInRange(values),
-    tbr70: timeBelow70(values),
-    tbr54: timeBelow54(values),
-    tar180: timeAbove180(values),
-    tar250: timeAbove250(values),
-    lbgi: lbgi(values),
-    hbgi: hbgi(values),
-    cvga: cvga(values),
-  };
-}
-
 /**
  * The glucose series of an episode log: one value per decision step, read from each step's info
  * (`bg` = true plasma glucose, `cgm` = the sensor reading at the end of the step). The reset value

@@ -1,7 +1,7 @@
 /**
  * Oncology twins. Each twin registers itself through its own function; `registerOncology()` calls them all.
  * - chemo: de Pillis–Radunskaya tumour–immune chemotherapy (chemo*.ts)
- * - OPC treatment sequencing (opc-*.ts): its helper adds its import and call below.
+ * - opc: synthetic oropharyngeal cancer treatment sequencing (opc*.ts)
  */
 import { registerChemo } from './chemo-twin.js';
 import { registerOpc } from './opc.js';

@@ -18,12 +18,9 @@ export const N_OBS = 720;
 export const N_FULL = 1440;
 export const N_PROJ = 144;
 export const N_ACTIONS = 8;
-export const GLUCOSE_LEVELS = 5;
 
 export const VARIABLES = ['hr', 'sysbp', 'o2', 'glucose', 'abx', 'vaso', 'vent'] as const;
 export type Variable = (typeof VARIABLES)[number];
-/** Levels per observed variable, in index order. */
-export const RADIX = [3, 3, 2, 5, 2, 2, 2] as const;
 export const LEVEL_NAMES: Record<Variable, readonly string[]> = {
   hr: ['low', 'normal', 'high'],
   sysbp: ['low', 'normal', 'high'],
@@ -97,10 +94,6 @@ export function obsToProj(obs: number): number {
   return high * 8 + low;
 }
 
-export function glucoseOfObs(obs: number): number {
-  return Math.floor(obs / 8) % 5;
-}
-
 /** `State.get_num_abnormal`: [hr≠1] + [sysbp≠1] + [o2≠1] + [glucose≠2]. */
 export function numAbnormal(hr: number, sysbp: number, o2: number, glucose: number): number {
   return (hr !== 1 ? 1 : 0) + (sysbp !== 1 ? 1 : 0) + (o2 !== 1 ? 1 : 0) + (glucose !== 2 ? 1 : 0);
@@ -120,7 +113,3 @@ export function rewardOfObs(obs: number): number {
 
 /** Arrival reward of every observed state (−1, 0, +1), precomputed. */
 export const OBS_REWARD: Int8Array = Int8Array.from({ length: N_OBS }, (_, i) => rewardOfObs(i));
-
-export function actionBits(action: number): { abx: number; vent: number; vaso: number } {
-  return { abx: action >> 2, vent: (action >> 1) & 1, vaso: action & 1 };
-}
