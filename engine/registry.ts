@@ -16,6 +16,11 @@ export interface EnvSpec {
   readonly defaultOptions?: Record<string, unknown>;
   /** Documentation of each option: name → one-line meaning (shown by `twinlab envs`). */
   readonly optionDocs?: Record<string, string>;
+  /**
+   * Every option name the env accepts (besides `maxEpisodeSteps`, which `make` handles). Specs and the
+   * CLI refuse other names (`knownOptions`); an env that declares nothing is not checked.
+   */
+  readonly optionNames?: readonly string[];
   /** Decision interval, e.g. "5 min", for catalogues. */
   readonly decisionInterval?: string;
   /** Human-readable reference for the model (paper). */
@@ -70,6 +75,18 @@ export function getSpec(id: string): EnvSpec {
     /* malformed ids fall through to the full list */
   }
   throw new TwinlabError('NOT_FOUND', `unknown env "${id}"${hint || `; registered envs: ${known.join(', ') || '(none)'}`}`, { id });
+}
+
+/** The option names an env accepts (with `maxEpisodeSteps`), or undefined when it declares none. */
+export function knownOptions(id: string): string[] | undefined {
+  const names = getSpec(id).optionNames;
+  return names === undefined ? undefined : [...names, 'maxEpisodeSteps'];
+}
+
+/** Keys of `options` the env does not accept (empty when it declares no option names). */
+export function unknownOptions(id: string, options: Record<string, unknown>): string[] {
+  const known = knownOptions(id);
+  return known === undefined ? [] : Object.keys(options).filter((key) => !known.includes(key));
 }
 
 export function hasEnv(id: string): boolean {

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DQN_PRESETS, DqnConfigSchema } from '../agents/dqn-config.js';
 import { describeValue, TwinlabError } from '../engine/errors.js';
-import { getSpec, hasEnv, make, registeredIds } from '../engine/registry.js';
+import { getSpec, hasEnv, knownOptions, make, registeredIds, unknownOptions } from '../engine/registry.js';
 import { getTwin, listTwins, type TwinDefinition } from '../engine/twin.js';
 import '../environments/index.js';
 import '../policies/index.js';
@@ -282,7 +282,7 @@ export function setPath(target: Record<string, unknown>, path: string, value: un
 
 function checkTraining(spec: TrainSpec | SweepSpec, errors: SpecError[]): void {
   if (!hasEnv(spec.env)) errors.push({ path: 'env', message: `unknown env ${describeValue(spec.env)} (expected one of ${registeredIds().join(', ')})` });
-  else checkDiscreteActions(spec.env, spec.envOptions, errors);
+  else if (!checkOptionNames(spec.env, spec.envOptions, 'envOptions', errors)) checkDiscreteActions(spec.env, spec.envOptions, errors);
   if (spec.preset !== undefined && !(spec.preset in DQN_PRESETS)) {
     errors.push({ path: 'preset', message: `unknown preset ${describeValue(spec.preset)} (expected one of ${Object.keys(DQN_PRESETS).join(', ')})` });
     return;
@@ -325,6 +325,14 @@ function configPathExists(path: string): boolean {
     schema = schema.shape[part];
   }
   return true;
+}
+
+/** One error per option name the env does not declare; true when there was any. */
+function checkOptionNames(envId: string, options: Record<string, unknown>, path: string, errors: SpecError[]): boolean {
+  const unknown = unknownOptions(envId, options);
+  const known = (knownOptions(envId) ?? []).join(', ');
+  for (const key of unknown) errors.push({ path: `${path}.${key}`, message: `unknown option of ${envId}; known: ${known}` });
+  return unknown.length > 0;
 }
 
 /** DQN needs a discrete action space; say so up front instead of failing inside a worker. */
@@ -402,6 +410,7 @@ function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError
   twin = resolvedTwin;
   cohort.env = envId;
   if (twin) cohort.twin = twin.id;
+  checkOptionNames(envId, spec.scenario, 'scenario', errors);
 
   if (twin) {
     if (cohort.population === undefined) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { TwinlabError } from '../../engine/errors.js';
-import { make } from '../../engine/registry.js';
+import { knownOptions, make, unknownOptions } from '../../engine/registry.js';
 import { listTwins } from '../../engine/twin.js';
 import { evaluatePolicy } from '../../policies/evaluate.js';
 import { loadPolicy } from '../../policies/load.js';
@@ -29,6 +29,8 @@ export function registerRolloutCommand(program: Command): void {
     .action(async (options: RolloutOptions) => {
       const envOptions = parseKeyValues(options.option ?? []);
       const { policy, envId } = await loadPolicy(options.policy, options.env, envOptions);
+      const unknown = unknownOptions(envId, envOptions);
+      if (unknown.length > 0) throw new TwinlabError('INVALID_ARGUMENT', `--option ${unknown.join(', ')}: unknown option of ${envId}; known: ${knownOptions(envId)?.join(', ')}`);
       const env = make(envId, envOptions);
       const twin = listTwins().find((t) => t.envIds.includes(envId));
       const result = evaluatePolicy(env, policy(env), { seed: options.seed, episodes: options.episodes, record: twin !== undefined });

@@ -7,6 +7,7 @@ export function registerClassic(): void {
     description: 'Gymnasium CartPole-v1 exactly: the reference env for comparing agents with other RL libraries',
     entryPoint: () => new CartPoleEnv(),
     maxEpisodeSteps: 500,
+    optionNames: [],
     decisionInterval: '0.02 s',
     reference: 'Barto, Sutton & Anderson 1983; Gymnasium CartPole-v1',
   });

@@ -31,8 +31,38 @@ const OPTION_DOCS: Record<string, string> = {
   horizonSteps: 'episode horizon used by the termination penalty (default one day of steps)',
   hypoThreshold: 'terminate when plasma glucose < this, mg/dL (default 40)',
   hyperThreshold: 'terminate when plasma glucose > this, mg/dL (default 600)',
+  integrator:
+    "'rk4' (default: classical RK4, 0.5-min steps, 0.05 min while eating) | 'dopri5' (Dormand–Prince 5(4), rtol 1e-6 as simglucose; ≈ 3× slower) — README 'Integrator and accuracy'",
   rk4Step: 'RK4 step of the patient model outside eating minutes, minutes (default: patient.ts DEFAULT_RK4_STEP)',
+  spline: "cubic spline through the CGM noise knots: 'not-a-knot' (default, scipy interp1d as simglucose) | 'natural'",
 };
+
+/** Every option of GlucoseEnvOptions a caller may set (`id` is the registry's own). */
+const OPTION_NAMES = [
+  'patient',
+  'patients',
+  'cohort',
+  'scenario',
+  'sensor',
+  'sensorNoise',
+  'spline',
+  'pump',
+  'pumpMode',
+  'decisionMinutes',
+  'continuous',
+  'basalMultiples',
+  'mealBolus',
+  'announceMeals',
+  'announceLeadMinutes',
+  'cgmHistory',
+  'randomInitialBG',
+  'startHour',
+  'horizonSteps',
+  'hypoThreshold',
+  'hyperThreshold',
+  'integrator',
+  'rk4Step',
+] as const satisfies ReadonlyArray<keyof GlucoseEnvOptions>;
 
 /** Populations of the twin: the three age groups, then every named patient. */
 export function glucosePopulations(): string[] {
@@ -93,6 +123,7 @@ export function registerGlucose(): void {
     entryPoint: (options) => new GlucoseEnv(options as GlucoseEnvOptions),
     maxEpisodeSteps: 288,
     optionDocs: OPTION_DOCS,
+    optionNames: OPTION_NAMES,
     decisionInterval: '5 min',
     reference: 'Dalla Man et al. 2007 IEEE TBME 54:1740; Kovatchev et al. 2009 JDST 3:44; simglucose v0.2.11',
   });
@@ -103,6 +134,7 @@ export function registerGlucose(): void {
     maxEpisodeSteps: 288,
     defaultOptions: { mealBolus: 'auto' },
     optionDocs: OPTION_DOCS,
+    optionNames: OPTION_NAMES,
     decisionInterval: '5 min',
     reference: 'Dalla Man et al. 2007 IEEE TBME 54:1740; Kovatchev et al. 2009 JDST 3:44; simglucose v0.2.11',
   });

@@ -5,7 +5,7 @@ import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin } from '../../engine/twin.js';
 import { HIV_ENV_ID, HivEnv, type HivEnvOptions } from './env.js';
-import { ADAMS_PARAMS } from './model.js';
+import { ADAMS_PARAMS, HIV_PARAM_NAMES } from './model.js';
 
 export const HIV_TWIN_ID = 'hiv';
 export const HIV_MAX_STEPS = 200;
@@ -119,6 +119,7 @@ export function registerHivTwin(): void {
     entryPoint: (options) => new HivEnv(options as HivEnvOptions),
     maxEpisodeSteps: HIV_MAX_STEPS,
     decisionInterval: '5 days',
+    optionNames: ['piWeight', 'rewardScale', 'initial', 'inoculum', 'patientId', ...HIV_PARAM_NAMES],
     reference: 'Adams et al., Math Biosci Eng 1(2) (2004) 223–241; Ernst et al., IEEE CDC 2006',
     optionDocs: {
       piWeight: 'reward weight R2 on ε2² (default 2000 as RLPy; HIVPatient uses 20000)',

@@ -5,7 +5,7 @@ import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin } from '../../engine/twin.js';
 import { ChemoEnv, type ChemoEnvOptions, CHEMO_CLEARANCE_THRESHOLD, CHEMO_ENV_ID, CHEMO_STEP_DAYS } from './chemo.js';
-import { DTR_BENCH_INITIAL, PUBLISHED_CHEMO_PARAMS } from './chemo-model.js';
+import { CHEMO_PARAM_NAMES, DTR_BENCH_INITIAL, PUBLISHED_CHEMO_PARAMS } from './chemo-model.js';
 
 export const CHEMO_TWIN_ID = 'chemo';
 export const CHEMO_MAX_STEPS = 600;
@@ -198,6 +198,7 @@ export function registerChemo(): void {
     entryPoint: (options) => new ChemoEnv(options as ChemoEnvOptions),
     maxEpisodeSteps: CHEMO_MAX_STEPS,
     decisionInterval: '6 h',
+    optionNames: ['doseLevels', 'observeNormal', 'observeLogTumour', 'toxicity', 'deathPenalty', 'N0', 'T0', 'I0', 'patientId', ...CHEMO_PARAM_NAMES],
     reference: 'de Pillis & Radunskaya, Math Comput Model 37 (2003) 1221–1244; Luo et al., DTR-Bench, arXiv 2405.18610',
     optionDocs: {
       doseLevels: 'number of evenly spaced dose levels v ∈ [0, 1] (default 5; 11 as the DTR-Bench README)',

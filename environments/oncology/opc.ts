@@ -214,6 +214,7 @@ export function registerOpc(): void {
     entryPoint: (options) => new OpcSequencingEnv(options as OpcEnvOptions),
     maxEpisodeSteps: 3,
     defaultOptions: { lambda: 0.3 },
+    optionNames: ['lambda', 'patient'],
     optionDocs: { lambda: 'dysphagia weight λ in OS − λ·Dys (default 0.3)', patient: 'fixed virtual patient { age, hpv, smoker, T, N, PS, F } (cohort members)' },
     decisionInterval: '1 treatment phase',
     reference: 'SYNTHETIC SCM (docs/MODELS.md §5) after Tardini E et al., J Med Internet Res 2022;24(4):e29455',

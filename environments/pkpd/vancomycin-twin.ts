@@ -205,6 +205,7 @@ export function registerVancomycin(): void {
     entryPoint: (options) => new VancomycinEnv(options as VancoEnvOptions),
     maxEpisodeSteps: VANCO_MAX_STEPS,
     decisionInterval: '12 h',
+    optionNames: ['weight', 'crcl', 'dialysis', 'etaCl', 'etaV1', 'etaV2', 'mic', 'days', 'doseLevels', 'sampleEvery', 'assayError', 'aki', 'akiPenalty', 'patientId'],
     reference: 'Goti et al., Ther Drug Monit 2018;40(2):212–221; Rybak et al., Am J Health-Syst Pharm 2020;77:835–864',
     optionDocs: {
       weight: 'body weight, kg (default 70)',

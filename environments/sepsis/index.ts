@@ -19,6 +19,7 @@ export function registerSepsis(): void {
     maxEpisodeSteps: PAPER.horizon,
     defaultOptions: { glucoseDefect: true, pDiabetes: PAPER.pDiabetes, observation: 'factored', view: 'observed' },
     optionDocs: SEPSIS_OPTION_DOCS,
+    optionNames: ['glucoseDefect', 'pDiabetes', 'observation', 'view', 'initialState', 'diabetic'],
     decisionInterval: '1 step (abstract)',
     reference: 'Oberst M, Sontag D. Counterfactual off-policy evaluation with Gumbel-max structural causal models. ICML 2019; clinicalml/gumbel-max-scm',
   });

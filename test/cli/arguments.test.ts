@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'cli/run.ts', ...args], { encoding: 'utf8', cwd: process.cwd(), timeout: 60_000 });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'cli/run.ts', ...args], { encoding: 'utf8', cwd: process.cwd(), timeout: 60_000 });
 
 function expectUsageError(r: ReturnType<typeof cli>, option: string): void {
   expect(r.status, r.stderr).toBe(2);
@@ -24,5 +25,11 @@ describe('CLI argument checks', () => {
   it('rollout refuses a negative seed as specs do, and a non-number in one line', () => {
     expectUsageError(cli('rollout', '--env', 'classic/cartpole-v1', '--seed', '-1'), '--seed');
     expectUsageError(cli('rollout', '--env', 'classic/cartpole-v1', '--seed', 'abc'), '--seed');
+  });
+
+  it('rollout refuses an env option the env does not declare, naming it and the known ones', () => {
+    const r = cli('rollout', '--env', 'glucose/t1d-v1', '--policy', 'glucose/basal', '--option', 'sensr=Dexcom');
+    expectUsageError(r, '--option sensr: unknown option of glucose/t1d-v1; known: patient');
+    expect(r.stderr).toContain('sensor');
   });
 });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'cli/run.ts', ...args], { encoding: 'utf8', cwd: process.cwd(), timeout: 60_000 });
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'cli/run.ts', ...args], { encoding: 'utf8', cwd: process.cwd(), timeout: 60_000 });
 const dir = mkdtempSync(join(tmpdir(), 'twinlab-limits-'));
 
 describe('CLI size limits', () => {
@@ -15,7 +16,14 @@ describe('CLI size limits', () => {
     const spec = join(dir, `${field}.json`);
     writeFileSync(
       spec,
-      JSON.stringify({ kind: 'trial', name: 'big', cohort: { env: 'classic/cartpole-v1', size }, replicates, arms: [{ name: 'a', policy: 'random' }], endpoints: { primary: ['return'] } }),
+      JSON.stringify({
+        kind: 'trial',
+        name: 'big',
+        cohort: { env: 'classic/cartpole-v1', size },
+        replicates,
+        arms: [{ name: 'a', policy: 'random' }],
+        endpoints: { primary: ['return'] },
+      }),
     );
     const data = join(dir, `data-${field}`);
     const r = cli('run', spec, '--data', data);
