@@ -14,7 +14,7 @@ import type { Action } from './spaces.js';
 const CHUNK = 16 * 1024;
 
 export class TrajectoryHasher {
-  private readonly hash: Hash = createHash('sha256');
+  private hash: Hash = createHash('sha256');
   private readonly buffer = new ArrayBuffer(CHUNK);
   private readonly bytes = new Uint8Array(this.buffer);
   private readonly view = new DataView(this.buffer);
@@ -51,6 +51,14 @@ export class TrajectoryHasher {
 
   episodeBoundary(): this {
     this.tag(0x45);
+    return this;
+  }
+
+  /** Start a new trajectory (a fresh digest), reusing the buffer. */
+  reset(): this {
+    this.hash = createHash('sha256');
+    this.used = 0;
+    this.records = 0;
     return this;
   }
 

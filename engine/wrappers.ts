@@ -2,7 +2,7 @@ import type { Env, Info, ResetOptions, ResetResult, StepResult } from './env.js'
 import { invalidActionError } from './env.js';
 import { EPISODE_LOG_VERSION, type EpisodeLog, type EpisodeStepRecord, type Keyframe } from './episode-log.js';
 import { TwinlabError } from './errors.js';
-import { createHash, type Hash } from 'node:crypto';
+import { TrajectoryHasher } from './hash.js';
 import { Rng, type RngState } from './random.js';
 import { Box, Discrete, type Action, type Space, isBox } from './spaces.js';
 
@@ -344,71 +344,10 @@ export interface RecordEpisodeOptions {
   onEpisode?: (log: EpisodeLog) => void;
 }
 
-/**
- * The canonical trajectory bytes of engine/hash.ts `TrajectoryHasher` — tag byte, then little-endian
- * float32 observations, float64 actions and rewards — collected in a buffer and passed to SHA-256 in
- * large chunks: the same digest as TrajectoryHasher, without six native `update` calls and an
- * allocation per step (test/experiments/episode-codec.test.ts checks the two agree).
- */
-class TrajectoryBytes {
-  private hash: Hash = createHash('sha256');
-  private bytes = new Uint8Array(1 << 14);
-  private view = new DataView(this.bytes.buffer);
-  private pos = 0;
-
-  reset(): this {
-    this.hash = createHash('sha256');
-    this.pos = 0;
-    return this;
-  }
-
-  observation(obs: Float32Array): this {
-    this.reserve(1 + 4 * obs.length);
-    this.bytes[this.pos++] = 0x4f;
-    for (let i = 0; i < obs.length; i++, this.pos += 4) this.view.setFloat32(this.pos, obs[i] as number, true);
-    return this;
-  }
-
-  step(action: Action, reward: number, observation: Float32Array): this {
-    const n = typeof action === 'number' ? 1 : action.length;
-    this.reserve(2 + 8 * (n + 1));
-    this.bytes[this.pos++] = 0x41;
-    if (typeof action === 'number') this.float64(action);
-    else for (let i = 0; i < n; i++) this.float64(action[i] as number);
-    this.bytes[this.pos++] = 0x52;
-    this.float64(reward);
-    return this.observation(observation);
-  }
-
-  digest(): string {
-    this.flush();
-    return this.hash.copy().digest('hex');
-  }
-
-  private float64(v: number): void {
-    this.view.setFloat64(this.pos, v, true);
-    this.pos += 8;
-  }
-
-  private reserve(n: number): void {
-    if (this.pos + n <= this.bytes.length) return;
-    this.flush();
-    if (n > this.bytes.length) {
-      this.bytes = new Uint8Array(n);
-      this.view = new DataView(this.bytes.buffer);
-    }
-  }
-
-  private flush(): void {
-    if (this.pos > 0) this.hash.update(this.bytes.subarray(0, this.pos));
-    this.pos = 0;
-  }
-}
-
 /** Records every episode as an `EpisodeLog` (docs/DESIGN.md: episode logs and replay). */
 export class RecordEpisode<A extends Action = Action> extends Wrapper<A, A> {
   private current: EpisodeLog | null = null;
-  private readonly hasher = new TrajectoryBytes();
+  private readonly hasher = new TrajectoryHasher();
   private readonly options: Required<Omit<RecordEpisodeOptions, 'onEpisode'>> & Pick<RecordEpisodeOptions, 'onEpisode'>;
   readonly episodes: EpisodeLog[] = [];
 

@@ -63,3 +63,15 @@ describe('TrajectoryHasher buffering', () => {
     expect(hasher.digest()).toBe(sha256Hex(Buffer.concat(parts)));
   });
 });
+
+describe('TrajectoryHasher.reset', () => {
+  it('starts a fresh trajectory: after reset the digest equals a new hasher’s, whatever was hashed or buffered before', () => {
+    const fresh = new TrajectoryHasher().observation(Float32Array.of(5)).step(1, 2, Float32Array.of(6)).digest();
+    const reused = new TrajectoryHasher();
+    for (let t = 0; t < 300; t++) reused.step(t, t, Float32Array.of(t, t)); // several buffered chunks
+    reused.digest();
+    reused.observation(Float32Array.of(9)); // an unflushed record, dropped by reset
+    expect(reused.reset().recordCount).toBe(0);
+    expect(reused.observation(Float32Array.of(5)).step(1, 2, Float32Array.of(6)).digest()).toBe(fresh);
+  });
+});
