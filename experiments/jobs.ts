@@ -186,7 +186,7 @@ function passes(value: number | string | undefined, rule: { min?: number; max?: 
 
 function* generateTrial(experimentId: string, spec: TrialSpec): Generator<JobSpec> {
   const { envId, twin } = trialTarget(spec.cohort);
-  const steps = spec.duration.steps ?? (spec.duration.days !== undefined ? stepsForDays(envId, spec.duration.days) : undefined);
+  const steps = spec.duration.steps ?? (spec.duration.days !== undefined ? stepsForDays(envId, spec.duration.days, spec.scenario) : undefined);
   let index = 0;
   let enrolled = 0;
   for (const member of enrolledMembers(spec, twin)) {

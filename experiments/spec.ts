@@ -121,7 +121,7 @@ export const TrialSpecSchema = z.strictObject({
       episodes: z.number().int().positive().max(SPEC_LIMITS.episodes, atMost(SPEC_LIMITS.episodes)).default(1),
       /** Decision steps per episode (sets maxEpisodeSteps). */
       steps: z.number().int().positive().optional(),
-      /** Simulated days per episode (converted to steps with the env's decision interval). */
+      /** Simulated days per episode (converted to steps with the decision interval of the env built with `scenario`). */
       days: z.number().positive().optional(),
     })
     .default({ episodes: 1 }),
@@ -496,11 +496,17 @@ function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError
 
   if (spec.duration.steps !== undefined && spec.duration.days !== undefined) {
     errors.push({ path: 'duration', message: 'give steps or days, not both' });
-  } else if (spec.duration.days !== undefined) {
-    const interval = getSpec(envId).entryPoint({ ...(getSpec(envId).defaultOptions ?? {}) }).stepDuration;
-    if (!interval || minutesPer(interval.unit) === undefined) {
-      errors.push({ path: 'duration.days', message: `env ${envId} declares no decision interval in time units; give duration.steps instead` });
-    }
+  }
+  if (unknownOptions(envId, spec.scenario).length > 0) return;
+  let minutes: number | undefined;
+  try {
+    minutes = decisionMinutes(envId, spec.scenario);
+  } catch (error) {
+    errors.push({ path: 'scenario', message: `${envId} rejects these options: ${(error as Error).message}` });
+    return;
+  }
+  if (spec.duration.steps === undefined && spec.duration.days !== undefined && minutes === undefined) {
+    errors.push({ path: 'duration.days', message: `env ${envId} declares no decision interval in time units; give duration.steps instead` });
   }
 }
 
@@ -519,11 +525,24 @@ export function minutesPer(unit: string): number | undefined {
   return MINUTES[unit];
 }
 
-/** Decision steps in `days` simulated days for an env (its stepDuration). */
-export function stepsForDays(envId: string, days: number): number {
+/**
+ * Minutes per decision step of the env built with `options` (over its defaults) — the options matter:
+ * a glucose env with `sensor: Dexcom` decides every 3 minutes, with Navigator every minute. Undefined
+ * when the env declares no interval in time units. Throws what the env throws for invalid options.
+ */
+export function decisionMinutes(envId: string, options: Record<string, unknown> = {}): number | undefined {
   const spec = getSpec(envId);
-  const interval = spec.entryPoint({ ...(spec.defaultOptions ?? {}) }).stepDuration;
+  const { maxEpisodeSteps: _limit, ...rest } = options;
+  const env = spec.entryPoint({ ...(spec.defaultOptions ?? {}), ...rest });
+  const interval = env.stepDuration;
+  env.close?.();
   const perStep = interval ? (minutesPer(interval.unit) ?? Number.NaN) * interval.value : Number.NaN;
-  if (!(perStep > 0)) throw new TwinlabError('INVALID_SPEC', `duration.days: env ${envId} has no decision interval in time units`);
+  return perStep > 0 ? perStep : undefined;
+}
+
+/** Decision steps in `days` simulated days for the env built with `options` (e.g. a trial's scenario). */
+export function stepsForDays(envId: string, days: number, options: Record<string, unknown> = {}): number {
+  const perStep = decisionMinutes(envId, options);
+  if (perStep === undefined) throw new TwinlabError('INVALID_SPEC', `duration.days: env ${envId} has no decision interval in time units`);
   return Math.round((days * 1440) / perStep);
 }
