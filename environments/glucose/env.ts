@@ -86,10 +86,20 @@ export function insulinOnBoardFraction(t: number, peak = IOB_PEAK_MIN, duration 
   return 1 - S * (1 - a) * (((t * t) / (tau * duration * (1 - a)) - t / tau - 1) * Math.exp(-t / tau) + 1);
 }
 
-/** The standard bolus-calculator dose (U): carbs/CR, plus (CGM − 140)/CF when CGM > 150 and there are carbs (simglucose BBController). */
-export function mealBolusDose(carbs: number, cgm: number, therapy: Pick<Therapy, 'carbRatio' | 'correctionFactor'>): number {
+/**
+ * The standard bolus-calculator dose (U): carbs/CR, plus (CGM − target)/CF when CGM > threshold and there
+ * are carbs (simglucose BBController: target 140, threshold 150). The pump's calculator and the
+ * basal-bolus protocol (policies/glucose/protocols.ts) both use it.
+ */
+export function mealBolusDose(
+  carbs: number,
+  cgm: number,
+  therapy: Pick<Therapy, 'carbRatio' | 'correctionFactor'>,
+  target = BB_TARGET,
+  threshold = BB_CORRECTION_THRESHOLD,
+): number {
   if (!(carbs > 0)) return 0;
-  const correction = cgm > BB_CORRECTION_THRESHOLD ? (cgm - BB_TARGET) / therapy.correctionFactor : 0;
+  const correction = cgm > threshold ? (cgm - target) / therapy.correctionFactor : 0;
   return carbs / therapy.carbRatio + correction;
 }
 

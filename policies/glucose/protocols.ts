@@ -2,6 +2,7 @@ import type { Info } from '../../engine/env.js';
 import { describeValue, TwinlabError } from '../../engine/errors.js';
 import type { Rng } from '../../engine/random.js';
 import type { Action } from '../../engine/spaces.js';
+import { type ActionModel, BB_CORRECTION_THRESHOLD, BB_TARGET, mealBolusDose, type Prescription } from '../../environments/glucose/env.js';
 import type { Policy, PolicyContext } from '../policy.js';
 
 /**
@@ -17,30 +18,12 @@ import type { Policy, PolicyContext } from '../policy.js';
  * From a desired (basal rate U/min, bolus U) to an action (`InsulinActuator`):
  * - discrete levels: the level nearest the rate (ties to the lower); with mealBolus 'agent', a bolus
  *   selects the "+ meal bolus" twin of that level and the pump's bolus calculator gives
- *   carbs/CR + (CGM − 140)/CF if CGM > 150 — the same formula as the basal-bolus protocol;
+ *   carbs/CR + (CGM − 140)/CF if CGM > 150 — `mealBolusDose` of the env, which the basal-bolus protocol uses too;
  * - continuous: [rate] or [rate, bolus] clipped to the Box;
  * - no bolus channel (mealBolus 'none'): the bolus is owed and delivered as extra rate above basal —
  *   a square-wave bolus at the highest rate the action set allows — until paid;
  * - mealBolus 'auto': the pump boluses for meals itself, so the protocol's bolus is dropped.
  */
-interface Prescription {
-  basalRate: number;
-  carbRatio: number;
-  correctionFactor: number;
-  bodyWeight: number;
-}
-
-interface ActionModel {
-  kind: 'discrete' | 'continuous';
-  levels: number[];
-  bolusOffset: number | null;
-  mealBolus: 'none' | 'auto' | 'agent';
-  stepMinutes: number;
-  high: number[];
-}
-
-export const TARGET_BG = 140;
-export const CORRECTION_THRESHOLD = 150;
 
 function readContext(context: PolicyContext, who: string): { prescription: Prescription; actionModel: ActionModel; cgm: number; meal: number } {
   const { prescription, actionModel } = context.resetInfo as { prescription?: Prescription; actionModel?: ActionModel };
@@ -144,8 +127,8 @@ export class BasalBolusPolicy implements Policy {
   private cgmIndex = -1;
   private mealIndex = -1;
   constructor(
-    readonly target = TARGET_BG,
-    readonly threshold = CORRECTION_THRESHOLD,
+    readonly target = BB_TARGET,
+    readonly threshold = BB_CORRECTION_THRESHOLD,
   ) {}
   reset(context: PolicyContext): void {
     const c = readContext(context, this.name);
@@ -156,9 +139,7 @@ export class BasalBolusPolicy implements Policy {
   }
   /** The bolus (U) for `carbs` g at reading `cgm` mg/dL. */
   bolus(carbs: number, cgm: number): number {
-    const p = this.p as Prescription;
-    if (!(carbs > 0)) return 0;
-    return carbs / p.carbRatio + (cgm > this.threshold ? (cgm - this.target) / p.correctionFactor : 0);
+    return mealBolusDose(carbs, cgm, this.p as Prescription, this.target, this.threshold);
   }
   act(observation: Float32Array, _rng: Rng, _info?: Info): Action {
     if (!this.actuator || !this.p) throw new TwinlabError('INVALID_STATE', `${this.name}: reset(context) must be called before act()`);
@@ -182,7 +163,7 @@ export interface PidGains {
 }
 
 /** Default gains, normalised by the patient's basal so one set fits every patient. */
-export const DEFAULT_PID_GAINS: PidGains = { kp: 0.01, ki: 1e-4, kd: 0.5, target: TARGET_BG, integralMin: -1, integralMax: 2 };
+export const DEFAULT_PID_GAINS: PidGains = { kp: 0.01, ki: 1e-4, kd: 0.5, target: BB_TARGET, integralMin: -1, integralMax: 2 };
 
 /**
  * PID on CGM around the prescribed basal b (gains normalised by b, unlike simglucose's absolute gains):
