@@ -24,6 +24,10 @@ export interface DatasetProvenance {
   /** ISO 8601 UTC; the one wall-clock read of an import, stored, never used in computation. */
   importedAt: string;
   deidentified: boolean;
+  /** Source records read (CSV data rows, Bundle entries, Nightscout entries + treatments). */
+  records?: number;
+  /** Every file read, when more than one (Nightscout entries.json + treatments.json); `fileSha256` then hashes them in this order. */
+  sources?: { name?: string; sha256: string }[];
 }
 
 export interface GlucoseDataset {
@@ -31,6 +35,11 @@ export interface GlucoseDataset {
   patientId: string;
   /** Body weight in kg when the source carries it (FHIR LOINC 29463-7) or the user gave it. */
   bodyWeightKg?: number;
+  /**
+   * Local clock offset from UTC in minutes (e.g. +60 for +01:00) of the first timestamp in the source,
+   * when it carried one: local time of day = UTC time + offset. Exporters write times with it.
+   */
+  utcOffsetMin?: number;
   /** Epoch milliseconds (UTC) of slot 0; a multiple of the step. */
   startMs: number;
   stepMin: typeof GLUCOSE_STEP_MIN;
