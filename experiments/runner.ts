@@ -1,4 +1,5 @@
-import { isAbsolute, relative } from 'node:path';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import type { TwinlabEvent } from '../engine/events.js';
 import { TwinlabError } from '../engine/errors.js';
 import { getTwin } from '../engine/twin.js';
@@ -8,8 +9,10 @@ import { endpointDefinition } from './endpoints.js';
 import { type Executor, PiscinaExecutor } from './executor.js';
 import type { JobOutcome, JobTask } from './job-runner.js';
 import { expandJobsAsync, type JobSpec, jobId, type TrialJobConfig } from './jobs.js';
+import { currentOwner, LEASE_RENEW_MS, LEASE_TTL_MS, leaseIsLive } from './lease.js';
 import { type ExperimentSpec, type TrialSpec, validateSpec } from './spec.js';
 import type { ExperimentRecord, ExperimentStatus, JobRecord, Store } from './store.js';
+import { checkpointDirFor } from './train-job.js';
 import { analyzeTrial, type TrialAnalysis } from './trial-analysis.js';
 
 /**
@@ -48,7 +51,7 @@ export interface RunnerOptions {
   workers?: number;
   /** Live events (the CLI draws progress from them); called before they are persisted. */
   onEvent?: (event: RunnerEvent) => void;
-  /** Called once the experiment row exists (e.g. to print its id). */
+  /** Called once the experiment row exists and this process owns it (e.g. to print its id); on resume, with the jobs to re-run. */
   onCreated?: (experiment: ExperimentRecord, jobs: JobSpec[]) => void;
   signal?: AbortSignal;
 }
@@ -95,15 +98,20 @@ export async function runExperiment(options: RunExperimentOptions): Promise<Expe
     }
     // 4. persist
     const experiment = store.createExperiment({ id, kind: spec.kind, name: spec.name, spec, seed: spec.seed, codeVersion: codeVersion(), jobs });
-    options.onCreated?.(experiment, jobs);
-    return await executeAndFinish(
-      store,
-      experiment,
-      spec,
-      jobs.map((j) => toTask(store, id, j)),
-      options,
-      executor,
-    );
+    const lease = takeLease(store, experiment.id);
+    try {
+      options.onCreated?.(experiment, jobs);
+      return await executeAndFinish(
+        store,
+        experiment,
+        spec,
+        jobs.map((j) => toTask(store, experiment.id, j)),
+        options,
+        executor,
+      );
+    } finally {
+      lease.release();
+    }
   } finally {
     if (ownExecutor) await executor.close();
   }
@@ -115,29 +123,92 @@ function workerKind(spec: ExperimentSpec): 'light' | 'full' {
 }
 
 /**
- * Resume an interrupted or failed experiment: jobs left `running` by a dead process go back to
- * pending, and only jobs that did not finish run again (training jobs from their last checkpoint when
- * there is one). Finished results are never re-run or overwritten, so the final results equal those
- * of an uninterrupted run.
+ * Resume an interrupted, cancelled or failed experiment: only jobs that did not finish run again,
+ * training jobs from their last recorded checkpoint when its files exist. Each re-run job first loses
+ * what its unfinished attempts left in the store after that checkpoint (events, metric points), so
+ * curves and reports show one attempt. Finished results are never re-run or overwritten, so the final
+ * results equal those of an uninterrupted run. An experiment whose owning process is still alive (its
+ * lease, see lease.ts) is refused with CONFLICT; a dead owner's is taken over.
  */
 export async function resumeExperiment(options: RunnerOptions & { id: string }): Promise<ExperimentOutcome> {
   const { store, id } = options;
   const experiment = store.getExperiment(id);
   if (!experiment) throw new TwinlabError('NOT_FOUND', `no experiment ${id} in ${store.path}`);
-  store.resetUnfinishedJobs(id);
-  const spec = experiment.spec as ExperimentSpec;
-  const pending = store.listJobs(id).filter((j) => j.status !== 'finished');
-  const tasks = pending.map((j) => {
-    const task = toTask(store, id, { id: j.id, index: j.index, kind: j.kind as JobSpec['kind'], config: j.config as JobSpec['config'], seed: j.seed });
-    if (j.checkpointPath) task.checkpointPath = j.checkpointPath;
-    return task;
-  });
-  const ownExecutor = options.executor === undefined;
-  const executor = options.executor ?? new PiscinaExecutor({ workers: options.workers });
+  const lease = takeLease(store, id);
   try {
-    return await executeAndFinish(store, experiment, spec, tasks, options, executor);
+    store.resetUnfinishedJobs(id);
+    const spec = experiment.spec as ExperimentSpec;
+    const pending = store.listJobs(id).filter((j) => j.status !== 'finished');
+    const tasks = pending.map((j) => {
+      const task = toTask(store, id, { id: j.id, index: j.index, kind: j.kind as JobSpec['kind'], config: j.config as JobSpec['config'], seed: j.seed });
+      if (j.kind === 'train') {
+        const usable = j.checkpointPath !== undefined && j.checkpointSeq !== undefined && existsSync(join(store.dataDir, j.checkpointPath, 'checkpoint.json'));
+        if (usable) task.checkpointPath = j.checkpointPath;
+        pruneCheckpoints(store, j.id, usable ? j.checkpointPath : undefined);
+      }
+      return task;
+    });
+    options.onCreated?.(experiment, tasks);
+    const ownExecutor = options.executor === undefined;
+    const executor = options.executor ?? new PiscinaExecutor({ workers: options.workers });
+    try {
+      return await executeAndFinish(store, experiment, spec, tasks, options, executor);
+    } finally {
+      if (ownExecutor) await executor.close();
+    }
   } finally {
-    if (ownExecutor) await executor.close();
+    lease.release();
+  }
+}
+
+/** Experiments this process is running now (a second run of one of them is refused, like another process's). */
+const runningHere = new Set<string>();
+
+/**
+ * Takes the experiment's lease for this process (CONFLICT when a live process holds it, see lease.ts)
+ * and renews it every LEASE_RENEW_MS until `release`.
+ */
+function takeLease(store: Store, id: string): { release(): void } {
+  const owner = currentOwner();
+  if (runningHere.has(id)) {
+    throw new TwinlabError('CONFLICT', `experiment ${id} is being run by this process (pid ${owner.pid} on host ${owner.host}); wait for it to end or cancel it`, {
+      experimentId: id,
+      ownerPid: owner.pid,
+      ownerHost: owner.host,
+    });
+  }
+  store.acquireLease(id, owner, { nowMs: Date.now(), ttlMs: LEASE_TTL_MS, isLive: (lease) => leaseIsLive(lease) });
+  runningHere.add(id);
+  const timer = setInterval(() => {
+    try {
+      store.renewLease(id, owner.id, Date.now(), LEASE_TTL_MS);
+    } catch {
+      // e.g. a full disk: the run fails through its own writes; on this host the pid still identifies the owner.
+    }
+  }, LEASE_RENEW_MS);
+  timer.unref();
+  return {
+    release: () => {
+      clearInterval(timer);
+      runningHere.delete(id);
+      try {
+        if (store.isOpen) store.releaseLease(id, owner.id);
+      } catch {
+        // Left behind, the lease names a process that is gone once this one exits: it is taken over then.
+      }
+    },
+  };
+}
+
+/** Removes a training job's checkpoint directories other than `keep` (unrecorded or superseded ones). */
+function pruneCheckpoints(store: Store, jobId: string, keep: string | undefined): void {
+  const root = checkpointDirFor(jobId).split('\\').join('/');
+  const absolute = join(store.dataDir, root);
+  if (!existsSync(absolute)) return;
+  for (const entry of readdirSync(absolute, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    if (keep !== undefined && `${root}/${entry.name}` === keep) continue;
+    rmSync(join(absolute, entry.name), { recursive: true, force: true });
   }
 }
 
@@ -168,24 +239,62 @@ async function executeAndFinish(
 ): Promise<ExperimentOutcome> {
   const id = experiment.id;
   store.setExperimentStatus(id, 'running');
-  const buffer = new EventBuffer(store, id);
+  // A store write that fails (a full disk, an I/O error) stops the run instead of crashing the process:
+  // the first failure is kept, the jobs are aborted, and the experiment ends failed with the reason.
+  let failure: { error: unknown } | undefined;
+  const stop = new AbortController();
+  const fail = (error: unknown): void => {
+    if (failure !== undefined) return;
+    failure = { error };
+    stop.abort();
+  };
+  const guard =
+    <A extends unknown[]>(fn: (...args: A) => void) =>
+    (...args: A): void => {
+      if (failure !== undefined) return;
+      try {
+        fn(...args);
+      } catch (error) {
+        fail(error);
+      }
+    };
+  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const buffer = new EventBuffer(store, id, fail);
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  // A job resumed from a checkpoint announces itself again: its first run.started is not stored twice.
+  const resumed = new Set(tasks.filter((t) => t.checkpointPath !== undefined).map((t) => t.id));
   try {
     // 5. execute + 6. store
     await executor.run(
       tasks,
       {
-        onStarted: (jobId) => store.markJobRunning(jobId),
-        onEvent: (jobId, event) => {
+        onStarted: guard((jobId) => {
+          store.transaction(() => {
+            // A job that ran before lost its attempt: drop what that attempt stored after the checkpoint it resumes from.
+            const job = store.getJob(jobId);
+            if (job !== undefined && job.attempts > 0) store.discardUnfinishedAttempts(jobId, byId.get(jobId)?.checkpointPath ? job.checkpointSeq : undefined);
+            store.markJobRunning(jobId);
+          });
+        }),
+        onEvent: guard((jobId, event) => {
           // The runner writes each job's one run.finished / run.failed itself (with the stored result).
           if (event.type === 'run.finished' || event.type === 'run.failed') return;
+          if (event.type === 'run.started' && resumed.delete(jobId)) return;
           options.onEvent?.({ experimentId: id, jobId, event });
           if (event.type === 'checkpoint.saved') {
             buffer.flush();
-            store.setJobCheckpoint(jobId, dataRelative(store, event.data.path));
+            const path = dataRelative(store, event.data.path);
+            const previous = store.getJob(jobId)?.checkpointPath;
+            store.transaction(() => {
+              const [seq] = store.appendEvents(id, jobId, [event]);
+              store.setJobCheckpoint(jobId, path, seq);
+            });
+            if (previous !== undefined && previous !== path) removeCheckpoint(store, previous);
+            return;
           }
           buffer.push(jobId, event);
-        },
-        onFinished: (jobId, outcome) => {
+        }),
+        onFinished: guard((jobId, outcome) => {
           buffer.flush();
           const finished: TwinlabEvent = { type: 'run.finished', step: Number(outcome.result.steps ?? 0), data: { result: outcome.result } };
           store.transaction(() => {
@@ -199,8 +308,8 @@ async function executeAndFinish(
             store.appendEvents(id, jobId, [finished]);
           });
           options.onEvent?.({ experimentId: id, jobId, event: finished });
-        },
-        onFailed: (jobId, error, stack) => {
+        }),
+        onFailed: guard((jobId, error, stack) => {
           buffer.flush();
           const failed: TwinlabEvent = { type: 'run.failed', step: 0, data: stack === undefined ? { error } : { error, stack } };
           store.transaction(() => {
@@ -208,22 +317,76 @@ async function executeAndFinish(
             store.appendEvents(id, jobId, [failed]);
           });
           options.onEvent?.({ experimentId: id, jobId, event: failed });
-        },
-        onCancelled: (jobId) => {
+        }),
+        onCancelled: guard((jobId) => {
           buffer.flush();
           store.markJobCancelled(jobId);
-        },
+        }),
       },
-      options.signal,
+      signal,
     );
   } catch (error) {
-    buffer.flush();
-    store.setExperimentStatus(id, 'failed', error instanceof Error ? error.message : String(error));
-    throw error;
+    if (failure === undefined) {
+      buffer.close();
+      store.setExperimentStatus(id, 'failed', error instanceof Error ? error.message : String(error));
+      throw error;
+    }
   } finally {
     buffer.close();
   }
-  return finish(store, id, spec, options.signal);
+  if (failure === undefined) {
+    try {
+      return finish(store, id, spec, options.signal);
+    } catch (error) {
+      fail(error);
+    }
+  }
+  return recordFailure(store, id, (failure as { error: unknown }).error);
+}
+
+/** "store write failed: database or disk is full" (SQLite errors) or "runner failed: …" (anything else). */
+export function describeRunnerFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? `store write failed: ${message}` : `runner failed: ${message}`;
+}
+
+/**
+ * The run stopped on a failed write: the experiment and its running jobs are marked failed with the
+ * one-line reason as far as the store still takes writes (each its own small in-place update, the
+ * experiment first, so a nearly full file records at least that); when it takes none, the outcome
+ * alone carries the reason (the store keeps `running` until a restart reconciles it to `interrupted`).
+ */
+function recordFailure(store: Store, id: string, error: unknown): ExperimentOutcome {
+  const reason = describeRunnerFailure(error);
+  const notes: string[] = [];
+  try {
+    store.setExperimentStatus(id, 'failed', reason);
+  } catch (again) {
+    notes.push(`experiment status not recorded in the store: ${again instanceof Error ? again.message : String(again)}`);
+  }
+  let jobs: JobRecord[] = [];
+  try {
+    jobs = store.listJobs(id);
+  } catch {
+    // unreadable too: the outcome has no job records
+  }
+  let unrecorded = 0;
+  jobs = jobs.map((job) => {
+    if (job.status !== 'running') return job;
+    try {
+      // What its attempt wrote after its checkpoint is dropped on resume anyway; dropping it now frees pages.
+      store.transaction(() => {
+        store.discardUnfinishedAttempts(job.id, job.checkpointSeq);
+        store.markJobFailed(job.id, reason);
+      });
+    } catch {
+      unrecorded++; // the store keeps it `running`; resume resets it to pending
+    }
+    return { ...job, status: 'failed', error: reason };
+  });
+  if (unrecorded > 0) notes.push(`${unrecorded} job status${unrecorded === 1 ? '' : 'es'} not recorded`);
+  return { id, status: 'failed', error: notes.length > 0 ? `${reason} (${notes.join('; ')})` : reason, jobs };
 }
 
 function finish(store: Store, id: string, spec: ExperimentSpec, signal: AbortSignal | undefined): ExperimentOutcome {
@@ -231,8 +394,10 @@ function finish(store: Store, id: string, spec: ExperimentSpec, signal: AbortSig
   const failed = jobs.filter((j) => j.status === 'failed');
   const unfinished = jobs.filter((j) => j.status !== 'finished');
   if (signal?.aborted && unfinished.length > 0) {
-    store.setExperimentStatus(id, 'cancelled', `cancelled with ${unfinished.length} of ${jobs.length} jobs unfinished`);
-    return { id, status: 'cancelled', jobs };
+    const interrupted = unfinished.length - failed.length;
+    const error = `cancelled: ${jobs.length - unfinished.length} of ${jobs.length} jobs finished, ${interrupted} interrupted${failed.length > 0 ? `, ${failed.length} failed` : ''}`;
+    store.setExperimentStatus(id, 'cancelled', error);
+    return { id, status: 'cancelled', error, jobs };
   }
   if (unfinished.length > 0) {
     const error = `${failed.length} of ${jobs.length} jobs failed: ${failed
@@ -289,11 +454,13 @@ class EventBuffer {
   private count = 0;
   private readonly timer: NodeJS.Timeout;
 
+  /** `onError` receives a failed timed flush (nothing else would catch it: it would crash the process). */
   constructor(
     private readonly store: Store,
     private readonly experimentId: string,
+    private readonly onError: (error: unknown) => void,
   ) {
-    this.timer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
+    this.timer = setInterval(() => this.flushOrReport(), FLUSH_INTERVAL_MS);
     this.timer.unref();
   }
 
@@ -307,6 +474,7 @@ class EventBuffer {
     if (++this.count >= FLUSH_EVENTS) this.flush();
   }
 
+  /** Writes the pending events in one transaction; on failure they are dropped (the run is failing). */
   flush(): void {
     if (this.count === 0) return;
     const batches = [...this.pending.entries()];
@@ -317,9 +485,27 @@ class EventBuffer {
     });
   }
 
+  private flushOrReport(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      this.onError(error);
+    }
+  }
+
+  /** Stops the timer and writes what is pending. */
   close(): void {
     clearInterval(this.timer);
-    this.flush();
+    this.flushOrReport();
+  }
+}
+
+/** Deletes a superseded checkpoint directory (best effort: a leftover is pruned at the next resume). */
+function removeCheckpoint(store: Store, checkpointPath: string): void {
+  try {
+    rmSync(store.resolvePath(checkpointPath), { recursive: true, force: true });
+  } catch {
+    // ignored
   }
 }
 

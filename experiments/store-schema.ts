@@ -106,12 +106,43 @@ CREATE TABLE trial_results (
 );
 `;
 
+/**
+ * Migration 2: who is running an experiment, and which events a re-run keeps.
+ * - `leases`: one row per experiment being run, naming the owning process (pid, host, process start
+ *   time) and renewed while it lives; `resume` refuses an experiment whose owner is alive.
+ * - `jobs.checkpoint_seq`: the seq of the `checkpoint.saved` event of the job's recorded checkpoint;
+ *   a job resumed from it keeps its events up to that seq and loses the rest of the dead attempt's.
+ * - `experiments.seq_floor`: the highest seq ever assigned, so seqs freed by discarding a dead
+ *   attempt's events are never handed out again (live subscribers have already seen them).
+ */
+const RUN_OWNERSHIP = `
+CREATE TABLE leases (
+  experiment_id TEXT PRIMARY KEY REFERENCES experiments (id) ON DELETE CASCADE,
+  owner         TEXT NOT NULL,
+  pid           INTEGER NOT NULL,
+  host          TEXT NOT NULL,
+  process_start TEXT NOT NULL,
+  acquired_at   TEXT NOT NULL,
+  renewed_ms    INTEGER NOT NULL,
+  expires_ms    INTEGER NOT NULL
+);
+ALTER TABLE jobs ADD COLUMN checkpoint_seq INTEGER;
+ALTER TABLE experiments ADD COLUMN seq_floor INTEGER NOT NULL DEFAULT 0;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: 'initial schema: experiments, jobs, events, metric_series/metric_points (+ metrics view), episodes, artifacts, trial_results',
     up(db) {
       db.exec(INITIAL_SCHEMA);
+    },
+  },
+  {
+    version: 2,
+    description: 'run ownership and attempts: leases (owner process per running experiment), jobs.checkpoint_seq, experiments.seq_floor',
+    up(db) {
+      db.exec(RUN_OWNERSHIP);
     },
   },
 ];

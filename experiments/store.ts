@@ -5,6 +5,7 @@ import type { EpisodeLog, EpisodeStepRecord, Keyframe } from '../engine/episode-
 import { describeValue, TwinlabError } from '../engine/errors.js';
 import type { TwinlabEvent } from '../engine/events.js';
 import { decodeEpisode, type EncodedEpisode, encodeEpisode, isGzip } from './episode-codec.js';
+import { describeOwner, type LeaseOwner, type LeaseRecord } from './lease.js';
 import { migrate } from './store-schema.js';
 
 /**
@@ -19,6 +20,8 @@ export const EXPERIMENT_STATUS = {
   finished: 'finished',
   failed: 'failed',
   cancelled: 'cancelled',
+  /** Its process died while running it (found at start-up by `reconcileOrphans`); resumable. */
+  interrupted: 'interrupted',
 } as const;
 
 /** Status vocabulary shared by experiments and jobs. */
@@ -30,9 +33,9 @@ export function isExperimentStatus(value: unknown): value is ExperimentStatus {
 }
 export const isJobStatus = isExperimentStatus;
 
-/** True for statuses a job or experiment never leaves by itself (finished, failed, cancelled). */
+/** True for statuses a job or experiment never leaves by itself (finished, failed, cancelled, interrupted). */
 export function isTerminalStatus(status: ExperimentStatus): boolean {
-  return status === 'finished' || status === 'failed' || status === 'cancelled';
+  return status === 'finished' || status === 'failed' || status === 'cancelled' || status === 'interrupted';
 }
 
 export const EXPERIMENT_KINDS = ['train', 'sweep', 'trial'] as const;
@@ -69,6 +72,8 @@ export interface JobRecord {
   startedAt?: string;
   finishedAt?: string;
   checkpointPath?: string;
+  /** Seq of the `checkpoint.saved` event of `checkpointPath` (absent for checkpoints recorded before migration 2). */
+  checkpointSeq?: number;
 }
 
 export interface NewJob {
@@ -225,6 +230,7 @@ interface JobRow {
   started_at: string | null;
   finished_at: string | null;
   checkpoint_path: string | null;
+  checkpoint_seq: number | null;
 }
 
 function toExperiment(row: ExperimentRow): ExperimentRecord {
@@ -261,6 +267,7 @@ function toJob(row: JobRow): JobRecord {
     startedAt: opt(row.started_at),
     finishedAt: opt(row.finished_at),
     checkpointPath: opt(row.checkpoint_path),
+    checkpointSeq: opt(row.checkpoint_seq),
   };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) (record as unknown as Record<string, unknown>)[k] = v;
   return record;
@@ -470,16 +477,115 @@ export class Store {
     if (info.changes === 0 && this.getJob(id) === undefined) this.requireChange(0, id);
   }
 
-  /** For resume: jobs left `running` by a dead process go back to `pending`. Returns how many. */
+  /** For resume: jobs left `running` (or `interrupted`) by a dead process go back to `pending`. Returns how many. */
   resetUnfinishedJobs(experimentId: string): number {
-    return this.stmt(`UPDATE jobs SET status = 'pending', started_at = NULL WHERE experiment_id = ? AND status = 'running'`).run(experimentId).changes;
+    return this.stmt(`UPDATE jobs SET status = 'pending', started_at = NULL WHERE experiment_id = ? AND status IN ('running', 'interrupted')`).run(experimentId)
+      .changes;
   }
 
-  /** Records the job's latest checkpoint (a path relative to the data directory). */
-  setJobCheckpoint(id: string, checkpointPath: string): void {
+  /**
+   * Records the job's latest checkpoint (a path relative to the data directory) and the seq of its
+   * `checkpoint.saved` event: every event of the job up to that seq describes training before it.
+   */
+  setJobCheckpoint(id: string, checkpointPath: string, seq?: number): void {
     const { relative } = resolveDataPath(this.dataDir, checkpointPath);
-    const info = this.stmt('UPDATE jobs SET checkpoint_path = ? WHERE id = ?').run(relative, id);
+    const info = this.stmt('UPDATE jobs SET checkpoint_path = ?, checkpoint_seq = ? WHERE id = ?').run(relative, seq ?? null, id);
     this.requireChange(info.changes, id);
+  }
+
+  /**
+   * Before a job runs again: drops what its earlier, unfinished attempts left — its events with seq >
+   * `keepThroughSeq` and their metric points (all of them when undefined: the job starts over, and its
+   * checkpoint record is cleared). Curves, reports and exports then show one attempt. The freed seqs are
+   * never reused (`seq_floor`). One transaction; returns the number of events dropped.
+   */
+  discardUnfinishedAttempts(jobId: string, keepThroughSeq?: number): number {
+    return this.transaction(() => {
+      const job = this.stmt('SELECT experiment_id, status FROM jobs WHERE id = ?').get(jobId) as { experiment_id: string; status: JobStatus } | undefined;
+      if (job === undefined) throw new TwinlabError('NOT_FOUND', `no job ${jobId} in ${this.path}`);
+      if (job.status === 'finished') throw new TwinlabError('CONFLICT', `job ${jobId} is already finished; its events are kept`);
+      const keep = keepThroughSeq ?? 0;
+      this.stmt('UPDATE experiments SET seq_floor = ? WHERE id = ?').run(this.lastSeq(job.experiment_id), job.experiment_id);
+      this.stmt('DELETE FROM metric_points WHERE series_id IN (SELECT id FROM metric_series WHERE job_id = ?) AND seq > ?').run(jobId, keep);
+      this.stmt('DELETE FROM metric_series WHERE job_id = ? AND NOT EXISTS (SELECT 1 FROM metric_points p WHERE p.series_id = metric_series.id)').run(jobId);
+      this.seriesIds.clear();
+      const dropped = this.stmt('DELETE FROM events WHERE experiment_id = ? AND job_id = ? AND seq > ?').run(job.experiment_id, jobId, keep).changes;
+      if (keepThroughSeq === undefined) this.stmt('UPDATE jobs SET checkpoint_path = NULL, checkpoint_seq = NULL WHERE id = ?').run(jobId);
+      return dropped;
+    });
+  }
+
+  // ---- leases: which process runs an experiment ---------------------------------------------
+
+  getLease(experimentId: string): LeaseRecord | undefined {
+    const row = this.stmt('SELECT * FROM leases WHERE experiment_id = ?').get(experimentId) as
+      | { experiment_id: string; owner: string; pid: number; host: string; process_start: string; acquired_at: string; renewed_ms: number; expires_ms: number }
+      | undefined;
+    if (row === undefined) return undefined;
+    return {
+      experimentId: row.experiment_id,
+      id: row.owner,
+      pid: row.pid,
+      host: row.host,
+      processStart: row.process_start,
+      acquiredAt: row.acquired_at,
+      renewedMs: row.renewed_ms,
+      expiresMs: row.expires_ms,
+    };
+  }
+
+  /**
+   * Takes the experiment's lease for `owner` (atomically). When another owner holds it and `isLive`
+   * says that owner is still running, refuses with CONFLICT naming its pid and host; a dead owner's
+   * lease is taken over.
+   */
+  acquireLease(experimentId: string, owner: LeaseOwner, options: { nowMs: number; ttlMs: number; isLive: (lease: LeaseRecord) => boolean }): void {
+    this.transaction(() => {
+      if (this.getExperiment(experimentId) === undefined) throw new TwinlabError('NOT_FOUND', `no experiment ${experimentId} in ${this.path}`);
+      const held = this.getLease(experimentId);
+      if (held !== undefined && held.id !== owner.id && options.isLive(held)) {
+        throw new TwinlabError(
+          'CONFLICT',
+          `experiment ${experimentId} is being run by ${describeOwner(held)} (since ${held.acquiredAt}); wait for it to end or cancel it before resuming`,
+          { experimentId, ownerPid: held.pid, ownerHost: held.host },
+        );
+      }
+      this.stmt(
+        `INSERT OR REPLACE INTO leases (experiment_id, owner, pid, host, process_start, acquired_at, renewed_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(experimentId, owner.id, owner.pid, owner.host, owner.processStart, this.now(), options.nowMs, options.nowMs + options.ttlMs);
+    });
+  }
+
+  /** Extends the owner's lease; false when it no longer holds it (taken over after expiring). */
+  renewLease(experimentId: string, ownerId: string, nowMs: number, ttlMs: number): boolean {
+    return this.stmt('UPDATE leases SET renewed_ms = ?, expires_ms = ? WHERE experiment_id = ? AND owner = ?').run(nowMs, nowMs + ttlMs, experimentId, ownerId).changes > 0;
+  }
+
+  releaseLease(experimentId: string, ownerId: string): void {
+    this.stmt('DELETE FROM leases WHERE experiment_id = ? AND owner = ?').run(experimentId, ownerId);
+  }
+
+  /**
+   * At start-up: experiments left `running` by a process that died (no lease, or `isLive` says its
+   * owner is gone) become `interrupted`, and so do their running jobs. Returns their ids.
+   */
+  reconcileOrphans(isLive: (lease: LeaseRecord) => boolean): string[] {
+    const running = this.stmt(`SELECT id FROM experiments WHERE status = 'running'`).all() as { id: string }[];
+    const orphans: string[] = [];
+    for (const { id } of running) {
+      this.transaction(() => {
+        const experiment = this.getExperiment(id);
+        if (experiment?.status !== 'running') return;
+        const lease = this.getLease(id);
+        if (lease !== undefined && isLive(lease)) return;
+        const who = lease === undefined ? 'its process' : `its process (${describeOwner(lease)})`;
+        this.stmt(`UPDATE jobs SET status = 'interrupted', finished_at = ? WHERE experiment_id = ? AND status = 'running'`).run(this.now(), id);
+        this.setExperimentStatus(id, 'interrupted', `interrupted: ${who} ended while running it; resume it to finish the unfinished jobs`);
+        this.stmt('DELETE FROM leases WHERE experiment_id = ?').run(id);
+        orphans.push(id);
+      });
+    }
+    return orphans;
   }
 
   // ---- events and metrics ------------------------------------------------------------------
@@ -542,9 +648,11 @@ export class Store {
     return rows.map((r) => ({ seq: r.seq, jobId: r.job_id, event: { type: r.type, step: r.step, data: JSON.parse(r.data) } as TwinlabEvent }));
   }
 
-  /** The highest seq of the experiment (0 when it has no events). */
+  /** The highest seq assigned in the experiment (0 when it has no events); seqs of discarded events count. */
   lastSeq(experimentId: string): number {
-    const row = this.stmt('SELECT MAX(seq) AS seq FROM events WHERE experiment_id = ?').get(experimentId) as { seq: number | null };
+    const row = this.stmt(
+      'SELECT MAX(COALESCE((SELECT MAX(seq) FROM events WHERE experiment_id = ?), 0), COALESCE((SELECT seq_floor FROM experiments WHERE id = ?), 0)) AS seq',
+    ).get(experimentId, experimentId) as { seq: number | null };
     return row.seq ?? 0;
   }
 

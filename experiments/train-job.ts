@@ -27,6 +27,19 @@ export function checkpointDirFor(jobId: string): string {
   return join('runs', jobId, 'checkpoint');
 }
 
+/** Checkpoints a job takes when its config asks for none: about ten over the run, so Ctrl-C or a crash loses ≤ 10 %. */
+export const DEFAULT_CHECKPOINTS = 10;
+
+/**
+ * The agent config a job trains with: the spec's, with a checkpoint every totalSteps / DEFAULT_CHECKPOINTS
+ * env steps when it sets none (`checkpointEvery: 0`). Checkpoints never change results (a resumed run
+ * equals an uninterrupted one), so this only decides how much work an interruption loses.
+ */
+export function withCheckpoints(config: TrainJobConfig['agentConfig']): TrainJobConfig['agentConfig'] {
+  if (config.checkpointEvery > 0) return config;
+  return { ...config, checkpointEvery: Math.max(config.trainFrequency, Math.ceil(config.totalSteps / DEFAULT_CHECKPOINTS)) };
+}
+
 export async function runTrainJob(task: JobTask, config: TrainJobConfig, emit: EventSink, signal?: AbortSignal): Promise<JobOutcome> {
   // The DQN modules load tfjs; import them lazily so trial workers never pay for it.
   const envFactory = (): Env => make(config.envId, config.envOptions);
@@ -34,14 +47,17 @@ export async function runTrainJob(task: JobTask, config: TrainJobConfig, emit: E
   const trained = await trainDqn({
     envFactory,
     envId: config.envId,
-    config: config.agentConfig,
+    config: withCheckpoints(config.agentConfig),
     seed: task.seed,
     onEvent: emit,
     signal,
-    // Returned path is relative to the data dir: the runner records it as the job's checkpoint.
+    // One directory per checkpoint (`step-<S>`), so the one the store has recorded is never overwritten
+    // by a newer one a crash left unrecorded. The returned path is relative to the data dir: the runner
+    // records it, with its event's seq, as the job's checkpoint, and removes the previous one.
     checkpoint: (c) => {
-      saveCheckpoint(join(task.dataDir, checkpointDir), c);
-      return checkpointDir;
+      const dir = `${checkpointDir.split('\\').join('/')}/step-${c.counters.steps}`;
+      saveCheckpoint(join(task.dataDir, dir), c);
+      return dir;
     },
     ...(task.checkpointPath ? { resumeFrom: loadCheckpoint(join(task.dataDir, task.checkpointPath)) } : {}),
   });

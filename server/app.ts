@@ -20,6 +20,8 @@ export interface Lab {
   /** Validate and start an experiment in the shared worker pool; resolves once it is stored. */
   startExperiment(spec: unknown): Promise<{ id: string }>;
   cancelExperiment(id: string): boolean;
+  /** Resume an interrupted/cancelled/failed experiment in the shared pool (CONFLICT while its owner lives). */
+  resumeExperiment(id: string): Promise<{ id: string }>;
   verifyEpisode(jobId: string, key: string): Promise<unknown>;
   report(experimentId: string, format: 'md' | 'html' | 'json'): Promise<string>;
   readonly startedAt: number;
@@ -146,6 +148,12 @@ export function createApp(options: AppOptions): express.Express {
     const experiment = experimentOr404(param(req, 'id'));
     const cancelled = lab.cancelExperiment(experiment.id);
     res.json({ id: experiment.id, cancelled });
+  });
+
+  api.post('/experiments/:id/resume', auth, async (req, res) => {
+    const experiment = experimentOr404(param(req, 'id'));
+    const { id } = await lab.resumeExperiment(experiment.id);
+    res.status(202).json({ id, resumed: true, url: `/api/experiments/${encodeURIComponent(id)}` });
   });
 
   api.get('/experiments/:id/events', (req, res) => {

@@ -2,7 +2,8 @@ import { TwinlabError } from '../engine/errors.js';
 import type { Executor } from '../experiments/executor.js';
 import { verifyReplay } from '../experiments/replay.js';
 import { buildReport } from '../experiments/report-builder.js';
-import { runExperiment } from '../experiments/runner.js';
+import { leaseIsLive } from '../experiments/lease.js';
+import { resumeExperiment, runExperiment } from '../experiments/runner.js';
 import { parseSpecText } from '../experiments/spec.js';
 import type { Store } from '../experiments/store.js';
 import type { Lab } from './app.js';
@@ -23,7 +24,10 @@ export class ServerLab implements Lab {
     private readonly executor: Executor,
     private readonly onExperimentStarted: (id: string) => void = () => undefined,
     private readonly baseDir = process.cwd(),
-  ) {}
+  ) {
+    // Experiments a killed process left `running` (its lease is dead) become `interrupted`: resumable, not running forever.
+    store.reconcileOrphans((lease) => leaseIsLive(lease));
+  }
 
   /**
    * Validate and launch an experiment: `created` resolves with its id once it is stored (or rejects
@@ -73,6 +77,41 @@ export class ServerLab implements Lab {
     const { created, finished } = this.launch(spec);
     await finished;
     return created;
+  }
+
+  /**
+   * Resume an experiment in the shared pool; resolves once this process owns it (rejects with CONFLICT
+   * when a live process — this one or another — runs it, NOT_FOUND when it does not exist).
+   */
+  async resumeExperiment(id: string): Promise<{ id: string }> {
+    if (this.running.has(id)) throw new TwinlabError('CONFLICT', `experiment ${id} is already running in this server`);
+    const controller = new AbortController();
+    let onOwned: () => void = () => undefined;
+    const owned = new Promise<void>((resolve) => {
+      onOwned = resolve;
+    });
+    const finished = resumeExperiment({
+      id,
+      store: this.store,
+      executor: this.executor,
+      signal: controller.signal,
+      onCreated: () => {
+        this.running.set(id, controller);
+        this.onExperimentStarted(id);
+        onOwned();
+      },
+    }).finally(() => {
+      if (this.running.get(id) === controller) this.running.delete(id);
+    });
+    this.finished.add(finished);
+    void finished.catch(() => undefined).finally(() => this.finished.delete(finished));
+    let stored = false;
+    finished.catch((error: unknown) => {
+      if (stored) process.stderr.write(`twinlab: resumed experiment failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    });
+    await Promise.race([owned, finished.then(() => undefined)]);
+    stored = true;
+    return { id };
   }
 
   cancelExperiment(id: string): boolean {

@@ -7,11 +7,8 @@ export function registerResumeCommand(program: Command): void {
   addRunOptions(program.command('resume').description('resume an interrupted or failed experiment: re-runs only its unfinished jobs').argument('<experiment>', 'experiment id')).action(
     async (id: string, options: ExperimentCliOptions) => {
       const store = openExistingStore(options.data);
-      await runSession(store, options, ({ executor, reporter, signal }) => {
-        const experiment = store.getExperiment(id);
-        if (experiment) reporter.created(experiment, store.listJobs(id).filter((j) => j.status !== 'finished') as never);
-        return resumeExperiment({ id, store, executor, signal, onEvent: (e) => reporter.event(e) });
-      });
+      // A live owner (another `run`/`resume` or the server) makes resumeExperiment refuse with CONFLICT naming its pid and host.
+      await runSession(store, options, ({ executor, reporter, signal }) => resumeExperiment({ id, store, executor, signal, ...reporter.runnerOptions() }));
     },
   );
 }

@@ -135,9 +135,21 @@ export function printOutcome(outcome: ExperimentOutcome, json: boolean): void {
     writeJson({ type: 'experiment.ended', experimentId: outcome.id, status: outcome.status, error: outcome.error, jobs: outcome.jobs.length, failed: failed.length });
     return;
   }
-  process.stdout.write(`experiment ${outcome.id}: ${outcome.status} (${outcome.jobs.length - failed.length}/${outcome.jobs.length} jobs ok)\n`);
+  const total = outcome.jobs.length;
+  const finished = outcome.jobs.filter((j) => j.status === 'finished').length;
+  if (outcome.status === 'cancelled') {
+    // Say what was cancelled: jobs that had not finished stop where they were and resume later.
+    const interrupted = total - finished - failed.length;
+    const parts = [`${finished}/${total} jobs finished`, `${interrupted} interrupted`, ...(failed.length > 0 ? [`${failed.length} failed`] : [])];
+    process.stdout.write(`experiment ${outcome.id}: cancelled: ${parts.join(', ')} (resume with: twinlab resume ${outcome.id})\n`);
+  } else if (outcome.status === 'finished') {
+    process.stdout.write(`experiment ${outcome.id}: finished (${finished}/${total} jobs ok)\n`);
+  } else {
+    process.stdout.write(`experiment ${outcome.id}: ${outcome.status} (${finished}/${total} jobs finished${failed.length > 0 ? `, ${failed.length} failed` : ''})\n`);
+    if (failed.length === 0 && outcome.error) process.stdout.write(`  ${outcome.error}\n`);
+  }
   for (const job of failed) process.stdout.write(`  ${job.id} failed: ${job.error}\n`);
-  if (outcome.status !== 'finished') process.stdout.write(`  resume with: twinlab resume ${outcome.id}\n`);
+  if (outcome.status !== 'finished' && outcome.status !== 'cancelled') process.stdout.write(`  resume with: twinlab resume ${outcome.id}\n`);
 }
 
 export function exitFor(outcome: ExperimentOutcome): number {
