@@ -133,6 +133,8 @@ export interface StoreOptions {
   now?: () => string;
   /** Milliseconds to wait on a locked database before SQLITE_BUSY (default 5000). */
   busyTimeoutMs?: number;
+  /** Run `PRAGMA quick_check` on open and refuse a damaged file (default true; ≈ 1 ms per MB). */
+  verify?: boolean;
 }
 
 export const STORE_FILE = 'twinlab.db';
@@ -293,6 +295,23 @@ function assertId(id: unknown, field: string): asserts id is string {
   if (typeof id !== 'string' || id.length === 0) throw new TwinlabError('INVALID_ARGUMENT', `${field} must be a non-empty string, got ${describeValue(id)}`);
 }
 
+function verifyStoreFile(db: Database.Database, file: string): void {
+  let result: string;
+  try {
+    result = String(db.pragma('quick_check', { simple: true }));
+  } catch (error) {
+    result = (error as Error).message;
+  }
+  if (result !== 'ok') {
+    const first = result.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('***'))[0] ?? result;
+    throw new TwinlabError(
+      'INVALID_STATE',
+      `store ${file} is damaged (PRAGMA quick_check: ${first}); twinlab will not read or write it — restore it from a backup or move it aside`,
+      { path: file, check: result.slice(0, 2000) },
+    );
+  }
+}
+
 export class Store {
   readonly dataDir: string;
   readonly path: string;
@@ -316,6 +335,8 @@ export class Store {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
+      // A page damaged mid-file can go unnoticed by writes that never touch it: refuse before writing.
+      if (options.verify !== false) verifyStoreFile(this.db, this.path);
       migrate(this.db);
     } catch (error) {
       this.db.close();

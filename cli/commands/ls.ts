@@ -1,9 +1,17 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { STORE_FILE } from '../../experiments/store.js';
 import { addDataOption, openExistingStore } from './run.js';
 
 /** `twinlab ls`: the experiments in the data dir, newest first. */
 export function registerLsCommand(program: Command): void {
   addDataOption(program.command('ls').description('list experiments (newest first)').option('--json', 'print JSON')).action((options: { data: string; json?: boolean }) => {
+    // an existing directory without a store holds no experiments (a missing one is still an error)
+    if (isDirectory(options.data) && !existsSync(join(options.data, STORE_FILE))) {
+      process.stdout.write(options.json ? '[]\n' : 'no experiments\n');
+      return;
+    }
     const store = openExistingStore(options.data);
     try {
       const rows = store.listExperiments().map((e) => {
@@ -22,4 +30,8 @@ export function registerLsCommand(program: Command): void {
       store.close();
     }
   });
+}
+
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
 }
