@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_DATA_DIR } from '../../experiments/store.js';
 import { type RunningServer, startServer } from '../../server/index.js';
+import { ensureViewerBuilt } from './viewer-build.js';
 import { parseInteger } from '../program.js';
 
 export interface ServeFlags {
@@ -23,6 +24,7 @@ export function addServeOptions(command: Command): Command {
 }
 
 export async function startFromFlags(flags: ServeFlags): Promise<RunningServer> {
+  await announceViewerBuild();
   const server = await startServer({ dataDir: flags.data, host: flags.host, port: flags.port, token: flags.token, publicReads: flags.publicReads, workers: flags.workers });
   process.stdout.write(`twinlab server on ${server.url}  (data: ${server.store.dataDir})\n`);
   if (server.tokenCreated) process.stdout.write(`API token (saved to ${server.store.dataDir}/server-token, shown once): ${server.token}\n`);
@@ -48,4 +50,13 @@ export function registerServeCommand(program: Command): void {
     const server = await startFromFlags(flags);
     await closeOnSignal(server);
   });
+}
+
+/** Bundle the viewer when it is missing or stale (as `npm start` does), saying so on stderr. */
+async function announceViewerBuild(): Promise<void> {
+  const viewer = await ensureViewerBuilt();
+  if (viewer.status === 'built') process.stderr.write('twinlab: bundled the viewer into viewer/dist (it was missing or older than its sources)\n');
+  if (viewer.status === 'failed') {
+    process.stderr.write(`twinlab: warning: the viewer could not be bundled (${viewer.message}); the API works, but / answers 404 until \`npm run build:viewer\` succeeds\n`);
+  }
 }
