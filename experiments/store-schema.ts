@@ -130,6 +130,46 @@ ALTER TABLE jobs ADD COLUMN checkpoint_seq INTEGER;
 ALTER TABLE experiments ADD COLUMN seq_floor INTEGER NOT NULL DEFAULT 0;
 `;
 
+/**
+ * Migration 3: personal digital twins (datasets/README.md).
+ * - `datasets`: one imported patient dataset each — the grid (start, step, length), the four arrays as
+ *   gzipped little-endian float64 (`data`), its fingerprint (unique: re-importing the same data is a
+ *   no-op), provenance (file SHA-256, format, file name, import time, de-identified) and warnings.
+ * - `twins`: fitted personal twins, written by twinning/; `dataset_id` names the data it was fitted to.
+ */
+const PERSONAL_TWINS = `
+CREATE TABLE datasets (
+  id             TEXT PRIMARY KEY,
+  kind           TEXT NOT NULL,
+  patient_id     TEXT NOT NULL,
+  start_ms       INTEGER NOT NULL,
+  step_min       INTEGER NOT NULL,
+  length         INTEGER NOT NULL,
+  body_weight_kg REAL,
+  utc_offset_min INTEGER,
+  fingerprint    TEXT NOT NULL UNIQUE,
+  format         TEXT,
+  file_sha256    TEXT,
+  provenance     TEXT,
+  summary        TEXT NOT NULL,
+  warnings       TEXT NOT NULL,
+  created_at     TEXT NOT NULL,
+  data           BLOB NOT NULL
+);
+CREATE INDEX datasets_by_patient ON datasets (patient_id, created_at);
+
+CREATE TABLE twins (
+  id          TEXT PRIMARY KEY,
+  twin        TEXT NOT NULL,
+  dataset_id  TEXT REFERENCES datasets (id) ON DELETE SET NULL,
+  created_at  TEXT NOT NULL,
+  dir         TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  summary     TEXT NOT NULL
+);
+CREATE INDEX twins_by_dataset ON twins (dataset_id);
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -143,6 +183,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'run ownership and attempts: leases (owner process per running experiment), jobs.checkpoint_seq, experiments.seq_floor',
     up(db) {
       db.exec(RUN_OWNERSHIP);
+    },
+  },
+  {
+    version: 3,
+    description: 'personal digital twins: datasets (imported patient data, arrays gzipped) and twins (fitted to a dataset)',
+    up(db) {
+      db.exec(PERSONAL_TWINS);
     },
   },
 ];

@@ -392,6 +392,11 @@ export class Store {
     return statement;
   }
 
+  /** A cached prepared statement, for the table modules beside this one (dataset-store.ts); run writes inside `transaction`. */
+  prepare(sql: string): Database.Statement {
+    return this.stmt(sql);
+  }
+
   // ---- experiments -------------------------------------------------------------------------
 
   /** Inserts the experiment (status pending) and all its jobs (pending, attempts 0) in one transaction. */

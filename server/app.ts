@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { TwinlabError } from '../engine/errors.js';
 import { listSpecs, make } from '../engine/registry.js';
 import { listTwins } from '../engine/twin.js';
+import { getDatasetRecord, importDatasetIntoStore, listDatasets } from '../experiments/dataset-store.js';
 import { resolveDataPath, type Store } from '../experiments/store.js';
 import { listPolicies } from '../policies/registry.js';
 import { requireToken, restrictReads } from './auth.js';
@@ -39,6 +40,18 @@ export interface AppOptions {
 
 const CreateExperimentBody = z.strictObject({
   spec: z.union([z.record(z.string(), z.unknown()), z.string().min(1).max(1_000_000)]),
+});
+
+/** A patient data file: CSV text, or FHIR Bundle / Nightscout entries as JSON (text or value); see datasets/README.md. */
+const ImportDatasetBody = z.strictObject({
+  format: z.enum(['csv', 'fhir', 'nightscout']).optional(),
+  content: z.union([z.string().min(1), z.record(z.string(), z.unknown()), z.array(z.unknown()).min(1)]),
+  treatments: z.union([z.string(), z.array(z.unknown())]).optional(),
+  fileName: z.string().min(1).max(255).optional(),
+  patientId: z.string().trim().min(1).max(128).optional(),
+  bodyWeightKg: z.number().min(1).max(400).optional(),
+  basalUPerH: z.number().min(0).max(30).optional(),
+  deidentify: z.boolean().optional(),
 });
 
 const SeriesQuery = z.strictObject({
@@ -121,6 +134,23 @@ export function createApp(options: AppOptions): express.Express {
   api.get('/policies', (_req, res) => {
     const saved = store.listExperiments().flatMap((e) => store.listArtifacts(e.id).filter((a) => a.kind === 'policy'));
     res.json({ protocols: listPolicies().map((p) => ({ name: p.name, description: p.description, appliesTo: p.appliesTo })), saved });
+  });
+
+  api.get('/datasets', (_req, res) => {
+    res.json(listDatasets(store));
+  });
+
+  api.post('/datasets', auth, (req, res) => {
+    const { content, treatments, ...options } = parse(ImportDatasetBody, req.body, 'body');
+    const bytes = (value: string | unknown[] | Record<string, unknown>) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value));
+    const { record } = importDatasetIntoStore(store, bytes(content), { ...options, treatments: treatments === undefined ? undefined : bytes(treatments) });
+    res.status(record.created ? 201 : 200).json({ ...record, url: `/api/datasets/${encodeURIComponent(record.id)}` });
+  });
+
+  api.get('/datasets/:id', (req, res) => {
+    const record = getDatasetRecord(store, param(req, 'id'));
+    if (!record) throw new TwinlabError('NOT_FOUND', `unknown dataset "${param(req, 'id')}"`);
+    res.json(record);
   });
 
   api.get('/experiments', (_req, res) => {

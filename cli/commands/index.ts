@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerDataCommand } from './data.js';
 import { registerEnvsCommand } from './envs.js';
 import { registerExportCommand } from './export.js';
 import { registerLsCommand } from './ls.js';
@@ -26,6 +27,7 @@ export function registerCommands(program: Command): void {
   registerReportCommand(program);
   registerReplayCommand(program);
   registerExportCommand(program);
+  registerDataCommand(program);
   registerServeCommand(program);
   registerStartCommand(program);
 }
