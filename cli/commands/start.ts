@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { TwinlabError } from '../../engine/errors.js';
+import { SPEC_LIMITS } from '../../experiments/spec.js';
+import { parseInteger } from '../program.js';
 import { addServeOptions, closeOnSignal, type ServeFlags, startFromFlags } from './serve.js';
 
 /**
@@ -48,8 +50,8 @@ interface StartFlags extends ServeFlags {
 export function registerStartCommand(program: Command): void {
   addServeOptions(program.command('start').description('start the lab: server + viewer + a live demonstration experiment'))
     .option('--no-demo', 'only serve; do not launch the demonstration')
-    .option('--demo-steps <n>', 'training steps of the demo DQN (per seed)', (v) => Number(v), 150_000)
-    .option('--demo-patients <n>', 'virtual patients in the demo trial', (v) => Number(v), 10)
+    .option('--demo-steps <n>', 'training steps of the demo DQN (per seed)', parseInteger('--demo-steps', { min: 1 }), 150_000)
+    .option('--demo-patients <n>', 'virtual patients in the demo trial', parseInteger('--demo-patients', { min: 1, max: SPEC_LIMITS.cohortSize }), 10)
     .option('--exit-after-demo', 'stop the server when the demonstration has finished')
     .action(async (flags: StartFlags) => {
       const server = await startFromFlags(flags);

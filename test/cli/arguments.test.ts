@@ -27,6 +27,10 @@ describe('CLI argument checks', () => {
     expectUsageError(cli('rollout', '--env', 'classic/cartpole-v1', '--seed', 'abc'), '--seed');
   });
 
+  it('start checks its demo sizes like every other integer option', () => {
+    expectUsageError(cli('start', '--demo-patients', 'abc', '--port', '0'), '--demo-patients');
+  });
+
   it('rollout refuses an env option the env does not declare, naming it and the known ones', () => {
     const r = cli('rollout', '--env', 'glucose/t1d-v1', '--policy', 'glucose/basal', '--option', 'sensr=Dexcom');
     expectUsageError(r, '--option sensr: unknown option of glucose/t1d-v1; known: patient');
