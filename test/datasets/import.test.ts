@@ -53,6 +53,7 @@ describe('round trips: dataset → file → import gives identical arrays', () =
     expectSameData(got, d);
     expect(got.patientId).toBe('patient-007');
     expect(got.bodyWeightKg).toBe(72.5);
+    expect(got.utcOffsetMin).toBe(60);
     expect(got.provenance?.format).toBe('fhir');
     expect(got.warnings.filter((w) => !w.startsWith('cgm: no reading'))).toEqual([]);
     const codes = new Set(bundle.entry?.flatMap((e) => (e.resource?.resourceType === 'Observation' ? (e.resource.code.coding ?? []).map((c) => c.code) : [])));
@@ -69,6 +70,7 @@ describe('round trips: dataset → file → import gives identical arrays', () =
     const got = importDataset(dir, { patientId: d.patientId });
     expectSameData(got, d);
     expect(got.provenance?.format).toBe('nightscout');
+    expect(got.utcOffsetMin).toBe(60); // from the entries' dateString
     expect(got.provenance?.sources).toHaveLength(2);
     expect(got.warnings.some((w) => w.includes('--basal'))).toBe(true);
     const two = importDataset(join(dir, 'entries.json'), { treatments: join(dir, 'treatments.json'), patientId: d.patientId, basalUPerH: 0.8 });
