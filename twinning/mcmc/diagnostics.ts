@@ -273,14 +273,22 @@ function splitChains(series: Float64Array[]): Float64Array[] {
 }
 
 /**
- * z_i = Φ⁻¹((r_i − 3/8)/(S + 1/4)), r_i the average rank of draw i among all S pooled draws (ties share
- * the average of their ranks: with lower/upper bounds lo, hi in the sorted draws, r = (lo + hi + 1)/2).
+ * z_i = Φ⁻¹((r_i − 3/8)/(S + 1/4)), r_i the average rank of draw i among all S pooled draws (`sorted`);
+ * a tie block at sorted positions [i, j] shares the rank (i + j)/2 + 1.
  */
-function rankNormalise(chains: Float64Array[]): Float64Array[] {
-  const sorted = pooledSorted(chains);
+function rankNormalise(chains: Float64Array[], sorted: Float64Array): Float64Array[] {
   const total = sorted.length;
-  return chains.map((c) =>
-    c.map((v) => {
+  const score = new Float64Array(total); // set at the first position of each tie block
+  for (let i = 0; i < total; ) {
+    let j = i;
+    while (j + 1 < total && sorted[j + 1] === sorted[i]) j++;
+    score[i] = normalQuantile(((i + j) / 2 + 1 - 0.375) / (total + 0.25));
+    i = j + 1;
+  }
+  return chains.map((c) => {
+    const out = new Float64Array(c.length);
+    for (let k = 0; k < c.length; k++) {
+      const v = c[k] as number;
       let lo = 0;
       let hi = total;
       while (lo < hi) {
@@ -288,17 +296,10 @@ function rankNormalise(chains: Float64Array[]): Float64Array[] {
         if ((sorted[mid] as number) < v) lo = mid + 1;
         else hi = mid;
       }
-      let up = lo;
-      hi = total;
-      while (up < hi) {
-        const mid = (up + hi) >>> 1;
-        if ((sorted[mid] as number) <= v) up = mid + 1;
-        else hi = mid;
-      }
-      const rank = (lo + up + 1) / 2; // 1-based average rank of the tie block [lo, up)
-      return normalQuantile((rank - 0.375) / (total + 0.25));
-    }),
-  );
+      out[k] = score[lo] as number;
+    }
+    return out;
+  });
 }
 
 function meanVar(x: Float64Array): { mean: number; variance: number } {
@@ -409,32 +410,28 @@ function pooledSorted(chains: Float64Array[]): Float64Array {
   return all.sort();
 }
 
-/** max(bulk R̂, tail R̂): rank-normalised split-R̂ of θ and of the folded |θ − median θ|. */
-export function splitRhat(series: Float64Array[]): number {
-  const split = splitChains(series);
-  const bulk = rhatBasic(rankNormalise(split));
-  const med = quantile(pooledSorted(split), 0.5);
-  const folded = split.map((c) => c.map((v) => Math.abs(v - med)));
-  const tail = rhatBasic(rankNormalise(folded));
-  if (Number.isNaN(bulk)) return tail;
-  if (Number.isNaN(tail)) return bulk;
-  return Math.max(bulk, tail);
-}
-
-export function bulkEss(series: Float64Array[]): number {
-  return essChains(rankNormalise(splitChains(series)));
-}
-
-/** min over q ∈ {0.05, 0.95} of the ESS of the indicator I(θ ≤ θ̂_q) on split chains. */
-export function tailEss(series: Float64Array[]): number {
+/**
+ * Vehtari et al. (2021) diagnostics of one parameter from its per-walker series: R̂ = max(bulk, tail)
+ * where bulk is the rank-normalised split-R̂ of θ and tail that of the folded |θ − median θ|; bulk ESS
+ * on the rank-normalised split chains; tail ESS = min over q ∈ {0.05, 0.95} of the ESS of the
+ * indicator I(θ ≤ θ̂_q) on the split chains.
+ */
+export function vehtariDiagnostics(series: Float64Array[]): { rhat: number; essBulk: number; essTail: number } {
   const split = splitChains(series);
   const sorted = pooledSorted(split);
-  let best = Number.POSITIVE_INFINITY;
+  const z = rankNormalise(split, sorted);
+  const bulk = rhatBasic(z);
+  const essBulk = essChains(z);
+  const med = quantile(sorted, 0.5);
+  const folded = split.map((c) => c.map((v) => Math.abs(v - med)));
+  const tail = rhatBasic(rankNormalise(folded, pooledSorted(folded)));
+  const rhat = Number.isNaN(bulk) ? tail : Number.isNaN(tail) ? bulk : Math.max(bulk, tail);
+  let essTail = Number.POSITIVE_INFINITY;
   for (const q of [0.05, 0.95]) {
     const cut = quantile(sorted, q);
-    best = Math.min(best, essChains(split.map((c) => c.map((v) => (v <= cut ? 1 : 0)))));
+    essTail = Math.min(essTail, essChains(split.map((c) => c.map((v) => (v <= cut ? 1 : 0)))));
   }
-  return best;
+  return { rhat, essBulk, essTail };
 }
 
 function fmt(x: number): string {
@@ -474,9 +471,10 @@ export function diagnose(
   const ess = new Float64Array(dim);
   for (let p = 0; p < dim; p++) {
     const series = Array.from({ length: walkers }, (_, w) => walkerSeries(chain, kept, walkers, dim, w, p));
-    rhat[p] = splitRhat(series);
-    essBulk[p] = bulkEss(series);
-    essTail[p] = tailEss(series);
+    const v = vehtariDiagnostics(series);
+    rhat[p] = v.rhat;
+    essBulk[p] = v.essBulk;
+    essTail[p] = v.essTail;
     ess[p] = (kept * walkers) / (tau[p] as number);
     const r = rhat[p] as number;
     if (Number.isNaN(r)) warnings.push(`R-hat undefined for ${label(p)}: every draw is identical`);
