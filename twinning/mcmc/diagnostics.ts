@@ -261,7 +261,7 @@ export function normalQuantile(p: number): number {
 
 /**
  * Splits each walker's series into a first and a second half (the middle draw dropped when the
- * length is odd), as in Vehtari et al. 2021 §3 / the `posterior` R package: 2·walkers chains.
+ * length is odd), as in Vehtari et al. 2021 and the `posterior` R package: 2·walkers chains.
  */
 function splitChains(series: Float64Array[]): Float64Array[] {
   const out: Float64Array[] = [];
@@ -318,7 +318,7 @@ function meanVar(x: Float64Array): { mean: number; variance: number } {
 }
 
 /**
- * Basic R̂ of M chains of length N (Gelman & Rubin 1992; Gelman et al. BDA3 §11.4):
+ * Basic R̂ of M chains of length N (Gelman & Rubin 1992):
  * B = N/(M−1) Σ (θ̄_m − θ̄)², W = mean_m s_m², var⁺ = (N−1)/N·W + B/N, R̂ = √(var⁺/W).
  * NaN when every draw is identical; +Infinity when each chain is constant but they differ.
  */
@@ -336,7 +336,7 @@ function rhatBasic(chains: Float64Array[]): number {
 }
 
 /**
- * ESS of M chains of length N with the multi-chain autocorrelation of Vehtari et al. 2021 (eq. 10)
+ * ESS of M chains of length N with the multi-chain autocorrelation of Vehtari et al. 2021
  * and Geyer's initial monotone sequence (Geyer 1992), transcribed from `posterior::ess_rfun`:
  * ρ̂_t = 1 − (W − mean_m c_{m,t})/var⁺ with c_{m,t} chain m's biased autocovariance at lag t and W the
  * mean within-chain variance; pairs ρ̂_t + ρ̂_{t+1} are summed while positive and made monotone;

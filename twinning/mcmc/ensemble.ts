@@ -47,7 +47,7 @@ export interface EnsembleResult {
 }
 
 /**
- * Acceptance rates outside this band earn a warning (Foreman-Mackey et al. 2013 §5 suggest 0.2–0.5;
+ * Acceptance rates outside this band earn a warning (Foreman-Mackey et al. 2013 suggest 0.2–0.5;
  * the band is a little wider because in 1–3 dimensions the stretch move legitimately accepts more).
  */
 export const ACCEPTANCE_BAND = [0.15, 0.6] as const;
@@ -231,7 +231,7 @@ class StretchMove {
  * moves every walker of S₀ with partners drawn from S₁ (fixed during the half-step), then every walker
  * of S₁ with partners from the updated S₀. Within a half no proposal depends on another's outcome, so
  * a half's proposals are evaluated in ONE `density.evaluate` call (in parallel with `workerDensity`),
- * and the chain still satisfies detailed balance for each half-update (Foreman-Mackey et al. §2).
+ * and the chain still satisfies detailed balance for each half-update (Foreman-Mackey et al. 2013).
  *
  * Random draws, all from `rng`, in an order fixed by (walkers, steps) alone: per half-step, Z for each
  * walker of the half in index order, then the partner indices, then (after the evaluation) one U' per

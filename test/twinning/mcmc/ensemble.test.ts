@@ -236,7 +236,7 @@ describe('sampleEnsemble: input checks', () => {
   });
 });
 
-describe('sampleEnsemble on the Rosenbrock density (Goodman & Weare 2010 §4, emcee)', () => {
+describe('sampleEnsemble on the Rosenbrock density (Goodman & Weare 2010, emcee)', () => {
   /**
    * log p = −(100(y − x²)² + (1 − x)²)/20 factorises: x ~ N(1, 10) and y | x ~ N(x², 0.1). Hence
    * E[x] = 1, Var[x] = 10, E[y] = E[x²] = 11, Var[y] = 0.1 + Var(x²) = 0.1 + 2σ⁴ + 4μ²σ² = 240.1,
