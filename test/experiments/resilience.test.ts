@@ -175,6 +175,15 @@ describe('runner resilience', () => {
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
   });
 
+  it('training jobs checkpoint about ten times per run when their config sets no checkpoints', async () => {
+    const { withCheckpoints } = await import('../../experiments/train-job.js');
+    const { DqnConfigSchema } = await import('../../agents/dqn-config.js');
+    const config = DqnConfigSchema.parse({ totalSteps: 50_000 });
+    expect(config.checkpointEvery).toBe(0);
+    expect(withCheckpoints(config).checkpointEvery).toBe(5000);
+    expect(withCheckpoints({ ...config, checkpointEvery: 123 }).checkpointEvery).toBe(123);
+  });
+
   it('a re-run trial job replaces the events of its failed attempt', async () => {
     const store = freshStore('rerun');
     const controller = new AbortController();
