@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { EpisodeLog, EpisodeStepRecord, Keyframe } from '../engine/episode-log.js';
@@ -329,6 +329,12 @@ export class Store {
     mkdirSync(this.dataDir, { recursive: true });
     this.path = path.join(this.dataDir, STORE_FILE);
     this.now = options.now ?? (() => new Date().toISOString());
+    // Owner-only from the start; SQLite gives the -wal and -shm files the database file's mode.
+    try {
+      closeSync(openSync(this.path, 'wx', 0o600));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
     this.db = new Database(this.path);
     try {
       this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);

@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { TwinlabError } from '../engine/errors.js';
@@ -80,6 +80,20 @@ function param(req: Request, name: string): string {
   const value = req.params[name];
   if (typeof value !== 'string' || value.length === 0) throw new TwinlabError('INVALID_ARGUMENT', `path parameter ${name} is required`);
   return value;
+}
+
+/**
+ * Errors express and its parsers raise for bad requests (an undecodable %-escape in the path, an
+ * aborted or mis-encoded body) carry a 4xx `status`; they are the client's fault, not INTERNAL.
+ */
+function clientErrors(error: unknown, _req: Request, _res: Response, next: NextFunction): void {
+  const e = error as { status?: unknown; type?: unknown; message?: unknown } | undefined;
+  if (error instanceof TwinlabError || typeof e?.status !== 'number' || e.status < 400 || e.status >= 500 || e.type === 'entity.too.large' || e.type === 'entity.parse.failed') {
+    next(error);
+    return;
+  }
+  const what = error instanceof URIError ? 'path: malformed percent-encoding' : `request: ${typeof e.message === 'string' ? e.message : 'malformed'}`;
+  next(new TwinlabError('INVALID_ARGUMENT', what, { status: e.status }));
 }
 
 export function createApp(options: AppOptions): express.Express {
@@ -270,8 +284,14 @@ export function createApp(options: AppOptions): express.Express {
       throw new TwinlabError('INVALID_ARGUMENT', `file path "${file}" is not allowed`);
     }
     const { absolute } = resolveDataPath(store.dataDir, `${artifact.path}/${file}`);
-    if (!existsSync(absolute) || !statSync(absolute).isFile()) throw new TwinlabError('NOT_FOUND', `no file "${file}" in the ${kind} artifact of run "${job.id}"`);
-    res.sendFile(absolute);
+    const missing = () => new TwinlabError('NOT_FOUND', `no file "${file}" in the ${kind} artifact of run "${job.id}"`);
+    if (!existsSync(absolute)) throw missing();
+    // Symlinks are resolved and the target must still lie inside the (resolved) data directory.
+    const real = realpathSync(absolute);
+    const root = realpathSync(store.dataDir);
+    if (real !== root && !real.startsWith(`${root}${sep}`)) throw missing();
+    if (!statSync(real).isFile()) throw missing();
+    res.sendFile(real);
   });
 
   api.use((_req: Request, _res: Response, next: NextFunction) => next(new TwinlabError('NOT_FOUND', 'no such API endpoint')));
@@ -281,6 +301,7 @@ export function createApp(options: AppOptions): express.Express {
     app.use(express.static(options.viewerDir, { index: 'index.html', maxAge: 0 }));
     app.get('/{*any}', (_req, res) => res.sendFile(join(options.viewerDir as string, 'index.html')));
   }
+  app.use(clientErrors);
   app.use(errorHandler);
   return app;
 }

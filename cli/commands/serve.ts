@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { DEFAULT_DATA_DIR } from '../../experiments/store.js';
 import { type RunningServer, startServer } from '../../server/index.js';
 import { ensureViewerBuilt } from './viewer-build.js';
-import { parseInteger } from '../program.js';
+import { isLoopbackHost } from '../../server/access.js';
+import { collect, parseInteger } from '../program.js';
 
 export interface ServeFlags {
   port: number;
@@ -10,6 +11,7 @@ export interface ServeFlags {
   data: string;
   token?: string;
   publicReads?: boolean;
+  allowHost?: string[];
   workers?: number;
 }
 
@@ -20,16 +22,51 @@ export function addServeOptions(command: Command): Command {
     .option('--data <dir>', 'data directory (SQLite store, saved policies)', DEFAULT_DATA_DIR)
     .option('--token <token>', 'bearer token for mutating endpoints (default: generated into <data>/server-token)')
     .option('--public-reads', 'allow reads from non-loopback clients without the token')
+    .option('--allow-host <name>', 'also answer to this Host name (repeatable; e.g. the machine name when binding 0.0.0.0)', collect(String))
     .option('--workers <n>', 'worker threads of the shared pool (default: one per core)', parseInteger('--workers', { min: 1 }));
 }
 
 export async function startFromFlags(flags: ServeFlags): Promise<RunningServer> {
   await announceViewerBuild();
-  const server = await startServer({ dataDir: flags.data, host: flags.host, port: flags.port, token: flags.token, publicReads: flags.publicReads, workers: flags.workers });
-  process.stdout.write(`twinlab server on ${server.url}  (data: ${server.store.dataDir})\n`);
-  if (server.tokenCreated) process.stdout.write(`API token (saved to ${server.store.dataDir}/server-token, shown once): ${server.token}\n`);
-  process.stdout.write(`viewer: ${server.url}/#token=${encodeURIComponent(server.token)}\n`);
+  const server = await startServer({
+    dataDir: flags.data,
+    host: flags.host,
+    port: flags.port,
+    token: flags.token,
+    publicReads: flags.publicReads,
+    allowedHosts: flags.allowHost,
+    workers: flags.workers,
+  });
+  const { stdout, stderr } = startupMessages(server, flags);
+  for (const line of stderr) process.stderr.write(`${line}\n`);
+  for (const line of stdout) process.stdout.write(`${line}\n`);
   return server;
+}
+
+/**
+ * What `serve`/`start` print. The token is shown only when it was just generated (the README's
+ * "printed once"); afterwards the viewer URL comes without it and names the token file instead.
+ */
+export function startupMessages(
+  server: Pick<RunningServer, 'url' | 'token' | 'tokenCreated' | 'tokenFile' | 'warnings'> & { store: { dataDir: string } },
+  flags: Pick<ServeFlags, 'host' | 'publicReads'>,
+): { stdout: string[]; stderr: string[] } {
+  const stderr = server.warnings.map((w) => `twinlab: warning: ${w}`);
+  if (!isLoopbackHost(flags.host)) {
+    stderr.push(
+      flags.publicReads
+        ? `twinlab: warning: --host ${flags.host} is not a loopback address and --public-reads is set: every read (experiments, events, runs, reports) is open to anyone who can reach this port`
+        : `twinlab: warning: --host ${flags.host} is not a loopback address: the server is reachable from the network; reads from other machines need the token, mutations always do`,
+    );
+  }
+  const stdout = [`twinlab server on ${server.url}  (data: ${server.store.dataDir})`];
+  if (server.tokenCreated) {
+    stdout.push(`API token (saved to ${server.tokenFile}, shown once): ${server.token}`);
+    stdout.push(`viewer: ${server.url}/#token=${encodeURIComponent(server.token)}`);
+  } else {
+    stdout.push(`viewer: ${server.url}/  (mutations need the token: ${server.tokenFile ? `it is in ${server.tokenFile}` : 'the one given with --token'}; open ${server.url}/#token=<token> once to store it in the browser)`);
+  }
+  return { stdout, stderr };
 }
 
 /** Resolve when the process is asked to stop (Ctrl-C / SIGTERM), after closing the server cleanly. */
