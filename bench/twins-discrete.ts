@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import type { Env } from '../engine/env.js';
 import { Rng } from '../engine/random.js';
 import { make } from '../engine/registry.js';
-import { registerOpc } from '../environments/oncology/opc.js';
+import { registerOpc } from '../environments/oncology/opc-twin.js';
 import { registerSepsis } from '../environments/sepsis/index.js';
 import { valueIteration } from '../environments/sepsis/mdp.js';
 import { buildFullModel } from '../environments/sepsis/tensor.js';

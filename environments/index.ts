@@ -1,11 +1,11 @@
 /**
  * Registers every twin with the engine registry. Import this module (or call `registerAll`) before
- * `make(id)`. Each twin exposes one `registerX()` function; add new twins here.
+ * `make(id)`. Each twin's twin.ts exposes an idempotent `registerX()`; add new twins here.
  */
 import { registerClassic } from './classic/index.js';
 import { registerHiv } from './hiv/index.js';
-import { registerOncology } from './oncology/index.js';
-import { registerPkpd } from './pkpd/index.js';
+import { registerChemo, registerOpc } from './oncology/index.js';
+import { registerVancomycin } from './pkpd/index.js';
 import { registerGlucose } from './glucose/index.js';
 import { registerSepsis } from './sepsis/index.js';
 
@@ -15,9 +15,10 @@ export function registerAll(): void {
   if (registered) return;
   registered = true;
   registerClassic();
-  registerOncology();
+  registerChemo();
+  registerOpc();
   registerHiv();
-  registerPkpd();
+  registerVancomycin();
   registerGlucose();
   registerSepsis();
 }

@@ -1,6 +1,2 @@
-import { registerHivTwin } from './twin.js';
-
-/** Registers the HIV structured-treatment-interruption twin (`hiv/sti-v1`). */
-export function registerHiv(): void {
-  registerHivTwin();
-}
+/** HIV structured-treatment-interruption twin (`hiv/sti-v1`). */
+export { registerHiv } from './twin.js';

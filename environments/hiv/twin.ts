@@ -112,7 +112,12 @@ function hivCohortMember(request: CohortRequest, index: number): CohortMember {
   return { index, patientId, envOptions: { patientId, k1: p.k1, k2: p.k2, f: p.f }, covariates: { k1: p.k1, k2: p.k2, f: p.f } };
 }
 
-export function registerHivTwin(): void {
+let registered = false;
+
+/** Registers `hiv/sti-v1` and the HIV twin (idempotent). */
+export function registerHiv(): void {
+  if (registered) return;
+  registered = true;
   register({
     id: HIV_ENV_ID,
     description: 'HIV structured treatment interruption (Adams et al. 2004 model; Ernst et al. 2006 RL formulation): RTI/PI on/off every 5 days for 1000 days',

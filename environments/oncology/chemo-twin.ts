@@ -4,7 +4,7 @@ import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin } from '../../engine/twin.js';
-import { ChemoEnv, type ChemoEnvOptions, CHEMO_CLEARANCE_THRESHOLD, CHEMO_ENV_ID, CHEMO_STEP_DAYS } from './chemo.js';
+import { ChemoEnv, type ChemoEnvOptions, CHEMO_CLEARANCE_THRESHOLD, CHEMO_ENV_ID, CHEMO_STEP_DAYS } from './chemo-env.js';
 import { CHEMO_PARAM_NAMES, DTR_BENCH_INITIAL, PUBLISHED_CHEMO_PARAMS } from './chemo-model.js';
 
 export const CHEMO_TWIN_ID = 'chemo';
@@ -191,7 +191,12 @@ function chemoCohortMember(request: CohortRequest, index: number): CohortMember 
   };
 }
 
+let registered = false;
+
+/** Registers `oncology/chemo-v1` and the chemo twin (idempotent). */
 export function registerChemo(): void {
+  if (registered) return;
+  registered = true;
   register({
     id: CHEMO_ENV_ID,
     description: 'Tumour–immune–normal-cell chemotherapy (de Pillis & Radunskaya 2003; DTR-Bench AhnChemoEnv), 6-h discrete dose decisions over 150 days',

@@ -1,14 +1,6 @@
 /**
- * Oncology twins. Each twin registers itself through its own function; `registerOncology()` calls them all.
- * - chemo: de Pillis–Radunskaya tumour–immune chemotherapy (chemo*.ts)
- * - opc: synthetic oropharyngeal cancer treatment sequencing (opc*.ts)
+ * Oncology twins: chemo (de Pillis–Radunskaya tumour–immune chemotherapy, chemo-*.ts) and opc
+ * (synthetic oropharyngeal cancer treatment sequencing, opc-*.ts).
  */
-import { registerChemo } from './chemo-twin.js';
-import { registerOpc } from './opc.js';
-
-export { registerChemo };
-
-export function registerOncology(): void {
-  registerChemo();
-  registerOpc();
-}
+export { registerChemo } from './chemo-twin.js';
+export { registerOpc } from './opc-twin.js';

@@ -1,6 +1,2 @@
-import { registerVancomycin } from './vancomycin-twin.js';
-
-/** Pharmacokinetic dosing twins (currently vancomycin, `pkpd/vancomycin-v1`). */
-export function registerPkpd(): void {
-  registerVancomycin();
-}
+/** Pharmacokinetic dosing twins: vancomycin (vancomycin-*.ts, `pkpd/vancomycin-v1`). */
+export { registerVancomycin } from './vancomycin-twin.js';

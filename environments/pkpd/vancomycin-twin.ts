@@ -4,7 +4,7 @@ import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin } from '../../engine/twin.js';
-import { VANCO_ENV_ID, VANCO_STEP_HOURS, VancomycinEnv, type VancoEnvOptions } from './vancomycin.js';
+import { VANCO_ENV_ID, VANCO_STEP_HOURS, VancomycinEnv, type VancoEnvOptions } from './vancomycin-env.js';
 import { AUC_TARGET, cockcroftGault, GOTI_OMEGA2, typicalClearance, typicalV1, GOTI } from './vancomycin-model.js';
 
 export const VANCO_TWIN_ID = 'vancomycin';
@@ -198,7 +198,12 @@ function vancoCohortMember(request: CohortRequest, index: number): CohortMember 
   };
 }
 
+let registered = false;
+
+/** Registers `pkpd/vancomycin-v1` and the vancomycin twin (idempotent). */
 export function registerVancomycin(): void {
+  if (registered) return;
+  registered = true;
   register({
     id: VANCO_ENV_ID,
     description: 'Vancomycin dosing every 12 h (Goti 2018 two-compartment PK, AUC24/MIC 400–600 target, synthetic exposure-driven AKI), 7 days',

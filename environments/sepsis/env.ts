@@ -2,7 +2,7 @@ import { BaseEnv, type Info, type ResetOptions, type ResetResult, type StepResul
 import { TwinlabError, describeValue } from '../../engine/errors.js';
 import { Rng, type RngState } from '../../engine/random.js';
 import { Box, Discrete } from '../../engine/spaces.js';
-import { sampleTransition } from './dynamics.js';
+import { sampleTransition } from './model.js';
 import { INITIAL } from './tensor.js';
 import { PAPER, solveSepsis } from './solve.js';
 import { ACTION_LABELS, LEVEL_NAMES, N_ACTIONS, N_OBS, N_PROJ, OBS_REWARD, VARIABLES, numAbnormal, obsToProj } from './state.js';

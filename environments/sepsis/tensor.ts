@@ -10,7 +10,7 @@ import { N_ACTIONS, N_FULL, N_OBS, N_PROJ, OBS_REWARD, decodeFull, numAbnormal, 
  * so each row is the product of four per-variable categorical distributions, each obtained by applying
  * the stage matrices of docs/MODELS.md §2 in the simulator's order (antibiotics → ventilation → vasopressors →
  * fluctuation). The treatment flags of the next state equal the action bits. This is a second,
- * independent implementation of the rules of `dynamics.ts::sampleTransition`; the tests compare them.
+ * independent implementation of the rules of `model.ts::sampleTransition`; the tests compare them.
  */
 
 type Dist = Float64Array;

@@ -2,7 +2,8 @@ import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { Rng } from '../../engine/random.js';
 import { type CohortMember, type CohortRequest, type EndpointDefinition, type TwinDefinition, registerTwin } from '../../engine/twin.js';
-import { SEPSIS_ENV_ID, drawInitialState } from './env.js';
+import { register } from '../../engine/registry.js';
+import { SEPSIS_ENV_ID, SEPSIS_OPTION_DOCS, SepsisEnv, type SepsisEnvOptions, drawInitialState } from './env.js';
 import { PAPER } from './solve.js';
 import { LEVEL_NAMES, N_OBS, decodeFull } from './state.js';
 
@@ -90,6 +91,24 @@ export const SEPSIS_TWIN: TwinDefinition = {
   cohortMember: sepsisCohortMember,
 };
 
-export function registerSepsisTwin(): void {
+let registered = false;
+
+/** Registers `sepsis/oberst-v1` and the sepsis twin (endpoints, cohorts); idempotent. */
+export function registerSepsis(): void {
+  if (registered) return;
+  registered = true;
+  register({
+    id: SEPSIS_ENV_ID,
+    description:
+      'Oberst & Sontag (ICML 2019) sepsis simulator exactly: 4 vitals × 3 treatments, hidden diabetes, 8 actions (antibiotics × ventilation × vasopressors), +1 discharge / −1 death; glucoseDefect option reproduces the paper (true) or the corrected rule',
+    entryPoint: (options) => new SepsisEnv(options as SepsisEnvOptions),
+    maxEpisodeSteps: PAPER.horizon,
+    defaultOptions: { glucoseDefect: true, pDiabetes: PAPER.pDiabetes, observation: 'factored', view: 'observed' },
+    optionDocs: SEPSIS_OPTION_DOCS,
+    optionNames: ['glucoseDefect', 'pDiabetes', 'observation', 'view', 'initialState', 'diabetic'],
+    decisionInterval: '1 step (abstract)',
+    reference: 'Oberst M, Sontag D. Counterfactual off-policy evaluation with Gumbel-max structural causal models. ICML 2019; clinicalml/gumbel-max-scm',
+  });
   registerTwin(SEPSIS_TWIN);
 }
+

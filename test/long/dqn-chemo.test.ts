@@ -18,7 +18,7 @@ import { CohortEnv, endpointsPerSeed, fmt, greedyPolicy, mean, memberOptions, pa
  *
  * The fair comparison:
  * - Population `virtual-toxic` of the chemo twin (cohort seed 42): the illustrative IIV on r1, c2, a2, T0
- *   and the SYNTHETIC cumulative-exposure toxicity (environments/oncology/README.md), under which MTD
+ *   and the SYNTHETIC cumulative-exposure toxicity (environments/oncology/README-chemo.md), under which MTD
  *   kills and dosing decisions matter. (With the published parameters every protocol is near-optimal —
  *   see dqn-chemo-vancomycin.test.ts.)
  * - Training pool: patients 0–199 (a new one at every reset, `CohortEnv`). The kept weights are the

@@ -7,7 +7,7 @@ import { RecordEpisode } from '../../../engine/wrappers.js';
 import { Rk4 } from '../../../engine/ode.js';
 import '../../../environments/index.js';
 import { CHEMO_COHORT, RECIST } from '../../../environments/oncology/chemo-twin.js';
-import { ChemoEnv } from '../../../environments/oncology/chemo.js';
+import { ChemoEnv } from '../../../environments/oncology/chemo-env.js';
 import { chemoParams, chemoRhs, PUBLISHED_CHEMO_PARAMS } from '../../../environments/oncology/chemo-model.js';
 
 // Source of every expected value: docs/MODELS.md §1 (de Pillis & Radunskaya 2003 parameters, DTR-Bench

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { make } from '../../../engine/registry.js';
 import { Rng } from '../../../engine/random.js';
-import { type OpcPatient, OPC_DEFAULT_PARAMETERS as P, burden, emptyCourse, samplePatient, sigmoid, stage1, stage2, stage3 } from '../../../environments/oncology/opc-scm.js';
-import { OPC_ENDPOINTS, opcCohortMember, registerOpc } from '../../../environments/oncology/opc.js';
+import { type OpcPatient, OPC_DEFAULT_PARAMETERS as P, burden, emptyCourse, samplePatient, sigmoid, stage1, stage2, stage3 } from '../../../environments/oncology/opc-model.js';
+import { OPC_ENDPOINTS, opcCohortMember, registerOpc } from '../../../environments/oncology/opc-twin.js';
 import { evaluatePolicy } from '../../../policies/evaluate.js';
 import { registerOpcPolicies } from '../../../policies/oncology/opc.js';
 import { makePolicy } from '../../../policies/registry.js';

@@ -5,7 +5,7 @@ import { make } from '../../../engine/registry.js';
 import { getTwin } from '../../../engine/twin.js';
 import { RecordEpisode } from '../../../engine/wrappers.js';
 import '../../../environments/index.js';
-import { VancomycinEnv } from '../../../environments/pkpd/vancomycin.js';
+import { VancomycinEnv } from '../../../environments/pkpd/vancomycin-env.js';
 import { vancoCohortSpec } from '../../../environments/pkpd/vancomycin-twin.js';
 import {
   akiHazardPerDay,

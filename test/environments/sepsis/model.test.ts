@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../../engine/random.js';
-import { sampleTransition } from '../../../environments/sepsis/dynamics.js';
+import { sampleTransition } from '../../../environments/sepsis/model.js';
 import { maxRowSumError, transitionRow } from '../../../environments/sepsis/mdp.js';
 import { N_ACTIONS, N_FULL, N_OBS, N_PROJ, OBS_REWARD, type SepsisState, decodeFull, encodeFull, encodeObs, encodeProj, obsToProj } from '../../../environments/sepsis/state.js';
 import { buildFullModel, buildObservedModel, initialDistribution } from '../../../environments/sepsis/tensor.js';

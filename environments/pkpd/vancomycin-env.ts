@@ -1,0 +1,366 @@
+import { BaseEnv, type Info, type ResetOptions, type ResetResult, type StepResult } from '../../engine/env.js';
+import { TwinlabError, describeValue } from '../../engine/errors.js';
+import { Rk4 } from '../../engine/ode.js';
+import { Rng, type RngState } from '../../engine/random.js';
+import { Box, Discrete } from '../../engine/spaces.js';
+import {
+  AKI_MODEL,
+  AUC_TARGET,
+  akiHazardPerDay,
+  GOTI,
+  individualPk,
+  VANCO_DIM,
+  type VancoPk,
+  type VancoRhs,
+  vancoRhs,
+} from './vancomycin-model.js';
+
+/**
+ * `pkpd/vancomycin-v1`: vancomycin dosing every 12 h on the Goti 2018 two-compartment model
+ * (vancomycin-model.ts), targeting AUC24/MIC 400–600 (Rybak 2020) with a SYNTHETIC exposure-driven
+ * kidney-injury risk. See README.md.
+ *
+ * - Action: index into `doseLevels` (mg, default 0 = hold, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500),
+ *   infused at the start of the 12-h interval over max(1 h, dose/1000 mg·h) ("about 1 h per g").
+ *   The ODE is integrated by classical RK4 (h = 0.05 h), split at the infusion end and the peak sample.
+ * - Levels (what the clinician has): in every `sampleEvery`-th interval (default 2 → the second dose of
+ *   each day) the lab reports the pre-dose level, the peak 1 h after the end of the infusion and the
+ *   trough at the end of the interval, each with the Goti 2018 residual error
+ *   Cobs = C·(1 + ε_prop) + ε_add (22.7 %, 3.4 mg/L; `assayError: false` gives exact levels), floored at 0.
+ * - Observation (11): weight kg, CrCL mL/min (current, i.e. after any kidney injury), MIC mg/L, day,
+ *   last dose mg, pre-dose / peak / trough level mg/L (0 until the first sample), hours since the levels
+ *   were drawn (trough time; 0 = this interval), has-levels flag, AKI flag.
+ * - Reward per 12-h step, from the rolling exposure AUC24 over the last 24 h (the first step projects
+ *   its 12-h AUC to 24 h): +1 if AUC24/MIC ∈ [400, 600], otherwise −min(1, distance/200); −10 at the
+ *   onset of AKI.
+ * - AKI (SYNTHETIC): hazard h(AUC24) per day (vancomycin-model.ts), event probability per step
+ *   1 − exp(−h·0.5 day); at onset CrCL falls by 40 % (×0.6) and CL is recomputed with the patient's η,
+ *   closing the loop (toxicity lowers clearance, which raises exposure). At most one AKI per episode.
+ * - Episode: `days` (default 7 → 14 steps); the env truncates itself so a restored keyframe ends on time.
+ * - Random streams (from the reset seed): `assay` (level errors) and `aki` (injury draws).
+ */
+export const VANCO_ENV_ID = 'pkpd/vancomycin-v1';
+export const VANCO_STEP_HOURS = 12;
+export const VANCO_RK4_STEP_HOURS = 0.05;
+export const VANCO_DEFAULT_DOSES: readonly number[] = Object.freeze([0, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500]);
+export const VANCO_OBS_LABELS = [
+  'weight_kg',
+  'crcl_ml_min',
+  'mic_mg_l',
+  'day',
+  'last_dose_mg',
+  'level_predose_mg_l',
+  'level_peak_mg_l',
+  'level_trough_mg_l',
+  'hours_since_levels',
+  'has_levels',
+  'aki',
+] as const;
+const OBS_HIGH = [400, 300, 64, 365, 10000, 1000, 1000, 1000, 10000, 1, 1];
+const AKI_PENALTY = -10;
+
+export interface VancoEnvOptions {
+  weight?: number;
+  crcl?: number;
+  dialysis?: boolean;
+  /** Patient random effects (log scale) on CL, V1, V2 (default 0 = typical patient). */
+  etaCl?: number;
+  etaV1?: number;
+  etaV2?: number;
+  mic?: number;
+  /** Episode length in days (default 7); the env truncates itself (its step counter is part of getState). */
+  days?: number;
+  doseLevels?: number[] | string;
+  sampleEvery?: number;
+  assayError?: boolean;
+  aki?: boolean;
+  akiPenalty?: number;
+  patientId?: string;
+}
+
+export interface VancoState {
+  y: number[];
+  step: number;
+  crcl: number;
+  aki: boolean;
+  akiStep: number;
+  lastDose: number;
+  levels: number[];
+  levelStep: number;
+  prevAucStep: number;
+  assay: RngState;
+  akiRng: RngState;
+}
+
+function num(o: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+  const value = o[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${name} must be a number in [${min}, ${max}], got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+function bool(o: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = o[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${name} must be a boolean, got ${describeValue(value)}`);
+  return value;
+}
+
+function doseList(value: unknown): number[] {
+  if (value === undefined) return [...VANCO_DEFAULT_DOSES];
+  const list = typeof value === 'string' ? value.split(',').map((s) => Number(s.trim())) : value;
+  if (!Array.isArray(list) || list.length < 2 || list.some((d) => typeof d !== 'number' || !Number.isFinite(d) || d < 0 || d > 10000)) {
+    throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option doseLevels must be ≥ 2 doses in mg within [0, 10000], got ${describeValue(value)}`);
+  }
+  return list as number[];
+}
+
+/** Infusion duration (h) for a dose: about 1 h per gram, at least 1 h. */
+export function infusionHours(doseMg: number): number {
+  return Math.max(1, doseMg / 1000);
+}
+
+/** Reward for one step from the rolling AUC24/MIC (see class comment). */
+export function vancoExposureReward(aucOverMic: number): number {
+  if (aucOverMic >= AUC_TARGET.low && aucOverMic <= AUC_TARGET.high) return 1;
+  const distance = aucOverMic < AUC_TARGET.low ? AUC_TARGET.low - aucOverMic : aucOverMic - AUC_TARGET.high;
+  return -Math.min(1, distance / 200);
+}
+
+export class VancomycinEnv extends BaseEnv<number> {
+  readonly id = VANCO_ENV_ID;
+  readonly observationSpace = new Box(0, OBS_HIGH, [VANCO_OBS_LABELS.length], VANCO_OBS_LABELS);
+  readonly actionSpace: Discrete;
+  readonly stepDuration = { value: VANCO_STEP_HOURS, unit: 'h' };
+  readonly doses: readonly number[];
+  readonly weight: number;
+  readonly baselineCrcl: number;
+  readonly dialysis: boolean;
+  readonly eta: { cl: number; v1: number; v2: number };
+  readonly mic: number;
+  readonly maxSteps: number;
+  readonly sampleEvery: number;
+  readonly assayError: boolean;
+  readonly akiEnabled: boolean;
+  readonly akiPenalty: number;
+  readonly patientId: string;
+
+  private readonly rhs: VancoRhs;
+  private readonly rk4 = new Rk4(VANCO_DIM);
+  private readonly y = new Float64Array(VANCO_DIM);
+  private readonly observation = new Float32Array(VANCO_OBS_LABELS.length);
+  /** Measured pre-dose, peak, trough (mg/L). */
+  private readonly levels = new Float64Array(3);
+  private levelStep = -1;
+  private stepIndex = 0;
+  private crcl: number;
+  private aki = false;
+  private akiStep = -1;
+  private lastDose = 0;
+  private prevAucStep = 0;
+  private assayRng = Rng.fromSeed(0).fork('assay');
+  private akiRng = Rng.fromSeed(0).fork('aki');
+  private readonly info: Info = {};
+  private readonly result: StepResult;
+
+  constructor(options: VancoEnvOptions = {}) {
+    super();
+    const o = options as Record<string, unknown>;
+    this.weight = num(o, 'weight', 70, 20, 400);
+    this.baselineCrcl = num(o, 'crcl', 90, 1, GOTI.crclCap);
+    this.dialysis = bool(o, 'dialysis', false);
+    this.eta = { cl: num(o, 'etaCl', 0, -5, 5), v1: num(o, 'etaV1', 0, -5, 5), v2: num(o, 'etaV2', 0, -5, 5) };
+    this.mic = num(o, 'mic', 1, 0.0625, 64);
+    const days = num(o, 'days', 7, 0.5, 365);
+    this.maxSteps = Math.round((days * 24) / VANCO_STEP_HOURS);
+    if (this.maxSteps * VANCO_STEP_HOURS !== days * 24) {
+      throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option days must be a multiple of 0.5 (12-h steps), got ${days}`);
+    }
+    this.doses = Object.freeze(doseList(o.doseLevels));
+    this.sampleEvery = num(o, 'sampleEvery', 2, 1, 1000);
+    if (!Number.isInteger(this.sampleEvery)) throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option sampleEvery must be an integer ≥ 1, got ${this.sampleEvery}`);
+    this.assayError = bool(o, 'assayError', true);
+    this.akiEnabled = bool(o, 'aki', true);
+    this.akiPenalty = num(o, 'akiPenalty', AKI_PENALTY, -1e6, 0);
+    this.patientId = typeof o.patientId === 'string' ? o.patientId : 'typical';
+    this.actionSpace = new Discrete(this.doses.length, 0, this.doses.map((d) => (d === 0 ? 'hold' : `${d} mg`)));
+    this.crcl = this.baselineCrcl;
+    this.rhs = vancoRhs(this.pk());
+    this.result = { observation: this.observation, reward: 0, terminated: false, truncated: false, info: this.info };
+  }
+
+  /** Individual PK parameters at the current renal function. */
+  pk(): VancoPk {
+    return individualPk(this.crcl, this.weight, this.dialysis, this.eta);
+  }
+
+  protected resetEnv(options: ResetOptions): ResetResult {
+    if (options.seed !== undefined) {
+      const root = Rng.fromSeed(options.seed);
+      this.assayRng = root.fork('assay');
+      this.akiRng = root.fork('aki');
+    }
+    this.y.fill(0);
+    this.stepIndex = 0;
+    this.crcl = this.baselineCrcl;
+    this.rhs.pk = this.pk();
+    this.aki = false;
+    this.akiStep = -1;
+    this.lastDose = 0;
+    this.prevAucStep = 0;
+    this.levels.fill(0);
+    this.levelStep = -1;
+    this.writeObservation();
+    this.writeInfo(0, 0, 0, 0);
+    const pk = this.rhs.pk;
+    return {
+      observation: this.observation,
+      info: {
+        ...this.info,
+        patientId: this.patientId,
+        prescription: { weightKg: this.weight, crclMlMin: this.baselineCrcl, mic: this.mic, doseLevelsMg: [...this.doses] },
+        pk: { ...pk },
+        eta: { ...this.eta },
+        dialysis: this.dialysis,
+      },
+    };
+  }
+
+  private measure(concentration: number): number {
+    if (!this.assayError) return concentration;
+    const e = GOTI.residual;
+    const value = concentration * (1 + e.proportional * this.assayRng.normal()) + e.additive * this.assayRng.normal();
+    return Math.max(0, value);
+  }
+
+  private advance(t0: number, t1: number): void {
+    if (t1 > t0) this.rk4.integrate(this.rhs.f, this.y, t0, t1, VANCO_RK4_STEP_HOURS);
+  }
+
+  protected stepEnv(action: number): StepResult {
+    const dose = this.doses[action] as number;
+    const y = this.y;
+    const pk = this.rhs.pk;
+    const sampled = (this.stepIndex + 1) % this.sampleEvery === 0;
+    const aucStart = y[2] as number;
+    const t0 = this.stepIndex * VANCO_STEP_HOURS;
+    const tEnd = t0 + VANCO_STEP_HOURS;
+    if (sampled) this.levels[0] = this.measure((y[0] as number) / pk.v1);
+    let tInf = 0;
+    if (dose > 0) {
+      tInf = infusionHours(dose);
+      this.rhs.rate = dose / tInf;
+      this.advance(t0, t0 + tInf);
+      this.rhs.rate = 0;
+    }
+    const tPeak = t0 + tInf + 1;
+    this.advance(t0 + tInf, tPeak);
+    const truePeak = (y[0] as number) / pk.v1;
+    if (sampled) this.levels[1] = this.measure(truePeak);
+    this.advance(tPeak, tEnd);
+    const trueTrough = (y[0] as number) / pk.v1;
+    if (sampled) {
+      this.levels[2] = this.measure(trueTrough);
+      this.levelStep = this.stepIndex;
+    }
+    const aucStep = (y[2] as number) - aucStart;
+    const auc24 = this.stepIndex === 0 ? 2 * aucStep : this.prevAucStep + aucStep;
+    this.prevAucStep = aucStep;
+    this.lastDose = dose;
+    this.stepIndex++;
+
+    let reward = vancoExposureReward(auc24 / this.mic);
+    if (this.akiEnabled && !this.aki) {
+      const p = 1 - Math.exp(-akiHazardPerDay(auc24) * (VANCO_STEP_HOURS / 24));
+      // One draw per step whatever p is, so the aki stream stays aligned across policies (common random numbers).
+      const u = this.akiRng.next();
+      if (u < p) {
+        this.aki = true;
+        this.akiStep = this.stepIndex - 1;
+        this.crcl *= AKI_MODEL.crclFactor;
+        this.rhs.pk = this.pk();
+        reward += this.akiPenalty;
+      }
+    }
+    this.writeObservation();
+    this.writeInfo(dose, aucStep, auc24, trueTrough, truePeak);
+    const r = this.result;
+    r.reward = reward;
+    r.terminated = false;
+    r.truncated = this.stepIndex >= this.maxSteps;
+    return r;
+  }
+
+  private writeObservation(): void {
+    const o = this.observation;
+    const hasLevels = this.levelStep >= 0;
+    o[0] = this.weight;
+    o[1] = this.crcl;
+    o[2] = this.mic;
+    o[3] = (this.stepIndex * VANCO_STEP_HOURS) / 24;
+    o[4] = this.lastDose;
+    o[5] = Math.min(1000, this.levels[0] as number);
+    o[6] = Math.min(1000, this.levels[1] as number);
+    o[7] = Math.min(1000, this.levels[2] as number);
+    o[8] = hasLevels ? Math.min(10000, (this.stepIndex - 1 - this.levelStep) * VANCO_STEP_HOURS) : 0;
+    o[9] = hasLevels ? 1 : 0;
+    o[10] = this.aki ? 1 : 0;
+  }
+
+  private writeInfo(dose: number, aucStep: number, auc24: number, trough: number, peak = 0): void {
+    const info = this.info;
+    const pk = this.rhs.pk;
+    info.hour = this.stepIndex * VANCO_STEP_HOURS;
+    info.dose = dose;
+    info.aucStep = aucStep;
+    info.auc24 = auc24;
+    info.aucOverMic = auc24 / this.mic;
+    info.concentration = (this.y[0] as number) / pk.v1;
+    info.trough = trough;
+    info.peak = peak;
+    info.crcl = this.crcl;
+    info.cl = pk.cl;
+    info.aki = this.aki;
+    info.akiStep = this.akiStep;
+    info.mic = this.mic;
+  }
+
+  getState(): VancoState {
+    return {
+      y: Array.from(this.y),
+      step: this.stepIndex,
+      crcl: this.crcl,
+      aki: this.aki,
+      akiStep: this.akiStep,
+      lastDose: this.lastDose,
+      levels: Array.from(this.levels),
+      levelStep: this.levelStep,
+      prevAucStep: this.prevAucStep,
+      assay: this.assayRng.saveState(),
+      akiRng: this.akiRng.saveState(),
+    };
+  }
+
+  setState(saved: unknown): void {
+    const s = saved as VancoState;
+    if (!s || !Array.isArray(s.y) || s.y.length !== VANCO_DIM || !Array.isArray(s.levels) || !Number.isInteger(s.step)) {
+      throw new TwinlabError('INVALID_STATE', `${VANCO_ENV_ID}: setState expects a state from getState(), got ${describeValue(saved)}`);
+    }
+    this.y.set(s.y);
+    this.stepIndex = s.step;
+    this.crcl = s.crcl;
+    this.aki = s.aki;
+    this.akiStep = s.akiStep;
+    this.lastDose = s.lastDose;
+    this.levels.set(s.levels);
+    this.levelStep = s.levelStep;
+    this.prevAucStep = s.prevAucStep;
+    this.assayRng = Rng.restore(s.assay);
+    this.akiRng = Rng.restore(s.akiRng);
+    this.rhs.pk = this.pk();
+    this.writeObservation();
+    this.writeInfo(this.lastDose, 0, 0, 0);
+  }
+}
