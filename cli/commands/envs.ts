@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { listSpecs, make } from '../../engine/registry.js';
+import { knownOptions, listSpecs, make } from '../../engine/registry.js';
 
 export function registerEnvsCommand(program: Command): void {
   program
@@ -20,6 +20,8 @@ export function registerEnvsCommand(program: Command): void {
           decisionInterval: spec.decisionInterval ?? null,
           reference: spec.reference ?? null,
           options: spec.optionDocs ?? {},
+          /** Every option name a spec's envOptions / scenario may use (null: not declared, unchecked). */
+          optionNames: knownOptions(spec.id) ?? null,
         };
         env.close?.();
         return row;
@@ -31,6 +33,7 @@ export function registerEnvsCommand(program: Command): void {
       for (const row of rows) {
         process.stdout.write(`${row.id}\n  ${row.description}\n  observation: ${row.observation}\n  action:      ${row.action}\n`);
         if (row.maxEpisodeSteps) process.stdout.write(`  episode:     ${row.maxEpisodeSteps} steps${row.decisionInterval ? ` × ${row.decisionInterval}` : ''}\n`);
+        if (row.optionNames) process.stdout.write(`  options:     ${row.optionNames.join(', ')}\n`);
       }
     });
 }

@@ -10,6 +10,8 @@ describe('twinlab CLI: envs and rollout', () => {
     const envs = JSON.parse(r.stdout) as { id: string; actionSpace: { kind: string; n: number } }[];
     const cartpole = envs.find((e) => e.id === 'classic/cartpole-v1');
     expect(cartpole?.actionSpace).toMatchObject({ kind: 'discrete', n: 2 });
+    const glucose = envs.find((e) => e.id === 'glucose/t1d-v1') as unknown as { optionNames: string[] };
+    expect(glucose.optionNames).toEqual(expect.arrayContaining(['sensor', 'integrator', 'scenario', 'maxEpisodeSteps']));
   });
 
   it('rollout --seed 7 twice gives the same hash; --seed 8 a different one', () => {
