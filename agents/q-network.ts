@@ -164,12 +164,6 @@ interface ParamBlock {
   floats: number;
 }
 
-interface BatchScratch {
-  xT: Float32Array; // (in+1) × B
-  xRows: Float32Array; // B × (in+1)
-  dq: Float32Array; // A × B
-  out: Float32Array; // B × A
-}
 
 const DEFAULT_BETA1 = 0.9;
 const DEFAULT_BETA2 = 0.999;
@@ -215,7 +209,8 @@ export class QNetwork {
   private version = 0;
   private headVersion = -1;
   private kernelCache: { version: number; kernels: Tensor2D[] } | null = null;
-  private scratch = new Map<number, BatchScratch>();
+  /** Per batch size, B × (in + 1) input rows with the trailing ones column, for `predictTf`. */
+  private inputRows = new Map<number, Float32Array>();
   private readonly jsActs: Float64Array[];
   private readonly jsInput: Float64Array;
   private disposed = false;
@@ -470,7 +465,11 @@ export class QNetwork {
     return this.predictTf(observations, batchSize);
   }
 
-  /** The TypeScript forward pass (float64 accumulation) — always available, no tfjs needed. */
+  /**
+   * The reference forward pass: plain TypeScript over the same weights, accumulating in float64. No
+   * production path calls it — it is the oracle the kernel (`predictKernel`) and tfjs (`predictTf`)
+   * paths are tested against, and a baseline for bench/dqn-network.ts.
+   */
   predictJs(observations: Float32Array, batchSize: number, out = new Float32Array(batchSize * this.spec.numActions)): Float32Array {
     this.refreshHead();
     const inSize = this.spec.inputSize;
@@ -510,14 +509,13 @@ export class QNetwork {
    */
   predictTf(observations: Float32Array, batchSize: number): Float32Array {
     const tf = getTf();
-    const s = this.batchScratch(batchSize);
-    this.fillInputs(observations, batchSize, s, true);
+    const xRows = this.fillInputRows(observations, batchSize);
     const kernels = this.syncKernels();
     const out = new Float32Array(batchSize * this.spec.numActions);
     // Nothing is returned from tidy: tidy walks a returned object's keys looking for tensors, which
     // costs ≈1 µs per element of a typed array.
     tf.tidy(() => {
-      let h = tf.tensor2d(s.xRows, [batchSize, this.spec.inputSize + 1]);
+      let h = tf.tensor2d(xRows, [batchSize, this.spec.inputSize + 1]);
       for (let l = 0; l < this.numHidden; l++) {
         const k = kernels[l] as Tensor2D;
         h = this.activation === 'relu' ? (tf.fused.matMul({ a: h, b: k, activation: 'relu' }) as Tensor2D) : (tf.tanh(tf.matMul(h, k)) as Tensor2D);
@@ -548,30 +546,18 @@ export class QNetwork {
     return kernels;
   }
 
-  private batchScratch(B: number): BatchScratch {
-    let s = this.scratch.get(B);
-    if (!s) {
-      const inPlus = this.spec.inputSize + 1;
-      s = {
-        xT: new Float32Array(inPlus * B),
-        xRows: new Float32Array(B * inPlus),
-        dq: new Float32Array(this.spec.numActions * B),
-        out: new Float32Array(B * this.spec.numActions),
-      };
-      s.xT.fill(1, this.spec.inputSize * B);
-      for (let b = 0; b < B; b++) s.xRows[b * inPlus + this.spec.inputSize] = 1;
-      this.scratch.set(B, s);
-    }
-    return s;
-  }
-
-  private fillInputs(obs: Float32Array, B: number, s: BatchScratch, rows: boolean): void {
+  /** The observations as B × (in + 1) rows ending in the constant 1 of the bias column. */
+  private fillInputRows(obs: Float32Array, B: number): Float32Array {
     const n = this.spec.inputSize;
-    for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) s.xT[i * B + b] = obs[b * n + i] as number;
-    if (rows) {
-      const np = n + 1;
-      for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) s.xRows[b * np + i] = obs[b * n + i] as number;
+    const np = n + 1;
+    let rows = this.inputRows.get(B);
+    if (!rows) {
+      rows = new Float32Array(B * np);
+      for (let b = 0; b < B; b++) rows[b * np + n] = 1;
+      this.inputRows.set(B, rows);
     }
+    for (let b = 0; b < B; b++) for (let i = 0; i < n; i++) rows[b * np + i] = obs[b * n + i] as number;
+    return rows;
   }
 
   // ---------------------------------------------------------------- training
