@@ -25,6 +25,43 @@ import { F32, I32, V128, type WasmFunction, op } from './wasm-asm.js';
  * by 2 gains nothing.
  *
  * params: rowPtrs, M, C, ldc (bytes), N (columns) [, H, ldh (bytes) for the mask variant]
+ *
+ * Generated code (`gemmListFunction`), with the column-block loop written once for width w ∈ {4 v128
+ * accumulators = 16 floats, 1 v128 = 4 floats, 0 = one f32} — the function holds all three, in that order:
+ *
+ * ```wat
+ * (func $gemmList (param $rowPtrs i32) (param $M i32) (param $C i32) (param $ldc i32) (param $N i32)
+ *   (local $i i32) (local $le i32) (local $p i32) (local $cRow i32) (local $j i32) (local $nb i32)
+ *   (local $bp i32) (local $ls i32) (local $hRow i32) (local $a v128) (local $zero v128)
+ *   (local $acc0 v128) … (local $acc3 v128) (local $sa f32)
+ *   (local.set $zero (f32x4.splat (f32.const 0)))
+ *   (local.set $nb (i32.shl (local.get $N) (i32.const 2)))                  ;; row length, bytes
+ *   (local.set $i (i32.const 0))
+ *   (block (br_if 0 (i32.eqz (local.get $M)))
+ *     (loop                                                                 ;; rows i of C
+ *       (local.set $ls (i32.load (local.tee $bp (i32.add (local.get $rowPtrs) (i32.shl (local.get $i) (i32.const 2))))))
+ *       (local.set $le (i32.load offset=4 (local.get $bp)))
+ *       (local.set $cRow (i32.add (local.get $C) (i32.mul (local.get $i) (local.get $ldc))))
+ *       (local.set $j (i32.const 0))
+ *       (block (loop                                                        ;; column block of width w
+ *         (br_if 1 (i32.gt_u (i32.add (local.get $j) (i32.const 16·w)) (local.get $nb)))
+ *         (local.set $acc0 (local.get $zero)) …                             ;; w = 0: (local.set $sa (f32.const 0))
+ *         (local.set $p (local.get $ls))
+ *         (block (br_if 0 (i32.ge_u (local.get $p) (local.get $le)))
+ *           (loop                                                           ;; list entries (B row address, a)
+ *             (local.set $bp (i32.add (i32.load (local.get $p)) (local.get $j)))
+ *             (local.set $a (v128.load32_splat offset=4 (local.get $p)))
+ *             (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.mul (local.get $a) (v128.load offset=0 (local.get $bp))))) …
+ *             (br_if 0 (i32.lt_u (local.tee $p (i32.add (local.get $p) (i32.const 8))) (local.get $le)))))
+ *         (v128.store offset=0 (i32.add (local.get $cRow) (local.get $j)) ε(local.get $acc0)) …
+ *         (local.set $j (i32.add (local.get $j) (i32.const 16·w)))
+ *         (br 0)))
+ *       (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $M))))))
+ * ```
+ *
+ * where ε is nothing, `(f32x4.max · (local.get $zero))`, or, for the mask variant (which also sets
+ * `$hRow = H + i·ldh` per row), `(v128.and · (f32x4.gt (v128.load (i32.add $hRow $j)) (local.get $zero)))`;
+ * the scalar block uses `f32.load`/`f32.mul`/`f32.add`, `f32.max` and `select` instead.
  */
 type Epilogue = 'none' | 'relu' | 'mask';
 
@@ -206,6 +243,30 @@ export function gemmListFunction(epilogue: Epilogue = 'none'): WasmFunction {
  * a + i·strideI + k·strideK (bytes). Every entry is written, and the cursor advances only past non-zeros.
  *
  * params: a, M, K, strideI, strideK, base, stride, list, rowPtrs
+ *
+ * ```wat
+ * (func $buildLists (param $a i32) (param $M i32) (param $K i32) (param $strideI i32) (param $strideK i32)
+ *                   (param $base i32) (param $stride i32) (param $list i32) (param $rowPtrs i32)
+ *   (local $i i32) (local $k i32) (local $e i32) (local $row i32) (local $x f32) (local $src i32) (local $dst i32)
+ *   (local.set $e (local.get $list))
+ *   (local.set $i (i32.const 0))
+ *   (block (br_if 0 (i32.eqz (local.get $M)))
+ *     (loop
+ *       (i32.store (i32.add (local.get $rowPtrs) (i32.shl (local.get $i) (i32.const 2))) (local.get $e))
+ *       (local.set $src (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $strideI))))
+ *       (local.set $dst (local.get $base))
+ *       (local.set $k (local.get $K))
+ *       (block (br_if 0 (i32.eqz (local.get $k)))
+ *         (loop
+ *           (i32.store (local.get $e) (local.get $dst))
+ *           (f32.store offset=4 (local.get $e) (local.tee $x (f32.load (local.get $src))))
+ *           (local.set $e (i32.add (local.get $e) (i32.shl (f32.ne (local.get $x) (f32.const 0)) (i32.const 3))))
+ *           (local.set $src (i32.add (local.get $src) (local.get $strideK)))
+ *           (local.set $dst (i32.add (local.get $dst) (local.get $stride)))
+ *           (br_if 0 (local.tee $k (i32.sub (local.get $k) (i32.const 1))))))
+ *       (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $M)))))
+ *   (i32.store (i32.add (local.get $rowPtrs) (i32.shl (local.get $M) (i32.const 2))) (local.get $e)))
+ * ```
  */
 export function buildListsFunction(): WasmFunction {
   // locals: i 9, k 10, e 11, row 12, x 13 (f32), src 14, dst 15

@@ -6,7 +6,7 @@ import { F32, F64, I32, V128, type WasmFunction, encodeModule, op } from './wasm
  * WebAssembly SIMD kernels for the optimizer side of a Q-network step, over float32 arrays that live
  * in one `WebAssembly.Memory` (an arena per network; views never detach because it never grows):
  *
- * - `sumSquares(ptr, n)`: Σ xᵢ² with float64 accumulation (two f64x2 accumulators: lanes 0,2 / 1,3),
+ * - `sumSquares(ptr, n)`: Σ xᵢ² with float64 accumulation (two f64x2 accumulators: lanes 0–1 / 2–3),
  *   for the global gradient norm of `clip_grad_norm_`.
  * - `adam(p, g, m, v, n, …)`: one fused pass of PyTorch Adam on clipped gradients, 4 lanes at a time,
  *   in float32 like PyTorch's own CPU kernel: g ← s·g, m ← β₁m + (1−β₁)g, v ← β₂v + ((1−β₂)g)g,
@@ -18,20 +18,52 @@ import { F32, F64, I32, V128, type WasmFunction, encodeModule, op } from './wasm
  * Lengths passed to `sumSquares` and `adam` are multiples of 4 floats (the arena pads every array).
  */
 
-// adam parameter/local indices
-const P = 0;
-const G = 1;
-const M = 2;
-const V = 3;
-const N = 4;
-const SCALE = 5; // f32 scalars 5..12: scale, b1, b2, c1, c2, stepSize, bc2Sqrt, eps
-const SPLATS = 14; // v128 locals 14..21: the splatted scalars
-const I = 13;
-const GI = 22;
-const MI = 23;
-const VI = 24;
+/** Local indices of `adam`: parameters first, then the extra locals in declaration order. */
+const ADAM = {
+  P: 0,
+  G: 1,
+  M: 2,
+  V: 3,
+  N: 4,
+  /** f32 scalars 5..12: scale, b1, b2, c1, c2, stepSize, bc2Sqrt, eps. */
+  SCALE: 5,
+  I: 13,
+  /** v128 locals 14..21: the eight scalars splatted. */
+  SPLATS: 14,
+  GI: 22,
+  MI: 23,
+  VI: 24,
+} as const;
 
+/**
+ * One fused PyTorch Adam pass (module comment), 4 floats per iteration. `n` is a multiple of 4.
+ *
+ * ```wat
+ * (func $adam (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $n i32)
+ *             (param $scale f32) (param $b1 f32) (param $b2 f32) (param $c1 f32) (param $c2 f32)
+ *             (param $step f32) (param $bc2 f32) (param $eps f32)
+ *   (local $i i32) (local $sScale v128) … (local $sEps v128) (local $gi v128) (local $mi v128) (local $vi v128)
+ *   (local.set $sScale (f32x4.splat (local.get $scale)))            ;; … and the other seven scalars
+ *   (local.set $n (i32.shl (local.get $n) (i32.const 2)))           ;; floats → bytes
+ *   (local.set $i (i32.const 0))
+ *   (block (br_if 0 (i32.ge_u (local.get $i) (local.get $n)))
+ *     (loop
+ *       (local.set $gi (f32x4.mul (v128.load (i32.add (local.get $g) (local.get $i))) (local.get $sScale)))
+ *       (local.set $mi (f32x4.add (f32x4.mul (local.get $sB1) (v128.load (i32.add (local.get $m) (local.get $i))))
+ *                                 (f32x4.mul (local.get $sC1) (local.get $gi))))
+ *       (local.set $vi (f32x4.add (f32x4.mul (local.get $sB2) (v128.load (i32.add (local.get $v) (local.get $i))))
+ *                                 (f32x4.mul (f32x4.mul (local.get $sC2) (local.get $gi)) (local.get $gi))))
+ *       (v128.store (i32.add (local.get $m) (local.get $i)) (local.get $mi))
+ *       (v128.store (i32.add (local.get $v) (local.get $i)) (local.get $vi))
+ *       (v128.store (i32.add (local.get $p) (local.get $i))
+ *         (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $i)))
+ *                    (f32x4.div (f32x4.mul (local.get $sStep) (local.get $mi))
+ *                               (f32x4.add (f32x4.div (f32x4.sqrt (local.get $vi)) (local.get $sBc2)) (local.get $sEps)))))
+ *       (br_if 0 (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 16))) (local.get $n))))))
+ * ```
+ */
 function adamFunction(): WasmFunction {
+  const { P, G, M, V, N, SCALE, I, SPLATS, GI, MI, VI } = ADAM;
   const splat = (k: number) => [...op.get(SCALE + k), ...op.f32x4Splat, ...op.set(SPLATS + k)];
   const [sScale, sB1, sB2, sC1, sC2, sStep, sBc2, sEps] = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => op.get(SPLATS + k)) as number[][];
   const addr = (base: number) => [...op.get(base), ...op.get(I), ...op.i32Add];
@@ -117,123 +149,165 @@ function adamFunction(): WasmFunction {
   };
 }
 
+/**
+ * Σ xᵢ² over n floats (n a multiple of 4) in float64: of each f32x4, lanes 0–1 go to acc0 and lanes 2–3
+ * to acc1 (promoted to f64x2), summed at the end.
+ *
+ * ```wat
+ * (func $sumSquares (param $ptr i32) (param $n i32) (result f64)
+ *   (local $end i32) (local $acc0 v128) (local $acc1 v128) (local $x v128) (local $t v128)
+ *   (local.set $end (i32.add (local.get $ptr) (i32.shl (local.get $n) (i32.const 2))))
+ *   (local.set $acc1 (local.tee $acc0 (f64x2.splat (f64.const 0))))
+ *   (block (br_if 0 (i32.ge_u (local.get $ptr) (local.get $end)))
+ *     (loop
+ *       (local.set $x (v128.load (local.get $ptr)))
+ *       (local.set $t (f64x2.promote_low_f32x4 (local.get $x)))
+ *       (local.set $acc0 (f64x2.add (f64x2.mul (local.get $t) (local.get $t)) (local.get $acc0)))
+ *       (local.set $t (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))))
+ *       (local.set $acc1 (f64x2.add (f64x2.mul (local.get $t) (local.get $t)) (local.get $acc1)))
+ *       (br_if 0 (i32.lt_u (local.tee $ptr (i32.add (local.get $ptr) (i32.const 16))) (local.get $end)))))
+ *   (local.set $acc0 (f64x2.add (local.get $acc0) (local.get $acc1)))
+ *   (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0))))
+ * ```
+ */
 function sumSquaresFunction(): WasmFunction {
-  // params: ptr 0, n 1; locals: end 2, acc0 3, acc1 4, x 5, t 6
-  const square = [...op.set(6), ...op.get(6), ...op.get(6), ...op.f64x2Mul];
+  const [PTR, N, END, ACC0, ACC1, X, T] = [0, 1, 2, 3, 4, 5, 6];
+  const square = [...op.set(T), ...op.get(T), ...op.get(T), ...op.f64x2Mul];
   return {
     name: 'sumSquares',
     params: [I32, I32],
     results: [F64],
     locals: [I32, V128, V128, V128, V128],
     body: [
-      op.get(0),
-      op.get(1),
+      op.get(PTR),
+      op.get(N),
       op.i32Const(2),
       op.i32Shl,
       op.i32Add,
-      op.set(2),
+      op.set(END),
       op.f64Const(0),
       op.f64x2Splat,
-      op.tee(3),
-      op.set(4),
+      op.tee(ACC0),
+      op.set(ACC1),
       op.block,
-      op.get(0),
-      op.get(2),
+      op.get(PTR),
+      op.get(END),
       op.i32GeU,
       op.brIf(0),
       op.loop,
-      op.get(0),
+      op.get(PTR),
       op.v128Load(),
-      op.tee(5),
+      op.tee(X),
       op.f64x2PromoteLow,
       square,
-      op.get(3),
+      op.get(ACC0),
       op.f64x2Add,
-      op.set(3),
-      op.get(5),
-      op.get(5),
+      op.set(ACC0),
+      op.get(X),
+      op.get(X),
       op.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]),
       op.f64x2PromoteLow,
       square,
-      op.get(4),
+      op.get(ACC1),
       op.f64x2Add,
-      op.set(4),
-      op.get(0),
+      op.set(ACC1),
+      op.get(PTR),
       op.i32Const(16),
       op.i32Add,
-      op.tee(0),
-      op.get(2),
+      op.tee(PTR),
+      op.get(END),
       op.i32LtU,
       op.brIf(0),
       op.end,
       op.end,
-      op.get(3),
-      op.get(4),
+      op.get(ACC0),
+      op.get(ACC1),
       op.f64x2Add,
-      op.tee(3),
+      op.tee(ACC0),
       op.f64x2ExtractLane(0),
-      op.get(3),
+      op.get(ACC0),
       op.f64x2ExtractLane(1),
       op.f64Add,
     ],
   };
 }
 
+/**
+ * dst (cols × rows, row stride ldDst bytes) = src (rows × cols, dense)ᵀ, one float at a time; both loops
+ * test at the bottom, so rows and cols must be ≥ 1.
+ *
+ * ```wat
+ * (func $transpose (param $src i32) (param $dst i32) (param $rows i32) (param $cols i32) (param $ldDst i32)
+ *   (local $j i32) (local $o i32) (local $sp i32) (local $stride i32) (local $dp i32)
+ *   (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))  ;; one source row, bytes
+ *   (local.set $j (i32.const 0))
+ *   (block (loop                                                     ;; source column j → destination row j
+ *     (local.set $sp (i32.add (local.get $src) (i32.shl (local.get $j) (i32.const 2))))
+ *     (local.set $dp (i32.add (local.get $dst) (i32.mul (local.get $j) (local.get $ldDst))))
+ *     (local.set $o (local.get $rows))
+ *     (loop
+ *       (f32.store (local.get $dp) (f32.load (local.get $sp)))
+ *       (local.set $dp (i32.add (local.get $dp) (i32.const 4)))
+ *       (local.set $sp (i32.add (local.get $sp) (local.get $stride)))
+ *       (br_if 0 (local.tee $o (i32.sub (local.get $o) (i32.const 1)))))
+ *     (br_if 0 (i32.lt_u (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $cols)))))
+ * ```
+ */
 function transposeFunction(): WasmFunction {
-  // params: src 0, dst 1, rows 2, cols 3, ldDst 4; locals: j 5, o 6, sp 7, stride 8, dp 9
+  const [SRC, DST, ROWS, COLS, LD_DST, J, O, SP, STRIDE, DP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   return {
     name: 'transpose',
     params: [I32, I32, I32, I32, I32],
     results: [],
     locals: [I32, I32, I32, I32, I32],
     body: [
-      op.get(3),
+      op.get(COLS),
       op.i32Const(2),
       op.i32Shl,
-      op.set(8),
+      op.set(STRIDE),
       op.i32Const(0),
-      op.set(5),
+      op.set(J),
       op.block,
       op.loop,
       // sp = src + 4j; dp = dst + j·ldDst; o = rows
-      op.get(0),
-      op.get(5),
+      op.get(SRC),
+      op.get(J),
       op.i32Const(2),
       op.i32Shl,
       op.i32Add,
-      op.set(7),
-      op.get(1),
-      op.get(5),
-      op.get(4),
+      op.set(SP),
+      op.get(DST),
+      op.get(J),
+      op.get(LD_DST),
       op.i32Mul,
       op.i32Add,
-      op.set(9),
-      op.get(2),
-      op.set(6),
+      op.set(DP),
+      op.get(ROWS),
+      op.set(O),
       op.loop,
-      op.get(9),
-      op.get(7),
+      op.get(DP),
+      op.get(SP),
       op.f32Load(),
       op.f32Store(),
-      op.get(9),
+      op.get(DP),
       op.i32Const(4),
       op.i32Add,
-      op.set(9),
-      op.get(7),
-      op.get(8),
+      op.set(DP),
+      op.get(SP),
+      op.get(STRIDE),
       op.i32Add,
-      op.set(7),
-      op.get(6),
+      op.set(SP),
+      op.get(O),
       op.i32Const(1),
       op.i32Sub,
-      op.tee(6),
+      op.tee(O),
       op.brIf(0),
       op.end,
-      op.get(5),
+      op.get(J),
       op.i32Const(1),
       op.i32Add,
-      op.tee(5),
-      op.get(3),
+      op.tee(J),
+      op.get(COLS),
       op.i32LtU,
       op.brIf(0),
       op.end,
