@@ -10,7 +10,7 @@ import { sha256Hex } from '../engine/hash.js';
  * experiments), path and content, in sorted order. The same sources give the same version whether
  * the CLI runs from source (tsx) or compiled (dist/), since the hash reads the .ts files.
  */
-const LAYERS = ['engine', 'environments', 'policies', 'agents', 'experiments'];
+const LAYERS = ['engine', 'environments', 'datasets', 'twinning', 'policies', 'agents', 'experiments'];
 
 let cached: string | undefined;
 

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const SOURCE_DIRS = ['engine', 'environments', 'policies', 'agents', 'experiments', 'server', 'cli'];
+export const SOURCE_DIRS = ['engine', 'environments', 'datasets', 'twinning', 'policies', 'agents', 'experiments', 'server', 'cli'];
 
 /** Newest modification time of a file, or of any file below a directory (0 when missing). */
 export function newestMtime(path, accept = () => true) {

@@ -11,6 +11,7 @@ import { registerServeCommand } from './serve.js';
 import { registerStartCommand } from './start.js';
 import { registerShowCommand } from './show.js';
 import { registerTrainCommand } from './train.js';
+import { registerTwinCommand } from './twin.js';
 import { registerRolloutCommand } from './rollout.js';
 import { registerSimulateCommand } from './simulate.js';
 
@@ -28,6 +29,7 @@ export function registerCommands(program: Command): void {
   registerReplayCommand(program);
   registerExportCommand(program);
   registerDataCommand(program);
+  registerTwinCommand(program);
   registerServeCommand(program);
   registerStartCommand(program);
 }

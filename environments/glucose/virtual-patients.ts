@@ -413,3 +413,14 @@ export function generatedTherapyByName(name: string): Therapy {
   const { group, seed, index } = parseName(name);
   return generatePatient(group, seed, index).therapy;
 }
+
+/**
+ * A patient of age group `group` from values of the group's free parameters (GroupFit.parameters:
+ * `bOdds`/`dOdds` for b and d; CR and CF are ignored), fixed parameters from the group and the basal
+ * steady state derived. Used by personal twins, whose parameters are the group's population values
+ * with a few replaced by the person's estimates.
+ */
+export function patientFromFreeValues(values: Readonly<Record<string, number>>, group: AgeGroup, name: string): PatientParams {
+  const fit = groupFit(group);
+  return deriveBasal(fromDraw({ params: { ...values } } as unknown as VirtualPatient, fit, name));
+}

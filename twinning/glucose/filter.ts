@@ -1,0 +1,248 @@
+import { TwinlabError } from '../../engine/errors.js';
+import type { Rng } from '../../engine/random.js';
+import type { GlucoseDataset } from '../../datasets/types.js';
+import { FAST_STATE_DIM, FastModel, StomachTrack } from './fast-model.js';
+import { type GlucoseTwinContext, P, patientForTheta, sigmoid } from './parameters.js';
+import { initialStateFromCgm, type SlotInputs, slotInsulin } from './simulate.js';
+
+/**
+ * The living profile: a bootstrap particle filter (Gordon, Salmond & Smith 1993, IEE Proc. F 140(2))
+ * that keeps a personal glucose twin's state up to date, reading by reading, never looking ahead.
+ *
+ * Particle i carries a posterior draw θ (from the fit), the fast model's state (fast-model.ts), the
+ * last CGM residual e (for the AR(1) sensor error) and a log insulin-sensitivity offset δ (slowly
+ * varying SI: the day-to-day variability of insulin sensitivity is well documented, e.g. Vettoretti
+ * et al. 2019 — the twin lets it drift rather than pretend it is fixed).
+ *
+ * Per 5-min slot: (1) propagate every particle through the slot's recorded insulin and the shared
+ * stomach outflow, with process noise: Gp ← Gp·exp(q_G·ξ₁), δ ← δ + q_SI·ξ₂, ξ ~ N(0, 1);
+ * (2) at a CGM reading y, weight by the AR(1) predictive density N(y; m + φ^Δ·e, σ²(1 − φ^{2Δ}));
+ * (3) resample systematically (Kitagawa 1996) when the effective sample size falls below N/2.
+ * Draws come from named substreams of the caller's Rng, so a filter run is a pure function of
+ * (twin, data, seed). Scratch state is preallocated: a slot allocates nothing.
+ */
+export interface ProcessNoise {
+  /** SD of the log-multiplicative noise on plasma glucose per 5-min slot. */
+  glucose: number;
+  /** SD of the random walk of log insulin sensitivity per 5-min slot. */
+  insulinSensitivity: number;
+}
+
+/**
+ * Default process noise. The glucose component is calibrated per person by the fit (fit.ts); the
+ * insulin-sensitivity random walk is a modelling assumption: 0.01 per 5 min, i.e. ≈ 17 % (1 sd) drift
+ * over a day, the order of the within-person day-to-day variability of insulin sensitivity that
+ * motivates ReplayBG's and others' time-varying SI.
+ */
+export const DEFAULT_PROCESS_NOISE: ProcessNoise = { glucose: 0.01, insulinSensitivity: 0.01 };
+
+export interface FilterTwin {
+  ctx: GlucoseTwinContext;
+  /** Posterior draws of θ (at least one). */
+  draws: ArrayLike<number>[];
+  processNoise: ProcessNoise;
+}
+
+export class GlucoseParticleFilter {
+  readonly n: number;
+  /** Dataset slot the next propagation will consume. */
+  slot: number;
+  private readonly models: FastModel[];
+  private readonly sigma: Float64Array;
+  private readonly phi: Float64Array;
+  private readonly drawOf: Int32Array;
+  private states: Float64Array;
+  private spare: Float64Array;
+  private resid: Float64Array;
+  private spareResid: Float64Array;
+  private lastK: Int32Array;
+  private spareLastK: Int32Array;
+  private delta: Float64Array;
+  private spareDelta: Float64Array;
+  private drawSpare: Int32Array;
+  readonly weights: Float64Array;
+  private readonly logw: Float64Array;
+  readonly stomach: StomachTrack;
+  private readonly outflow = new Float64Array(5);
+  private readonly noiseRng: Rng;
+  private readonly resampleRng: Rng;
+  readonly noise: ProcessNoise;
+  /** Log of the predictive density of each reading assimilated (for calibration and diagnostics). */
+  logEvidence = 0;
+  readings = 0;
+
+  /**
+   * Start at dataset slot `start` (a steady-state slot with a CGM reading: data-rules.ts) with the
+   * particles spread over the draws.
+   */
+  constructor(
+    twin: FilterTwin,
+    readonly data: GlucoseDataset,
+    start: number,
+    particles: number,
+    rng: Rng,
+  ) {
+    const cgm0 = data.cgm[start] as number;
+    if (!Number.isFinite(cgm0)) throw new TwinlabError('INVALID_ARGUMENT', `the filter must start at a CGM reading; slot ${start} has none`);
+    this.n = particles;
+    this.slot = start;
+    this.noise = twin.processNoise;
+    this.noiseRng = rng.fork('filter/process-noise');
+    this.resampleRng = rng.fork('filter/resample');
+    const draws = twin.draws;
+    const D = Math.min(draws.length, particles);
+    const basal = (data.basalUPerH[start] as number) > 0 ? (data.basalUPerH[start] as number) : twin.ctx.basalUPerH;
+    const ctx = { ...twin.ctx, basalUPerH: basal };
+    this.models = [];
+    this.sigma = new Float64Array(D);
+    this.phi = new Float64Array(D);
+    const initial: Float64Array[] = [];
+    for (let d = 0; d < D; d++) {
+      const theta = draws[d] as ArrayLike<number>;
+      const p = patientForTheta(theta, ctx);
+      if (p === undefined) throw new TwinlabError('INVALID_STATE', `posterior draw ${d} has no steady state`);
+      const m = new FastModel(p);
+      this.models.push(m);
+      this.sigma[d] = Math.exp(theta[P.logSigma] as number);
+      this.phi[d] = sigmoid(theta[P.logitPhi] as number);
+      initial.push(m.fromFullState(initialStateFromCgm(p, cgm0), new Float64Array(FAST_STATE_DIM)));
+    }
+    this.states = new Float64Array(particles * FAST_STATE_DIM);
+    this.spare = new Float64Array(particles * FAST_STATE_DIM);
+    this.drawOf = new Int32Array(particles);
+    this.drawSpare = new Int32Array(particles);
+    this.resid = new Float64Array(particles);
+    this.spareResid = new Float64Array(particles);
+    this.lastK = new Int32Array(particles).fill(start);
+    this.spareLastK = new Int32Array(particles);
+    this.delta = new Float64Array(particles);
+    this.spareDelta = new Float64Array(particles);
+    this.weights = new Float64Array(particles).fill(1 / particles);
+    this.logw = new Float64Array(particles);
+    for (let i = 0; i < particles; i++) {
+      const d = i % D;
+      this.drawOf[i] = d;
+      this.states.set(initial[d] as Float64Array, i * FAST_STATE_DIM);
+      this.resid[i] = cgm0 - (this.models[d] as FastModel).gsub(initial[d] as Float64Array);
+    }
+    const firstModel = this.models[0] as FastModel;
+    this.stomach = new StomachTrack(firstModel.p);
+    this.slot = start;
+  }
+
+  /** Propagate every particle through slot `this.slot` of the data, then assimilate the next reading (if any). */
+  advance(): void {
+    const k = this.slot;
+    const d = this.data;
+    this.stomach.advanceSlot(d.carbsG[k] as number, this.outflow, 0);
+    const insulin = slotInsulin(d as SlotInputs, k);
+    this.propagate(this.states, this.delta, insulin, this.outflow, this.noiseRng);
+    this.slot = k + 1;
+    if (this.slot < d.cgm.length) {
+      const y = d.cgm[this.slot] as number;
+      if (Number.isFinite(y)) this.assimilate(y, this.slot);
+    }
+  }
+
+  /** Advance until slot `target` is the next to consume (its reading assimilated). */
+  advanceTo(target: number): void {
+    while (this.slot < target) this.advance();
+  }
+
+  propagate(states: Float64Array, delta: Float64Array, insulin: number, outflow: Float64Array, rng: Rng, count = this.n): void {
+    const qg = this.noise.glucose;
+    const qs = this.noise.insulinSensitivity;
+    for (let i = 0; i < count; i++) {
+      const model = this.models[this.drawOf[i] as number] as FastModel;
+      const dl = (delta[i] as number) + (qs > 0 ? qs * rng.normal() : 0);
+      delta[i] = dl;
+      model.setInsulinSensitivityFactor(Math.exp(dl));
+      const off = i * FAST_STATE_DIM;
+      const s = states.subarray(off, off + FAST_STATE_DIM);
+      if (!model.stepSlot(s, insulin, outflow, 0)) s.fill(Number.NaN);
+      if (qg > 0) s[8] = (s[8] as number) * Math.exp(qg * rng.normal());
+      model.setInsulinSensitivityFactor(1);
+    }
+  }
+
+  private assimilate(y: number, k: number): void {
+    const n = this.n;
+    let maxLog = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const dIdx = this.drawOf[i] as number;
+      const model = this.models[dIdx] as FastModel;
+      const m = model.gsub(this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM));
+      const a = (this.phi[dIdx] as number) ** (k - (this.lastK[i] as number));
+      const s2 = (this.sigma[dIdx] as number) ** 2 * (1 - a * a);
+      const r = y - m - a * (this.resid[i] as number);
+      const lw = Number.isFinite(m) ? Math.log(this.weights[i] as number) - 0.5 * (Math.log(2 * Math.PI * s2) + (r * r) / s2) : Number.NEGATIVE_INFINITY;
+      this.logw[i] = lw;
+      if (lw > maxLog) maxLog = lw;
+      this.resid[i] = y - m;
+      this.lastK[i] = k;
+    }
+    if (!Number.isFinite(maxLog)) {
+      throw new TwinlabError('INTEGRATION_FAILED', `every particle failed at slot ${k}; the reading ${y} mg/dL is impossible under the twin`);
+    }
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const w = Math.exp((this.logw[i] as number) - maxLog);
+      this.weights[i] = w;
+      sum += w;
+    }
+    this.logEvidence += maxLog + Math.log(sum);
+    this.readings++;
+    let ess = 0;
+    for (let i = 0; i < n; i++) {
+      const w = (this.weights[i] as number) / sum;
+      this.weights[i] = w;
+      ess += w * w;
+    }
+    if (1 / ess < n / 2) this.resample();
+  }
+
+  /** Systematic resampling (Kitagawa 1996, J. Comput. Graph. Stat. 5(1)). */
+  private resample(): void {
+    const n = this.n;
+    const u0 = this.resampleRng.next() / n;
+    let c = this.weights[0] as number;
+    let j = 0;
+    for (let i = 0; i < n; i++) {
+      const u = u0 + i / n;
+      while (u > c && j < n - 1) {
+        j++;
+        c += this.weights[j] as number;
+      }
+      this.spare.set(this.states.subarray(j * FAST_STATE_DIM, (j + 1) * FAST_STATE_DIM), i * FAST_STATE_DIM);
+      this.spareResid[i] = this.resid[j] as number;
+      this.spareLastK[i] = this.lastK[j] as number;
+      this.spareDelta[i] = this.delta[j] as number;
+      this.drawSpare[i] = this.drawOf[j] as number;
+    }
+    [this.states, this.spare] = [this.spare, this.states];
+    [this.resid, this.spareResid] = [this.spareResid, this.resid];
+    [this.lastK, this.spareLastK] = [this.spareLastK, this.lastK];
+    [this.delta, this.spareDelta] = [this.spareDelta, this.delta];
+    this.drawOf.set(this.drawSpare);
+    this.weights.fill(1 / n);
+  }
+
+  /** Read access for forecasts: particle i's state, residual, last reading slot, δ and draw. */
+  particle(i: number): { state: Float64Array; resid: number; lastK: number; delta: number; model: FastModel; sigma: number; phi: number } {
+    const d = this.drawOf[i] as number;
+    return {
+      state: this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM),
+      resid: this.resid[i] as number,
+      lastK: this.lastK[i] as number,
+      delta: this.delta[i] as number,
+      model: this.models[d] as FastModel,
+      sigma: this.sigma[d] as number,
+      phi: this.phi[d] as number,
+    };
+  }
+
+  /** The draw index of particle i. */
+  drawIndex(i: number): number {
+    return this.drawOf[i] as number;
+  }
+}

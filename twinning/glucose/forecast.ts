@@ -1,0 +1,153 @@
+import { normalCdf } from '../../engine/distributions.js';
+import type { Rng } from '../../engine/random.js';
+import { FAST_STATE_DIM } from './fast-model.js';
+import type { GlucoseParticleFilter } from './filter.js';
+
+/**
+ * Projections from a particle filter at its current slot (the origin: its reading assimilated,
+ * nothing after it seen). Every particle is simulated forward through a schedule of inputs — for a
+ * forecast, the origin row's own bolus and carbohydrate (logged at the origin time) and then the
+ * basal rate in effect at the origin with no further bolus or meal; for a what-if replay, the
+ * recorded inputs after the origin as a therapy changes them — with the filter's process noise.
+ * The CGM at a later slot is, per particle, N(m + φ^Δ·e, σ²(1 − φ^{2Δ})): model glucose plus the
+ * AR(1) sensor error decaying from the particle's last residual e. The predictive distribution is
+ * the weighted mixture of those normals; its mean is exact and its 2.5 and 97.5 % quantiles come
+ * from bisection on the mixture CDF (no sampling). The band therefore combines posterior (the
+ * particles' θ), state (their spread and the process noise) and sensor uncertainty.
+ */
+export interface BandPoint {
+  mean: number;
+  lo: number;
+  hi: number;
+}
+
+export interface ForecastPoint extends BandPoint {
+  horizonMin: number;
+}
+
+/** Insulin (U/min) and announced carbohydrate (g) of projected slot s (1 = the origin's own slot). */
+export type InputSchedule = (s: number) => { insulin: number; carbs: number };
+
+export class GlucoseProjector {
+  private states = new Float64Array(0);
+  private delta = new Float64Array(0);
+  private mu = new Float64Array(0);
+  private sd = new Float64Array(0);
+  private readonly outflow = new Float64Array(5);
+
+  /**
+   * Project `slots` slots ahead; after each, `visit(s, projector)` may read bands (`band`) or
+   * per-particle model glucose (`particleGlucose`). The filter (and its stomach) is left as it was.
+   */
+  project(filter: GlucoseParticleFilter, slots: number, schedule: InputSchedule, rng: Rng, visit: (s: number) => void): void {
+    const n = filter.n;
+    if (this.delta.length < n) {
+      this.states = new Float64Array(n * FAST_STATE_DIM);
+      this.delta = new Float64Array(n);
+      this.mu = new Float64Array(n);
+      this.sd = new Float64Array(n);
+    }
+    for (let i = 0; i < n; i++) {
+      const p = filter.particle(i);
+      this.states.set(p.state, i * FAST_STATE_DIM);
+      this.delta[i] = p.delta;
+    }
+    const stomachState = filter.stomach.getState();
+    try {
+      for (let s = 1; s <= slots; s++) {
+        const { insulin, carbs } = schedule(s);
+        filter.stomach.advanceSlot(carbs, this.outflow, 0);
+        filter.propagate(this.states, this.delta, insulin, this.outflow, rng, n);
+        this.target = filter.slot + s;
+        this.filter = filter;
+        visit(s);
+      }
+    } finally {
+      filter.stomach.setState(stomachState);
+    }
+  }
+
+  private target = 0;
+  private filter: GlucoseParticleFilter | undefined;
+
+  /** Model subcutaneous glucose of particle i at the current projected slot, mg/dL. */
+  particleGlucose(i: number): number {
+    const f = this.filter as GlucoseParticleFilter;
+    return f.particle(i).model.gsub(this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM));
+  }
+
+  /** The CGM band at the current projected slot. */
+  band(): BandPoint {
+    const f = this.filter as GlucoseParticleFilter;
+    const n = f.n;
+    const w = f.weights;
+    let mean = 0;
+    let total = 0;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const p = f.particle(i);
+      const m = p.model.gsub(this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM));
+      const a = p.phi ** (this.target - p.lastK);
+      const mu = m + a * p.resid;
+      const sd = p.sigma * Math.sqrt(Math.max(1e-12, 1 - a * a));
+      if (!Number.isFinite(mu)) {
+        this.sd[i] = Number.NaN;
+        continue;
+      }
+      this.mu[i] = mu;
+      this.sd[i] = sd;
+      mean += (w[i] as number) * mu;
+      total += w[i] as number;
+      lo = Math.min(lo, mu - 6 * sd);
+      hi = Math.max(hi, mu + 6 * sd);
+    }
+    if (!(total > 0)) return { mean: Number.NaN, lo: Number.NaN, hi: Number.NaN };
+    return { mean: mean / total, lo: this.quantile(w, n, total, 0.025, lo, hi), hi: this.quantile(w, n, total, 0.975, lo, hi) };
+  }
+
+  /** Quantile q of the normal mixture Σ wᵢ N(μᵢ, sdᵢ²)/Σ wᵢ by bisection to 0.01 mg/dL. */
+  private quantile(w: Float64Array, n: number, total: number, q: number, lo: number, hi: number): number {
+    let a = lo;
+    let b = hi;
+    const target = q * total;
+    while (b - a > 0.01) {
+      const x = 0.5 * (a + b);
+      let c = 0;
+      for (let i = 0; i < n; i++) {
+        const sd = this.sd[i] as number;
+        if (!Number.isNaN(sd)) c += (w[i] as number) * normalCdf((x - (this.mu[i] as number)) / sd);
+      }
+      if (c < target) a = x;
+      else b = x;
+    }
+    return 0.5 * (a + b);
+  }
+}
+
+/**
+ * CGM forecasts at `horizonsMin` (multiples of 5) from the filter's current slot, using only data
+ * at or before the origin: the origin row's bolus and carbohydrate, then its basal rate, nothing else.
+ */
+export function forecastAt(filter: GlucoseParticleFilter, projector: GlucoseProjector, horizonsMin: readonly number[], rng: Rng): ForecastPoint[] {
+  const data = filter.data;
+  const origin = filter.slot;
+  const last = data.cgm.length - 1;
+  const at = Math.min(origin, last);
+  const basal = (data.basalUPerH[at] as number) / 60;
+  const originBolus = origin <= last ? (data.bolusU[origin] as number) / 5 : 0;
+  const originCarbs = origin <= last ? (data.carbsG[origin] as number) : 0;
+  const slots = Math.max(...horizonsMin.map((h) => Math.round(h / 5)));
+  const bySlot = new Map<number, BandPoint>();
+  const wanted = new Set(horizonsMin.map((h) => Math.round(h / 5)));
+  projector.project(
+    filter,
+    slots,
+    (s) => (s === 1 ? { insulin: basal + originBolus, carbs: originCarbs } : { insulin: basal, carbs: 0 }),
+    rng,
+    (s) => {
+      if (wanted.has(s)) bySlot.set(s, projector.band());
+    },
+  );
+  return horizonsMin.map((h) => ({ horizonMin: h, ...(bySlot.get(Math.round(h / 5)) as BandPoint) }));
+}
