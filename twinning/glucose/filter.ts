@@ -130,6 +130,30 @@ export class GlucoseParticleFilter {
     this.slot = start;
   }
 
+  /** The data the filter reads (grows with `extendData`). */
+  get data(): GlucoseDataset {
+    return this.dataRef;
+  }
+
+  /**
+   * Continue on a longer copy of the same data (live recalibration: new readings and treatments
+   * appended). Refuses data that starts elsewhere, is shorter, or rewrites a slot already consumed —
+   * the living profile never revises the past it has assimilated.
+   */
+  extendData(next: GlucoseDataset): void {
+    const cur = this.dataRef;
+    if (next.startMs !== cur.startMs || next.stepMin !== cur.stepMin || next.cgm.length < cur.cgm.length) {
+      throw new TwinlabError('INVALID_ARGUMENT', 'extended data must start at the same time, on the same grid, and be at least as long');
+    }
+    for (let k = 0; k <= Math.min(this.slot, cur.cgm.length - 1); k++) {
+      const same = (a: ArrayLike<number>, b: ArrayLike<number>) => Object.is(a[k], b[k]);
+      if (!same(next.cgm, cur.cgm) || !same(next.basalUPerH, cur.basalUPerH) || !same(next.bolusU, cur.bolusU) || !same(next.carbsG, cur.carbsG)) {
+        throw new TwinlabError('CONFLICT', `slot ${k} was already assimilated and cannot change`, { slot: k });
+      }
+    }
+    this.dataRef = next;
+  }
+
   /** Propagate every particle through slot `this.slot` of the data, then assimilate the next reading (if any). */
   advance(): void {
     const k = this.slot;
