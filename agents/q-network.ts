@@ -4,14 +4,26 @@ import { sha256Hex } from '../engine/hash.js';
 import type { Rng } from '../engine/random.js';
 import type { DenseLayerWeights } from '../policies/dense-stack.js';
 import { backendInfo, getTf } from './backend.js';
-import { type ArenaArray, KernelArena } from './kernels/optim.js';
+import type { ArenaArray, KernelArena } from './kernels/optim.js';
+import {
+  type ArenaLayout,
+  bindWorkspace,
+  type GemmList,
+  type Layer,
+  type ParamBlock,
+  planParameters,
+  planWorkspace,
+  type Workspace,
+  type WorkspaceLayout,
+} from './q-network-arena.js';
 
 /**
  * The Q-network of the DQN family: an MLP (ReLU or tanh hidden layers) with a plain or dueling head,
  * trained by one Adam step per `trainStep`.
  *
  * ## Layout and kernels (why it is fast)
- * Parameters live in one WebAssembly memory per network (agents/kernels/optim.ts), one *augmented*
+ * Parameters live in one WebAssembly memory per network (agents/kernels/optim.ts; its layout is
+ * planned in agents/q-network-arena.ts), one *augmented*
  * matrix per layer: W̃ = [W | b], `out × (in+1)`, row-major (PyTorch `nn.Linear` layout with the bias as
  * an extra column); hidden layers carry one extra constant row [0 … 0 | c] used by the tfjs forward pass
  * (c = 1 for ReLU, 20 for tanh, where tanh(20) rounds to 1 in float32). Training runs without tfjs, in
@@ -89,82 +101,6 @@ export interface OptimizerState {
   tensors: Float32Array[];
 }
 
-interface Layer {
-  /** Trainable output units. */
-  rows: number;
-  /** Inputs + 1 (bias column). */
-  cols: number;
-  /** Rows of `data`: `rows`, +1 constant row for hidden layers. */
-  dataRows: number;
-  /** dataRows × cols; a view into the network's kernel arena. */
-  data: Float32Array;
-  /** rows × cols views into the arena (gradient, Adam moments). */
-  grad: Float32Array;
-  m: Float32Array;
-  v: Float32Array;
-  /** Byte offsets of `data` and `grad` in the arena. */
-  ptr: number;
-  gptr: number;
-}
-
-/** Float offsets of everything in the arena, so views can be re-created after it grows. */
-interface ArenaLayout {
-  p: number[];
-  g: number[];
-  m: number[];
-  v: number[];
-  /** Folded dueling head and its gradient (−1 without dueling). */
-  qHead: number;
-  duelingGrad: number;
-  /** Per forward layer 0..L: transposed trainable weights, cols × rows. */
-  wt: number[];
-}
-
-/** Training buffers for batches of up to `capacity` rows (float offsets in the arena). */
-interface WorkspaceLayout {
-  capacity: number;
-  /** Per forward layer 0..L: its input, capacity × cols (last column = 1). */
-  x: number[];
-  q: number;
-  dq: number;
-  dh: number;
-  dz: number;
-  list1: number;
-  rows1: number;
-  list2: number;
-  rows2: number;
-  /** Floats per list, row pointers per list. */
-  listLen: number;
-  rowsLen: number;
-}
-
-interface Workspace {
-  layout: WorkspaceLayout;
-  x: ArenaArray[];
-  q: ArenaArray;
-  dh: ArenaArray;
-  lists: [GemmList, GemmList];
-  /** ∂loss/∂Q (B × A) and ∂loss/∂Z (B × width). */
-  dq: ArenaArray;
-  dz: ArenaArray;
-}
-
-/** Byte offsets of a `gemmList` entry list and its row pointers. */
-interface GemmList {
-  ptr: number;
-  rowsPtr: number;
-}
-
-/** Byte offsets / float length of the four parallel parameter regions of the arena. */
-interface ParamBlock {
-  p: number;
-  g: number;
-  m: number;
-  v: number;
-  floats: number;
-}
-
-
 const DEFAULT_BETA1 = 0.9;
 const DEFAULT_BETA2 = 0.999;
 
@@ -231,35 +167,12 @@ export class QNetwork {
     this.constValue = activation === 'relu' ? 1 : 20;
     this.optimizer = QNetwork.checkOptimizer(optimizer);
     this.numHidden = spec.hidden.length;
-    // Arena layout: four parallel regions (parameters, gradients, m, v) with identical per-layer
-    // offsets, so clipping and Adam are one kernel call each over every parameter. Constant rows and
-    // padding have zero gradient and moments, which leaves them exactly unchanged under Adam.
-    const shapes: { rows: number; cols: number; dataRows: number }[] = [];
-    let fanIn = inputSize;
-    for (const width of spec.hidden) {
-      shapes.push({ rows: width, cols: fanIn + 1, dataRows: width + 1 });
-      fanIn = width;
-    }
-    this.headCols = fanIn + 1;
-    this.headPad = Math.ceil(numActions / 4) * 4;
-    if (this.spec.dueling) shapes.push({ rows: 1, cols: this.headCols, dataRows: 1 });
-    shapes.push({ rows: numActions, cols: this.headCols, dataRows: numActions });
-    const arena = new KernelArena();
-    const regions = [0, 1, 2, 3].map(() => shapes.map((sh) => arena.reserve(sh.dataRows * sh.cols)));
-    const blockFloats = (regions[1]?.[0] as number) - (regions[0]?.[0] as number);
-    const [pOff, gOff, mOff, vOff] = regions as [number[], number[], number[], number[]];
-    const dueling = this.spec.dueling;
-    this.layout = {
-      p: pOff,
-      g: gOff,
-      m: mOff,
-      v: vOff,
-      qHead: dueling ? arena.reserve(numActions * this.headCols) : -1,
-      duelingGrad: dueling ? arena.reserve(numActions * this.headCols) : -1,
-      wt: [...spec.hidden.map((h, l) => arena.reserve(h * (shapes[l] as { cols: number }).cols)), arena.reserve(this.headPad * this.headCols)],
-    };
-    this.block = { p: (pOff[0] as number) * 4, g: (gOff[0] as number) * 4, m: (mOff[0] as number) * 4, v: (vOff[0] as number) * 4, floats: blockFloats };
-    arena.commit();
+    const plan = planParameters(inputSize, this.spec.hidden, numActions, this.spec.dueling);
+    const { arena, shapes } = plan;
+    this.headCols = plan.headCols;
+    this.headPad = plan.headPad;
+    this.layout = plan.layout;
+    this.block = plan.block;
     this.arena = arena;
     this.layers = shapes.map((sh) => ({
       rows: sh.rows,
@@ -320,29 +233,9 @@ export class QNetwork {
   /** Training buffers for batch size B; grows the arena (and re-binds all views) when B is new and larger. */
   private workspace(B: number): Workspace {
     if (this.ws && this.ws.layout.capacity >= B) return this.ws;
-    const capacity = Math.max(B, 32);
     const a = this.arena;
-    const L = this.numHidden;
-    const A = this.spec.numActions;
-    const shapes = Array.from({ length: L + 1 }, (_, l) => this.forwardShape(l));
-    const maxDim = Math.max(A, ...shapes.map((s) => Math.max(s.rows, s.cols)));
-    const maxHidden = Math.max(1, ...this.spec.hidden);
-    const listLen = 2 * capacity * maxDim;
-    const rowsLen = Math.max(capacity, maxDim) + 1;
-    const layout: WorkspaceLayout = {
-      capacity,
-      x: shapes.map((s) => a.reserve(capacity * s.cols)),
-      q: a.reserve(capacity * this.headPad),
-      dq: a.reserve(capacity * A),
-      dh: a.reserve(capacity * maxHidden),
-      dz: a.reserve(capacity * maxHidden),
-      list1: a.reserve(listLen),
-      rows1: a.reserve(rowsLen),
-      list2: a.reserve(listLen),
-      rows2: a.reserve(rowsLen),
-      listLen,
-      rowsLen,
-    };
+    const forward = Array.from({ length: this.numHidden + 1 }, (_, l) => this.forwardShape(l));
+    const layout = planWorkspace(a, Math.max(B, 32), forward, this.spec.numActions, this.headPad, this.spec.hidden);
     if (a.commit()) {
       this.ws = null;
       this.bindViews();
@@ -352,23 +245,8 @@ export class QNetwork {
   }
 
   private bindWorkspace(w: WorkspaceLayout): Workspace {
-    const a = this.arena;
-    const list = (off: number, rowsOff: number): GemmList => ({ ptr: off * 4, rowsPtr: rowsOff * 4 });
-    const x = w.x.map((off, l) => a.array(off, w.capacity * this.forwardShape(l).cols));
-    for (let l = 0; l < x.length; l++) {
-      const cols = this.forwardShape(l).cols;
-      const view = (x[l] as ArenaArray).view;
-      for (let b = 0; b < w.capacity; b++) view[b * cols + cols - 1] = 1;
-    }
-    return {
-      layout: w,
-      x,
-      q: a.array(w.q, w.capacity * this.headPad),
-      dh: a.array(w.dh, w.capacity * Math.max(1, ...this.spec.hidden)),
-      lists: [list(w.list1, w.rows1), list(w.list2, w.rows2)],
-      dq: a.array(w.dq, w.capacity * this.spec.numActions),
-      dz: a.array(w.dz, w.capacity * Math.max(1, ...this.spec.hidden)),
-    };
+    const cols = Array.from({ length: this.numHidden + 1 }, (_, l) => this.forwardShape(l).cols);
+    return bindWorkspace(this.arena, w, cols, this.spec.numActions, this.headPad, this.spec.hidden);
   }
 
   /**
