@@ -2,7 +2,7 @@ import type { Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TwinlabEvent } from '../../engine/events.js';
 import { Rng } from '../../engine/random.js';
-import { request, socketClient, TOKEN, testServer } from './helpers.js';
+import { request, socketClient, TOKEN, testServer, waitFor } from './helpers.js';
 
 /**
  * Seeded, bounded fuzzing of what clients can send: random socket.io messages (any event name, any
@@ -13,6 +13,9 @@ const SEED = 20261204;
 const BATCHES = 8;
 const EXPERIMENT = 'fuzz';
 const JOB = `${EXPERIMENT}/job-0`;
+/** The socket fuzz streams this one, which the API fuzz (resuming and cancelling EXPERIMENT) never touches. */
+const STREAMED = 'fuzz-stream';
+const STREAMED_JOB = `${STREAMED}/job-0`;
 
 let server: Awaited<ReturnType<typeof testServer>>;
 
@@ -21,7 +24,10 @@ beforeAll(async () => {
   server.store.createExperiment({ id: EXPERIMENT, kind: 'train', name: 'fuzz', spec: {}, seed: 0, codeVersion: 'test', jobs: [{ id: JOB, index: 0, kind: 'train', config: {}, seed: 0 }] });
   server.store.setExperimentStatus(EXPERIMENT, 'running');
   const event = (i: number): TwinlabEvent => ({ type: 'episode.ended', step: i, data: { episode: i, return: 0, length: 1, terminated: false } });
-  server.store.appendEvents(EXPERIMENT, JOB, Array.from({ length: 3000 }, (_, i) => event(i)));
+  server.store.appendEvents(EXPERIMENT, JOB, Array.from({ length: 100 }, (_, i) => event(i)));
+  server.store.createExperiment({ id: STREAMED, kind: 'train', name: 'fuzz stream', spec: {}, seed: 0, codeVersion: 'test', jobs: [{ id: STREAMED_JOB, index: 0, kind: 'train', config: {}, seed: 0 }] });
+  server.store.setExperimentStatus(STREAMED, 'running');
+  server.store.appendEvents(STREAMED, STREAMED_JOB, Array.from({ length: 3000 }, (_, i) => event(i)));
 });
 
 afterAll(async () => {
@@ -106,11 +112,15 @@ function randomPath(rng: Rng): string {
       return '%ED%A0%80';
     }
   };
-  switch (rng.integer(0, 3)) {
+  switch (rng.integer(0, 5)) {
     case 0:
       return '/api/experiments';
     case 1:
       return `/api/experiments/${id()}/cancel`;
+    case 2:
+      return `/api/experiments/${id()}/resume`;
+    case 3:
+      return '/api/datasets';
     default:
       return `/api/runs/${id()}/episodes/${id()}/verify`;
   }
@@ -138,7 +148,7 @@ describe('fuzzing', () => {
     expect(statuses.get(400)).toBeGreaterThan(0);
     expect(statuses.get(404)).toBeGreaterThan(0);
     // nothing random was accepted as an experiment
-    expect(server.store.listExperiments().map((e) => e.id)).toEqual([EXPERIMENT]);
+    expect(server.store.listExperiments().map((e) => e.id).sort()).toEqual([EXPERIMENT, STREAMED]);
   });
 
   it('random socket messages (shapes, event names, binary, absurd afterSeq): acks stay well-formed, the server keeps serving', async () => {
@@ -147,8 +157,8 @@ describe('fuzzing', () => {
     const acks: unknown[] = [];
     const subscribeLike = () => {
       const m: Record<string, unknown> = {};
-      if (rng.bernoulli(0.9)) m.experimentId = rng.bernoulli(0.5) ? EXPERIMENT : randomValue(rng, 2);
-      if (rng.bernoulli(0.3)) m.jobId = rng.bernoulli(0.5) ? JOB : randomValue(rng, 2);
+      if (rng.bernoulli(0.9)) m.experimentId = rng.bernoulli(0.5) ? STREAMED : randomValue(rng, 2);
+      if (rng.bernoulli(0.3)) m.jobId = rng.bernoulli(0.5) ? STREAMED_JOB : randomValue(rng, 2);
       if (rng.bernoulli(0.9)) m.afterSeq = rng.bernoulli(0.7) ? rng.choice([...NUMBERS, Number.NaN, Number.POSITIVE_INFINITY, 1.5, '0', null]) : randomValue(rng, 2);
       if (rng.bernoulli(0.1)) m[rng.choice(KEYS)] = randomValue(rng, 2);
       return m;
@@ -172,7 +182,7 @@ describe('fuzzing', () => {
             : payloadKind === 4
               ? Buffer.from(Array.from({ length: rng.integer(0, 256) }, () => rng.integer(0, 256)))
               : payloadKind === 5
-                ? { experimentId: EXPERIMENT, afterSeq: 0, blob: 'x'.repeat(rng.bernoulli(0.2) ? 70_000 : 100) }
+                ? { experimentId: STREAMED, afterSeq: 0, blob: 'x'.repeat(rng.bernoulli(0.2) ? 70_000 : 100) }
                 : randomValue(rng, 0);
         const args: unknown[] = [payload];
         if (rng.bernoulli(0.3)) args.push(randomValue(rng, 1));
@@ -182,7 +192,8 @@ describe('fuzzing', () => {
       await new Promise((r) => setTimeout(r, 50));
       await healthy();
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => server.relay.activeReplays === 0, 30_000, 'replays to finish');
+    await new Promise((r) => setTimeout(r, 200));
     for (const ack of acks) {
       expect(ack).toEqual(expect.objectContaining({ ok: expect.any(Boolean) }));
       const a = ack as { ok: boolean; error?: unknown };
@@ -194,7 +205,7 @@ describe('fuzzing', () => {
     const client = await socketClient(server.url);
     const seqs: number[] = [];
     client.on('event', (m: { seq: number }) => seqs.push(m.seq));
-    const ack = await new Promise<{ ok: boolean }>((resolve) => client.emit('subscribe', { experimentId: EXPERIMENT, afterSeq: 0 }, resolve));
+    const ack = await new Promise<{ ok: boolean }>((resolve) => client.emit('subscribe', { experimentId: STREAMED, afterSeq: 0 }, resolve));
     expect(ack.ok).toBe(true);
     expect(seqs).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
     for (const s of [...sockets, client]) s.disconnect();
