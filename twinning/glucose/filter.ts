@@ -75,13 +75,10 @@ export class GlucoseParticleFilter {
    * Start at dataset slot `start` (a steady-state slot with a CGM reading: data-rules.ts) with the
    * particles spread over the draws.
    */
-  constructor(
-    twin: FilterTwin,
-    readonly data: GlucoseDataset,
-    start: number,
-    particles: number,
-    rng: Rng,
-  ) {
+  private dataRef: GlucoseDataset;
+
+  constructor(twin: FilterTwin, data: GlucoseDataset, start: number, particles: number, rng: Rng) {
+    this.dataRef = data;
     const cgm0 = data.cgm[start] as number;
     if (!Number.isFinite(cgm0)) throw new TwinlabError('INVALID_ARGUMENT', `the filter must start at a CGM reading; slot ${start} has none`);
     this.n = particles;
