@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlin
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Socket } from 'socket.io-client';
+import { io as connect, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startupMessages } from '../../cli/commands/serve.js';
 import type { TwinlabEvent } from '../../engine/events.js';
@@ -99,6 +99,22 @@ describe('Host and Origin checks (DNS rebinding, cross-site websockets)', () => 
     const cli = await socketClient(server.url);
     expect((await subscribe(cli, { experimentId: EXPERIMENT, afterSeq: 99 })).ok).toBe(true);
     cli.disconnect();
+  });
+
+  it('the long-polling transport (the viewer fallback) works same-origin and is refused cross-origin', async () => {
+    const poll = (origin: string) =>
+      new Promise<Socket>((resolve, reject) => {
+        const s = connect(server.url, { transports: ['polling'], forceNew: true, reconnection: false, extraHeaders: { origin } });
+        s.once('connect', () => resolve(s));
+        s.once('connect_error', reject);
+      });
+    const same = await poll(`http://127.0.0.1:${server.port}`);
+    const seqs: number[] = [];
+    same.on('event', (m: EventMessage) => seqs.push(m.seq));
+    expect((await subscribe(same, { experimentId: EXPERIMENT, afterSeq: 90 })).ok).toBe(true);
+    expect(seqs).toEqual([91, 92, 93, 94, 95, 96, 97, 98, 99, 100]);
+    same.disconnect();
+    await expect(poll('http://evil.example')).rejects.toThrow();
   });
 
   it('REST refuses a foreign Origin with 403', async () => {
