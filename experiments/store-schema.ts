@@ -170,6 +170,25 @@ CREATE TABLE twins (
 CREATE INDEX twins_by_dataset ON twins (dataset_id);
 `;
 
+/**
+ * Migration 4: live recalibration of personal twins (server/twins.ts). `twin_observations` holds the
+ * rows posted to `POST /api/twins/:id/observations` after the end of the twin's data, as received
+ * (on the 5-minute grid, `cgm` NULL when missing); replaying them in time order rebuilds the twin's
+ * living profile exactly, so a restarted server resumes where it was.
+ */
+const TWIN_OBSERVATIONS = `
+CREATE TABLE twin_observations (
+  twin_id     TEXT NOT NULL REFERENCES twins (id) ON DELETE CASCADE,
+  time_ms     INTEGER NOT NULL,
+  cgm         REAL,
+  basal       REAL NOT NULL,
+  bolus       REAL NOT NULL,
+  carbs       REAL NOT NULL,
+  received_at TEXT NOT NULL,
+  PRIMARY KEY (twin_id, time_ms)
+) WITHOUT ROWID;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -190,6 +209,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'personal digital twins: datasets (imported patient data, arrays gzipped) and twins (fitted to a dataset)',
     up(db) {
       db.exec(PERSONAL_TWINS);
+    },
+  },
+  {
+    version: 4,
+    description: 'live personal twins: twin_observations (rows appended to a twin after its data, replayed on restart)',
+    up(db) {
+      db.exec(TWIN_OBSERVATIONS);
     },
   },
 ];

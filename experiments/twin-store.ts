@@ -59,3 +59,38 @@ export function getTwinRecord(store: Store, id: string): TwinRecord | undefined 
 export function listTwinRecords(store: Store): TwinRecord[] {
   return (store.prepare('SELECT * FROM twins ORDER BY created_at DESC, id').all() as TwinRow[]).map(fromRow);
 }
+
+/** One row posted to a live twin (store-schema.ts migration 4); `cgm` NaN when missing. */
+export interface TwinObservation {
+  timeMs: number;
+  cgm: number;
+  basalUPerH: number;
+  bolusU: number;
+  carbsG: number;
+}
+
+interface ObservationRow {
+  time_ms: number;
+  cgm: number | null;
+  basal: number;
+  bolus: number;
+  carbs: number;
+}
+
+/** Append rows (already validated: on the grid, in order, after the last stored one) in one transaction. */
+export function appendTwinObservations(store: Store, twinId: string, rows: readonly TwinObservation[], receivedAt = new Date().toISOString()): void {
+  store.transaction(() => {
+    const insert = store.prepare('INSERT INTO twin_observations (twin_id, time_ms, cgm, basal, bolus, carbs, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    for (const r of rows) insert.run(twinId, r.timeMs, Number.isFinite(r.cgm) ? r.cgm : null, r.basalUPerH, r.bolusU, r.carbsG, receivedAt);
+  });
+}
+
+/** Every row appended to a twin, in time order. */
+export function listTwinObservations(store: Store, twinId: string): TwinObservation[] {
+  const rows = store.prepare('SELECT time_ms, cgm, basal, bolus, carbs FROM twin_observations WHERE twin_id = ? ORDER BY time_ms').all(twinId) as ObservationRow[];
+  return rows.map((r) => ({ timeMs: r.time_ms, cgm: r.cgm ?? Number.NaN, basalUPerH: r.basal, bolusU: r.bolus, carbsG: r.carbs }));
+}
+
+export function countTwinObservations(store: Store, twinId: string): number {
+  return (store.prepare('SELECT COUNT(*) AS n FROM twin_observations WHERE twin_id = ?').get(twinId) as { n: number }).n;
+}

@@ -10,6 +10,7 @@ import { resolveDataPath, type Store } from '../experiments/store.js';
 import { listPolicies } from '../policies/registry.js';
 import { requireToken, restrictReads } from './auth.js';
 import { errorHandler, zodToTwinlab } from './errors.js';
+import { TwinService, twinRoutes } from './twins.js';
 
 /**
  * The REST API under /api. Reads are open to loopback clients (or everyone with `publicReads`);
@@ -36,6 +37,8 @@ export interface AppOptions {
   version: string;
   /** Body size limit for JSON (default 1 MB). */
   bodyLimit?: string;
+  /** Live personal twins (server/twins.ts); one without socket.io is made when absent. */
+  twins?: TwinService;
 }
 
 const CreateExperimentBody = z.strictObject({
@@ -293,6 +296,8 @@ export function createApp(options: AppOptions): express.Express {
     if (!statSync(real).isFile()) throw missing();
     res.sendFile(real);
   });
+
+  api.use(twinRoutes(options.twins ?? new TwinService(store), auth));
 
   api.use((_req: Request, _res: Response, next: NextFunction) => next(new TwinlabError('NOT_FOUND', 'no such API endpoint')));
   app.use('/api', api);

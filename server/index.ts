@@ -10,6 +10,7 @@ import { AccessPolicy, guardHttpServer, MAX_HEADER_SIZE } from './access.js';
 import { bearerTokenOf, loadOrCreateToken } from './auth.js';
 import { ServerLab } from './lab.js';
 import { EventRelay } from './relay.js';
+import { TwinService } from './twins.js';
 
 /**
  * `startServer`: the express REST API, socket.io with the event relay, and the built viewer, on one
@@ -47,6 +48,7 @@ export interface RunningServer {
   http: HttpServer;
   io: SocketServer;
   relay: EventRelay;
+  twins: TwinService;
   close(): Promise<void>;
 }
 
@@ -93,7 +95,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const relay = new EventRelay(io, store, options.pollMs);
   const lab = new ServerLab(store, executor, (id) => relay.track(id));
-  app = createApp({ lab, token, publicReads: options.publicReads, viewerDir: options.viewerDir ?? defaultViewerDir(), version: options.version ?? '0.1.0' });
+  const twins = new TwinService(store);
+  twins.attach(io);
+  app = createApp({ twins, lab, token, publicReads: options.publicReads, viewerDir: options.viewerDir ?? defaultViewerDir(), version: options.version ?? '0.1.0' });
   guardHttpServer(http, access);
   relay.start();
   // 5.
@@ -116,6 +120,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     http,
     io,
     relay,
+    twins,
     async close() {
       relay.stop();
       await lab.shutdown();

@@ -15,6 +15,11 @@ export const SOCKET_MESSAGES = {
   status: 'status',
   /** server → client: a message the client sent was malformed. */
   error: 'protocol-error',
+  /** client → server: `{ twinId }`, join room `twin:<id>`; the ack carries the twin's current live state. */
+  subscribeTwin: 'subscribe-twin',
+  unsubscribeTwin: 'unsubscribe-twin',
+  /** server → client: a live twin assimilated new rows (TwinStateMessage). */
+  twinUpdate: 'twin-update',
 } as const;
 
 export interface SubscribeMessage {
@@ -48,4 +53,40 @@ export function experimentRoom(experimentId: string): string {
 
 export function runRoom(jobId: string): string {
   return `run:${jobId}`;
+}
+
+export function twinRoom(twinId: string): string {
+  return `twin:${twinId}`;
+}
+
+export interface HypoRisk {
+  /** P(model glucose < 70 mg/dL at some slot within 30 / 60 min), over the particles' weights. */
+  within30: number;
+  within60: number;
+  threshold: number;
+  /** within60 > threshold */
+  flag: boolean;
+}
+
+/** A live personal twin (server/twins.ts): where its living profile is and what it forecasts. */
+export interface TwinLiveState {
+  twinId: string;
+  /** `live` once the filter runs; `empty` for a twin without data yet (no dataset, no rows). */
+  status: 'live' | 'empty';
+  /** The last slot the filter has assimilated (the forecast origin), ISO 8601 UTC. */
+  lastSlotTime: string | null;
+  slots: number;
+  /** Rows appended since the fit (stored in twin_observations). */
+  appended: number;
+  /** CGM readings the filter has assimilated. */
+  readings: number;
+  forecast: { horizonMin: number; mean: number; lo: number; hi: number }[];
+  hypo: HypoRisk | null;
+}
+
+export interface TwinStateMessage {
+  twinId: string;
+  state: TwinLiveState;
+  /** The rows just assimilated. */
+  rows: { time: string; cgm: number | null; basal: number; bolus: number; carbs: number }[];
 }

@@ -1,0 +1,630 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import express, { type Request } from 'express';
+import type { Server, Socket } from 'socket.io';
+import { z } from 'zod';
+import { datasetFingerprint } from '../datasets/codec.js';
+import { LIMITS, STEP_MS } from '../datasets/grid.js';
+import { formatIsoTime, parseIsoTime } from '../datasets/time.js';
+import { GLUCOSE_STEP_MIN, type GlucoseDataset, slotTimeMs } from '../datasets/types.js';
+import { normalCdf } from '../engine/distributions.js';
+import { TwinlabError } from '../engine/errors.js';
+import { Rng } from '../engine/random.js';
+import { loadDataset } from '../experiments/dataset-store.js';
+import type { Store } from '../experiments/store.js';
+import {
+  appendTwinObservations,
+  getTwinRecord,
+  listTwinObservations,
+  listTwinRecords,
+  type TwinObservation,
+  type TwinRecord,
+} from '../experiments/twin-store.js';
+import { steadyStateStart } from '../twinning/glucose/data-rules.js';
+import type { GlucoseParticleFilter } from '../twinning/glucose/filter.js';
+import { forecastAt, GlucoseProjector } from '../twinning/glucose/forecast.js';
+import { prepareFitData, predictWindow } from '../twinning/glucose/likelihood.js';
+import { NATURAL_PARAMETERS, naturalValues } from '../twinning/glucose/parameters.js';
+import { livingProfile, replay } from '../twinning/glucose/replay.js';
+import { parseTherapy } from '../twinning/glucose/therapy.js';
+import { type GlucoseTwinFile, parseTwinFile } from '../twinning/glucose/twin-file.js';
+import { zodToTwinlab } from './errors.js';
+import { type HypoRisk, SOCKET_MESSAGES, type TwinLiveState, type TwinStateMessage, twinRoom } from './protocol.js';
+
+/**
+ * Stored personal twins over HTTP and socket.io, kept live (issue #12, deliverables 4 and 7).
+ *
+ * A live session per twin holds its data (the dataset it was fitted to, then every row appended
+ * through `POST /api/twins/:id/observations`) and a living profile (twinning/glucose/replay.ts
+ * `livingProfile`: the particle filter) advanced to the last slot. New rows make a longer copy of the
+ * data, the filter continues on it (`extendData`, `advanceTo`), and the update forecasts 30/60/120 min
+ * ahead (`forecastAt`) and estimates the risk of hypoglycaemia. Every update draws from
+ * `Rng.fromSeed(twin.seed).fork('live/<slot>')` and the filter's own streams, so the state after a
+ * set of rows does not depend on how they were batched — and a restarted server, which replays the
+ * stored rows in one batch, resumes with the same state.
+ *
+ * Socket reads pass the server's read rule at connect (server/index.ts: loopback, token or
+ * --public-reads, after the Host/Origin checks of server/access.ts), so `subscribe-twin` needs no
+ * check of its own.
+ */
+
+/**
+ * A hypoglycaemia alert is raised when the posterior probability that model glucose falls below
+ * HYPO_LEVEL_MG_DL within 60 min exceeds this. 70 mg/dL is the level-1 hypoglycaemia threshold of
+ * the International Hypoglycaemia Study Group (Diabetes Care 40(1), 2017); 0.2 is a product choice
+ * (an alert about one time in five it fires on a particle cloud that mostly stays above 70), not a
+ * clinically validated cut-off.
+ */
+export const HYPO_RISK_THRESHOLD = 0.2;
+export const HYPO_LEVEL_MG_DL = 70;
+/** Slots (5 min) of the hypoglycaemia projection: 60 min; the 30-min risk reads its first 6. */
+const HYPO_SLOTS = 12;
+const LIVE_HORIZONS = [30, 60, 120] as const;
+/** Rows one POST may carry (one week of 5-min slots). */
+export const MAX_OBSERVATION_ROWS = 2016;
+/** Slots of recent CGM in a state (12 h), for a client that starts drawing the live stream. */
+const RECENT_SLOTS = 144;
+/** Sessions kept in memory; the least recently used is dropped (and rebuilt from the store on demand). */
+const MAX_SESSIONS = 32;
+const MAX_FORECAST_ORIGINS = 1000;
+
+const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
+const iso = (ms: number) => formatIsoTime(ms, 0);
+
+/** Body of POST /api/twins/:id/observations; the limits are the importers' (datasets/grid.ts LIMITS). */
+const ObservationRowSchema = z.strictObject({
+  time: z.string().min(1).max(64),
+  cgm_mg_dl: z.number().min(LIMITS.cgmMin).max(LIMITS.cgmMax).nullable().optional(),
+  basal_u_per_h: z.number().min(0).max(LIMITS.basalMax),
+  bolus_u: z.number().min(0).max(LIMITS.bolusMax).optional(),
+  carbs_g: z.number().min(0).max(LIMITS.carbsMax).optional(),
+});
+const ObservationsBody = z.strictObject({ rows: z.array(ObservationRowSchema).min(1).max(MAX_OBSERVATION_ROWS) });
+
+const SubscribeTwinSchema = z.strictObject({ twinId: z.string().min(1).max(200) });
+
+function rowError(i: number, field: string, message: string): TwinlabError {
+  return new TwinlabError('INVALID_ARGUMENT', `body.rows.${i}.${field}: ${message}`, { row: i, field });
+}
+
+function parseObservations(body: unknown): TwinObservation[] {
+  const parsed = ObservationsBody.safeParse(body);
+  if (!parsed.success) {
+    const error = zodToTwinlab(parsed.error, 'body');
+    const first = parsed.error.issues[0];
+    // unrecognized keys: zod names the object; name the field itself
+    const keys = first && 'keys' in first ? (first.keys as string[]) : [];
+    const row = first?.path[0] === 'rows' && typeof first.path[1] === 'number' ? first.path[1] : undefined;
+    const field = keys.length > 0 ? keys.join(', ') : first?.path.slice(2).map(String).join('.');
+    throw new TwinlabError('INVALID_ARGUMENT', error.message, { ...error.details, ...(row !== undefined ? { row } : {}), ...(field ? { field } : {}) });
+  }
+  return parsed.data.rows.map((r, i) => {
+    const t = parseIsoTime(r.time);
+    if (typeof t === 'string') throw rowError(i, 'time', `${t}, got ${JSON.stringify(r.time)}`);
+    if (t.ms % STEP_MS !== 0) throw rowError(i, 'time', `${r.time} is not on the 5-minute grid (minutes a multiple of 5, seconds 0)`);
+    return { timeMs: t.ms, cgm: r.cgm_mg_dl ?? Number.NaN, basalUPerH: r.basal_u_per_h, bolusU: r.bolus_u ?? 0, carbsG: r.carbs_g ?? 0 };
+  });
+}
+
+/** `data` extended by `rows` (each strictly after its end, in order; gaps: missing CGM, the last basal, nothing else). */
+function extendDataset(data: GlucoseDataset | undefined, rows: readonly TwinObservation[], patientId: string): GlucoseDataset {
+  const first = rows[0] as TwinObservation;
+  const startMs = data?.startMs ?? first.timeMs;
+  const old = data?.cgm.length ?? 0;
+  let end = data === undefined ? first.timeMs - STEP_MS : slotTimeMs(data, old - 1);
+  rows.forEach((r, i) => {
+    if (r.timeMs <= end) {
+      const what = i > 0 && r.timeMs <= (rows[i - 1] as TwinObservation).timeMs ? `rows must be in time order, strictly after row ${i - 1} (${iso((rows[i - 1] as TwinObservation).timeMs)})` : `must be after the twin's last slot ${iso(end)}`;
+      throw rowError(i, 'time', `${iso(r.timeMs)}: ${what}`);
+    }
+    end = r.timeMs;
+  });
+  const n = Math.round((end - startMs) / STEP_MS) + 1;
+  const grow = (a: Float64Array | undefined, fill: number) => {
+    const out = new Float64Array(n).fill(fill);
+    if (a) out.set(a);
+    return out;
+  };
+  const next: GlucoseDataset = {
+    ...(data ?? { kind: 'glucose', patientId, stepMin: GLUCOSE_STEP_MIN, warnings: [] }),
+    startMs,
+    cgm: grow(data?.cgm, Number.NaN),
+    basalUPerH: grow(data?.basalUPerH, 0),
+    bolusU: grow(data?.bolusU, 0),
+    carbsG: grow(data?.carbsG, 0),
+  };
+  let k = old;
+  let basal = old > 0 ? (next.basalUPerH[old - 1] as number) : first.basalUPerH;
+  for (const r of rows) {
+    const slot = Math.round((r.timeMs - startMs) / STEP_MS);
+    for (; k < slot; k++) next.basalUPerH[k] = basal;
+    next.cgm[slot] = r.cgm;
+    next.basalUPerH[slot] = r.basalUPerH;
+    next.bolusU[slot] = r.bolusU;
+    next.carbsG[slot] = r.carbsG;
+    basal = r.basalUPerH;
+    k = slot + 1;
+  }
+  return next;
+}
+
+/**
+ * P(model glucose < 70 within 30 and 60 min): every particle projected 12 slots ahead through
+ * forecastAt's schedule (the origin row's bolus and carbohydrate, then its basal rate), a particle
+ * counting with its weight once it drops below the level at any slot up to the horizon.
+ */
+export function hypoRisk(filter: GlucoseParticleFilter, projector: GlucoseProjector, rng: Rng): HypoRisk {
+  const data = filter.data;
+  const origin = filter.slot;
+  const last = data.cgm.length - 1;
+  const basal = (data.basalUPerH[Math.min(origin, last)] as number) / 60;
+  const originBolus = origin <= last ? (data.bolusU[origin] as number) / 5 : 0;
+  const originCarbs = origin <= last ? (data.carbsG[origin] as number) : 0;
+  const n = filter.n;
+  const below = new Uint8Array(n);
+  let p30 = 0;
+  projector.project(
+    filter,
+    HYPO_SLOTS,
+    (s) => (s === 1 ? { insulin: basal + originBolus, carbs: originCarbs } : { insulin: basal, carbs: 0 }),
+    rng,
+    (s) => {
+      for (let i = 0; i < n; i++) if (below[i] === 0 && projector.particleGlucose(i) < HYPO_LEVEL_MG_DL) below[i] = 1;
+      if (s === HYPO_SLOTS / 2) p30 = weightOf(filter.weights, below);
+    },
+  );
+  const p60 = weightOf(filter.weights, below);
+  return { within30: p30, within60: p60, threshold: HYPO_RISK_THRESHOLD, flag: p60 > HYPO_RISK_THRESHOLD };
+}
+
+function weightOf(w: ArrayLike<number>, mask: Uint8Array): number {
+  let total = 0;
+  let hit = 0;
+  for (let i = 0; i < mask.length; i++) {
+    total += w[i] as number;
+    if (mask[i] === 1) hit += w[i] as number;
+  }
+  return total > 0 ? hit / total : 0;
+}
+
+interface Session {
+  twinId: string;
+  twin: GlucoseTwinFile;
+  data: GlucoseDataset | undefined;
+  filter: GlucoseParticleFilter | undefined;
+  appended: number;
+  state: TwinLiveState;
+}
+
+/** Quantile q of the equal-weight normal mixture Σ N(μᵢ, σᵢ²)/n by bisection to 0.01 mg/dL. */
+function mixtureQuantile(mu: Float64Array, sd: Float64Array, q: number): number {
+  let a = Number.POSITIVE_INFINITY;
+  let b = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < mu.length; i++) {
+    a = Math.min(a, (mu[i] as number) - 6 * (sd[i] as number));
+    b = Math.max(b, (mu[i] as number) + 6 * (sd[i] as number));
+  }
+  while (b - a > 0.01) {
+    const x = 0.5 * (a + b);
+    let c = 0;
+    for (let i = 0; i < mu.length; i++) c += normalCdf((x - (mu[i] as number)) / (sd[i] as number));
+    if (c / mu.length < q) a = x;
+    else b = x;
+  }
+  return 0.5 * (a + b);
+}
+
+const HorizonsParam = z
+  .string()
+  .regex(/^\d+(,\d+)*$/, 'must be comma-separated minutes, e.g. 30,60,120')
+  .transform((s) => s.split(',').map(Number))
+  .refine((hs) => hs.every((h) => h > 0 && h % 5 === 0 && h <= 720), 'every horizon must be a multiple of 5 in 5–720 minutes');
+const ForecastQuery = z.strictObject({
+  from: z.string().min(1),
+  to: z.string().min(1).optional(),
+  horizons: HorizonsParam.optional(),
+  every: z.coerce.number().int().min(5).max(1440).multipleOf(5).optional(),
+});
+const ReplayQuery = z.strictObject({ from: z.string().min(1), therapy: z.string().max(200).optional() });
+
+function queryTime(value: string, field: string): number {
+  const t = parseIsoTime(value);
+  if (typeof t === 'string') throw new TwinlabError('INVALID_ARGUMENT', `query.${field} ${t}, got ${JSON.stringify(value)}`, { field: `query.${field}` });
+  return t.ms;
+}
+
+/** twinning/ words its errors for the CLI (`--from`); the API names the query field. */
+function asQueryError(error: unknown): unknown {
+  if (error instanceof TwinlabError && typeof error.details?.field === 'string' && /^--?[a-z]/.test(error.message)) {
+    return new TwinlabError(error.code, error.message.replace(/^--([a-z-]+)/, 'query.$1'), { ...error.details, field: `query.${error.details.field}` });
+  }
+  return error;
+}
+
+export class TwinService {
+  private readonly sessions = new Map<string, Session>();
+  private readonly files = new Map<string, GlucoseTwinFile>();
+  private readonly fits = new Map<string, unknown>();
+  private readonly projector = new GlucoseProjector();
+  private io: Server | undefined;
+
+  constructor(private readonly store: Store) {}
+
+  /** Stream updates over socket.io: `subscribe-twin { twinId }` joins room `twin:<id>` and acks with the current state. */
+  attach(io: Server): void {
+    this.io = io;
+    io.on('connection', (socket: Socket) => {
+      socket.on(SOCKET_MESSAGES.subscribeTwin, (raw: unknown, ack?: unknown) => {
+        const reply = typeof ack === 'function' ? (ack as (r: unknown) => void) : undefined;
+        const parsed = SubscribeTwinSchema.safeParse(raw);
+        if (!parsed.success) {
+          const message = parsed.error.issues.map((i) => `${['subscribe-twin', ...i.path.map(String)].join('.')}: ${i.message}`).join('; ');
+          socket.emit(SOCKET_MESSAGES.error, { message });
+          reply?.({ ok: false, error: message });
+          return;
+        }
+        const { twinId } = parsed.data;
+        try {
+          const state = this.state(twinId);
+          // joined in the same tick as the state is read: every later update reaches this socket
+          void socket.join(twinRoom(twinId));
+          reply?.({ ok: true, state });
+        } catch (error) {
+          reply?.({ ok: false, error: error instanceof Error ? error.message : String(error) });
+        }
+      });
+      socket.on(SOCKET_MESSAGES.unsubscribeTwin, (raw: unknown) => {
+        const parsed = SubscribeTwinSchema.safeParse(raw);
+        if (parsed.success) void socket.leave(twinRoom(parsed.data.twinId));
+      });
+    });
+  }
+
+  record(id: string): TwinRecord {
+    const record = getTwinRecord(this.store, id);
+    if (!record) throw new TwinlabError('NOT_FOUND', `unknown twin "${id}"`, { field: 'id' });
+    return record;
+  }
+
+  twinFile(record: TwinRecord): GlucoseTwinFile {
+    let twin = this.files.get(record.id);
+    if (!twin) {
+      const file = join(record.dir, 'twin.json');
+      if (!existsSync(file)) throw new TwinlabError('NOT_FOUND', `twin "${record.id}": its twin.json is gone (${record.dir})`, { field: 'id' });
+      twin = parseTwinFile(readFileSync(file, 'utf8'), file);
+      this.files.set(record.id, twin);
+    }
+    return twin;
+  }
+
+  /** The dataset the twin was fitted to, or undefined when it was fitted to a file outside the store. */
+  fittedDataset(record: TwinRecord, twin: GlucoseTwinFile): GlucoseDataset | undefined {
+    if (record.datasetId === null) return undefined;
+    const dataset = loadDataset(this.store, record.datasetId);
+    if (datasetFingerprint(dataset) !== twin.data.fingerprint) {
+      throw new TwinlabError('CONFLICT', `twin "${record.id}" was fitted to other data than dataset ${record.datasetId} holds (fingerprints differ)`);
+    }
+    return dataset;
+  }
+
+  list(): unknown[] {
+    return listTwinRecords(this.store).map((r) => ({ ...r, url: `/api/twins/${encodeURIComponent(r.id)}` }));
+  }
+
+  summary(id: string): unknown {
+    const record = this.record(id);
+    const t = this.twinFile(record);
+    return {
+      id: record.id,
+      twin: record.twin,
+      datasetId: record.datasetId,
+      createdAt: record.createdAt,
+      format: t.format,
+      codeVersion: t.codeVersion,
+      seed: t.seed,
+      method: t.method,
+      patient: t.patient,
+      context: t.context,
+      data: t.data,
+      parameters: {
+        names: t.parameters.names,
+        priors: t.parameters.priors.map((p, i) => ({ name: t.parameters.names[i], ...p })),
+        summary: t.posterior.summary,
+        draws: t.posterior.draws.length,
+      },
+      diagnostics: t.posterior.diagnostics ?? null,
+      map: { logPosterior: t.map.logPosterior, evaluations: t.map.evaluations },
+      fit: t.fit,
+      filter: t.filter,
+    };
+  }
+
+  /**
+   * Posterior draws on the natural scale beside each prior's density there: the prior is normal on
+   * the transformed scale t, so for x = exp(t) its density is N(log x; m, s)/x and for x = sigmoid(t)
+   * N(logit x; m, s)/(x(1 − x)); 80 points over the prior's central 99.8 % and the draws' range.
+   */
+  posterior(id: string): unknown {
+    const t = this.twinFile(this.record(id));
+    const draws = t.posterior.draws.map((d) => naturalValues(d));
+    const mapNat = naturalValues(t.map.theta);
+    return {
+      parameters: NATURAL_PARAMETERS.map((p) => {
+        const index = t.parameters.names.indexOf(p.from);
+        const prior = t.parameters.priors[index] as { mean: number; sd: number };
+        const logit = p.from === 'logitPhi';
+        const toNat = (u: number) => (logit ? 1 / (1 + Math.exp(-u)) : Math.exp(u));
+        const values = draws.map((d) => d[p.name]);
+        let lo = Math.min(toNat(prior.mean - 3.1 * prior.sd), ...values);
+        let hi = Math.max(toNat(prior.mean + 3.1 * prior.sd), ...values);
+        if (!(hi > lo)) [lo, hi] = [lo * 0.9, hi * 1.1];
+        const density = Array.from({ length: 80 }, (_, j) => {
+          const x = lo + ((hi - lo) * (j + 0.5)) / 80;
+          const u = logit ? Math.log(x / (1 - x)) : Math.log(x);
+          const jac = logit ? x * (1 - x) : x;
+          const z = (u - prior.mean) / prior.sd;
+          return { x, density: Math.exp(-0.5 * z * z) / (prior.sd * Math.sqrt(2 * Math.PI) * jac) };
+        });
+        return { name: p.name, label: p.label, unit: p.unit, transform: logit ? 'logit' : 'log', prior, map: mapNat[p.name], draws: values, priorDensity: density };
+      }),
+    };
+  }
+
+  /**
+   * The fit over its window: per slot the CGM, the MAP trajectory and a 95 % band — the equal-weight
+   * mixture over the posterior draws of N(m_d(k), σ_d²), each draw's model glucose from
+   * `predictWindow` plus its CGM error SD (the marginal error, not conditioned on earlier residuals).
+   */
+  fit(id: string): unknown {
+    const cached = this.fits.get(id);
+    if (cached) return cached;
+    const record = this.record(id);
+    const t = this.twinFile(record);
+    const dataset = this.fittedDataset(record, t);
+    if (!dataset) throw new TwinlabError('NOT_FOUND', `twin "${id}" was fitted to a file, not a stored dataset: no data to draw the fit against`);
+    const from = Math.round((Date.parse(t.data.windowStart) - dataset.startMs) / STEP_MS);
+    const to = Math.round((Date.parse(t.data.windowEnd) - dataset.startMs) / STEP_MS);
+    const data = prepareFitData(dataset, from, to, new Uint8Array(to - from), t.context);
+    const map = new Float64Array(data.n);
+    if (!predictWindow(t.map.theta, data, map)) throw new TwinlabError('INTEGRATION_FAILED', `twin "${id}": the MAP trajectory cannot be simulated`);
+    const trajectories: { m: Float64Array; sigma: number }[] = [];
+    for (const d of t.posterior.draws) {
+      const m = new Float64Array(data.n);
+      if (predictWindow(d, data, m)) trajectories.push({ m, sigma: naturalValues(d).sigma });
+    }
+    const D = trajectories.length;
+    const mu = new Float64Array(D);
+    const sd = new Float64Array(D);
+    const rows = [];
+    for (let k = 0; k < data.n; k++) {
+      let mean = 0;
+      trajectories.forEach((tr, i) => {
+        mu[i] = tr.m[k] as number;
+        sd[i] = tr.sigma;
+        mean += (tr.m[k] as number) / D;
+      });
+      rows.push({
+        time: iso(slotTimeMs(dataset, from + k)),
+        cgm: finiteOrNull(data.cgm[k] as number),
+        map: map[k] as number,
+        mean,
+        lo: mixtureQuantile(mu, sd, 0.025),
+        hi: mixtureQuantile(mu, sd, 0.975),
+        bolus: data.bolusU[k] as number,
+        carbs: data.carbsG[k] as number,
+      });
+    }
+    const result = { twinId: id, windowStart: t.data.windowStart, windowEnd: t.data.windowEnd, draws: D, rmse: t.fit.rmse, mard: t.fit.mard, rows };
+    this.fits.set(id, result);
+    return result;
+  }
+
+  /** The twin's live session, built on first use from twin.json, its dataset and the stored rows. */
+  session(id: string): Session {
+    const existing = this.sessions.get(id);
+    if (existing) {
+      // most recently used last
+      this.sessions.delete(id);
+      this.sessions.set(id, existing);
+      return existing;
+    }
+    const record = this.record(id);
+    const twin = this.twinFile(record);
+    const session: Session = { twinId: id, twin, data: this.fittedDataset(record, twin), filter: undefined, appended: 0, state: emptyState(id) };
+    const stored = listTwinObservations(this.store, id);
+    if (stored.length > 0) this.advance(session, stored);
+    else if (session.data) this.advance(session, []);
+    this.sessions.set(id, session);
+    while (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value as string);
+    return session;
+  }
+
+  state(id: string): TwinLiveState {
+    return this.session(id).state;
+  }
+
+  /** Recent CGM of the live data (the last 12 h), for clients that start drawing the stream. */
+  recent(id: string): { time: string; cgm: number | null }[] {
+    const data = this.session(id).data;
+    if (!data) return [];
+    const out = [];
+    for (let k = Math.max(0, data.cgm.length - RECENT_SLOTS); k < data.cgm.length; k++) out.push({ time: iso(slotTimeMs(data, k)), cgm: finiteOrNull(data.cgm[k] as number) });
+    return out;
+  }
+
+  /**
+   * Append validated rows to the session: a longer copy of the data, the filter continued on it, a
+   * new forecast and hypoglycaemia risk. Throws (leaving the session as it was) when the rows do not
+   * fit; `advance` mutates the filter, so a failure there drops the session (rebuilt from the store).
+   */
+  private advance(session: Session, rows: readonly TwinObservation[]): void {
+    const next = rows.length > 0 ? extendDataset(session.data, rows, session.twin.patient.id) : (session.data as GlucoseDataset);
+    const last = next.cgm.length - 1;
+    let filter = session.filter;
+    if (filter === undefined) {
+      if (steadyStateStart(next, last + 1) < 0) {
+        throw rowError(
+          0,
+          'cgm_mg_dl',
+          'a twin without data starts at steady state: the first rows need a CGM reading with no bolus or carbohydrate in it or in the 4 h before it',
+        );
+      }
+      filter = livingProfile(session.twin, next, session.twin.seed, last);
+    } else filter.extendData(next);
+    filter.advanceTo(last);
+    const rng = Rng.fromSeed(session.twin.seed).fork(`live/${last}`);
+    const forecast = forecastAt(filter, this.projector, LIVE_HORIZONS, rng.fork('forecast'));
+    const hypo = hypoRisk(filter, this.projector, rng.fork('hypo'));
+    session.data = next;
+    session.filter = filter;
+    session.appended += rows.length;
+    session.state = {
+      twinId: session.twinId,
+      status: 'live',
+      lastSlotTime: iso(slotTimeMs(next, last)),
+      slots: next.cgm.length,
+      appended: session.appended,
+      readings: filter.readings,
+      forecast: forecast.map((p) => ({ horizonMin: p.horizonMin, mean: p.mean, lo: p.lo, hi: p.hi })),
+      hypo,
+    };
+  }
+
+  /** POST /api/twins/:id/observations: validate, advance the live session, persist, broadcast. */
+  observe(id: string, body: unknown): TwinLiveState {
+    const rows = parseObservations(body);
+    const session = this.session(id);
+    try {
+      this.advance(session, rows);
+    } catch (error) {
+      if (error instanceof TwinlabError && error.code === 'INVALID_ARGUMENT') throw error;
+      this.sessions.delete(id);
+      if (error instanceof TwinlabError && error.code === 'INTEGRATION_FAILED') {
+        throw new TwinlabError('INVALID_ARGUMENT', `body.rows: ${error.message}`, { field: 'cgm_mg_dl' });
+      }
+      throw error;
+    }
+    try {
+      appendTwinObservations(this.store, id, rows);
+    } catch (error) {
+      this.sessions.delete(id);
+      throw error;
+    }
+    const message: TwinStateMessage = {
+      twinId: id,
+      state: session.state,
+      rows: rows.map((r) => ({ time: iso(r.timeMs), cgm: finiteOrNull(r.cgm), basal: r.basalUPerH, bolus: r.bolusU, carbs: r.carbsG })),
+    };
+    this.io?.to(twinRoom(id)).emit(SOCKET_MESSAGES.twinUpdate, message);
+    return session.state;
+  }
+
+  /** Forecast rows (like `twinlab twin forecast`) at every `every` minutes from `from` to `to` (default: the end of the live data). */
+  forecast(id: string, query: unknown): unknown {
+    const q = ForecastQuery.safeParse(query);
+    if (!q.success) throw zodToTwinlab(q.error, 'query');
+    const session = this.session(id);
+    const data = session.data;
+    if (!data) throw new TwinlabError('NOT_FOUND', `twin "${id}" has no data yet`);
+    const horizons = q.data.horizons ?? [...LIVE_HORIZONS];
+    const every = q.data.every ?? 5;
+    const fromMs = queryTime(q.data.from, 'from');
+    const toMs = q.data.to === undefined ? slotTimeMs(data, data.cgm.length - 1) : queryTime(q.data.to, 'to');
+    const first = Math.floor((fromMs - data.startMs) / STEP_MS);
+    const lastSlot = Math.min(data.cgm.length - 1, Math.floor((toMs - data.startMs) / STEP_MS));
+    if (first < 0 || first >= data.cgm.length) {
+      throw new TwinlabError('INVALID_ARGUMENT', `query.from ${iso(fromMs)} is outside the data (${iso(data.startMs)} to ${iso(slotTimeMs(data, data.cgm.length - 1))})`, { field: 'query.from' });
+    }
+    if (lastSlot < first) throw new TwinlabError('INVALID_ARGUMENT', 'query.to must not be before query.from', { field: 'query.to' });
+    const stride = every / GLUCOSE_STEP_MIN;
+    if (Math.floor((lastSlot - first) / stride) + 1 > MAX_FORECAST_ORIGINS) {
+      throw new TwinlabError('INVALID_ARGUMENT', `query: at most ${MAX_FORECAST_ORIGINS} origins per request; narrow from/to or raise every`, { field: 'query.every' });
+    }
+    const seed = session.twin.seed;
+    let filter: GlucoseParticleFilter;
+    try {
+      filter = livingProfile(session.twin, data, seed, first);
+    } catch (error) {
+      throw asQueryError(error);
+    }
+    if (filter.slot > first) {
+      throw new TwinlabError('INVALID_ARGUMENT', `query.from must be at or after the twin's steady-state start in this data (${iso(slotTimeMs(data, filter.slot))})`, { field: 'query.from' });
+    }
+    // the same streams as twinning/glucose/replay.ts forecastSeries, so the rows equal the CLI's
+    const root = Rng.fromSeed(seed).fork('forecast');
+    const projector = new GlucoseProjector();
+    const rows = [];
+    for (let k = first; k <= lastSlot; k += stride) {
+      filter.advanceTo(k);
+      for (const p of forecastAt(filter, projector, horizons, root.fork(`origin/${k}`))) {
+        rows.push({ origin: iso(slotTimeMs(data, k)), horizonMin: p.horizonMin, mean: finiteOrNull(p.mean), lo: finiteOrNull(p.lo), hi: finiteOrNull(p.hi) });
+      }
+    }
+    return { twinId: id, horizons, every, rows };
+  }
+
+  /** What-if replay (like `twinlab twin replay --json`) on the live data from `from`. */
+  replay(id: string, query: unknown): unknown {
+    const q = ReplayQuery.safeParse(query);
+    if (!q.success) throw zodToTwinlab(q.error, 'query');
+    const session = this.session(id);
+    if (!session.data) throw new TwinlabError('NOT_FOUND', `twin "${id}" has no data yet`);
+    const fromMs = queryTime(q.data.from, 'from');
+    try {
+      const therapy = parseTherapy(q.data.therapy);
+      const result = replay(session.twin, session.data, fromMs, therapy, session.twin.seed);
+      return {
+        twinId: id,
+        from: iso(fromMs),
+        therapy,
+        endpoints: result.endpoints,
+        rows: result.rows.map((r) => ({ time: iso(r.timeMs), mean: finiteOrNull(r.mean), lo: finiteOrNull(r.lo), hi: finiteOrNull(r.hi) })),
+      };
+    } catch (error) {
+      throw asQueryError(error);
+    }
+  }
+}
+
+function emptyState(twinId: string): TwinLiveState {
+  return { twinId, status: 'empty', lastSlotTime: null, slots: 0, appended: 0, readings: 0, forecast: [], hypo: null };
+}
+
+function idParam(req: Request): string {
+  const value = req.params.id;
+  if (typeof value !== 'string' || value.length === 0) throw new TwinlabError('INVALID_ARGUMENT', 'path parameter id is required');
+  return value;
+}
+
+/** The /api/twins routes; `auth` guards the one mutation. */
+export function twinRoutes(twins: TwinService, auth: express.RequestHandler): express.Router {
+  const r = express.Router();
+  r.get('/twins', (_req, res) => {
+    res.json(twins.list());
+  });
+  r.get('/twins/:id', (req, res) => {
+    res.json(twins.summary(idParam(req)));
+  });
+  r.get('/twins/:id/state', (req, res) => {
+    const id = idParam(req);
+    res.json({ ...twins.state(id), recent: twins.recent(id) });
+  });
+  r.get('/twins/:id/posterior', (req, res) => {
+    res.json(twins.posterior(idParam(req)));
+  });
+  r.get('/twins/:id/fit', (req, res) => {
+    res.json(twins.fit(idParam(req)));
+  });
+  r.get('/twins/:id/forecast', (req, res) => {
+    res.json(twins.forecast(idParam(req), req.query));
+  });
+  r.get('/twins/:id/replay', (req, res) => {
+    res.json(twins.replay(idParam(req), req.query));
+  });
+  r.post('/twins/:id/observations', auth, (req, res) => {
+    const id = idParam(req);
+    twins.record(id);
+    res.json(twins.observe(id, req.body));
+  });
+  return r;
+}
