@@ -1,3 +1,4 @@
+import { TwinlabError } from '../../engine/errors.js';
 import { S } from '../../environments/glucose/model.js';
 import type { PatientParams } from '../../environments/glucose/params.js';
 import { T1DPatient } from '../../environments/glucose/patient.js';
@@ -35,6 +36,13 @@ export const NODES_PER_SLOT = 4;
 export const NODE_MIN = 1.25;
 const SLOT_MIN = 5;
 const ZDIM = 7;
+/**
+ * Φ is block lower-triangular in the order (Isc1, Isc2, Ip, Il, X, I1, Id): a state depends only on
+ * those before it (Ip and Il on each other). Powers of such a matrix keep the zero pattern exactly, so
+ * row i of Φ is zero from column ROW_END[i] on and the product skips those columns (29 of 49 terms).
+ */
+const ROW_END = [1, 2, 4, 4, 5, 6, 7] as const;
+
 /** Per-θ state: z (7), Qgut, Gp, Gt, Gs. */
 export const FAST_STATE_DIM = 11;
 const QGUT = 7;
@@ -199,7 +207,11 @@ export class FastModel {
     set(6, 5, p.ki);
     const E = expm(M, n);
     for (let i = 0; i < ZDIM; i++) {
-      for (let j = 0; j < ZDIM; j++) this.phi[i * ZDIM + j] = E[i * n + j] as number;
+      for (let j = 0; j < ZDIM; j++) {
+        const v = E[i * n + j] as number;
+        if (j >= (ROW_END[i] as number) && v !== 0) throw new TwinlabError('INTERNAL', `Φ[${i}][${j}] = ${v}: the insulin system lost its triangular structure`);
+        this.phi[i * ZDIM + j] = v;
+      }
       this.gamma[i * 2] = E[i * n + 7] as number;
       this.gamma[i * 2 + 1] = E[i * n + 8] as number;
     }
@@ -264,7 +276,8 @@ export class FastModel {
       for (let i = 0; i < ZDIM; i++) {
         let s = (gam[i * 2] as number) * u + (gam[i * 2 + 1] as number);
         const row = i * ZDIM;
-        for (let c = 0; c < ZDIM; c++) s += (phi[row + c] as number) * (z[c] as number);
+        const end = ROW_END[i] as number;
+        for (let c = 0; c < end; c++) s += (phi[row + c] as number) * (z[c] as number);
         zn[i] = s;
       }
       z.set(zn);
