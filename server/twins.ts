@@ -38,7 +38,7 @@ import { type HypoRisk, SOCKET_MESSAGES, type TwinLiveState, type TwinStateMessa
  * through `POST /api/twins/:id/observations`) and a living profile (twinning/glucose/replay.ts
  * `livingProfile`: the particle filter) advanced to the last slot. New rows make a longer copy of the
  * data, the filter continues on it (`extendData`, `advanceTo`), and the update forecasts 30/60/120 min
- * ahead (`forecastAt`) and estimates the risk of hypoglycaemia. Every update draws from
+ * ahead with forecastAt's bands and estimates the risk of hypoglycaemia (`liveForecast`). Every update draws from
  * `Rng.fromSeed(twin.seed).fork('live/<slot>')` and the filter's own streams, so the state after a
  * set of rows does not depend on how they were batched — and a restarted server, which replays the
  * stored rows in one batch, resumes with the same state.
@@ -149,32 +149,47 @@ function extendDataset(data: GlucoseDataset | undefined, rows: readonly TwinObse
 }
 
 /**
- * P(model glucose < 70 within 30 and 60 min): every particle projected 12 slots ahead through
- * forecastAt's schedule (the origin row's bolus and carbohydrate, then its basal rate), a particle
- * counting with its weight once it drops below the level at any slot up to the horizon.
+ * The live forecast and hypoglycaemia risk from the filter's current slot, in one projection: every
+ * particle simulated through forecastAt's schedule (the origin row's bolus and carbohydrate, then its
+ * basal rate, nothing else; twinning/glucose/forecast.ts) for max(horizons, 60 min). The bands are
+ * read where forecastAt reads them, from the same draws, so `forecast` equals
+ * `forecastAt(filter, projector, horizons, rng)` (tested); the risk within 30 / 60 min is the weight
+ * of the particles whose model glucose (`particleGlucose`, no sensor error) drops below 70 mg/dL at
+ * some slot up to the horizon. One projection instead of two saves a third of an update's work.
  */
-export function hypoRisk(filter: GlucoseParticleFilter, projector: GlucoseProjector, rng: Rng): HypoRisk {
+export function liveForecast(
+  filter: GlucoseParticleFilter,
+  projector: GlucoseProjector,
+  horizonsMin: readonly number[],
+  rng: Rng,
+): { forecast: TwinLiveState['forecast']; hypo: HypoRisk } {
   const data = filter.data;
   const origin = filter.slot;
   const last = data.cgm.length - 1;
   const basal = (data.basalUPerH[Math.min(origin, last)] as number) / 60;
   const originBolus = origin <= last ? (data.bolusU[origin] as number) / 5 : 0;
   const originCarbs = origin <= last ? (data.carbsG[origin] as number) : 0;
+  const wanted = new Set(horizonsMin.map((h) => Math.round(h / 5)));
+  const bands = new Map<number, { mean: number; lo: number; hi: number }>();
   const n = filter.n;
   const below = new Uint8Array(n);
   let p30 = 0;
+  let p60 = 0;
   projector.project(
     filter,
-    HYPO_SLOTS,
+    Math.max(HYPO_SLOTS, ...wanted),
     (s) => (s === 1 ? { insulin: basal + originBolus, carbs: originCarbs } : { insulin: basal, carbs: 0 }),
     rng,
     (s) => {
+      if (wanted.has(s)) bands.set(s, projector.band());
+      if (s > HYPO_SLOTS) return;
       for (let i = 0; i < n; i++) if (below[i] === 0 && projector.particleGlucose(i) < HYPO_LEVEL_MG_DL) below[i] = 1;
       if (s === HYPO_SLOTS / 2) p30 = weightOf(filter.weights, below);
+      if (s === HYPO_SLOTS) p60 = weightOf(filter.weights, below);
     },
   );
-  const p60 = weightOf(filter.weights, below);
-  return { within30: p30, within60: p60, threshold: HYPO_RISK_THRESHOLD, flag: p60 > HYPO_RISK_THRESHOLD };
+  const forecast = horizonsMin.map((h) => ({ horizonMin: h, ...(bands.get(Math.round(h / 5)) as { mean: number; lo: number; hi: number }) }));
+  return { forecast, hypo: { within30: p30, within60: p60, threshold: HYPO_RISK_THRESHOLD, flag: p60 > HYPO_RISK_THRESHOLD } };
 }
 
 function weightOf(w: ArrayLike<number>, mask: Uint8Array): number {
@@ -472,9 +487,7 @@ export class TwinService {
       filter = livingProfile(session.twin, next, session.twin.seed, last);
     } else filter.extendData(next);
     filter.advanceTo(last);
-    const rng = Rng.fromSeed(session.twin.seed).fork(`live/${last}`);
-    const forecast = forecastAt(filter, this.projector, LIVE_HORIZONS, rng.fork('forecast'));
-    const hypo = hypoRisk(filter, this.projector, rng.fork('hypo'));
+    const { forecast, hypo } = liveForecast(filter, this.projector, LIVE_HORIZONS, Rng.fromSeed(session.twin.seed).fork(`live/${last}`));
     session.data = next;
     session.filter = filter;
     session.appended += rows.length;
@@ -485,7 +498,7 @@ export class TwinService {
       slots: next.cgm.length,
       appended: session.appended,
       readings: filter.readings,
-      forecast: forecast.map((p) => ({ horizonMin: p.horizonMin, mean: p.mean, lo: p.lo, hi: p.hi })),
+      forecast,
       hypo,
     };
   }

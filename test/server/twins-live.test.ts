@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InlineExecutor } from '../../experiments/executor.js';
 import { listTwinObservations } from '../../experiments/twin-store.js';
+import { Rng } from '../../engine/random.js';
 import { type RunningServer, startServer } from '../../server/index.js';
+import { liveForecast } from '../../server/twins.js';
+import { forecastAt, GlucoseProjector } from '../../twinning/glucose/forecast.js';
+import { livingProfile } from '../../twinning/glucose/replay.js';
 import type { TwinLiveState, TwinStateMessage } from '../../server/protocol.js';
 import { request, socketClient, TOKEN, waitFor } from './helpers.js';
 import { fitTinyTwin, installTwin, rowsAfter, type TinyTwin } from './twin-fixture.js';
@@ -206,6 +210,19 @@ describe('live personal twins', () => {
     const outside = await request(server.url, 'GET', `/api/twins/${twinIds.one}/replay?from=2020-01-01T00:00:00Z`);
     expect(outside.status).toBe(400);
     expect(outside.json.error.message).toMatch(/^query\.from /);
+  });
+
+  it('the live forecast (one projection with the hypo risk) equals forecastAt from the same draws', () => {
+    const d = fixture.dataset;
+    for (const origin of [300, d.cgm.length - 1]) {
+      const filter = livingProfile(fixture.twin, d, fixture.twin.seed, origin);
+      filter.advanceTo(origin);
+      const projector = new GlucoseProjector();
+      const live = liveForecast(filter, projector, [30, 60, 120], Rng.fromSeed(3).fork('x'));
+      expect(live.forecast).toEqual(forecastAt(filter, projector, [30, 60, 120], Rng.fromSeed(3).fork('x')));
+      expect(live.hypo.within30).toBeLessThanOrEqual(live.hypo.within60);
+      expect(live.hypo.within60).toBeLessThanOrEqual(1);
+    }
   });
 
   it('a restarted server resumes every live session with the same state', async () => {
