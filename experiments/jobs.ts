@@ -2,6 +2,7 @@ import { DqnConfigSchema, type DqnConfig } from '../agents/dqn-config.js';
 import { describeValue, TwinlabError } from '../engine/errors.js';
 import { deriveSeed } from '../engine/random.js';
 import type { CohortMember, TwinDefinition } from '../engine/twin.js';
+import { isPersonalCohort, resolvePersonalCohort } from './personal-cohort.js';
 import { baseAgentConfig, type ExperimentSpec, type SweepSpec, setPath, stepsForDays, type TrainSpec, type TrialSpec, trialTarget } from './spec.js';
 
 /**
@@ -116,6 +117,10 @@ function* iterateGrid(entries: Array<[string, unknown[]]>, prefix: Record<string
 
 function* generateTraining(experimentId: string, spec: TrainSpec | SweepSpec): Generator<JobSpec> {
   const points = spec.kind === 'sweep' ? iterateGrid(Object.entries(spec.grid), {}) : [{}];
+  // A personal cohort trains on its draws, one drawn per reset (the env's `patients` pool).
+  const envOptions = spec.cohort
+    ? { ...spec.envOptions, patients: resolvePersonalCohort(spec.cohort).members.map((m) => m.envOptions.patient) }
+    : spec.envOptions;
   let index = 0;
   for (const point of points) {
     const raw = baseAgentConfig(spec);
@@ -130,7 +135,7 @@ function* generateTraining(experimentId: string, spec: TrainSpec | SweepSpec): G
         config: {
           kind: 'train',
           envId: spec.env,
-          envOptions: spec.envOptions,
+          envOptions,
           agent: 'dqn',
           agentConfig,
           gridPoint: point,
@@ -153,6 +158,10 @@ export function enrollCohort(spec: TrialSpec, twin: TwinDefinition | undefined):
 /** `enrollCohort` one patient at a time (throws after the last candidate when too few pass the rules). */
 export function* enrolledMembers(spec: TrialSpec, twin: TwinDefinition | undefined): Generator<CohortMember> {
   const { cohort } = spec;
+  if (isPersonalCohort(cohort)) {
+    yield* resolvePersonalCohort(cohort).members;
+    return;
+  }
   if (!twin) {
     for (let i = 0; i < cohort.size; i++) yield { index: i, patientId: `patient-${i}`, envOptions: {} };
     return;

@@ -10,7 +10,7 @@ import { type Executor, PiscinaExecutor } from './executor.js';
 import type { JobOutcome, JobTask } from './job-runner.js';
 import { expandJobsAsync, type JobSpec, jobId, type TrialJobConfig } from './jobs.js';
 import { currentOwner, LEASE_RENEW_MS, LEASE_TTL_MS, leaseIsLive } from './lease.js';
-import { type ExperimentSpec, type TrialSpec, validateSpec } from './spec.js';
+import { cohortSize, type ExperimentSpec, type TrialSpec, validateSpec } from './spec.js';
 import type { ExperimentRecord, ExperimentStatus, JobRecord, Store } from './store.js';
 import { checkpointDirFor } from './train-job.js';
 import { analyzeTrial, type TrialAnalysis } from './trial-analysis.js';
@@ -436,7 +436,7 @@ export function analyseTrial(spec: TrialSpec, jobs: JobRecord[]): TrialAnalysis 
     endpoints,
     arms: spec.arms.map((a) => a.name),
     reference: spec.reference,
-    patients: spec.cohort.size,
+    patients: cohortSize(spec.cohort),
     replicates: spec.replicates,
     values: (patient, arm, endpoint, replicate) => table.get(`${patient}\0${arm}\0${replicate}`)?.[endpoint],
     seed: spec.seed,

@@ -10,6 +10,7 @@ import '../environments/index.js';
 import '../policies/index.js';
 import { hasPolicy, listPolicies } from '../policies/registry.js';
 import { GENERIC_ENDPOINTS } from './endpoints.js';
+import { checkPersonalCohort, isPersonalCohort, type PersonalCohort, PersonalCohortSchema } from './personal-cohort.js';
 
 /**
  * Experiment specs (YAML or JSON), three kinds:
@@ -68,6 +69,8 @@ const trainFields = {
   seeds: z.number().int().positive().max(SPEC_LIMITS.seeds, atMost(SPEC_LIMITS.seeds)).default(1),
   /** Episodes of the saved greedy policy recorded after training (replayable). */
   evalEpisodes: z.number().int().nonnegative().default(3),
+  /** Train on the posterior draws of a fitted personal twin (experiments/personal-cohort.ts): envOptions.patients = those draws. */
+  cohort: PersonalCohortSchema.optional(),
 };
 
 export const TrainSpecSchema = z.strictObject({ kind: z.literal('train'), ...trainFields });
@@ -91,19 +94,23 @@ const inclusionRule = z.strictObject({
 export const TrialSpecSchema = z.strictObject({
   kind: z.literal('trial'),
   ...common,
-  cohort: z.strictObject({
-    /** Twin id (defaults to the twin owning `env`). */
-    twin: z.string().min(1).optional(),
-    /** Env id (defaults to the twin's default env). */
-    env: z.string().min(1).optional(),
-    population: z.string().min(1).optional(),
-    size: z.number().int().positive().max(SPEC_LIMITS.cohortSize, atMost(SPEC_LIMITS.cohortSize)),
-    /** Cohort seed (defaults to the experiment seed). */
-    seed: seedSchema.optional(),
-    generated: z.boolean().optional(),
-    /** Covariate → rule; candidates are scanned in index order and the first `size` that pass are enrolled. */
-    inclusion: z.record(z.string(), inclusionRule).optional(),
-  }),
+  /** A population cohort, or a personal one (`{ twin: glucose, personal: DIR, draws, offset? }`, experiments/personal-cohort.ts). */
+  cohort: z.union([
+    z.strictObject({
+      /** Twin id (defaults to the twin owning `env`). */
+      twin: z.string().min(1).optional(),
+      /** Env id (defaults to the twin's default env). */
+      env: z.string().min(1).optional(),
+      population: z.string().min(1).optional(),
+      size: z.number().int().positive().max(SPEC_LIMITS.cohortSize, atMost(SPEC_LIMITS.cohortSize)),
+      /** Cohort seed (defaults to the experiment seed). */
+      seed: seedSchema.optional(),
+      generated: z.boolean().optional(),
+      /** Covariate → rule; candidates are scanned in index order and the first `size` that pass are enrolled. */
+      inclusion: z.record(z.string(), inclusionRule).optional(),
+    }),
+    PersonalCohortSchema,
+  ]),
   arms: z
     .array(
       z.strictObject({
@@ -143,6 +150,7 @@ export const ExperimentSpecSchema = z.discriminatedUnion('kind', [TrainSpecSchem
 export type TrainSpec = z.output<typeof TrainSpecSchema>;
 export type SweepSpec = z.output<typeof SweepSpecSchema>;
 export type TrialSpec = z.output<typeof TrialSpecSchema>;
+export type PopulationCohort = Exclude<TrialSpec['cohort'], PersonalCohort>;
 export type ExperimentSpec = z.output<typeof ExperimentSpecSchema>;
 export type ExperimentKind = ExperimentSpec['kind'];
 export const EXPERIMENT_KINDS: ExperimentKind[] = ['train', 'sweep', 'trial'];
@@ -178,26 +186,32 @@ export function loadSpecFile(path: string): ExperimentSpec {
  */
 export function validateSpec(raw: unknown, options: ValidateOptions = {}): ExperimentSpec {
   const parsed = ExperimentSpecSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw specError(parsed.error.issues.map((issue) => fromZodIssue(issue, raw)));
+  if (!parsed.success) throw specError(parsed.error.issues.flatMap((issue) => fromZodIssues(issue, raw)));
   const spec = structuredClone(parsed.data);
   const errors: SpecError[] = [];
   const jobs = jobCount(spec);
   if (jobs > SPEC_LIMITS.jobs) {
-    const [path, how] = spec.kind === 'trial' ? ['cohort.size', 'cohort.size × replicates × arms'] : ['grid', 'grid points × seeds'];
+    const size = spec.kind === 'trial' && isPersonalCohort(spec.cohort) ? 'cohort.draws' : 'cohort.size';
+    const [path, how] = spec.kind === 'trial' ? [size, `${size} × replicates × arms`] : ['grid', 'grid points × seeds'];
     const limit = SPEC_LIMITS.jobs.toLocaleString('en-US');
     throw specError([{ path, message: `the experiment expands to ${jobs.toLocaleString('en-US')} jobs (${how}); at most ${limit} (experiments/README.md, Limits)` }]);
   }
   if (spec.kind === 'trial') checkTrial(spec, options, errors);
-  else checkTraining(spec, errors);
+  else checkTraining(spec, options, errors);
   if (errors.length > 0) throw specError(errors);
   return spec;
 }
 
 /** Jobs a schema-valid spec expands to, computed without expanding it. */
 export function jobCount(spec: ExperimentSpec): number {
-  if (spec.kind === 'trial') return spec.cohort.size * spec.replicates * spec.arms.length;
+  if (spec.kind === 'trial') return cohortSize(spec.cohort) * spec.replicates * spec.arms.length;
   if (spec.kind === 'sweep') return Object.values(spec.grid).reduce((n, values) => n * values.length, 1) * spec.seeds;
   return spec.seeds;
+}
+
+/** Patients a trial cohort enrols (a personal cohort: its draws). */
+export function cohortSize(cohort: TrialSpec['cohort']): number {
+  return isPersonalCohort(cohort) ? cohort.draws : cohort.size;
 }
 
 export function specError(errors: SpecError[]): TwinlabError {
@@ -217,6 +231,19 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 type ZodIssue = z.core.$ZodIssue;
+
+/**
+ * Like fromZodIssue, but a failed cohort union (population or personal cohort) reports the issues of
+ * the branch the spec meant — personal when the cohort has a `personal` field — instead of "invalid input".
+ */
+function fromZodIssues(issue: ZodIssue, raw: unknown): SpecError[] {
+  if (issue.code === 'invalid_union' && !('discriminator' in issue) && issue.errors.length === 2 && formatPath(issue.path) === 'cohort') {
+    const cohort = (raw as Record<string, unknown> | null)?.cohort;
+    const branch = issue.errors[isPersonalCohort(cohort) ? 1 : 0] as ZodIssue[];
+    if (branch.length > 0) return branch.map((inner) => fromZodIssue({ ...inner, path: [...issue.path, ...inner.path] } as ZodIssue, raw));
+  }
+  return [fromZodIssue(issue, raw)];
+}
 
 function fromZodIssue(issue: ZodIssue, raw: unknown): SpecError {
   const path = formatPath(issue.path);
@@ -239,14 +266,17 @@ function fromZodIssue(issue: ZodIssue, raw: unknown): SpecError {
 function allowedKeys(raw: unknown, path: readonly PropertyKey[]): string[] | undefined {
   const kind = (raw as Record<string, unknown> | null)?.kind;
   let schema: unknown = kind === 'train' ? TrainSpecSchema : kind === 'sweep' ? SweepSpecSchema : kind === 'trial' ? TrialSpecSchema : undefined;
+  let node: unknown = raw;
+  const branch = (s: unknown, value: unknown): unknown => (s instanceof z.ZodUnion ? (s.options as unknown[])[isPersonalCohort(value) ? 1 : 0] : s); // the cohort union
   for (const seg of path) {
-    schema = unwrap(schema);
+    schema = branch(unwrap(schema), node);
     if (schema instanceof z.ZodObject) schema = schema.shape[String(seg)];
     else if (schema instanceof z.ZodArray) schema = schema.element;
     else if (schema instanceof z.ZodRecord) schema = schema.valueType;
     else return undefined;
+    node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[String(seg)] : undefined;
   }
-  schema = unwrap(schema);
+  schema = branch(unwrap(schema), node);
   return schema instanceof z.ZodObject ? Object.keys(schema.shape) : undefined;
 }
 
@@ -280,9 +310,16 @@ export function setPath(target: Record<string, unknown>, path: string, value: un
   obj[parts[parts.length - 1] as string] = value;
 }
 
-function checkTraining(spec: TrainSpec | SweepSpec, errors: SpecError[]): void {
+function checkTraining(spec: TrainSpec | SweepSpec, options: ValidateOptions, errors: SpecError[]): void {
   if (!hasEnv(spec.env)) errors.push({ path: 'env', message: `unknown env ${describeValue(spec.env)} (expected one of ${registeredIds().join(', ')})` });
   else if (!checkOptionNames(spec.env, spec.envOptions, 'envOptions', errors)) checkDiscreteActions(spec.env, spec.envOptions, errors);
+  if (spec.cohort !== undefined && hasEnv(spec.env)) {
+    const clash = ['patient', 'patients', 'cohort'].filter((key) => key in spec.envOptions);
+    if (clash.length > 0) errors.push({ path: `envOptions.${clash[0]}`, message: 'the patients come from cohort (a personal twin); remove this option' });
+    if (spec.cohort.env !== undefined && spec.cohort.env !== spec.env) {
+      errors.push({ path: 'cohort.env', message: `must be the training env ${spec.env} or left out (got ${describeValue(spec.cohort.env)})` });
+    } else checkPersonalCohort(spec.cohort, spec.env, options, errors);
+  }
   if (spec.preset !== undefined && !(spec.preset in DQN_PRESETS)) {
     errors.push({ path: 'preset', message: `unknown preset ${describeValue(spec.preset)} (expected one of ${Object.keys(DQN_PRESETS).join(', ')})` });
     return;
@@ -374,7 +411,7 @@ export function availableEndpoints(twin: TwinDefinition | undefined): string[] {
 }
 
 function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError[]): void {
-  const { cohort } = spec;
+  const cohort = spec.cohort as PopulationCohort | PersonalCohort;
   let twin: TwinDefinition | undefined;
   if (cohort.twin !== undefined) {
     try {
@@ -412,7 +449,9 @@ function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError
   if (twin) cohort.twin = twin.id;
   checkOptionNames(envId, spec.scenario, 'scenario', errors);
 
-  if (twin) {
+  if (isPersonalCohort(cohort)) {
+    checkPersonalCohort(cohort, envId, options, errors);
+  } else if (twin) {
     if (cohort.population === undefined) {
       errors.push({ path: 'cohort.population', message: `required for twin ${twin.id} (expected one of ${twin.populations.join(', ')})` });
     } else {

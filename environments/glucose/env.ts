@@ -3,12 +3,24 @@ import { describeValue, TwinlabError } from '../../engine/errors.js';
 import { Rng, type RngState } from '../../engine/random.js';
 import { Box, Discrete } from '../../engine/spaces.js';
 import { bgRisk, highRisk, lowRisk } from './endpoints.js';
-import { type AgeGroup, basalRate, getPatient, getTherapy, isAgeGroup, type PatientParams, PUMPS, patientNames, SENSORS, type Therapy } from './params.js';
+import {
+  type AgeGroup,
+  basalRate,
+  getPatient,
+  getTherapy,
+  isAgeGroup,
+  PATIENT_COLUMNS,
+  type PatientParams,
+  PUMPS,
+  patientNames,
+  SENSORS,
+  type Therapy,
+} from './params.js';
 import { type IntegratorName, T1DPatient, type T1DPatientState } from './patient.js';
 import { InsulinPump, type PumpMode } from './pump.js';
 import { MealScenario, MINUTES_PER_DAY, type ScenarioSpec, type ScenarioState } from './scenario.js';
 import { CgmSensor, type CgmState, type SplineKind } from './sensor.js';
-import { generatedName } from './virtual-patients.js';
+import { generatedName, isGeneratedName } from './virtual-patients.js';
 
 /**
  * `glucose/t1d-v1`: the UVA/Padova S2008 T1D patient (patient.ts) behind a CGM (sensor.ts) and an
@@ -43,7 +55,20 @@ export const OBS_IOB_MAX = 100;
 export const OBS_CARBS_MAX = 1000;
 
 export type MealBolusMode = 'none' | 'auto' | 'agent';
-export type PatientSpec = string | { group: AgeGroup; seed: number; index: number };
+/**
+ * A patient given by value rather than by name — e.g. one posterior draw of a personal twin, resolved
+ * by experiments/ into plain JSON so a worker thread can build the env from its options. `params`
+ * holds every column of PATIENT_COLUMNS (params.ts), `x0` the 13 initial states, `therapy` what the
+ * patient's clinician prescribed (the basal rate is basalRate(params), i.e. u2ss·BW/6000).
+ */
+export interface ExplicitPatient {
+  name: string;
+  params: Record<string, number>;
+  x0: number[];
+  therapy: { carbRatio: number; correctionFactor: number; age?: number; tdi?: number };
+}
+
+export type PatientSpec = string | { group: AgeGroup; seed: number; index: number } | ExplicitPatient;
 
 export interface GlucoseEnvOptions {
   patient?: PatientSpec;
@@ -149,24 +174,82 @@ export interface GlucoseEnvState {
   cgm: number;
 }
 
-function resolvePatientName(spec: PatientSpec, where: string): string {
+interface ExplicitEntry {
+  params: PatientParams;
+  therapy: Therapy;
+}
+
+function isExplicit(spec: unknown): spec is ExplicitPatient {
+  return spec !== null && typeof spec === 'object' && 'params' in spec;
+}
+
+function finiteNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/** Validates an explicit patient; every problem names the field under `where`. */
+function explicitEntry(spec: ExplicitPatient, where: string): ExplicitEntry {
+  const bad = (field: string, what: string, got: unknown) =>
+    new TwinlabError('INVALID_ARGUMENT', `${where}.${field} ${what}, got ${describeValue(got)}`, { field: `${where}.${field}` });
+  const allowed = ['name', 'params', 'x0', 'therapy'];
+  const extra = Object.keys(spec).filter((k) => !allowed.includes(k));
+  if (extra.length > 0)
+    throw bad(
+      extra[0] as string,
+      `is not a field of an explicit patient (expected ${allowed.join(', ')})`,
+      (spec as unknown as Record<string, unknown>)[extra[0] as string],
+    );
+  const { name, params, x0, therapy } = spec;
+  if (typeof name !== 'string' || name === '') throw bad('name', 'must be a non-empty string', name);
+  if (patientNames().includes(name) || isGeneratedName(name)) throw bad('name', 'must not be the name of a distributed or generated patient', name);
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) throw bad('params', 'must be an object of patient parameters', params);
+  const values = params as Record<string, unknown>;
+  for (const column of PATIENT_COLUMNS) if (!finiteNumber(values[column])) throw bad(`params.${column}`, 'must be a finite number', values[column]);
+  const unknown = Object.keys(values).find((k) => !(PATIENT_COLUMNS as readonly string[]).includes(k));
+  if (unknown !== undefined) throw bad(`params.${unknown}`, 'is not a UVA/Padova parameter (params.ts PATIENT_COLUMNS)', values[unknown]);
+  if (!(Array.isArray(x0) && x0.length === 13 && x0.every(finiteNumber))) throw bad('x0', 'must be 13 finite numbers', x0);
+  if (therapy === null || typeof therapy !== 'object') throw bad('therapy', 'must be { carbRatio, correctionFactor }', therapy);
+  for (const key of ['carbRatio', 'correctionFactor'] as const) {
+    if (!(finiteNumber(therapy[key]) && therapy[key] > 0)) throw bad(`therapy.${key}`, 'must be a finite number > 0', therapy[key]);
+  }
+  const p = { name, x0: Float64Array.from(x0) } as PatientParams;
+  for (const column of PATIENT_COLUMNS) p[column] = values[column] as number;
+  return {
+    params: p,
+    therapy: { carbRatio: therapy.carbRatio, correctionFactor: therapy.correctionFactor, age: therapy.age ?? Number.NaN, tdi: therapy.tdi ?? Number.NaN },
+  };
+}
+
+function resolvePatientName(spec: PatientSpec, where: string, explicit: Map<string, ExplicitEntry>): string {
   if (typeof spec === 'string') {
     getPatient(spec); // validates (throws NOT_FOUND naming the choices)
     return spec;
   }
+  if (isExplicit(spec)) {
+    const entry = explicitEntry(spec, where);
+    if (explicit.has(entry.params.name))
+      throw new TwinlabError('INVALID_ARGUMENT', `${where}.name ${describeValue(entry.params.name)} is used by another explicit patient`, {
+        field: `${where}.name`,
+      });
+    explicit.set(entry.params.name, entry);
+    return entry.params.name;
+  }
   if (spec !== null && typeof spec === 'object' && isAgeGroup(spec.group) && Number.isFinite(spec.seed) && Number.isInteger(spec.index) && spec.index >= 0) {
     return generatedName(spec.group, spec.seed, spec.index);
   }
-  throw new TwinlabError('INVALID_ARGUMENT', `${where} must be a patient name or { group, seed, index }, got ${describeValue(spec)}`);
+  throw new TwinlabError(
+    'INVALID_ARGUMENT',
+    `${where} must be a patient name, { group, seed, index } or { name, params, x0, therapy }, got ${describeValue(spec)}`,
+  );
 }
 
-function patientPool(o: GlucoseEnvOptions): string[] {
+function patientPool(o: GlucoseEnvOptions, explicit: Map<string, ExplicitEntry>): string[] {
   const given = [o.patient !== undefined, o.patients !== undefined, o.cohort !== undefined].filter(Boolean).length;
   if (given > 1) throw new TwinlabError('INVALID_ARGUMENT', 'give only one of the options patient, patients and cohort');
   if (o.patients !== undefined) {
     if (!Array.isArray(o.patients) || o.patients.length === 0)
       throw new TwinlabError('INVALID_ARGUMENT', `patients must be a non-empty list, got ${describeValue(o.patients)}`);
-    return o.patients.map((p, i) => resolvePatientName(p, `patients[${i}]`));
+    return o.patients.map((p, i) => resolvePatientName(p, `patients[${i}]`, explicit));
   }
   if (o.cohort !== undefined) {
     const c = o.cohort;
@@ -181,7 +264,7 @@ function patientPool(o: GlucoseEnvOptions): string[] {
     }
     throw new TwinlabError('INVALID_ARGUMENT', `cohort must be an age group, 'all' or { group, seed, size ≥ 1 }, got ${describeValue(c)}`);
   }
-  return [resolvePatientName(o.patient ?? DEFAULT_PATIENT, 'patient')];
+  return [resolvePatientName(o.patient ?? DEFAULT_PATIENT, 'patient', explicit)];
 }
 
 function positiveInt(v: unknown, name: string, min = 1): number {
@@ -216,6 +299,8 @@ export class GlucoseEnv extends BaseEnv<number | Float32Array> {
   private readonly iobTable: Float64Array;
 
   private readonly loaded = new Map<string, LoadedPatient>();
+  /** Patients given by value in the options, by name. */
+  private readonly explicit = new Map<string, ExplicitEntry>();
   private current!: LoadedPatient;
   private readonly levels: Float64Array;
   private episodeSeed = 0;
@@ -284,7 +369,7 @@ export class GlucoseEnv extends BaseEnv<number | Float32Array> {
       rk4Step: options.rk4Step,
     };
     this.id = options.id ?? 'glucose/t1d-v1';
-    this.pool = patientPool(options);
+    this.pool = patientPool(options, this.explicit);
     this.sensor = new CgmSensor(sensorParams, { noise: this.options.sensorNoise, spline: this.options.spline });
     this.pump = new InsulinPump(pumpParams, this.options.pumpMode);
     this.scenario = new MealScenario(this.options.scenario);
@@ -328,10 +413,11 @@ export class GlucoseEnv extends BaseEnv<number | Float32Array> {
   private load(name: string): LoadedPatient {
     let p = this.loaded.get(name);
     if (p === undefined) {
-      const params = getPatient(name);
+      const given = this.explicit.get(name);
+      const params = given ? { ...given.params, x0: Float64Array.from(given.params.x0) } : getPatient(name);
       p = {
         params,
-        therapy: getTherapy(name),
+        therapy: given ? { ...given.therapy } : getTherapy(name),
         basal: basalRate(params),
         sim: new T1DPatient(
           params,

@@ -10,7 +10,8 @@ export const GLUCOSE_ENV_ID = 'glucose/t1d-v1';
 export const GLUCOSE_HCL_ENV_ID = 'glucose/t1d-hcl-v1';
 
 const OPTION_DOCS: Record<string, string> = {
-  patient: "one of the 30 names (e.g. 'adult#001'), a generated name 'adult~s42#007', or { group, seed, index } (default adult#001)",
+  patient:
+    "one of the 30 names (e.g. 'adult#001'), a generated name 'adult~s42#007', { group, seed, index }, or a patient by value { name, params, x0, therapy: { carbRatio, correctionFactor } } (default adult#001)",
   patients: 'a list of patients; one is drawn per reset from the reset seed (substream "patient")',
   cohort: "'adolescent' | 'adult' | 'child' | 'all' (named patients) or { group, seed, size } (generated); one drawn per reset",
   scenario: "'random' (simglucose RandomScenario, default) | 'fixed' (DTR-Bench day) | 'none' | [{ hour|minute, carbs }] | { meals, repeatDaily }",
