@@ -15,6 +15,7 @@ import { forecastSeries, replay } from '../../twinning/glucose/replay.js';
 import { parseTherapy } from '../../twinning/glucose/therapy.js';
 import { type GlucoseTwinFile, parseTwinFile, twinFileText } from '../../twinning/glucose/twin-file.js';
 import { parseInteger, parseNumber } from '../program.js';
+import { addVancomycinFitOptions, fitVancomycinCommand, isVancomycinTwinDir, registerVancomycinDose, replayVancomycinCommand } from './twin-vancomycin.js';
 
 /** `twinlab twin fit|forecast|replay`: personal digital twins fitted to one person's data (twinning/README.md). */
 
@@ -90,7 +91,7 @@ export function registerTwinCommand(program: Command): void {
     .command('fit')
     .description('identify a personal twin from a dataset (MAP, then optionally MCMC); writes DIR/twin.json')
     .requiredOption('--data <file|dataset-id>', 'a CSV / FHIR / Nightscout file, or a dataset id in the store')
-    .addOption(new Option('--twin <twin>', 'which twin').choices(['glucose']).default('glucose'))
+    .addOption(new Option('--twin <twin>', 'which twin').choices(['glucose', 'vancomycin']).default('glucose'))
     .option('--body-weight <kg>', 'body weight in kg (required unless the data carries it)', parseNumber('--body-weight', { min: 10 }))
     .option('--until <time>', 'fit only data before this ISO 8601 time', isoArg('--until'))
     .addOption(new Option('--method <method>', 'map: the mode only; mcmc: the posterior').choices(['map', 'mcmc']).default('mcmc'))
@@ -106,6 +107,7 @@ export function registerTwinCommand(program: Command): void {
     .option('--patient-id <id>', 'patient id for a file without one')
     .option('--json', 'print the result as JSON')
     .action(async (o) => {
+      if (o.twin === 'vancomycin') return fitVancomycinCommand(o);
       const { dataset, datasetId } = resolveDataset(o.data, o);
       if (o.burn !== undefined && o.burn >= (o.steps ?? FIT_DEFAULTS.steps)) {
         throw new TwinlabError('INVALID_ARGUMENT', `--burn (${o.burn}) must be below --steps (${o.steps ?? FIT_DEFAULTS.steps})`, { field: 'burn' });
@@ -201,14 +203,24 @@ export function registerTwinCommand(program: Command): void {
         process.stdout.write(`${out.join('\n')}\n`);
         out.length = 0;
       };
-      forecastSeries(twinFile, dataset, o.from, o.horizons, o.every, o.seed ?? twinFile.seed, (r) => {
-        out.push(
-          o.csv
-            ? `${iso(r.originMs)},${r.horizonMin},${fixed(r.mean)},${fixed(r.lo)},${fixed(r.hi)}`
-            : `${iso(r.originMs)}  ${String(r.horizonMin).padStart(4)} min  ${fixed(r.mean).padStart(6)}  [${fixed(r.lo)}, ${fixed(r.hi)}] mg/dL`,
-        );
-        if (out.length >= 512) flush();
-      });
+      const warn = (m: string) => process.stderr.write(`twinlab: warning: ${m}\n`);
+      forecastSeries(
+        twinFile,
+        dataset,
+        o.from,
+        o.horizons,
+        o.every,
+        o.seed ?? twinFile.seed,
+        (r) => {
+          out.push(
+            o.csv
+              ? `${iso(r.originMs)},${r.horizonMin},${fixed(r.mean)},${fixed(r.lo)},${fixed(r.hi)}`
+              : `${iso(r.originMs)}  ${String(r.horizonMin).padStart(4)} min  ${fixed(r.mean).padStart(6)}  [${fixed(r.lo)}, ${fixed(r.hi)}] mg/dL`,
+          );
+          if (out.length >= 512) flush();
+        },
+        warn,
+      );
       flush();
     });
 
@@ -224,11 +236,12 @@ export function registerTwinCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'input format of a file (default: inferred)').choices(['csv', 'fhir', 'nightscout']))
     .option('--csv', 'CSV: time,mean_mg_dl,lo_mg_dl,hi_mg_dl')
     .option('--json', 'JSON: rows and endpoints')
-    .action((o) => {
+    .action(async (o) => {
+      if (isVancomycinTwinDir(o.twin)) return replayVancomycinCommand(o);
       const therapy = parseTherapy(o.therapy);
       const twinFile = loadTwin(o.twin);
       const { dataset } = resolveDataset(o.data, { ...o, bodyWeight: twinFile.patient.bodyWeightKg });
-      const result = replay(twinFile, dataset, o.from, therapy, o.seed ?? twinFile.seed);
+      const result = replay(twinFile, dataset, o.from, therapy, o.seed ?? twinFile.seed, (m) => process.stderr.write(`twinlab: warning: ${m}\n`));
       if (o.json) {
         process.stdout.write(
           `${JSON.stringify({ therapy, endpoints: result.endpoints, rows: result.rows.map((r) => ({ time: iso(r.timeMs), mean: r.mean, lo: r.lo, hi: r.hi })) })}\n`,
@@ -246,4 +259,8 @@ export function registerTwinCommand(program: Command): void {
       const summary = Object.entries(result.endpoints).map(([k, v]) => `# ${k}: ${v.mean.toFixed(1)} ${v.unit} [${v.lo.toFixed(1)}, ${v.hi.toFixed(1)}]`);
       (o.csv ? process.stderr : process.stdout).write(`${summary.join('\n')}\n`);
     });
+
+  const fit = twin.commands.find((c) => c.name() === 'fit');
+  if (fit) addVancomycinFitOptions(fit);
+  registerVancomycinDose(twin);
 }

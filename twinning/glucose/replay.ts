@@ -8,16 +8,34 @@ import { type BandPoint, forecastAt, type ForecastPoint, GlucoseProjector } from
 import { applyTherapy, type Therapy, NO_CHANGE } from './therapy.js';
 import type { GlucoseTwinFile } from './twin-file.js';
 
-/** A filter for `twin` over `data`, started at the data's first steady-state slot. */
-export function livingProfile(twin: GlucoseTwinFile, data: GlucoseDataset, seed: number, beforeSlot: number): GlucoseParticleFilter {
-  const start = steadyStateStart(data, beforeSlot + 1);
+/**
+ * A filter for `twin` over `data`, started at the data's first steady-state slot (a CGM reading ≥ 4 h
+ * after any meal or bolus, data-rules.ts) at or before `beforeSlot`. Data that has none — a file that
+ * opens in the middle of a meal — starts at its first CGM reading with the stomach taken as empty, and
+ * `onWarning` says so: the filter then corrects the state from the readings that follow.
+ */
+export function livingProfile(
+  twin: GlucoseTwinFile,
+  data: GlucoseDataset,
+  seed: number,
+  beforeSlot: number,
+  onWarning: (message: string) => void = () => {},
+): GlucoseParticleFilter {
+  let start = steadyStateStart(data, beforeSlot + 1);
   if (start < 0) {
-    throw new TwinlabError(
-      'INVALID_ARGUMENT',
-      `--from: no steady-state CGM reading (≥ 4 h after a meal or bolus) at or before ${new Date(slotTimeMs(data, beforeSlot)).toISOString()} to start the twin's state from`,
-      {
-        field: 'from',
-      },
+    start = -1;
+    for (let k = 0; k <= beforeSlot && start < 0; k++) if (Number.isFinite(data.cgm[k] as number)) start = k;
+    if (start < 0) {
+      throw new TwinlabError(
+        'INVALID_ARGUMENT',
+        `--from: the data has no CGM reading at or before ${new Date(slotTimeMs(data, beforeSlot)).toISOString()} to start the twin's state from`,
+        {
+          field: 'from',
+        },
+      );
+    }
+    onWarning(
+      `no steady-state start (a CGM reading ≥ 4 h after a meal or bolus) before --from; the twin's state starts at the first reading, ${new Date(slotTimeMs(data, start)).toISOString()}, as if nothing had been eaten or injected before it`,
     );
   }
   return new GlucoseParticleFilter(
@@ -58,16 +76,10 @@ export function forecastSeries(
   everyMin: number,
   seed: number,
   onRow: (row: ForecastRow) => void,
+  onWarning?: (message: string) => void,
 ): void {
   const first = slotAt(data, fromMs, 'from');
-  const filter = livingProfile(twin, data, seed, first);
-  if (filter.slot > first) {
-    throw new TwinlabError(
-      'INVALID_ARGUMENT',
-      `--from must be at or after the twin's steady-state start in this data (${new Date(slotTimeMs(data, filter.slot)).toISOString()})`,
-      { field: 'from' },
-    );
-  }
+  const filter = livingProfile(twin, data, seed, first, onWarning);
   const projector = new GlucoseProjector();
   const stride = Math.max(1, Math.round(everyMin / data.stepMin));
   const root = Rng.fromSeed(seed).fork('forecast');
@@ -96,16 +108,16 @@ const ENDPOINTS = [
  * boluses and carbohydrate after it — changed by `therapy` — with its CGM after `fromMs` ignored.
  * One row per 5 minutes after the origin; endpoints over the replayed span per particle.
  */
-export function replay(twin: GlucoseTwinFile, data: GlucoseDataset, fromMs: number, therapy: Therapy = NO_CHANGE, seed = twin.seed): ReplayResult {
+export function replay(
+  twin: GlucoseTwinFile,
+  data: GlucoseDataset,
+  fromMs: number,
+  therapy: Therapy = NO_CHANGE,
+  seed = twin.seed,
+  onWarning?: (message: string) => void,
+): ReplayResult {
   const origin = slotAt(data, fromMs, 'from');
-  const filter = livingProfile(twin, data, seed, origin);
-  if (filter.slot > origin) {
-    throw new TwinlabError(
-      'INVALID_ARGUMENT',
-      `--from must be at or after the twin's steady-state start in this data (${new Date(slotTimeMs(data, filter.slot)).toISOString()})`,
-      { field: 'from' },
-    );
-  }
+  const filter = livingProfile(twin, data, seed, origin, onWarning);
   filter.advanceTo(origin);
   const inputs = applyTherapy(data, origin, data.cgm.length, therapy);
   const slots = data.cgm.length - 1 - origin;

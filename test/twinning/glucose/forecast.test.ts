@@ -66,6 +66,35 @@ describe('forecasts of a personal glucose twin (living profile)', async () => {
     }
   });
 
+  it('a file that opens mid-meal still forecasts, from its first reading, with a warning that says so', () => {
+    const d = people[0]?.dataset as GlucoseDataset;
+    let meal = 3 * 288;
+    while (!((d.carbsG[meal] as number) > 0)) meal++;
+    const cut: GlucoseDataset = {
+      ...d,
+      startMs: d.startMs + meal * 300_000,
+      cgm: d.cgm.slice(meal),
+      basalUPerH: d.basalUPerH.slice(meal),
+      bolusU: d.bolusU.slice(meal),
+      carbsG: d.carbsG.slice(meal),
+    };
+    const warnings: string[] = [];
+    const out: ForecastRow[] = [];
+    forecastSeries(
+      twins[0] as never,
+      cut,
+      cut.startMs + 3600_000,
+      [30],
+      60,
+      1,
+      (r) => out.push(r),
+      (m) => warnings.push(m),
+    );
+    expect(out.length).toBeGreaterThan(5);
+    expect(out.every((r) => Number.isFinite(r.mean) && r.lo < r.hi)).toBe(true);
+    expect(warnings).toEqual([expect.stringMatching(/^no steady-state start .* the twin's state starts at the first reading, /)]);
+  });
+
   it('what-if replay: more insulin per gram lowers glucose; endpoints come with intervals; a bad therapy key names itself', () => {
     const d = people[1]?.dataset as GlucoseDataset;
     const from = d.startMs + 3 * DAY;
