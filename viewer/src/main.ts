@@ -13,6 +13,8 @@ import { renderEpisode } from './views/episode.js';
 import { renderExperiment } from './views/experiment.js';
 import { renderList } from './views/list.js';
 import { renderTrial } from './views/trial.js';
+import { renderTwin } from './views/twin.js';
+import { renderTwins } from './views/twins.js';
 
 let current: AbortController | undefined;
 
@@ -24,12 +26,17 @@ async function route(): Promise<void> {
   const crumbs = document.getElementById('crumbs') as HTMLElement;
   const state = readState();
   crumbs.replaceChildren();
-  if (state.id) crumbs.append(link('experiments', toSearch({ view: 'list' })), link(state.id, toSearch({ view: state.view === 'trial' ? 'trial' : 'experiment', id: state.id })));
+  if (state.view === 'twin' || state.view === 'twins') {
+    crumbs.append(link('twins', toSearch({ view: 'twins' })));
+    if (state.id) crumbs.append(h('span', { text: state.id }));
+  } else if (state.id) crumbs.append(link('experiments', toSearch({ view: 'list' })), link(state.id, toSearch({ view: state.view === 'trial' ? 'trial' : 'experiment', id: state.id })));
   if (state.run) crumbs.append(h('span', { text: state.run.split('/').pop() ?? state.run }));
   try {
     if (state.view === 'experiment' && state.id) await renderExperiment(root, state, controller.signal);
     else if (state.view === 'trial' && state.id) await renderTrial(root, state, controller.signal);
     else if (state.view === 'episode' && state.run) await renderEpisode(root, state, controller.signal);
+    else if (state.view === 'twin' && state.id) await renderTwin(root, state, controller.signal);
+    else if (state.view === 'twins') await renderTwins(root, controller.signal);
     else await renderList(root, controller.signal);
   } catch (error) {
     if (controller.signal.aborted) return;
@@ -40,9 +47,11 @@ async function route(): Promise<void> {
 captureToken();
 connection();
 window.addEventListener('popstate', () => void route());
-document.querySelector('[data-nav="list"]')?.addEventListener('click', (e) => {
-  e.preventDefault();
-  window.history.pushState(null, '', '/?view=list');
-  void route();
+document.querySelectorAll<HTMLAnchorElement>('[data-nav]').forEach((nav) => {
+  nav.addEventListener('click', (e: MouseEvent) => {
+    e.preventDefault();
+    window.history.pushState(null, '', `/?view=${nav.dataset.nav ?? 'list'}`);
+    void route();
+  });
 });
 void route();

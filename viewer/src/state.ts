@@ -1,8 +1,9 @@
 /**
  * All view state lives in the URL query string, so a link reproduces the view:
- * `?view=experiment&id=…&run=…&episode=…&compare=…&cursor=…&smooth=…&group=…&seeds=1`.
+ * `?view=experiment&id=…&run=…&episode=…&compare=…&cursor=…&smooth=…&group=…&seeds=1`; the twin page
+ * adds `origins` (forecast origins), `from` (replay origin), `therapy` and `therapyB`.
  */
-export const VIEWS = { list: 'list', experiment: 'experiment', episode: 'episode', trial: 'trial' } as const;
+export const VIEWS = { list: 'list', experiment: 'experiment', episode: 'episode', trial: 'trial', twins: 'twins', twin: 'twin' } as const;
 export type ViewName = (typeof VIEWS)[keyof typeof VIEWS];
 
 export function isViewName(value: unknown): value is ViewName {
@@ -19,6 +20,10 @@ export interface ViewState {
   smooth?: number;
   group?: 'config' | 'run';
   seeds?: boolean;
+  origins?: string;
+  from?: string;
+  therapy?: string;
+  therapyB?: string;
 }
 
 export function readState(search = window.location.search): ViewState {
@@ -29,7 +34,7 @@ export function readState(search = window.location.search): ViewState {
     return v === null || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v);
   };
   const state: ViewState = { view: isViewName(view) ? view : 'list' };
-  for (const k of ['id', 'run', 'episode', 'compare'] as const) {
+  for (const k of ['id', 'run', 'episode', 'compare', 'origins', 'from', 'therapy', 'therapyB'] as const) {
     const v = q.get(k);
     if (v) state[k] = v;
   }

@@ -1,0 +1,374 @@
+import type { View } from 'vega';
+import type { TopLevelSpec } from 'vega-lite';
+import type { TwinLiveState, TwinStateMessage } from '../../../server/protocol.js';
+import { SOCKET_MESSAGES } from '../../../server/protocol.js';
+import { api, enc } from '../api.js';
+import { insert, mount, replace } from '../charts.js';
+import { fmt, h } from '../dom.js';
+import { connection } from '../live.js';
+import { setState, type ViewState } from '../state.js';
+
+/**
+ * Patient-twin page: (a) the data against the fit with its 95 % posterior band, (b) each parameter's
+ * posterior beside its prior, (c) forecast cones at chosen origins, (d) the live recalibration stream
+ * (socket `twin-update`s appended as they come), (e) two what-if replays on the same axes with their
+ * endpoints. Origins, replay origin and therapies live in the URL (`origins`, `from`, `therapy`,
+ * `therapyB`). Times are epoch ms in the charts (temporal axes in local time).
+ */
+interface Summary {
+  id: string;
+  method: string;
+  seed: number;
+  patient: { id: string; bodyWeightKg: number };
+  data: { start: string; end: string; windowStart: string; windowEnd: string; usableReadings: number; rules: string[] };
+  fit: { rmse: number; mard: number; readings: number };
+  filter: { particles: number; processNoise: { glucose: number; insulinSensitivity: number } };
+  parameters: { draws: number };
+  diagnostics: { ok: boolean; acceptance: number } | null;
+}
+interface FitRow {
+  time: string;
+  cgm: number | null;
+  map: number;
+  mean: number;
+  lo: number;
+  hi: number;
+}
+interface PosteriorParameter {
+  name: string;
+  label: string;
+  unit: string;
+  map: number;
+  draws: number[];
+  priorDensity: { x: number; density: number }[];
+}
+interface ForecastRow {
+  origin: string;
+  horizonMin: number;
+  mean: number | null;
+  lo: number | null;
+  hi: number | null;
+}
+interface ReplayResult {
+  rows: { time: string; mean: number | null; lo: number | null; hi: number | null }[];
+  endpoints: Record<string, { mean: number; lo: number; hi: number; unit: string }>;
+}
+type LiveState = TwinLiveState & { recent?: { time: string; cgm: number | null }[] };
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+const GLUCOSE = { type: 'quantitative', title: 'glucose (mg/dL)', scale: { zero: false } } as const;
+const TIME = { field: 't', type: 'temporal', title: null } as const;
+
+const ms = (iso: string) => Date.parse(iso);
+const isoMinute = (t: number) => `${new Date(t).toISOString().slice(0, 16)}:00Z`;
+const short = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')}Z`;
+/** Round down to the 5-minute grid. */
+const onGrid = (t: number) => Math.floor(t / 300_000) * 300_000;
+
+function fitSpec(rows: FitRow[]): TopLevelSpec {
+  const values = rows.map((r) => ({ t: ms(r.time), cgm: r.cgm, map: r.map, lo: r.lo, hi: r.hi }));
+  return {
+    $schema: SCHEMA,
+    title: 'CGM (dots) against the MAP trajectory (line) and the 95 % posterior band (draws + sensor error)',
+    width: 'container',
+    height: 260,
+    data: { values },
+    encoding: { x: TIME },
+    layer: [
+      { mark: { type: 'area', opacity: 0.22, color: '#2563eb' }, encoding: { y: { field: 'lo', ...GLUCOSE }, y2: { field: 'hi' } } },
+      { mark: { type: 'line', color: '#1d4ed8', strokeWidth: 1.4 }, encoding: { y: { field: 'map', type: 'quantitative' } } },
+      { transform: [{ filter: 'datum.cgm != null' }], mark: { type: 'point', filled: true, size: 7, color: '#0f172a' }, encoding: { y: { field: 'cgm', type: 'quantitative' } } },
+    ],
+  } as TopLevelSpec;
+}
+
+/** Histogram of the draws as a density (bins over the prior's plotted range), the prior density, the MAP. */
+function posteriorSpec(parameters: PosteriorParameter[]): TopLevelSpec {
+  return {
+    $schema: SCHEMA,
+    title: 'Posterior draws (bars) beside the prior (orange line); dashed: MAP',
+    columns: 4,
+    concat: parameters.map((p) => {
+      const xs = p.priorDensity.map((d) => d.x);
+      const lo = Math.min(...xs);
+      const hi = Math.max(...xs);
+      const bins = 24;
+      const width = (hi - lo) / bins;
+      const counts = new Array<number>(bins).fill(0);
+      for (const v of p.draws) counts[Math.min(bins - 1, Math.max(0, Math.floor((v - lo) / width)))] += 1;
+      const histogram = p.draws.length >= 5 ? counts.map((c, i) => ({ x0: lo + i * width, x1: lo + (i + 1) * width, density: c / (p.draws.length * width) })) : [];
+      return {
+        width: 220,
+        height: 120,
+        title: { text: `${p.name} (${p.unit})`, subtitle: p.draws.length < 5 ? 'MAP only' : `${p.draws.length} draws`, fontSize: 12 },
+        layer: [
+          { data: { values: histogram }, mark: { type: 'rect', opacity: 0.55, color: '#2563eb' }, encoding: { x: { field: 'x0', type: 'quantitative', title: null, scale: { zero: false } }, x2: { field: 'x1' }, y: { field: 'density', type: 'quantitative', title: 'density' } } },
+          { data: { values: p.priorDensity }, mark: { type: 'line', color: '#d97706', strokeWidth: 1.6 }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'density', type: 'quantitative' } } },
+          { data: { values: [{ map: p.map }] }, mark: { type: 'rule', color: '#dc2626', strokeDash: [4, 3] }, encoding: { x: { field: 'map', type: 'quantitative' } } },
+        ],
+      };
+    }),
+    resolve: { scale: { x: 'independent', y: 'independent' } },
+  } as TopLevelSpec;
+}
+
+/** Cone rows: the reading at the origin, then mean and band at each horizon, per origin. */
+function coneRows(rows: ForecastRow[], cgmAt: (t: number) => number | null | undefined, label = (o: string) => short(ms(o))) {
+  const out: { t: number; origin: string; mean: number; lo: number; hi: number }[] = [];
+  const origins = [...new Set(rows.map((r) => r.origin))];
+  for (const o of origins) {
+    const t0 = ms(o);
+    const y = cgmAt(t0);
+    if (typeof y === 'number') out.push({ t: t0, origin: label(o), mean: y, lo: y, hi: y });
+    for (const r of rows) {
+      if (r.origin !== o || r.mean === null || r.lo === null || r.hi === null) continue;
+      out.push({ t: t0 + r.horizonMin * 60_000, origin: label(o), mean: r.mean, lo: r.lo, hi: r.hi });
+    }
+  }
+  return out;
+}
+
+function conesSpec(title: string, observedName: string, coneName: string, observed?: object[], cones?: object[], height = 260): TopLevelSpec {
+  return {
+    $schema: SCHEMA,
+    title,
+    width: 'container',
+    height,
+    layer: [
+      { data: { name: observedName, ...(observed ? { values: observed } : {}) }, mark: { type: 'point', filled: true, size: 10, color: '#0f172a' }, encoding: { x: TIME, y: { field: 'cgm', ...GLUCOSE } } },
+      { data: { name: coneName, ...(cones ? { values: cones } : {}) }, mark: { type: 'area', opacity: 0.2 }, encoding: { x: TIME, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { field: 'origin', type: 'nominal', title: 'origin' } } },
+      { data: { name: coneName, ...(cones ? { values: cones } : {}) }, mark: { type: 'line', point: true, strokeWidth: 1.5 }, encoding: { x: TIME, y: { field: 'mean', type: 'quantitative' }, color: { field: 'origin', type: 'nominal' } } },
+    ],
+  } as TopLevelSpec;
+}
+
+function replaySpec(values: object[], observed: object[]): TopLevelSpec {
+  return {
+    $schema: SCHEMA,
+    title: 'What-if replays: mean and 95 % band of each therapy (dots: the CGM that was recorded, not used)',
+    width: 'container',
+    height: 280,
+    layer: [
+      { data: { values: observed }, mark: { type: 'point', filled: true, size: 6, color: '#64748b', opacity: 0.6 }, encoding: { x: TIME, y: { field: 'cgm', ...GLUCOSE } } },
+      { data: { values }, mark: { type: 'area', opacity: 0.18 }, encoding: { x: TIME, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { field: 'therapy', type: 'nominal', title: 'therapy' } } },
+      { data: { values }, mark: { type: 'line', strokeWidth: 1.6 }, encoding: { x: TIME, y: { field: 'mean', type: 'quantitative' }, color: { field: 'therapy', type: 'nominal' } } },
+    ],
+  } as TopLevelSpec;
+}
+
+function errorText(error: unknown): HTMLElement {
+  return h('p', { class: 'error', text: error instanceof Error ? error.message : String(error) });
+}
+
+function forecastTable(state: TwinLiveState): HTMLTableElement {
+  return h(
+    'table',
+    { id: 'live-forecast' },
+    h('tr', {}, ...['horizon', 'mean (mg/dL)', '95 % band'].map((c) => h('th', { text: c }))),
+    ...state.forecast.map((p) => h('tr', {}, h('td', { text: `${p.horizonMin} min` }), h('td', { class: 'num', text: fmt(p.mean) }), h('td', { class: 'num', text: `[${fmt(p.lo)}, ${fmt(p.hi)}]` }))),
+  );
+}
+
+export async function renderTwin(root: HTMLElement, state: ViewState, signal: AbortSignal): Promise<void> {
+  const id = state.id as string;
+  const base = `/api/twins/${enc(id)}`;
+  const summary = await api.get<Summary>(base);
+  if (signal.aborted) return;
+  const windowEnd = ms(summary.data.windowEnd);
+
+  const fitCard = h('div', { class: 'card' }, h('h2', { text: 'Data against the fit' }));
+  const fitEl = h('div', { class: 'chart', id: 'twin-fit' });
+  fitCard.append(fitEl);
+  const postCard = h('div', { class: 'card' }, h('h2', { text: 'Parameters: posterior and prior' }));
+  const postEl = h('div', { class: 'chart', id: 'twin-posteriors' });
+  postCard.append(postEl);
+
+  const originsInput = h('input', { id: 'origins-input', size: 70, value: state.origins ?? [18, 12, 6].map((hours) => isoMinute(onGrid(windowEnd - hours * 3600_000))).join(',') });
+  const originsButton = h('button', { id: 'origins-apply', text: 'show' });
+  const forecastEl = h('div', { class: 'chart', id: 'twin-forecast' });
+  const forecastCard = h('div', { class: 'card' }, h('h2', { text: 'Forecast cones' }), h('label', {}, 'origins (ISO 8601, comma-separated) ', originsInput, ' ', originsButton), forecastEl);
+
+  const liveLast = h('span', { id: 'live-last', text: '—' });
+  const liveHypo = h('span', { id: 'live-hypo', class: 'pill', text: '—' });
+  const liveCount = h('span', { id: 'live-updates', 'data-count': 0, text: '0 updates' });
+  const liveTable = h('div', {});
+  const liveEl = h('div', { class: 'chart', id: 'twin-live' });
+  const liveCard = h(
+    'div',
+    { class: 'card' },
+    h('h2', { text: 'Live recalibration' }),
+    h('p', {}, 'last assimilated slot ', liveLast, ' · hypoglycaemia risk ', liveHypo, ' · ', liveCount),
+    liveTable,
+    liveEl,
+  );
+
+  const fromInput = h('input', { id: 'replay-from', size: 24, value: state.from ?? isoMinute(onGrid(windowEnd - 24 * 3600_000)) });
+  const therapyA = h('input', { id: 'therapy-a', size: 28, value: state.therapy ?? '', placeholder: 'recorded (no change)' });
+  const therapyB = h('input', { id: 'therapy-b', size: 28, value: state.therapyB ?? 'carb-ratio=0.8' });
+  const replayButton = h('button', { id: 'replay-run', text: 'replay' });
+  const replayEl = h('div', { class: 'chart', id: 'twin-replay' });
+  const replayTable = h('div', { id: 'replay-endpoints' });
+  const replayCard = h(
+    'div',
+    { class: 'card' },
+    h('h2', { text: 'What-if replays' }),
+    h('label', {}, 'from ', fromInput, ' therapy A ', therapyA, ' therapy B ', therapyB, ' ', replayButton),
+    replayEl,
+    replayTable,
+  );
+
+  const d = summary.data;
+  root.replaceChildren(
+    h('h1', { text: `Twin of ${summary.patient.id} (${summary.method})` }),
+    h(
+      'p',
+      { class: 'muted', id: 'twin-summary' },
+      `${id} · fit window ${short(ms(d.windowStart))} → ${short(ms(d.windowEnd))}, ${d.usableReadings} readings · RMSE ${fmt(summary.fit.rmse)} mg/dL, MARD ${fmt(summary.fit.mard)} % · ${summary.parameters.draws} posterior draws · living profile ${summary.filter.particles} particles, process noise ${summary.filter.processNoise.glucose}`,
+    ),
+    fitCard,
+    postCard,
+    forecastCard,
+    liveCard,
+    replayCard,
+  );
+
+  // (a) fit, and the observed CGM the other charts draw against
+  let observed: { t: number; cgm: number | null }[] = [];
+  try {
+    const fit = await api.get<{ rows: FitRow[] }>(`${base}/fit`);
+    if (signal.aborted) return;
+    observed = fit.rows.map((r) => ({ t: ms(r.time), cgm: r.cgm }));
+    await mount(fitEl, fitSpec(fit.rows));
+  } catch (error) {
+    fitEl.replaceChildren(errorText(error));
+  }
+  const cgmAt = (t: number) => observed.find((r) => r.t === t)?.cgm;
+
+  // (b) posteriors
+  try {
+    const posterior = await api.get<{ parameters: PosteriorParameter[] }>(`${base}/posterior`);
+    if (signal.aborted) return;
+    await mount(postEl, posteriorSpec(posterior.parameters));
+  } catch (error) {
+    postEl.replaceChildren(errorText(error));
+  }
+
+  // (c) forecast cones at the chosen origins
+  const drawCones = async () => {
+    const origins = originsInput.value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    try {
+      const rows: ForecastRow[] = [];
+      for (const o of origins) rows.push(...(await api.get<{ rows: ForecastRow[] }>(`${base}/forecast?from=${enc(o)}&to=${enc(o)}&horizons=30,60,120`)).rows);
+      if (signal.aborted) return;
+      const times = rows.map((r) => ms(r.origin));
+      const lo = Math.min(...times) - 3 * 3600_000;
+      const hi = Math.max(...times) + 2.5 * 3600_000;
+      await mount(forecastEl, conesSpec('CGM and forecast cones (mean, 95 % band) at each origin', 'observed', 'cones', observed.filter((r) => r.cgm !== null && r.t >= lo && r.t <= hi), coneRows(rows, cgmAt)));
+    } catch (error) {
+      forecastEl.replaceChildren(errorText(error));
+    }
+  };
+  originsButton.addEventListener('click', () => {
+    setState({ ...state, origins: originsInput.value }, 'replace');
+    void drawCones();
+  });
+  await drawCones();
+  if (signal.aborted) return;
+
+  // (d) live recalibration: the state now, then every twin-update appended
+  let liveView: View | undefined;
+  let updates = 0;
+  const showState = (s: TwinLiveState) => {
+    liveLast.textContent = s.lastSlotTime ? short(ms(s.lastSlotTime)) : '— (no data yet)';
+    liveLast.dataset.time = s.lastSlotTime ?? '';
+    if (s.hypo) {
+      liveHypo.textContent = `${(100 * s.hypo.within30).toFixed(0)} % within 30 min, ${(100 * s.hypo.within60).toFixed(0)} % within 60 min${s.hypo.flag ? ' — ALERT' : ''}`;
+      liveHypo.className = `pill ${s.hypo.flag ? 'failed' : 'finished'}`;
+      liveHypo.dataset.flag = String(s.hypo.flag);
+    }
+    liveTable.replaceChildren(forecastTable(s));
+    if (liveView && s.lastSlotTime) {
+      const origin = s.lastSlotTime;
+      const rows = s.forecast.map((p) => ({ origin, horizonMin: p.horizonMin, mean: p.mean, lo: p.lo, hi: p.hi }));
+      replace(liveView, 'live-cone', coneRows(rows, (t) => liveCgm.get(t), () => 'now'));
+    }
+  };
+  const liveCgm = new Map<number, number | null>();
+  try {
+    const initial = await api.get<LiveState>(`${base}/state`);
+    if (signal.aborted) return;
+    for (const r of initial.recent ?? []) liveCgm.set(ms(r.time), r.cgm);
+    liveView = await mount(liveEl, conesSpec('Live: recent CGM and the current forecast', 'live-cgm', 'live-cone', undefined, undefined, 220));
+    insert(
+      liveView,
+      'live-cgm',
+      [...liveCgm].filter(([, v]) => v !== null).map(([t, cgm]) => ({ t, cgm })),
+    );
+    showState(initial);
+  } catch (error) {
+    liveEl.replaceChildren(errorText(error));
+  }
+  const socket = connection();
+  const onUpdate = (m: TwinStateMessage) => {
+    if (m.twinId !== id || signal.aborted) return;
+    const fresh = m.rows.map((r) => ({ t: ms(r.time), cgm: r.cgm }));
+    for (const r of fresh) liveCgm.set(r.t, r.cgm);
+    if (liveView)
+      insert(
+        liveView,
+        'live-cgm',
+        fresh.filter((r) => r.cgm !== null),
+      );
+    updates++;
+    liveCount.dataset.count = String(updates);
+    liveCount.textContent = `${updates} update${updates === 1 ? '' : 's'}`;
+    showState(m.state);
+  };
+  const subscribe = () =>
+    socket.emit(SOCKET_MESSAGES.subscribeTwin, { twinId: id }, (ack: { ok: boolean; state?: TwinLiveState }) => {
+      if (ack.ok && ack.state && !signal.aborted) showState(ack.state);
+    });
+  socket.on(SOCKET_MESSAGES.twinUpdate, onUpdate);
+  socket.on('connect', subscribe);
+  if (socket.connected) subscribe();
+  signal.addEventListener('abort', () => {
+    socket.off(SOCKET_MESSAGES.twinUpdate, onUpdate);
+    socket.off('connect', subscribe);
+    socket.emit(SOCKET_MESSAGES.unsubscribeTwin, { twinId: id });
+  });
+
+  // (e) two what-if replays on the same axes, endpoints side by side
+  const runReplays = async () => {
+    const from = fromInput.value.trim();
+    const therapies = [therapyA.value.trim(), therapyB.value.trim()];
+    const labels = therapies.map((t, i) => `${i === 0 ? 'A' : 'B'}: ${t || 'recorded'}`);
+    try {
+      const results = await Promise.all(therapies.map((t) => api.get<ReplayResult>(`${base}/replay?from=${enc(from)}${t ? `&therapy=${enc(t)}` : ''}`)));
+      if (signal.aborted) return;
+      const values = results.flatMap((r, i) => r.rows.filter((x) => x.mean !== null).map((x) => ({ t: ms(x.time), mean: x.mean, lo: x.lo, hi: x.hi, therapy: labels[i] })));
+      const start = ms(from);
+      await mount(replayEl, replaySpec(values, observed.filter((r) => r.cgm !== null && r.t >= start)));
+      const names = Object.keys(results[0]?.endpoints ?? {});
+      const cell = (e: { mean: number; lo: number; hi: number; unit: string } | undefined) => (e ? `${fmt(e.mean)} ${e.unit} [${fmt(e.lo)}, ${fmt(e.hi)}]` : '—');
+      replayTable.replaceChildren(
+        h(
+          'table',
+          {},
+          h('tr', {}, h('th', { text: 'endpoint (mean [95 % interval])' }), ...labels.map((l) => h('th', { text: l }))),
+          ...names.map((n) => h('tr', { 'data-endpoint': n }, h('td', { text: n }), ...results.map((r) => h('td', { class: 'num', text: cell(r.endpoints[n]) })))),
+        ),
+      );
+    } catch (error) {
+      replayEl.replaceChildren(errorText(error));
+      replayTable.replaceChildren();
+    }
+  };
+  replayButton.addEventListener('click', () => {
+    setState({ ...state, origins: originsInput.value, from: fromInput.value, therapy: therapyA.value || undefined, therapyB: therapyB.value }, 'replace');
+    void runReplays();
+  });
+  await runReplays();
+}
