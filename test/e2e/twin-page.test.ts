@@ -74,7 +74,7 @@ describe('patient-twin page in headless Chromium', () => {
     );
     expect(status).toBe(200);
     await page.waitForFunction(() => document.getElementById('live-updates')?.dataset.count === '1', undefined, { timeout: 20_000 });
-    expect(await page.getAttribute('#live-last', 'data-time')).toBe((rows[2]?.time as string).replace('.000Z', 'Z'));
+    expect(await page.getAttribute('#live-last', 'data-time')).toBe(String(rows[2]?.time).replace('.000Z', 'Z'));
 
     await page.screenshot({ path: join(ARTIFACTS, 'e2e-twin-page.png'), fullPage: true });
     expect(consoleErrors).toEqual([]);
