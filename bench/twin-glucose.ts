@@ -60,7 +60,7 @@ export async function run(): Promise<BenchResult[]> {
     const twin = await fitGlucoseTwin(person.dataset, { method: 'mcmc', seed: 1, codeVersion: 'bench', workers: 2 });
     const d = twin.posterior.diagnostics;
     out.push({
-      name: 'fit with MCMC (defaults: 32 walkers × 1,200 steps, 2 workers), 7 days, wall',
+      name: 'fit with MCMC (defaults: 32 walkers × 2,000 steps, 2 workers), 7 days, wall',
       value: (performance.now() - t) / 1000,
       unit: 's',
       note: d ? `max R-hat ${Math.max(...d.rhat).toFixed(3)}, min ESS ${Math.min(...d.ess).toFixed(0)}, acceptance ${d.acceptance.toFixed(2)}, ok ${d.ok}` : '',

@@ -38,7 +38,7 @@ export interface GlucoseFitOptions {
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
-export const FIT_DEFAULTS = { walkers: 32, steps: 1200, burn: 400, workers: 2, draws: 200, particles: 64 } as const;
+export const FIT_DEFAULTS = { walkers: 32, steps: 2000, burn: 600, workers: 2, draws: 200, particles: 64 } as const;
 /** Candidate levels of the glucose process noise (per 5-min slot) tried by the calibration. */
 export const PROCESS_NOISE_GRID = [0.005, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.12] as const;
 /** Nominal coverage the calibration aims for with the 95 % band at 60 min. */
