@@ -67,6 +67,10 @@ const RECENT_SLOTS = 144;
 /** Sessions kept in memory; the least recently used is dropped (and rebuilt from the store on demand). */
 const MAX_SESSIONS = 32;
 const MAX_FORECAST_ORIGINS = 1000;
+/** A row may lie at most this far after the one before it (or the twin's end): a wrong year would otherwise allocate centuries of slots. */
+export const MAX_GAP_DAYS = 7;
+/** Posterior draws the fit band is computed from (evenly spaced), bounding the work of `GET …/fit` on long windows. */
+const FIT_BAND_DRAWS = 50;
 
 const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
 const iso = (ms: number) => formatIsoTime(ms, 0);
@@ -117,9 +121,13 @@ function extendDataset(data: GlucoseDataset | undefined, rows: readonly TwinObse
       const what = i > 0 && r.timeMs <= (rows[i - 1] as TwinObservation).timeMs ? `rows must be in time order, strictly after row ${i - 1} (${iso((rows[i - 1] as TwinObservation).timeMs)})` : `must be after the twin's last slot ${iso(end)}`;
       throw rowError(i, 'time', `${iso(r.timeMs)}: ${what}`);
     }
+    if (r.timeMs - end > MAX_GAP_DAYS * 86_400_000 && (i > 0 || data !== undefined)) {
+      throw rowError(i, 'time', `${iso(r.timeMs)} is more than ${MAX_GAP_DAYS} days after ${i > 0 ? `row ${i - 1}` : "the twin's last slot"} (${iso(end)})`);
+    }
     end = r.timeMs;
   });
   const n = Math.round((end - startMs) / STEP_MS) + 1;
+  if (n > LIMITS.maxDays * 288) throw rowError(rows.length - 1, 'time', `the twin's data would span more than ${LIMITS.maxDays} days`);
   const grow = (a: Float64Array | undefined, fill: number) => {
     const out = new Float64Array(n).fill(fill);
     if (a) out.set(a);
@@ -387,7 +395,7 @@ export class TwinService {
 
   /**
    * The fit over its window: per slot the CGM, the MAP trajectory and a 95 % band — the equal-weight
-   * mixture over the posterior draws of N(m_d(k), σ_d²), each draw's model glucose from
+   * mixture over the posterior draws (at most FIT_BAND_DRAWS, evenly spaced) of N(m_d(k), σ_d²), each draw's model glucose from
    * `predictWindow` plus its CGM error SD (the marginal error, not conditioned on earlier residuals).
    */
   fit(id: string): unknown {
@@ -403,7 +411,10 @@ export class TwinService {
     const map = new Float64Array(data.n);
     if (!predictWindow(t.map.theta, data, map)) throw new TwinlabError('INTEGRATION_FAILED', `twin "${id}": the MAP trajectory cannot be simulated`);
     const trajectories: { m: Float64Array; sigma: number }[] = [];
-    for (const d of t.posterior.draws) {
+    const all = t.posterior.draws;
+    const use = Math.min(all.length, FIT_BAND_DRAWS);
+    for (let j = 0; j < use; j++) {
+      const d = all[Math.floor(((j + 0.5) * all.length) / use)] as number[];
       const m = new Float64Array(data.n);
       if (predictWindow(d, data, m)) trajectories.push({ m, sigma: naturalValues(d).sigma });
     }

@@ -113,6 +113,18 @@ describe('live personal twins', () => {
     expect(r.status).toBe(400);
     expect(r.json.error.message).toMatch(/^body\.rows\.0\.time: has no time zone/);
 
+    r = await post(twinIds.errors, { rows: rowsAfter(new Date(Date.parse(last) + 8 * 86_400_000).toISOString(), [120], basal) });
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toMatch(/^body\.rows\.0\.time: .*more than 7 days after the twin's last slot/);
+
+    // malformed bodies are refused, never a server error
+    const t = good[0]?.time;
+    for (const body of ['not json', 'null', '[]', '{}', { rows: null }, { rows: [] }, { rows: [null] }, { rows: [{}] }, { rows: [{ time: 5, basal_u_per_h: 1 }] }, { rows: [{ time: t, basal_u_per_h: 1e308 }] }, { rows: [{ time: t, basal_u_per_h: -1 }] }, { rows: [{ time: 'yesterday', basal_u_per_h: 1 }] }, { rows: Array(2017).fill({ time: t, basal_u_per_h: 1 }) }, { rows: [{ time: t, basal_u_per_h: 1, bolus_u: '2' }] }]) {
+      const res = await post(twinIds.errors, body);
+      expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+      expect(res.json.error.code).toBe('INVALID_ARGUMENT');
+    }
+
     // nothing was stored or assimilated by the refused requests
     expect(listTwinObservations(server.store, twinIds.errors)).toHaveLength(0);
     expect((await getState(twinIds.errors)).lastSlotTime).toBe(last);
@@ -151,6 +163,11 @@ describe('live personal twins', () => {
     expect(updates[0]?.state).toEqual(first.json);
     expect(updates[1]?.state).toEqual(second.json);
     expect(updates[0]?.rows.map((r) => r.cgm)).toEqual(cgm.slice(0, 6));
+    const bad = await new Promise<{ ok: boolean; error?: string }>((resolve) => socket.emit('subscribe-twin', { twinId: 5 }, resolve));
+    expect(bad).toMatchObject({ ok: false });
+    expect(bad.error).toContain('subscribe-twin.twinId');
+    const unknown = await new Promise<{ ok: boolean; error?: string }>((resolve) => socket.emit('subscribe-twin', { twinId: 'twin-nope' }, resolve));
+    expect(unknown).toEqual({ ok: false, error: 'unknown twin "twin-nope"' });
     socket.disconnect();
   });
 
@@ -160,8 +177,9 @@ describe('live personal twins', () => {
     const steady = rowsAfter(s.lastSlotTime as string, Array(6).fill(level), basal);
     const before = (await post(twinIds.hypo, { rows: steady })).json as TwinLiveState;
     expect(before.hypo?.flag).toBe(false);
-    const falling = Array.from({ length: 12 }, (_, i) => Math.round(level + ((52 - level) * (i + 1)) / 12));
-    const after = (await post(twinIds.hypo, { rows: rowsAfter(before.lastSlotTime as string, falling, basal) })).json as TwinLiveState;
+    // a correction bolus, then CGM falling for 90 min
+    const falling = Array.from({ length: 18 }, (_, i) => Math.round(level + ((50 - level) * (i + 1)) / 18));
+    const after = (await post(twinIds.hypo, { rows: rowsAfter(before.lastSlotTime as string, falling, basal, { 0: { bolus_u: 4 } }) })).json as TwinLiveState;
     expect(after.hypo?.flag).toBe(true);
     expect(after.hypo?.within60).toBeGreaterThan(0.2);
     expect(after.hypo?.within60).toBeGreaterThanOrEqual(after.hypo?.within30 as number);
