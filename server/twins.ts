@@ -164,6 +164,11 @@ function extendDataset(data: GlucoseDataset | undefined, rows: readonly TwinObse
  * `forecastAt(filter, projector, horizons, rng)` (tested); the risk within 30 / 60 min is the weight
  * of the particles whose model glucose (`particleGlucose`, no sensor error) drops below 70 mg/dL at
  * some slot up to the horizon. One projection instead of two saves a third of an update's work.
+ *
+ * The risk is about the twin's glucose, not its CGM: a reading that stays off the model is taken as
+ * sensor error, which decays by φ per slot in the CGM forecast but not here. With φ near 1 a CGM that
+ * drifts down while insulin and meals do not explain it moves the CGM forecast below 70 before the
+ * risk rises; the page and the state show both.
  */
 export function liveForecast(
   filter: GlucoseParticleFilter,
