@@ -14,7 +14,7 @@ import { formatIsoTime, parseIsoTime } from './time.js';
  *   - `dose`: `amount_mg` (> 0, ≤ 10 000) infused over `duration_h` (0–24 h; 0 = bolus), starting at `time`;
  *   - `level`: `conc_mg_l` (0–200 mg/L) measured at `time`.
  *   Times ISO 8601 with a zone. Line numbers are 1-based with the header as line 1.
- * FHIR R4 Bundle: MedicationAdministration (vancomycin) with `dosage.dose` in mg (or g) and
+ * FHIR R4 Bundle: MedicationAdministration (vancomycin by text/display or RxNorm 11124) with `dosage.dose` in mg (or g) and
  *   `effectivePeriod` start/end (the infusion; `effectiveDateTime` + `dosage.rateQuantity` mg/h also
  *   works); Observation LOINC 20578-1 (trough), 4092-3 (serum/plasma), 4090-7 (peak), 4091-5 (random)
  *   in mg/L or ug/mL; 2160-0 creatinine mg/dL; 29463-7 body weight; Patient gender and birthDate (age
@@ -218,6 +218,9 @@ function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
+/** RxNorm ingredient concept of vancomycin. */
+const RXNORM_VANCOMYCIN = '11124';
 const SKIPPED_STATUS = new Set(['entered-in-error', 'cancelled', 'not-done']);
 const MG_PER = { mg: 1, g: 1000, ug: 0.001 } as Record<string, number>;
 const LEVEL_UNITS = new Set(['mg/l', 'ug/ml', 'µg/ml', 'mcg/ml']);
@@ -297,7 +300,9 @@ export function parseVancomycinFhir(
             (s): s is string => typeof s === 'string',
           )
         : [];
-      if (!names.some((s) => /vancomycin/i.test(s))) {
+      const rxnorm =
+        isObject(concept) && Array.isArray(concept.coding) && concept.coding.some((c) => isObject(c) && c.system === RXNORM && c.code === RXNORM_VANCOMYCIN);
+      if (!rxnorm && !names.some((s) => /vancomycin/i.test(s))) {
         findings.add('medication', `${ref.label}, medicationCodeableConcept: ${JSON.stringify(names[0] ?? '(no text)')} is not vancomycin; ignored`);
         return;
       }

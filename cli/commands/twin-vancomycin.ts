@@ -72,6 +72,8 @@ function parameterIntervals(twin: VancoTwinFile): Record<string, { unit: string;
   for (const r of twin.posterior.summary) {
     if (['CL', 'V1', 'V2', 'Vss'].includes(r.name)) out[r.name] = { unit: r.unit, map: r.map, mean: r.mean, lo: r.q025, hi: r.q975 };
   }
+  // V: the central volume (Goti's V1, the one scaled by body weight), under the name a one-volume reader expects
+  if (out.V1) out.V = { ...out.V1 };
   return out;
 }
 
@@ -134,10 +136,12 @@ export async function fitVancomycinCommand(o: Record<string, unknown>): Promise<
     ...twin.data.notes.map((n) => `  note: ${n}`),
     ...dataset.warnings.map((w) => `  warning: ${w}`),
     '  parameter      MAP      mean     95 % interval',
-    ...Object.entries(parameters).map(
-      ([k, v]) =>
-        `  ${`${k} (${v.unit})`.padEnd(12)} ${v.map.toPrecision(4).padStart(7)}  ${v.mean.toPrecision(4).padStart(7)}   [${v.lo.toPrecision(3)}, ${v.hi.toPrecision(3)}]`,
-    ),
+    ...Object.entries(parameters)
+      .filter(([k]) => k !== 'V')
+      .map(
+        ([k, v]) =>
+          `  ${`${k} (${v.unit})`.padEnd(12)} ${v.map.toPrecision(4).padStart(7)}  ${v.mean.toPrecision(4).padStart(7)}   [${v.lo.toPrecision(3)}, ${v.hi.toPrecision(3)}]`,
+      ),
     `  regimen ${twin.regimen.amountMg} mg every ${twin.regimen.intervalH} h over ${twin.regimen.durationH} h (${twin.regimen.source}), steady state:`,
     `    AUC24 ${twin.auc24.mean.toFixed(0)} mg·h/L [${twin.auc24.lo.toFixed(0)}, ${twin.auc24.hi.toFixed(0)}], trough ${twin.trough.mean.toFixed(1)} mg/L [${twin.trough.lo.toFixed(1)}, ${twin.trough.hi.toFixed(1)}]`,
   ];

@@ -157,6 +157,13 @@ describe('vancomycin FHIR R4 import', () => {
     {
       resourceType: 'MedicationAdministration',
       status: 'completed',
+      medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '11124' }] },
+      effectivePeriod: { start: '2026-01-02T20:00:00Z', end: '2026-01-02T21:00:00Z' },
+      dosage: { dose: { value: 1000, code: 'mg' } },
+    },
+    {
+      resourceType: 'MedicationAdministration',
+      status: 'completed',
       medicationCodeableConcept: { text: 'insulin' },
       effectiveDateTime: '2026-01-01T08:00:00Z',
       dosage: { dose: { value: 4, code: 'U' } },
@@ -169,6 +176,7 @@ describe('vancomycin FHIR R4 import', () => {
     expect(d.doses).toEqual([
       { timeMs: Date.UTC(2026, 0, 1, 8), amountMg: 1500, durationH: 1.5 },
       { timeMs: Date.UTC(2026, 0, 1, 20), amountMg: 1000, durationH: 1 },
+      { timeMs: Date.UTC(2026, 0, 2, 20), amountMg: 1000, durationH: 1 }, // by its RxNorm code alone
     ]);
     expect(d.levels.map((l) => l.concMgL)).toEqual([12.4, 31]);
     expect(d.covariates).toEqual({ bodyWeightKg: 72, scrMgDl: 0.9, sex: 'F', ageYears: 64 });

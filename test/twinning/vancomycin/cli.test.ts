@@ -36,6 +36,7 @@ describe('twinlab twin fit|replay|dose --twin vancomycin', () => {
     expect(j.auc24.mean).toBeLessThan(j.auc24.hi);
     expect(j.parameters.CL).toMatchObject({ unit: 'L/h' });
     expect(j.parameters.V1.lo).toBeLessThan(j.parameters.V1.hi);
+    expect(j.parameters.V).toEqual(j.parameters.V1);
     expect(j.covariates.crclMlMin).toBeCloseTo(((140 - 64) * 72 * 0.85) / (72 * 0.9), 9);
     const first = readFileSync(join(out, 'twin.json'), 'utf8');
     expect(cli('twin', 'fit', '--twin', 'vancomycin', '--data', data, ...covariates, '--out', out, '--steps', '1500', '--burn', '500').status).toBe(0);
