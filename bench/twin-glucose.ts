@@ -53,7 +53,7 @@ export async function run(): Promise<BenchResult[]> {
     evaluations = fitMap(data, { seed: r }).evaluations;
     mapTimes.push((performance.now() - t) / 1000);
   }
-  out.push({ name: 'MAP fit, 7 days, one core (3 starts × 2 rounds)', value: median(mapTimes), unit: 's', note: `${evaluations} model evaluations` });
+  out.push({ name: 'MAP fit, 7 days, one core (3 starts screened, 2 rounds on the best)', value: median(mapTimes), unit: 's', note: `${evaluations} model evaluations` });
   // 2. MCMC with the defaults on 2 workers
   if (!process.argv.includes('--no-mcmc')) {
     const t = performance.now();

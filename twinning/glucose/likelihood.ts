@@ -2,7 +2,7 @@ import { TwinlabError } from '../../engine/errors.js';
 import type { GlucoseDataset } from '../../datasets/types.js';
 import { FAST_STATE_DIM, FastModel, stomachOutflow } from './fast-model.js';
 import { type GlucoseTwinContext, glucoseTwinPriors, type NormalPrior, P, patientForTheta, sigmoid } from './parameters.js';
-import { initialStateFromCgm, type SlotInputs, slotInsulin } from './simulate.js';
+import { initialStateFromCgm, slotInsulin } from './simulate.js';
 
 /**
  * Everything the log posterior of a personal glucose twin needs, prepared once per fit and
@@ -23,6 +23,8 @@ export interface GlucoseFitData {
   cgm0: number;
   /** Stomach outflow per minute (n·5 values), θ-independent (fast-model.ts). */
   outflow: Float64Array;
+  /** Insulin rate of each slot, U/min (simulate.ts slotInsulin), θ-independent. */
+  insulinUPerMin: Float64Array;
   priors: NormalPrior[];
 }
 
@@ -45,6 +47,7 @@ export function prepareFitData(d: GlucoseDataset, from: number, to: number, incl
     include,
     cgm0: d.cgm[from] as number,
     outflow: stomachOutflow(typical, carbsG, n),
+    insulinUPerMin: Float64Array.from({ length: n }, (_, k) => slotInsulin(d, from + k)),
     priors,
   };
 }
@@ -69,10 +72,10 @@ export function predictWindow(theta: ArrayLike<number>, data: GlucoseFitData, ou
   if (p === undefined) return false;
   const model = new FastModel(p);
   const state = model.fromFullState(initialStateFromCgm(p, data.cgm0), new Float64Array(FAST_STATE_DIM));
-  const inputs: SlotInputs = data;
+  const insulin = data.insulinUPerMin;
   for (let k = 0; k < data.n; k++) {
     out[k] = model.gsub(state);
-    if (!model.stepSlot(state, slotInsulin(inputs, k), data.outflow, 5 * k)) return false;
+    if (!model.stepSlot(state, insulin[k] as number, data.outflow, 5 * k)) return false;
   }
   return true;
 }
