@@ -107,31 +107,41 @@ export function glucoseBandsSpec(bands: readonly ArmBands[], options: { title?: 
 // ---- forest plot -----------------------------------------------------------------------------
 
 export interface ForestRow {
-  /** Facet label, e.g. "Time in range (%)". */
+  /** Endpoint label with its unit, e.g. "Time in range 70–180 mg/dL (%)". */
   endpoint: string;
-  /** Row label, e.g. "dqn − basal-bolus". */
+  /** The endpoint's unit ('' when it has none); panels group endpoints by unit. */
+  unit?: string;
+  /** Comparison, e.g. "dqn − basal-bolus". */
   comparison: string;
   estimate: number;
   lower: number;
   upper: number;
   safety?: boolean;
-  favours?: 'arm' | 'reference' | 'neither';
+  primary?: boolean;
+  favours?: 'arm' | 'reference' | 'neither' | 'n/a';
 }
 
-/** Forest rows from a trial analysis: one per (endpoint, arm ≠ reference) with a CI, safety first. */
+/**
+ * Forest rows from a trial analysis: one per (endpoint, arm ≠ reference) with a CI — primary endpoints
+ * first, then the others in the analysis order (safety, then the rest as declared).
+ */
 export function forestRowsFromTrial(trial: TrialAnalysis): ForestRow[] {
   const rows: ForestRow[] = [];
-  for (const e of trial.endpoints) {
-    const label = `${e.safety ? '[safety] ' : ''}${e.label}${e.unit ? ` (${e.unit})` : ''}`;
+  const endpoints = [...trial.endpoints.filter((e) => e.primary), ...trial.endpoints.filter((e) => !e.primary)];
+  for (const e of endpoints) {
+    const tags = [e.primary ? 'primary' : '', e.safety ? 'safety' : ''].filter(Boolean).join(', ');
+    const label = `${e.label}${e.unit ? ` (${e.unit})` : ''}${tags ? ` [${tags}]` : ''}`;
     for (const c of e.comparisons) {
       if (c.ci === null || c.meanDifference === null) continue;
       rows.push({
         endpoint: label,
+        unit: e.unit || (e.kind === 'binary' ? 'risk difference' : ''),
         comparison: `${c.arm} − ${c.reference}`,
         estimate: c.meanDifference,
         lower: c.ci.lower,
         upper: c.ci.upper,
         safety: e.safety,
+        primary: e.primary,
         favours: c.favours,
       });
     }
@@ -139,37 +149,74 @@ export function forestRowsFromTrial(trial: TrialAnalysis): ForestRow[] {
   return rows;
 }
 
+const FAVOURS_DOMAIN = ['arm', 'reference', 'neither', 'n/a'];
+const FAVOURS_RANGE = ['#2e7d32', '#c62828', '#555555', '#1565c0'];
+
 /**
- * Forest plot of paired differences (arm − reference) with their CIs, one panel per endpoint (each
- * with its own x scale, since units differ) and a dashed line at no difference.
+ * Forest plot of paired differences (arm − reference) with their CIs: one row per endpoint (and
+ * comparison, when there are several arms) with its full label, in the order given (primary first);
+ * one panel per unit, so each x axis is titled with the difference's unit; a dashed rule at 0.
  */
-export function forestPlotSpec(rows: readonly ForestRow[], options: { title?: string } = {}): TopLevelSpec {
-  const y = { field: 'comparison', type: 'nominal' as const, title: null };
-  const color = {
-    field: 'favours',
-    type: 'nominal' as const,
-    title: 'CI favours',
-    scale: { domain: ['arm', 'reference', 'neither'], range: ['#2e7d32', '#c62828', '#555555'] },
-  };
+export function forestPlotSpec(rows: readonly ForestRow[], options: { title?: string; level?: number } = {}): TopLevelSpec {
+  const comparisons = new Set(rows.map((r) => r.comparison));
+  const data = rows.map((r, i) => ({
+    ...r,
+    unit: r.unit ?? '',
+    panel: r.unit ? r.unit : 'no unit',
+    favours: r.favours ?? 'neither',
+    row: comparisons.size > 1 ? `${r.endpoint} · ${r.comparison}` : r.endpoint,
+    order: i,
+  }));
+  const units: string[] = [];
+  for (const r of data) if (!units.includes(r.panel)) units.push(r.panel);
+  const color = { field: 'favours', type: 'nominal' as const, title: 'Favours', scale: { domain: FAVOURS_DOMAIN, range: FAVOURS_RANGE } };
+  const pct = Math.round((options.level ?? 0.95) * 100);
+  const only = comparisons.size === 1 ? ` ${[...comparisons][0]}` : ' arm − reference';
+  const panels = units.map((unit) => {
+    const panelRows = data.filter((r) => r.panel === unit);
+    const y = {
+      field: 'row',
+      type: 'nominal' as const,
+      title: null,
+      sort: panelRows.map((r) => r.row),
+      axis: { labelLimit: 1000, labelFontSize: 11 },
+    };
+    // The domain always includes 0, so the zero rule is on screen and no extent is empty.
+    const lo = Math.min(0, ...panelRows.map((r) => r.lower));
+    const hi = Math.max(0, ...panelRows.map((r) => r.upper));
+    const pad = (hi - lo) * 0.05 || 1;
+    const x = {
+      type: 'quantitative' as const,
+      title: `Difference,${only} (${unit})`,
+      scale: { domain: [lo - pad, hi + pad], nice: false, zero: false },
+    };
+    return {
+      width: 360,
+      height: { step: 22 },
+      transform: [{ filter: { field: 'panel', equal: unit } }],
+      layer: [
+        { mark: { type: 'rule' as const, strokeDash: [4, 4], color: '#888' }, encoding: { x: { datum: 0, ...x } } },
+        { mark: { type: 'rule' as const, strokeWidth: 2 }, encoding: { y, x: { field: 'lower', ...x }, x2: { field: 'upper' }, color } },
+        {
+          mark: { type: 'point' as const, filled: true, size: 60 },
+          encoding: {
+            y,
+            x: { field: 'estimate', ...x },
+            color,
+            tooltip: [{ field: 'row' }, { field: 'estimate', format: '.3~g' }, { field: 'lower', format: '.3~g' }, { field: 'upper', format: '.3~g' }, { field: 'favours' }],
+          },
+        },
+      ],
+    };
+  });
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: options.title ?? 'Paired differences vs reference (mean, 95% bootstrap CI)',
-    datasets: { forest: rows.map((r) => ({ ...r, favours: r.favours ?? 'neither' })) },
+    title: options.title ?? `Paired differences vs reference (mean, ${pct}% bootstrap CI)`,
+    datasets: { forest: data },
     data: { name: 'forest' },
-    facet: { row: { field: 'endpoint', type: 'nominal', title: null, sort: null, header: { labelAngle: 0, labelAlign: 'left', labelLimit: 240 } } },
-    spec: {
-      width: 360,
-      layer: [
-        { mark: { type: 'rule', strokeDash: [4, 4], color: '#888' }, encoding: { x: { datum: 0, type: 'quantitative' } } },
-        {
-          mark: { type: 'rule', strokeWidth: 2 },
-          encoding: { y, x: { field: 'lower', type: 'quantitative', title: 'Difference (arm − reference)' }, x2: { field: 'upper' }, color },
-        },
-        { mark: { type: 'point', filled: true, size: 60 }, encoding: { y, x: { field: 'estimate', type: 'quantitative' }, color } },
-      ],
-    },
+    vconcat: panels,
     resolve: { scale: { x: 'independent', y: 'independent' } },
-  };
+  } as TopLevelSpec;
 }
 
 // ---- CVGA ------------------------------------------------------------------------------------

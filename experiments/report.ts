@@ -14,7 +14,7 @@ import {
   learningCurveSpec,
 } from './charts.js';
 import type { ExperimentRecord, JobRecord } from './store.js';
-import type { EndpointAnalysis, TrialAnalysis } from './trial-analysis.js';
+import { type EndpointAnalysis, type TrialAnalysis, withVerdicts } from './trial-analysis.js';
 
 /**
  * Experiment reports in three formats:
@@ -46,6 +46,12 @@ export interface ReportOptions {
   chartPrefix?: string;
   /** Directory the Markdown file will live in, for relative links (default: chartDir). */
   mdDir?: string;
+  /**
+   * md only: 'omit' lists the charts without rendering them (for a terminal: no base64 walls),
+   * with `chartsHint` saying how to get them. Default: inline data URIs, or files with `chartDir`.
+   */
+  charts?: 'omit';
+  chartsHint?: string;
 }
 
 /**
@@ -80,7 +86,7 @@ export function reportCharts(input: ReportInput): ReportChart[] {
   const charts: ReportChart[] = [];
   if (input.trial) {
     const rows = forestRowsFromTrial(input.trial);
-    if (rows.length > 0) charts.push({ name: 'forest', title: 'Paired differences (forest plot)', spec: forestPlotSpec(rows) });
+    if (rows.length > 0) charts.push({ name: 'forest', title: 'Paired differences (forest plot)', spec: forestPlotSpec(rows, { level: input.trial.level }) });
   }
   if (input.bands && input.bands.length > 0) charts.push({ name: 'glucose-bands', title: 'Glucose by time of day', spec: glucoseBandsSpec(input.bands) });
   if (input.cvga && input.cvga.length > 0) charts.push({ name: 'cvga', title: 'Control-variability grid analysis', spec: cvgaSpec(input.cvga) });
@@ -144,7 +150,7 @@ function endpointTables(e: EndpointAnalysis, level: number): { arms: Table; comp
   };
   const pct = Math.round(level * 100);
   const comparisons: Table = {
-    head: ['Comparison', 'Pairs', binary ? 'Risk difference' : 'Mean difference', `${pct}% CI (bootstrap)`, 'Test', 'p', 'Effect size', 'Favours'],
+    head: ['Comparison', 'Pairs', binary ? 'Risk difference' : 'Mean difference', `${pct}% CI (bootstrap)`, 'Test', 'p', 'Effect size', 'Favours (rule: CI excludes 0, declared direction)'],
     rows: e.comparisons.map((c) => {
       const test =
         c.test.name === 'mcnemar'
@@ -155,8 +161,7 @@ function endpointTables(e: EndpointAnalysis, level: number): { arms: Table; comp
           ? `RD ${formatNumber(c.effectSizes.riskDifference)}`
           : `d_z ${formatNumber(c.effectSizes.cohensDz)}, r_rb ${formatNumber(c.effectSizes.rankBiserial)}`;
       const ci = c.ci === null ? DASH : `[${formatNumber(c.ci.lower)}, ${formatNumber(c.ci.upper)}]`;
-      const favours = c.favours === 'arm' ? c.arm : c.favours === 'reference' ? c.reference : 'neither';
-      return [`${c.arm} − ${c.reference}`, String(c.nPairs), formatNumber(c.meanDifference), ci, test, formatP(c.test.pValue), effect, favours];
+      return [`${c.arm} − ${c.reference}`, String(c.nPairs), formatNumber(c.meanDifference), ci, test, formatP(c.test.pValue), effect, c.note];
     }),
   };
   return { arms, comparisons };
@@ -193,7 +198,8 @@ function experimentHeader(input: ReportInput): { title: string; facts: [string, 
 }
 
 function trialFacts(trial: TrialAnalysis): string {
-  return `Patients: ${trial.patients}; replicates per patient and arm: ${trial.replicates}; reference arm: ${trial.reference}; bootstrap: ${trial.resamples} resamples of patients (percentile, seed ${trial.seed}). Paired tests: Wilcoxon signed-rank (McNemar for binary endpoints). Safety endpoints first.`;
+  const pct = Math.round(trial.level * 100);
+  return `Patients: ${trial.patients}; replicates per patient and arm: ${trial.replicates}; reference arm: ${trial.reference}; bootstrap: ${trial.resamples} resamples of patients (percentile, seed ${trial.seed}). Paired tests: Wilcoxon signed-rank (McNemar for binary endpoints). Safety endpoints first. Favours: an arm is favoured when the ${pct}% CI of the paired difference excludes 0 on the side the endpoint declares better; "neither" when the CI covers 0; "n/a" for endpoints with no better direction (e.g. mean glucose). The test's p-value is given next to it, and a disagreement between CI and test is stated.`;
 }
 
 async function renderMarkdown(input: ReportInput, options: ReportOptions): Promise<string> {
@@ -216,6 +222,10 @@ async function renderMarkdown(input: ReportInput, options: ReportOptions): Promi
   const charts = reportCharts(input);
   if (charts.length > 0) {
     out.push('## Charts', '');
+    if (options.charts === 'omit') {
+      out.push(`Not rendered here (${charts.map((c) => c.title).join('; ')}).${options.chartsHint ? ` ${options.chartsHint}` : ''}`, '');
+      return out.join('\n');
+    }
     if (options.chartDir) mkdirSync(options.chartDir, { recursive: true });
     for (const chart of charts) {
       const svg = await renderSvg(chart.spec);
@@ -272,7 +282,8 @@ async function renderHtml(input: ReportInput): Promise<string> {
 // ---- entry point -----------------------------------------------------------------------------
 
 /** Renders the report of an experiment (see the module comment for the three formats). */
-export async function renderReport(input: ReportInput, format: ReportFormat, options: ReportOptions = {}): Promise<string> {
+export async function renderReport(given: ReportInput, format: ReportFormat, options: ReportOptions = {}): Promise<string> {
+  const input: ReportInput = given.trial ? { ...given, trial: withVerdicts(given.trial) } : given;
   switch (format) {
     case 'json':
       return `${JSON.stringify(

@@ -67,8 +67,63 @@ export interface PairedComparison {
     | { name: 'wilcoxon-signed-rank'; statistic: number; wMinus: number; n: number; zeros: number; z: number; pValue: number; method: 'exact' | 'normal' }
     | { name: 'mcnemar'; b: number; c: number; statistic: number | null; pValue: number; method: 'exact' | 'chi-square' };
   effectSizes: { cohensDz?: number | null; rankBiserial?: number; riskDifference?: number };
-  /** Which arm the CI favours, given the endpoint's `better` direction ('neither' if the CI covers 0). */
-  favours: 'arm' | 'reference' | 'neither';
+  /** The favours rule applied to this comparison (see `favoursVerdict`). */
+  favours: Favours;
+  /** Whether the CI (excludes 0?) and the paired test (p < 1 − level?) agree; when not, `note` says so. */
+  agreement: 'agree' | 'ci-only' | 'test-only';
+  /** One line for a reader: the verdict, its p-value, and any CI/test disagreement. */
+  note: string;
+}
+
+/**
+ * The favours rule, used by every report format (md, html, json, viewer data):
+ * - 'n/a' when the endpoint declares no better direction (`better: 'none'`, e.g. mean glucose, whose
+ *   desirable value depends on the range rather than a direction) — no arm can be favoured;
+ * - 'arm' / 'reference' when the `level` bootstrap CI of the mean paired difference (arm − reference)
+ *   excludes 0 and lies on the side the endpoint calls better / worse;
+ * - 'neither' when the CI covers 0.
+ * The verdict follows the CI alone; the paired test's p-value is reported next to it, and when the
+ * two disagree (CI excludes 0 but p ≥ 1 − level, or p < 1 − level but the CI covers 0: a mean-based
+ * bootstrap and a rank test can legitimately differ on skewed or small samples) `agreement` and `note`
+ * say so instead of silently preferring one.
+ */
+export type Favours = 'arm' | 'reference' | 'neither' | 'n/a';
+
+export function favoursVerdict(
+  c: { arm: string; reference: string; ci: { lower: number; upper: number } | null; pValue: number | null },
+  better: 'higher' | 'lower' | 'none',
+  level: number,
+): { favours: Favours; agreement: PairedComparison['agreement']; note: string } {
+  const alpha = 1 - level;
+  const pct = `${Math.round(level * 100)}%`;
+  const p = c.pValue !== null && Number.isFinite(c.pValue) ? c.pValue : null;
+  const pText = p === null ? 'p n/a' : p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`;
+  const ciExcludes = c.ci !== null && (c.ci.lower > 0 || c.ci.upper < 0);
+  const testSignificant = p !== null && p < alpha;
+  const agreement: PairedComparison['agreement'] = ciExcludes === testSignificant ? 'agree' : ciExcludes ? 'ci-only' : 'test-only';
+  let favours: Favours;
+  let head: string;
+  if (better === 'none') {
+    favours = 'n/a';
+    head = `n/a: the endpoint has no better direction (${c.ci === null ? 'no CI' : ciExcludes ? `${pct} CI excludes 0, ${c.ci.lower > 0 ? 'arm higher' : 'arm lower'}` : `${pct} CI covers 0`})`;
+  } else if (c.ci === null) {
+    favours = 'neither';
+    head = 'neither: no paired values';
+  } else if (ciExcludes) {
+    const armHigher = c.ci.lower > 0;
+    favours = armHigher === (better === 'higher') ? 'arm' : 'reference';
+    head = `${favours === 'arm' ? c.arm : c.reference} (${pct} CI excludes 0)`;
+  } else {
+    favours = 'neither';
+    head = `neither (${pct} CI covers 0)`;
+  }
+  const disagreement =
+    agreement === 'ci-only'
+      ? `; CI and test disagree: the CI excludes 0 but the paired test is not significant (${pText} ≥ ${alpha.toFixed(2)})`
+      : agreement === 'test-only'
+        ? `; CI and test disagree: the paired test is significant (${pText}) but the CI covers 0`
+        : '';
+  return { favours, agreement, note: `${head}, ${pText}${disagreement}` };
 }
 
 export interface EndpointAnalysis {
@@ -214,14 +269,11 @@ function comparePaired(
     }
   }
   if (n === 0) {
-    return { arm, reference, nPairs: 0, meanDifference: null, medianDifference: null, ci: null, test, effectSizes, favours: 'neither' };
+    const verdict = favoursVerdict({ arm, reference, ci: null, pValue: null }, o.better, o.level);
+    return { arm, reference, nPairs: 0, meanDifference: null, medianDifference: null, ci: null, test, effectSizes, ...verdict };
   }
   const ci = bootstrapMeanCI(d, o.root.fork(stream), { resamples: o.resamples, level: o.level });
-  let favours: PairedComparison['favours'] = 'neither';
-  if (o.better !== 'none' && (ci.lower > 0 || ci.upper < 0)) {
-    const armHigher = ci.lower > 0;
-    favours = armHigher === (o.better === 'higher') ? 'arm' : 'reference';
-  }
+  const verdict = favoursVerdict({ arm, reference, ci, pValue: test.pValue }, o.better, o.level);
   return {
     arm,
     reference,
@@ -231,6 +283,23 @@ function comparePaired(
     ci: { lower: ci.lower, upper: ci.upper, level: ci.level, resamples: ci.resamples, method: 'percentile-bootstrap', stream },
     test,
     effectSizes,
-    favours,
+    ...verdict,
+  };
+}
+
+/**
+ * The analysis with every comparison's verdict (re)derived by `favoursVerdict`, so analyses stored
+ * before the rule existed (or with an older rule) are reported by the current one.
+ */
+export function withVerdicts(trial: TrialAnalysis): TrialAnalysis {
+  return {
+    ...trial,
+    endpoints: trial.endpoints.map((e) => ({
+      ...e,
+      comparisons: e.comparisons.map((c) => ({
+        ...c,
+        ...favoursVerdict({ arm: c.arm, reference: c.reference, ci: c.ci, pValue: c.test.pValue }, e.better ?? 'none', c.ci?.level ?? trial.level),
+      })),
+    })),
   };
 }

@@ -22,7 +22,14 @@ export function registerReportCommand(program: Command): void {
     try {
       const input = reportInput(store, id);
       const out = options.out ? resolve(options.out) : undefined;
-      const text = await renderReport(input, options.format, out ? { chartDir: dirname(out), mdDir: dirname(out), chartPrefix: id.replace(/[^a-zA-Z0-9-]+/g, '_') } : {});
+      // md to stdout (a terminal or a pipe): no inline base64 SVGs, which would be tens of kB of noise.
+      const text = await renderReport(
+        input,
+        options.format,
+        out
+          ? { chartDir: dirname(out), mdDir: dirname(out), chartPrefix: id.replace(/[^a-zA-Z0-9-]+/g, '_') }
+          : { charts: 'omit', chartsHint: `Get them as SVG files with \`twinlab report ${id} --out report.md\`, or inline with \`--format html --out report.html\`.` },
+      );
       if (out) {
         writeFileSync(out, text);
         process.stderr.write(`wrote ${out}\n`);
