@@ -47,7 +47,7 @@ describe('experiment CLI', () => {
 
     const csv = await cli(['export', `${id}/job-0`, '--format', 'csv', '--data', data]);
     expect(csv.code).toBe(0);
-    expect(csv.stdout.split('\n')[0]).toMatch(/^episode,step,action,reward/);
+    expect(csv.stdout.split('\n')[0]).toMatch(/^job,arm,patient,replicate,episode,step,action,reward/);
 
     const report = await cli(['report', id, '--format', 'json', '--data', data]);
     expect(report.code).toBe(0);
