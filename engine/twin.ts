@@ -67,10 +67,10 @@ export function getTwin(id: string): TwinDefinition {
   return twin;
 }
 
-/** The twin that owns an env id (by namespace or explicit listing). */
-export function twinForEnv(envId: string): TwinDefinition {
+/** The twin that lists an env id in its envIds, if any. */
+export function twinForEnv(envId: string): TwinDefinition | undefined {
   for (const twin of twins.values()) if (twin.envIds.includes(envId)) return twin;
-  throw new TwinlabError('NOT_FOUND', `no twin owns env "${envId}"`);
+  return undefined;
 }
 
 export function listTwins(): TwinDefinition[] {

@@ -26,7 +26,7 @@ import { analyzeTrial, type TrialAnalysis } from './trial-analysis.js';
  *   4. persist — the experiment and all its jobs, pending, in one transaction;
  *   5. execute — the executor runs the jobs (Piscina workers by default); each job goes running →
  *      finished / failed / cancelled in the store as it happens;
- *   6. store — events are appended in batches (per job, in order, flushed every 250 ms / 500 events and
+ *   6. store — events are appended in batches (per job, in order, flushed every 25 ms / 500 events and
  *      before the job's own result); a finished job's result, episode logs, artifacts and its
  *      `run.finished` event are written in ONE transaction, so a crash never leaves half a result;
  *   7. analyse — for a trial whose jobs all finished, the paired analysis is computed and stored;
@@ -57,8 +57,10 @@ export interface RunnerOptions {
 }
 
 export interface RunExperimentOptions extends RunnerOptions {
-  /** A parsed spec (validated here). */
+  /** A parsed spec (validated here unless `validated`). */
   spec: unknown;
+  /** `spec` is already the result of validateSpec (saved-policy paths absolute): do not validate it again. */
+  validated?: boolean;
   /** Directory relative saved-policy paths resolve against. */
   baseDir?: string;
   /** Experiment id (default: generated). */
@@ -80,7 +82,7 @@ const FLUSH_EVENTS = 500;
 export async function runExperiment(options: RunExperimentOptions): Promise<ExperimentOutcome> {
   const { store } = options;
   // 1. validate
-  const spec = validateSpec(options.spec, { baseDir: options.baseDir });
+  const spec = options.validated ? (options.spec as ExperimentSpec) : validateSpec(options.spec, { baseDir: options.baseDir });
   // 2. id
   let id = options.id ?? newExperimentId(store, spec.name);
   if (store.getExperiment(id)) throw new TwinlabError('CONFLICT', `experiment ${id} already exists in ${store.path}`);
@@ -410,7 +412,7 @@ function finish(store: Store, id: string, spec: ExperimentSpec, signal: AbortSig
   // 7. analyse
   let trial: TrialAnalysis | undefined;
   if (spec.kind === 'trial') {
-    trial = analyseTrial(spec, jobs);
+    trial = analyzeTrialJobs(spec, jobs);
     store.saveTrialResult(id, trial);
   }
   // 8. finish
@@ -418,8 +420,8 @@ function finish(store: Store, id: string, spec: ExperimentSpec, signal: AbortSig
   return trial ? { id, status: 'finished', jobs, trial } : { id, status: 'finished', jobs };
 }
 
-/** The paired analysis of a finished trial from its job results (patient = enrolment position). */
-export function analyseTrial(spec: TrialSpec, jobs: JobRecord[]): TrialAnalysis {
+/** The paired analysis of a finished trial: its job results tabulated by patient (enrolment position), arm and replicate, then analyzeTrial. */
+export function analyzeTrialJobs(spec: TrialSpec, jobs: JobRecord[]): TrialAnalysis {
   const twin = spec.cohort.twin ? getTwin(spec.cohort.twin) : undefined;
   const table = new Map<string, Record<string, number>>();
   for (const job of jobs) {

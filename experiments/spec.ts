@@ -5,12 +5,13 @@ import { z } from 'zod';
 import { DQN_PRESETS, DqnConfigSchema } from '../agents/dqn-config.js';
 import { describeValue, TwinlabError } from '../engine/errors.js';
 import { getSpec, hasEnv, knownOptions, make, registeredIds, unknownOptions } from '../engine/registry.js';
-import { getTwin, listTwins, type TwinDefinition } from '../engine/twin.js';
+import { getTwin, listTwins, type TwinDefinition, twinForEnv } from '../engine/twin.js';
 import '../environments/index.js';
 import '../policies/index.js';
 import { hasPolicy, listPolicies } from '../policies/registry.js';
 import { GENERIC_ENDPOINTS } from './endpoints.js';
 import { checkPersonalCohort, isPersonalCohort, type PersonalCohort, PersonalCohortSchema } from './personal-cohort.js';
+import { EXPERIMENT_KINDS } from './store.js';
 
 /**
  * Experiment specs (YAML or JSON), three kinds:
@@ -152,8 +153,6 @@ export type SweepSpec = z.output<typeof SweepSpecSchema>;
 export type TrialSpec = z.output<typeof TrialSpecSchema>;
 export type PopulationCohort = Exclude<TrialSpec['cohort'], PersonalCohort>;
 export type ExperimentSpec = z.output<typeof ExperimentSpecSchema>;
-export type ExperimentKind = ExperimentSpec['kind'];
-export const EXPERIMENT_KINDS: ExperimentKind[] = ['train', 'sweep', 'trial'];
 
 export interface SpecError {
   path: string;
@@ -398,7 +397,7 @@ export interface TrialTarget {
 /** The env and twin of a trial cohort (throws NOT_FOUND when they cannot be resolved). */
 export function trialTarget(cohort: TrialSpec['cohort']): TrialTarget {
   const twin =
-    cohort.twin !== undefined ? getTwin(cohort.twin) : cohort.env !== undefined ? listTwins().find((t) => t.envIds.includes(cohort.env as string)) : undefined;
+    cohort.twin !== undefined ? getTwin(cohort.twin) : cohort.env !== undefined ? twinForEnv(cohort.env) : undefined;
   const envId = cohort.env ?? twin?.defaultEnvId;
   if (envId === undefined) throw new TwinlabError('INVALID_SPEC', 'cohort needs env or twin');
   return { envId, twin };

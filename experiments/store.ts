@@ -31,12 +31,6 @@ export type JobStatus = ExperimentStatus;
 export function isExperimentStatus(value: unknown): value is ExperimentStatus {
   return typeof value === 'string' && Object.hasOwn(EXPERIMENT_STATUS, value);
 }
-export const isJobStatus = isExperimentStatus;
-
-/** True for statuses a job or experiment never leaves by itself (finished, failed, cancelled, interrupted). */
-export function isTerminalStatus(status: ExperimentStatus): boolean {
-  return status === 'finished' || status === 'failed' || status === 'cancelled' || status === 'interrupted';
-}
 
 export const EXPERIMENT_KINDS = ['train', 'sweep', 'trial'] as const;
 export type ExperimentKind = (typeof EXPERIMENT_KINDS)[number];

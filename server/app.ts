@@ -4,7 +4,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import { TwinlabError } from '../engine/errors.js';
 import { listSpecs, make } from '../engine/registry.js';
-import { listTwins } from '../engine/twin.js';
+import { twinForEnv } from '../engine/twin.js';
 import { getDatasetRecord, importDatasetIntoStore, listDatasets } from '../experiments/dataset-store.js';
 import { resolveDataPath, type Store } from '../experiments/store.js';
 import { listPolicies } from '../policies/registry.js';
@@ -126,11 +126,10 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   api.get('/envs', (_req, res) => {
-    const twins = listTwins();
     res.json(
       listSpecs().map((spec) => {
         const env = make(spec.id);
-        const twin = twins.find((t) => t.envIds.includes(spec.id));
+        const twin = twinForEnv(spec.id);
         const row = {
           id: spec.id,
           description: spec.description,

@@ -1,13 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { TwinlabError } from '../../engine/errors.js';
 import { type Executor, InlineExecutor, PiscinaExecutor } from '../../experiments/executor.js';
 import type { JobSpec, TrainJobConfig } from '../../experiments/jobs.js';
 import { type ExperimentOutcome, type RunnerEvent, type RunnerOptions, runExperiment } from '../../experiments/runner.js';
-import { parseSpecText, validateSpec } from '../../experiments/spec.js';
-import { DEFAULT_DATA_DIR, type ExperimentRecord, Store } from '../../experiments/store.js';
+import { loadSpecFile } from '../../experiments/spec.js';
+import { DEFAULT_DATA_DIR, type ExperimentRecord, STORE_FILE, Store } from '../../experiments/store.js';
 import { EXIT, parseInteger } from '../program.js';
 
 /**
@@ -35,7 +35,7 @@ export function addRunOptions(command: Command): Command {
 
 /** Open an existing store for reading commands (a missing data dir is an error, not a new store). */
 export function openExistingStore(dataDir: string): Store {
-  if (!existsSync(resolve(dataDir, 'twinlab.db'))) throw new TwinlabError('NOT_FOUND', `no twinlab store in ${resolve(dataDir)} (use --data DIR)`);
+  if (!existsSync(resolve(dataDir, STORE_FILE))) throw new TwinlabError('NOT_FOUND', `no twinlab store in ${resolve(dataDir)} (use --data DIR)`);
   return Store.open(dataDir);
 }
 
@@ -194,12 +194,9 @@ export async function runSession(
 export function registerRunCommand(program: Command): void {
   addRunOptions(program.command('run').description('run an experiment spec (train, sweep or trial; YAML or JSON)').argument('<spec>', 'spec file')).action(
     async (specPath: string, options: ExperimentCliOptions) => {
-      if (!existsSync(specPath)) throw new TwinlabError('NOT_FOUND', `spec file ${specPath} does not exist`);
-      const raw = parseSpecText(readFileSync(specPath, 'utf8'), specPath);
-      const baseDir = dirname(resolve(specPath));
-      validateSpec(raw, { baseDir }); // before the store exists: an invalid spec writes nothing
+      const spec = loadSpecFile(specPath); // before the store exists: an invalid spec writes nothing
       await runSession(Store.open(options.data), options, ({ store, executor, reporter, signal }) =>
-        runExperiment({ spec: raw, baseDir, store, executor, signal, ...reporter.runnerOptions() }),
+        runExperiment({ spec, validated: true, store, executor, signal, ...reporter.runnerOptions() }),
       );
     },
   );
