@@ -8,6 +8,7 @@ import { forecastSeries, livingProfile } from '../twinning/glucose/replay.js';
 import { syntheticPerson } from '../twinning/glucose/synthetic.js';
 import { formatResults } from './engine.js';
 import type { BenchResult } from './types.js';
+import { median, numberOption } from './util.js';
 
 /**
  * Personal glucose twins (twinning/): time to fit 7 days of 5-min data (MAP on one core; MCMC with
@@ -19,16 +20,6 @@ import type { BenchResult } from './types.js';
  * Run: `npm run bench -- twin-glucose` (`--people N` for the accuracy set, default 5; `--no-mcmc`).
  */
 const DAY = 86_400_000;
-
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 export async function run(): Promise<BenchResult[]> {
   const out: BenchResult[] = [];
@@ -53,7 +44,12 @@ export async function run(): Promise<BenchResult[]> {
     evaluations = fitMap(data, { seed: r }).evaluations;
     mapTimes.push((performance.now() - t) / 1000);
   }
-  out.push({ name: 'MAP fit, 7 days, one core (3 starts screened, 2 rounds on the best)', value: median(mapTimes), unit: 's', note: `${evaluations} model evaluations` });
+  out.push({
+    name: 'MAP fit, 7 days, one core (3 starts screened, 2 rounds on the best)',
+    value: median(mapTimes),
+    unit: 's',
+    note: `${evaluations} model evaluations`,
+  });
   // 2. MCMC with the defaults on 2 workers
   if (!process.argv.includes('--no-mcmc')) {
     const t = performance.now();
@@ -85,7 +81,7 @@ export async function run(): Promise<BenchResult[]> {
     unit: 'ms',
   });
   // 4. accuracy on synthetic people: fit on 5 days (MAP), forecast the 2 held-out days
-  const people = option('--people', 5);
+  const people = numberOption('--people', 5);
   const H = [30, 60, 120];
   const acc = H.map(() => ({ se: 0, pe: 0, hit: 0, n: 0 }));
   let fitSe = 0;

@@ -14,6 +14,7 @@ import { livingProfile } from '../twinning/glucose/replay.js';
 import { syntheticPerson } from '../twinning/glucose/synthetic.js';
 import { twinFileText } from '../twinning/glucose/twin-file.js';
 import type { BenchResult } from './types.js';
+import { median } from './util.js';
 
 /**
  * Live recalibration of a personal glucose twin (server/twins.ts): the time of one observation update
@@ -25,11 +26,6 @@ import type { BenchResult } from './types.js';
  * Run directly: `npx tsx bench/twin-live.ts`, or `npm run bench -- twin-live`.
  */
 const UPDATES = 288;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 /** CGM of a slow sine around 140 mg/dL for row j after the data. */
 const cgmAt = (j: number) => Math.round(140 + 40 * Math.sin(j / 30));

@@ -5,6 +5,7 @@ import { fitMap, type VancoFitData } from '../twinning/vancomycin/likelihood.js'
 import { predictLevels } from '../twinning/vancomycin/replay.js';
 import { runVancoValidation, syntheticVancoPatient } from '../twinning/vancomycin/validation.js';
 import type { BenchResult } from './types.js';
+import { median, numberOption } from './util.js';
 
 /**
  * Personal vancomycin twin (twinning/vancomycin/): MAP time from 1–4 levels, posterior time (default
@@ -14,15 +15,6 @@ import type { BenchResult } from './types.js';
  *
  * Run: `npm run bench -- twin-vancomycin` (`--patients N`, default 200).
  */
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 const H = 3_600_000;
 
@@ -67,7 +59,7 @@ export async function run(): Promise<BenchResult[]> {
   }
   out.push({ name: 'dose table (3 intervals × 16 doses × 400 draws)', value: median(doseTimes), unit: 'ms', note: 'median of 5' });
 
-  const n = option('--patients', 200);
+  const n = numberOption('--patients', 200);
   t0 = performance.now(); // clock-ok
   const v = runVancoValidation({ patients: n, seed: 7 });
   const seconds = (performance.now() - t0) / 1000; // clock-ok
@@ -91,7 +83,7 @@ export async function run(): Promise<BenchResult[]> {
   });
 
   // coverage of the 95 % predictive band of the later trough given peak + trough (posterior × residual)
-  const m = option('--coverage', 40);
+  const m = numberOption('--coverage', 40);
   let inside = 0;
   for (let i = 0; i < m; i++) {
     const q = syntheticVancoPatient(7, i);

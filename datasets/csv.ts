@@ -20,7 +20,8 @@ interface Row {
   values: Record<'cgm' | 'basal' | 'bolus' | 'carbs', number | undefined>;
 }
 
-function splitCells(line: string): string[] {
+/** The cells of one CSV line, trimmed, with surrounding double quotes removed (no quoted commas). */
+export function splitCells(line: string): string[] {
   return line.split(',').map((cell) => {
     const t = cell.trim();
     return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1).trim() : t;
@@ -36,7 +37,16 @@ export interface ParsedSource {
   bodyWeightKg?: number;
 }
 
-export function parseCsv(text: string, findings: Findings): ParsedSource {
+/** A CSV file's lines (BOM and trailing blank lines removed) and its header: lower-cased names → column index. */
+export interface CsvTable {
+  lines: string[];
+  header: string[];
+  column: Map<string, number>;
+  headerRef: SourceRef;
+}
+
+/** Splits a CSV text into lines and reads its header; an empty file or a repeated column names line 1. */
+export function readCsvTable(text: string): CsvTable {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   while (lines.length > 0 && (lines[lines.length - 1] as string).trim() === '') lines.pop();
   if (lines.length === 0) throw new TwinlabError('INVALID_ARGUMENT', 'line 1, header: the file is empty', { row: 1, field: 'header' });
@@ -47,6 +57,11 @@ export function parseCsv(text: string, findings: Findings): ParsedSource {
     if (column.has(name)) throw inputError(headerRef, name, 'the column appears twice');
     column.set(name, i);
   });
+  return { lines, header, column, headerRef };
+}
+
+export function parseCsv(text: string, findings: Findings): ParsedSource {
+  const { lines, header, column, headerRef } = readCsvTable(text);
   const mmol = column.has(CGM_MMOL);
   if (mmol && column.has('cgm_mg_dl')) throw inputError(headerRef, CGM_MMOL, 'give either cgm_mg_dl or cgm_mmol_l, not both');
   const cgmField = mmol ? CGM_MMOL : 'cgm_mg_dl';

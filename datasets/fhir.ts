@@ -33,7 +33,11 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function parseFhirBundle(text: string, findings: Findings, options: { showIds?: boolean } = {}): ParsedSource {
+/**
+ * Parses a FHIR R4 Bundle's JSON text and checks its envelope: a JSON object of resourceType
+ * "Bundle" with a non-empty `entry` array. Errors name `Bundle` and the field.
+ */
+export function readBundle(text: string): Record<string, unknown> & { entry: unknown[] } {
   let bundle: unknown;
   try {
     bundle = JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -45,6 +49,11 @@ export function parseFhirBundle(text: string, findings: Findings, options: { sho
   if (bundle.resourceType !== 'Bundle') throw inputError(bundleRef, 'resourceType', `expected "Bundle", got ${JSON.stringify(bundle.resourceType ?? null)}`);
   if (!Array.isArray(bundle.entry)) throw inputError(bundleRef, 'entry', 'missing or not an array');
   if (bundle.entry.length === 0) throw inputError(bundleRef, 'entry', 'the Bundle has no entries');
+  return bundle as Record<string, unknown> & { entry: unknown[] };
+}
+
+export function parseFhirBundle(text: string, findings: Findings, options: { showIds?: boolean } = {}): ParsedSource {
+  const bundle = readBundle(text);
 
   const records = emptyRecords();
   const cgmValues: { value: number; ref: SourceRef; unit: 'mg/dL' | 'mmol/L' }[] = [];

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { TwinlabError } from '../engine/errors.js';
-import { LOINC } from './fhir.js';
+import { readCsvTable, splitCells } from './csv.js';
+import { LOINC, readBundle } from './fhir.js';
 import { Findings, inputError, type SourceRef } from './grid.js';
 import { formatIsoTime, parseIsoTime } from './time.js';
 
@@ -136,27 +137,11 @@ function finish(
   return { doses: d.map((x) => x.value), levels: l.map((x) => x.value) };
 }
 
-function splitCells(line: string): string[] {
-  return line.split(',').map((cell) => {
-    const t = cell.trim();
-    return t.length >= 2 && t.startsWith('"') && t.endsWith('"') ? t.slice(1, -1).trim() : t;
-  });
-}
-
 export function parseVancomycinCsv(
   text: string,
   findings: Findings,
 ): { doses: VancoDoseEvent[]; levels: VancoLevelEvent[]; records: number; utcOffsetMin?: number } {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  while (lines.length > 0 && (lines[lines.length - 1] as string).trim() === '') lines.pop();
-  if (lines.length === 0) throw new TwinlabError('INVALID_ARGUMENT', 'line 1, header: the file is empty', { row: 1, field: 'header' });
-  const header = splitCells(lines[0] as string).map((h) => h.toLowerCase());
-  const headerRef: SourceRef = { label: 'line 1', at: { row: 1 } };
-  const column = new Map<string, number>();
-  header.forEach((name, i) => {
-    if (column.has(name)) throw inputError(headerRef, name, 'the column appears twice');
-    column.set(name, i);
-  });
+  const { lines, header, column, headerRef } = readCsvTable(text);
   for (const name of VANCO_CSV_COLUMNS) {
     if (!column.has(name)) throw inputError(headerRef, name, `missing column; the header must be ${VANCO_CSV_COLUMNS.join(',')}`);
   }
@@ -236,15 +221,7 @@ export function parseVancomycinFhir(
   patientId?: string;
   covariates: VancomycinDataset['covariates'];
 } {
-  let bundle: unknown;
-  try {
-    bundle = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (error) {
-    throw new TwinlabError('INVALID_ARGUMENT', `Bundle, json: not valid JSON (${(error as Error).message})`, { resource: 'Bundle', field: 'json' });
-  }
-  const bundleRef: SourceRef = { label: 'Bundle', at: { resource: 'Bundle' } };
-  if (!isObject(bundle) || bundle.resourceType !== 'Bundle') throw inputError(bundleRef, 'resourceType', 'expected a FHIR Bundle');
-  if (!Array.isArray(bundle.entry) || bundle.entry.length === 0) throw inputError(bundleRef, 'entry', 'missing or empty');
+  const bundle = readBundle(text);
   const doses: Sourced<VancoDoseEvent>[] = [];
   const levels: Sourced<VancoLevelEvent>[] = [];
   const scr: { timeMs: number; value: number }[] = [];

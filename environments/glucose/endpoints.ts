@@ -209,7 +209,8 @@ export const GLUCOSE_ENDPOINTS: EndpointDefinition[] = [
   { id: 'mean_bg', label: 'Mean glucose', unit: 'mg/dL', kind: 'continuous', better: 'none', compute: onBg(meanGlucose) },
   { id: 'sd_bg', label: 'Glucose SD', unit: 'mg/dL', kind: 'continuous', better: 'lower', compute: onBg(sdGlucose) },
   { id: 'cv', label: 'Coefficient of variation', unit: '%', kind: 'continuous', better: 'lower', compute: onBg(cvGlucose) },
-  { id: 'gmi', label: 'Glucose management indicator', unit: '%', kind: 'continuous', better: 'lower', compute: onBg(gmi) },
+  // GMI = 3.31 + 0.02392 × mean glucose (Bergenstal et al., Diabetes Care 41(11), 2018): a linear function of mean glucose, so, like it, no better direction of its own
+  { id: 'gmi', label: 'Glucose management indicator', unit: '%', kind: 'continuous', better: 'none', compute: onBg(gmi) },
   { id: 'hbgi', label: 'High blood glucose index', unit: '', kind: 'continuous', better: 'lower', compute: onBg(hbgi) },
   { id: 'cvga_grade', label: 'CVGA zone (A=1 … E=5)', unit: '', kind: 'continuous', better: 'lower', compute: onBg((v) => cvga(v).grade) },
   { id: 'cvga_ab', label: 'CVGA zone A or B', unit: '', kind: 'binary', better: 'higher', compute: onBg((v) => (cvga(v).grade <= 2 ? 1 : 0)) },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { TwinlabError } from '../../engine/errors.js';
 import { GLUCOSE_TWIN_PARAMETERS } from './parameters.js';
+import { jsonFileText, parseJsonFile } from '../json-file.js';
 
 /**
  * `twin.json`, the saved personal glucose twin. Deterministic: no wall-clock time or host in it, so
@@ -70,22 +70,10 @@ export type GlucoseTwinFile = z.infer<typeof glucoseTwinFileSchema>;
 
 /** Parse and validate a twin.json text; errors name the file and the field. */
 export function parseTwinFile(text: string, file: string): GlucoseTwinFile {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new TwinlabError('INVALID_ARGUMENT', `${file}: not JSON (${(error as Error).message})`, { file });
-  }
-  const parsed = glucoseTwinFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue?.path.join('.') || '(root)';
-    throw new TwinlabError('INVALID_ARGUMENT', `${file}: ${path}: ${issue?.message ?? 'invalid'}`, { file, field: path });
-  }
-  return parsed.data;
+  return parseJsonFile(glucoseTwinFileSchema, text, file);
 }
 
 /** Canonical text of a twin file (2-space JSON, trailing newline). */
 export function twinFileText(twin: GlucoseTwinFile): string {
-  return `${JSON.stringify(twin, null, 2)}\n`;
+  return jsonFileText(twin);
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { TwinlabError } from '../../engine/errors.js';
 import { VANCO_TWIN_PARAMETERS } from './parameters.js';
+import { jsonFileText, parseJsonFile } from '../json-file.js';
 
 /**
  * `twin.json` of a personal vancomycin twin. Deterministic: no wall-clock time, so the same (data,
@@ -65,21 +65,9 @@ export const vancoTwinFileSchema = z.object({
 export type VancoTwinFile = z.infer<typeof vancoTwinFileSchema>;
 
 export function parseVancoTwinFile(text: string, file: string): VancoTwinFile {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new TwinlabError('INVALID_ARGUMENT', `${file}: not JSON (${(error as Error).message})`, { file });
-  }
-  const parsed = vancoTwinFileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const p = issue?.path.join('.') || '(root)';
-    throw new TwinlabError('INVALID_ARGUMENT', `${file}: ${p}: ${issue?.message ?? 'invalid'}`, { file, field: p });
-  }
-  return parsed.data;
+  return parseJsonFile(vancoTwinFileSchema, text, file);
 }
 
 export function vancoTwinFileText(twin: VancoTwinFile): string {
-  return `${JSON.stringify(twin, null, 2)}\n`;
+  return jsonFileText(twin);
 }
