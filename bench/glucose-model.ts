@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url';
-import { basalRate, getPatient, getTherapy, patientNames } from '../environments/glucose/params.js';
+import { basalRate, patientNames } from '../environments/glucose/params.js';
 import { DEFAULT_RK4_EATING_STEP, DEFAULT_RK4_STEP, T1DPatient } from '../environments/glucose/patient.js';
+import { getPatient, getTherapy } from '../environments/glucose/patients.js';
 import { formatResults } from './engine.js';
 import type { BenchResult } from './types.js';
 

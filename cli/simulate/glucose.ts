@@ -1,7 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { TwinlabError } from '../../engine/errors.js';
-import { basalRate, getPatient, type PatientParams } from '../../environments/glucose/params.js';
+import { basalRate, type PatientParams } from '../../environments/glucose/params.js';
 import type { IntegratorName } from '../../environments/glucose/patient.js';
+import { getPatient } from '../../environments/glucose/patients.js';
 import { type OpenLoopResult, simulateOpenLoop } from '../../environments/glucose/simulate.js';
 import { collect, parseInteger } from '../program.js';
 

@@ -3,20 +3,9 @@ import { describeValue, TwinlabError } from '../../engine/errors.js';
 import { Rng, type RngState } from '../../engine/random.js';
 import { Box, Discrete } from '../../engine/spaces.js';
 import { bgRisk, highRisk, lowRisk } from './endpoints.js';
-import {
-  type AgeGroup,
-  basalRate,
-  getPatient,
-  getTherapy,
-  isAgeGroup,
-  PATIENT_COLUMNS,
-  type PatientParams,
-  PUMPS,
-  patientNames,
-  SENSORS,
-  type Therapy,
-} from './params.js';
+import { type AgeGroup, basalRate, isAgeGroup, PATIENT_COLUMNS, type PatientParams, PUMPS, patientNames, SENSORS, type Therapy } from './params.js';
 import { type IntegratorName, T1DPatient, type T1DPatientState } from './patient.js';
+import { getPatient, getTherapy } from './patients.js';
 import { InsulinPump, type PumpMode } from './pump.js';
 import { MealScenario, MINUTES_PER_DAY, type ScenarioSpec, type ScenarioState } from './scenario.js';
 import { CgmSensor, type CgmState, type SplineKind } from './sensor.js';

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TwinlabError } from '../../engine/errors.js';
-import { generatedPatientByName, generatedTherapyByName, isGeneratedName } from './virtual-patients.js';
 
 /**
  * Parameters of the UVA/Padova S2008 type-1 virtual patients as distributed by simglucose
@@ -207,7 +206,8 @@ function copyParams(p: PatientParams): PatientParams {
   return { ...p, x0: Float64Array.from(p.x0) };
 }
 
-function notFound(name: string): TwinlabError {
+/** The error for a name that is neither a distributed nor a generated patient. */
+export function unknownPatient(name: string): TwinlabError {
   return new TwinlabError(
     'NOT_FOUND',
     `unknown glucose patient '${name}'; expected one of ${patientNames().join(', ')} or a generated name like 'adult~s42#007' (group~s<seed>#<index>)`,
@@ -215,23 +215,16 @@ function notFound(name: string): TwinlabError {
   );
 }
 
-/**
- * Parameters of a patient: one of the 30 distributed ones, or a generated one named
- * `group~s<seed>#<index>` (see virtual-patients.ts). Returns a fresh copy the caller may modify.
- */
-export function getPatient(name: string): PatientParams {
+/** Parameters of one of the 30 distributed patients (a fresh copy the caller may modify); generated names: patients.ts. */
+export function distributedPatient(name: string): PatientParams | undefined {
   const p = patients().get(name);
-  if (p !== undefined) return copyParams(p);
-  if (isGeneratedName(name)) return generatedPatientByName(name);
-  throw notFound(name);
+  return p === undefined ? undefined : copyParams(p);
 }
 
-/** Therapy settings (Quest.csv) of a distributed patient, or the derived therapy of a generated one. */
-export function getTherapy(name: string): Therapy {
+/** Therapy settings (Quest.csv) of one of the 30 distributed patients (a copy). */
+export function distributedTherapy(name: string): Therapy | undefined {
   const t = therapies().get(name);
-  if (t !== undefined) return { ...t };
-  if (isGeneratedName(name)) return generatedTherapyByName(name);
-  throw notFound(name);
+  return t === undefined ? undefined : { ...t };
 }
 
 /** Basal insulin that holds the patient at its steady state, U/min: u2ss [pmol/kg/min] · BW / 6000 [pmol/U]. */

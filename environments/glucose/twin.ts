@@ -3,7 +3,8 @@ import { register } from '../../engine/registry.js';
 import { type CohortMember, type CohortRequest, registerTwin } from '../../engine/twin.js';
 import { GLUCOSE_ENDPOINTS } from './endpoints.js';
 import { GlucoseEnv, type GlucoseEnvOptions } from './env.js';
-import { AGE_GROUPS, type AgeGroup, getPatient, getTherapy, isAgeGroup, patientNames } from './params.js';
+import { AGE_GROUPS, type AgeGroup, isAgeGroup, patientNames } from './params.js';
+import { getPatient, getTherapy } from './patients.js';
 import { generatedName } from './virtual-patients.js';
 
 export const GLUCOSE_ENV_ID = 'glucose/t1d-v1';

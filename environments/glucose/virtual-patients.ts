@@ -1,6 +1,6 @@
 import { type CohortSpec, sampleCohort, samplePatient, type VirtualPatient } from '../../engine/cohort.js';
 import { describeValue, TwinlabError } from '../../engine/errors.js';
-import { type AgeGroup, basalRate, getPatient, getTherapy, isAgeGroup, type PatientParams, patientNames, type Therapy } from './params.js';
+import { type AgeGroup, basalRate, distributedPatient, distributedTherapy, isAgeGroup, type PatientParams, patientNames, type Therapy } from './params.js';
 import { T1DPatient } from './patient.js';
 
 /**
@@ -160,8 +160,8 @@ function groupModel(group: AgeGroup): { fit: GroupFit; spec: CohortSpec } {
   const cached = fits.get(group);
   if (cached !== undefined) return cached;
   const names = patientNames(group);
-  const ps = names.map((n) => getPatient(n));
-  const ts = names.map((n) => getTherapy(n));
+  const ps = names.map((n) => distributedPatient(n) as PatientParams); // names come from patientNames
+  const ts = names.map((n) => distributedTherapy(n) as Therapy);
   const X = ps.map((p, k) => FREE.map((name) => logFree(p, ts[k] as Therapy, name)));
   const { mean, sd, corr, lambda } = shrinkCorrelation(X);
   const thetaPop: Record<string, number> = {};
@@ -402,13 +402,13 @@ function parseName(name: string): { group: AgeGroup; seed: number; index: number
   return { group: m[1] as AgeGroup, seed: Number(m[2]), index: Number(m[3]) };
 }
 
-/** Parameters of a generated patient by name (used by params.getPatient). */
+/** Parameters of a generated patient by name (used by patients.getPatient). */
 export function generatedPatientByName(name: string): PatientParams {
   const { group, seed, index } = parseName(name);
   return generatePatient(group, seed, index).params;
 }
 
-/** Therapy of a generated patient by name (used by params.getTherapy). */
+/** Therapy of a generated patient by name (used by patients.getTherapy). */
 export function generatedTherapyByName(name: string): Therapy {
   const { group, seed, index } = parseName(name);
   return generatePatient(group, seed, index).therapy;

@@ -9,7 +9,8 @@ import '../../../environments/index.js';
 import { bgRisk } from '../../../environments/glucose/endpoints.js';
 import { type ActionModel, GlucoseEnv, insulinOnBoardFraction, type Prescription } from '../../../environments/glucose/env.js';
 import { glucoseCohortMember } from '../../../environments/glucose/index.js';
-import { basalRate, getPatient, getTherapy, patientNames } from '../../../environments/glucose/params.js';
+import { basalRate, patientNames } from '../../../environments/glucose/params.js';
+import { getPatient, getTherapy } from '../../../environments/glucose/patients.js';
 import { drawRandomDay, MealScenario, RANDOM_MEAL_SLOTS } from '../../../environments/glucose/scenario.js';
 
 function rollout(env: Env, seed: number, steps = 288, actionSeed = 7): string {
@@ -107,7 +108,7 @@ describe('observation, info and prescription', () => {
     expect(boluses[1]).toBeCloseTo(Math.round(45 / cr / 0.05) * 0.05, 9); // no correction: CGM ≈ 139 < 150
   });
 
-  it('insulin on board follows LoopKit\'s exponential curve (peak 75 min, duration 360 min)', () => {
+  it("insulin on board follows LoopKit's exponential curve (peak 75 min, duration 360 min)", () => {
     // Expected fractions from the published formula of LoopKit ExponentialInsulinModel
     // (LoopKit/LoopKit, InsulinKit/ExponentialInsulinModel.swift, percentEffectRemaining; derivation in
     // LoopKit/Loop issue #388): τ = tp(1 − tp/td)/(1 − 2tp/td) = 101.7857 min, a = 2τ/td, S = 1/(1 − a + (1 + a)e^(−td/τ)),

@@ -3,8 +3,9 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { TwinlabError } from '../../../engine/errors.js';
 import { S, STATE_DIM, T1DModel } from '../../../environments/glucose/model.js';
-import { basalRate, dataDir, getPatient, getTherapy, PUMPS, patientNames, SENSORS } from '../../../environments/glucose/params.js';
+import { basalRate, dataDir, PUMPS, patientNames, SENSORS } from '../../../environments/glucose/params.js';
 import { DEFAULT_RK4_STEP, type PatientOptions, T1DPatient } from '../../../environments/glucose/patient.js';
+import { getPatient, getTherapy } from '../../../environments/glucose/patients.js';
 
 /** Run a day (1440 min) with 3 meals and CR boluses; returns BG (Gp/Vg) and Gsub (Gs/Vg) at every minute 0…1440. */
 function mealDay(name: string, options: PatientOptions, hard = false): { bg: Float64Array; gs: Float64Array } {

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { basalRate, getPatient } from '../../../environments/glucose/params.js';
+import { basalRate } from '../../../environments/glucose/params.js';
 import { T1DPatient } from '../../../environments/glucose/patient.js';
+import { getPatient } from '../../../environments/glucose/patients.js';
 import { simulateOpenLoop } from '../../../environments/glucose/simulate.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { basalRate, getPatient, getTherapy, PATIENT_COLUMNS, patientNames } from '../../../environments/glucose/params.js';
+import { basalRate, PATIENT_COLUMNS, patientNames } from '../../../environments/glucose/params.js';
 import { T1DPatient } from '../../../environments/glucose/patient.js';
+import { getPatient, getTherapy } from '../../../environments/glucose/patients.js';
 import {
   BW_RANGE,
   deriveBasal,
