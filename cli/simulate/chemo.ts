@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { Rk4 } from '../../engine/ode.js';
+import { CHEMO_CLEARANCE_THRESHOLD, CHEMO_DEATH_FRACTION, CHEMO_RK4_STEP_DAYS, CHEMO_STEP_DAYS } from '../../environments/oncology/chemo-env.js';
 import { CUMULATIVE_TOXICITY, chemoParams, chemoRhs, DTR_BENCH_INITIAL } from '../../environments/oncology/chemo-model.js';
-import { CHEMO_CLEARANCE_THRESHOLD, CHEMO_DEATH_FRACTION, CHEMO_RK4_STEP_DAYS, CHEMO_STEP_DAYS } from '../../environments/oncology/chemo.js';
 import { parseNumber } from '../program.js';
 
 interface ChemoSimulateOptions {

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { TwinlabError } from '../../engine/errors.js';
 import { Rk4 } from '../../engine/ode.js';
+import { infusionHours, VANCO_RK4_STEP_HOURS } from '../../environments/pkpd/vancomycin-env.js';
 import { GOTI, individualPk, VANCO_DIM, vancoRhs } from '../../environments/pkpd/vancomycin-model.js';
-import { infusionHours, VANCO_RK4_STEP_HOURS } from '../../environments/pkpd/vancomycin.js';
 import { parseNumber } from '../program.js';
 
 interface VancoSimulateOptions {
