@@ -6,24 +6,19 @@ import type { Policy } from './policy.js';
 import { hasPolicy, makePolicy } from './registry.js';
 import { loadSavedPolicy } from './saved.js';
 
-/**
- * Resolve a policy reference: a registered policy name (random, protocols) or a saved learned policy
- * directory (`policy.json` + tfjs LayersModel files). Returns a factory (policies bind to an env) and
- * the env id to use. (Imported statically: worker threads running TypeScript sources through tsx
- * cannot resolve relative dynamic imports.)
- */
+/** Binds a policy to an env. */
 export type PolicyFactory = (env: Env) => Policy;
-
-export interface SavedPolicyHandle {
-  envId: string;
-  envOptions: Record<string, unknown>;
-  create: PolicyFactory;
-}
 
 export function isSavedPolicyDir(ref: string): boolean {
   return existsSync(ref) && statSync(ref).isDirectory() && existsSync(join(ref, 'policy.json'));
 }
 
+/**
+ * Resolve a policy reference: a registered policy name (random, protocols) or a saved learned policy
+ * directory (`policy.json` + tfjs LayersModel files). Returns a factory (policies bind to an env) and
+ * the env id to use. (saved.ts is imported statically: worker threads running TypeScript sources through
+ * tsx cannot resolve relative dynamic imports.)
+ */
 export async function loadPolicy(ref: string, envId: string | undefined, envOptions: Record<string, unknown> = {}): Promise<{ policy: PolicyFactory; envId: string }> {
   if (hasPolicy(ref)) {
     if (!envId) throw new TwinlabError('INVALID_ARGUMENT', `--env is required with policy "${ref}"`);

@@ -6,8 +6,8 @@ import type { Env } from '../engine/env.js';
 import { TwinlabError } from '../engine/errors.js';
 import type { DenseActivation, DenseLayerWeights } from './dense-stack.js';
 import { GreedyQPolicy } from './greedy-q.js';
-import type { SavedPolicyHandle } from './load.js';
 import type { NormalizationSpec } from './observation-transform.js';
+import type { Policy } from './policy.js';
 
 /**
  * Saved learned policies: a directory with
@@ -198,7 +198,14 @@ export async function readSavedPolicy(dir: string): Promise<{ policy: PolicyFile
   }
 }
 
-/** The handle `policies/load.ts` expects: env id/options and a factory binding the policy to an env. */
+/** A loaded saved policy: the env it was trained on and a factory binding the policy to an env. */
+export interface SavedPolicyHandle {
+  envId: string;
+  envOptions: Record<string, unknown>;
+  create: (env: Env) => Policy;
+}
+
+/** Load a saved policy directory into the handle `policies/load.ts` and trial jobs use. */
 export async function loadSavedPolicy(dir: string): Promise<SavedPolicyHandle> {
   const { policy, layers } = await readSavedPolicy(dir);
   const base = new GreedyQPolicy(layers, { name: `greedy-q:${policy.envId}`, normalization: policy.observation.normalization });
