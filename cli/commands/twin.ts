@@ -8,7 +8,7 @@ import { TwinlabError } from '../../engine/errors.js';
 import { sha256Hex } from '../../engine/hash.js';
 import { codeVersion } from '../../experiments/code-version.js';
 import { loadDataset } from '../../experiments/dataset-store.js';
-import { DEFAULT_DATA_DIR, Store } from '../../experiments/store.js';
+import { DEFAULT_DATA_DIR, STORE_FILE, Store } from '../../experiments/store.js';
 import { saveTwinRecord } from '../../experiments/twin-store.js';
 import { FIT_DEFAULTS, fitGlucoseTwin } from '../../twinning/glucose/fit.js';
 import { forecastSeries, replay } from '../../twinning/glucose/replay.js';
@@ -55,7 +55,7 @@ function resolveDataset(
     return { dataset: importDataset(data, { format: options.format, bodyWeightKg: options.bodyWeight, patientId: options.patientId }), datasetId: null };
   }
   const storeDir = options.store ?? DEFAULT_DATA_DIR;
-  if (!existsSync(path.join(storeDir, 'twinlab.db'))) {
+  if (!existsSync(path.join(storeDir, STORE_FILE))) {
     throw new TwinlabError('NOT_FOUND', `--data: no file ${data}, and no store in ${path.resolve(storeDir)} to look it up as a dataset id (use --store DIR)`, {
       field: 'data',
     });
@@ -137,7 +137,7 @@ export function registerTwinCommand(program: Command): void {
       const text = twinFileText(twinFile);
       writeAtomic(path.join(o.out, 'twin.json'), text);
       const id = `twin-${sha256Hex(text).slice(0, 16)}`;
-      if (existsSync(path.join(o.store, 'twinlab.db'))) {
+      if (existsSync(path.join(o.store, STORE_FILE))) {
         const store = Store.open(o.store);
         try {
           saveTwinRecord(store, {
