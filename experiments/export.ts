@@ -49,7 +49,8 @@ interface JobColumns {
   info: { key: string; column: string }[];
 }
 
-function observationLabels(envId: string, envOptions: Record<string, unknown>): string[] {
+/** The observation labels an env declares for these options ([] when it cannot be built). */
+export function observationLabels(envId: string, envOptions: Record<string, unknown>): string[] {
   try {
     const env = make(envId, envOptions);
     const labels = env.observationSpace.labels ?? [];

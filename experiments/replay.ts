@@ -9,6 +9,7 @@ import '../policies/index.js';
 import { loadPolicy } from '../policies/load.js';
 import { type Policy, policyContext } from '../policies/policy.js';
 import { codeVersion } from './code-version.js';
+import { observationLabels } from './export.js';
 import type { TrainJobConfig, TrialJobConfig } from './jobs.js';
 import type { JobRecord, Store } from './store.js';
 
@@ -214,17 +215,6 @@ export function exportRun(store: Store, jobId: string, format: ExportFormat, opt
     }
   }
   return format === 'jsonl' ? rows.map((r) => `${JSON.stringify(r)}\n`).join('') : toCsv(rows);
-}
-
-function observationLabels(envId: string, envOptions: Record<string, unknown>): string[] {
-  try {
-    const env = make(envId, envOptions);
-    const labels = env.observationSpace.labels ?? [];
-    env.close?.();
-    return [...labels];
-  } catch {
-    return [];
-  }
 }
 
 function flatten(data: Record<string, unknown>, numericOnly: boolean, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
