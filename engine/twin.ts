@@ -1,3 +1,4 @@
+import type { Env, Info } from './env.js';
 import type { EpisodeLog } from './episode-log.js';
 import { TwinlabError } from './errors.js';
 
@@ -42,6 +43,27 @@ export interface CohortMember {
   covariates?: Record<string, number | string>;
 }
 
+/**
+ * A safety constraint (shield) bound to one env: which actions are allowed given what the policy
+ * sees (the observation and the previous step's info), and which allowed action replaces a masked one.
+ */
+export interface BoundShield {
+  /** Writes allowed[a − actionStart] = 1 or 0 for every Discrete action; at least one must be allowed. */
+  mask(observation: Float32Array, info: Info, allowed: Uint8Array): Uint8Array;
+  /** The allowed action that replaces a masked `action` (the safest allowed one, in the twin's own terms). */
+  safest(action: number, allowed: Uint8Array): number;
+}
+
+export interface ShieldDefinition {
+  /** Stable id used in trial specs (`arms[].shield`), e.g. "glucose/no-insulin-above-basal-when-low". */
+  id: string;
+  title: string;
+  /** Why, with the source cited (guideline or paper). */
+  rationale: string;
+  /** The shield for this env (action meanings depend on env options); undefined when it cannot apply (e.g. a Box action space). */
+  bind(env: Env): BoundShield | undefined;
+}
+
 export interface TwinDefinition {
   id: string;
   title: string;
@@ -53,6 +75,8 @@ export interface TwinDefinition {
   populations: string[];
   /** Patient `index` of a cohort; must depend only on (request.population, request.seed, index). */
   cohortMember(request: CohortRequest, index: number): CohortMember;
+  /** Safety constraints (action masks) the twin declares; the first is the default (`shield: true`). */
+  shields?: ShieldDefinition[];
 }
 
 const twins = new Map<string, TwinDefinition>();

@@ -1,6 +1,8 @@
 import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
-import { type CohortMember, type CohortRequest, registerTwin } from '../../engine/twin.js';
+import type { Env } from '../../engine/env.js';
+import { isDiscrete } from '../../engine/spaces.js';
+import { type BoundShield, type CohortMember, type CohortRequest, registerTwin, type ShieldDefinition } from '../../engine/twin.js';
 import { GLUCOSE_ENDPOINTS } from './endpoints.js';
 import { GlucoseEnv, type GlucoseEnvOptions } from './env.js';
 import { AGE_GROUPS, type AgeGroup, isAgeGroup, patientNames } from './params.js';
@@ -149,5 +151,47 @@ export function registerGlucose(): void {
     primaryEndpoints: ['tir', 'tbr70', 'tbr54', 'tar180', 'mean_bg', 'cv'],
     populations: glucosePopulations(),
     cohortMember: glucoseCohortMember,
+    shields: [GLUCOSE_LOW_SHIELD],
   });
 }
+
+/** CGM (mg/dL) below which insulin above basal is masked. */
+export const LOW_SHIELD_CGM_MG_DL = 80;
+
+/**
+ * No insulin above basal while CGM < 80 mg/dL: actions `m× basal` with m > 1, and every action with
+ * the meal bolus, are masked; a masked action is replaced by the least insulin allowed (the lowest
+ * multiple, 0× = suspend — what predictive low-glucose suspend pumps do). Bound from the env's own
+ * action labels (`${m}× basal`, `… + meal bolus`), so any basalMultiples option works; Box actions
+ * are not shielded (bind returns undefined).
+ */
+export const GLUCOSE_LOW_SHIELD: ShieldDefinition = {
+  id: 'glucose/no-insulin-above-basal-when-low',
+  title: `No insulin above basal when CGM < ${LOW_SHIELD_CGM_MG_DL} mg/dL`,
+  rationale:
+    'Level 1 hypoglycaemia is glucose < 70 mg/dL (ADA Standards of Care in Diabetes—2024, section 6, Diabetes Care 47(Suppl 1):S111–S125); ' +
+    'the 80 mg/dL threshold leaves 10 mg/dL for CGM error and the 5–15 min lag of interstitial glucose, and extra insulin then can only lower glucose further.',
+  bind(env: Env): BoundShield | undefined {
+    const space = env.actionSpace;
+    const cgm = env.observationSpace.labels?.indexOf('cgm') ?? -1;
+    if (!isDiscrete(space) || space.labels === undefined || cgm < 0) return undefined;
+    const insulin: number[] = [];
+    for (const label of space.labels) {
+      const m = /^([0-9.]+)× basal( \+ meal bolus)?$/.exec(label);
+      if (!m) return undefined;
+      // a meal bolus counts as more insulin than any basal multiple
+      insulin.push(Number(m[1]) + (m[2] ? 1e6 : 0));
+    }
+    if (!insulin.some((u) => u <= 1)) return undefined;
+    const order = insulin.map((_, i) => i).sort((a, b) => (insulin[a] as number) - (insulin[b] as number) || a - b);
+    const safest = space.start + (order[0] as number);
+    return {
+      mask(observation, _info, allowed) {
+        const low = (observation[cgm] as number) < LOW_SHIELD_CGM_MG_DL;
+        for (let i = 0; i < insulin.length; i++) allowed[i] = low && (insulin[i] as number) > 1 ? 0 : 1;
+        return allowed;
+      },
+      safest: () => safest,
+    };
+  },
+};

@@ -1,9 +1,10 @@
 import { type CohortSpec, samplePatient } from '../../engine/cohort.js';
-import type { Info } from '../../engine/env.js';
+import type { Env, Info } from '../../engine/env.js';
 import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
-import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin } from '../../engine/twin.js';
+import { isDiscrete } from '../../engine/spaces.js';
+import { type BoundShield, type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type ShieldDefinition } from '../../engine/twin.js';
 import { VANCO_ENV_ID, VANCO_STEP_HOURS, VancomycinEnv, type VancoEnvOptions } from './vancomycin-env.js';
 import { AUC_TARGET, cockcroftGault, GOTI_OMEGA2, typicalClearance, typicalV1, GOTI } from './vancomycin-model.js';
 
@@ -235,5 +236,51 @@ export function registerVancomycin(): void {
     primaryEndpoints: ['target_attained_final', 'aki', 'target_attained_day2'],
     populations: VANCO_POPULATIONS,
     cohortMember: vancoCohortMember,
+    shields: [VANCO_DAILY_CAP_SHIELD],
   });
 }
+
+/** Daily vancomycin dose above which the shield masks a dose, mg/day. */
+export const VANCO_DAILY_CAP_MG = 4000;
+
+/**
+ * Dose cap: a dose is masked when, given every decision interval of the day, it would exceed
+ * 4 g/day (q12h: > 2000 mg per dose). A masked dose is replaced by the largest allowed dose below it
+ * (the cap, as a pharmacist would round down), not by a hold. Bound from the env's action labels
+ * (`hold`, `${d} mg`) and its decision interval.
+ */
+export const VANCO_DAILY_CAP_SHIELD: ShieldDefinition = {
+  id: 'vancomycin/daily-dose-cap-4g',
+  title: `Vancomycin ≤ ${VANCO_DAILY_CAP_MG / 1000} g/day`,
+  rationale:
+    'Daily doses ≥ 4 g are associated with nephrotoxicity (Lodise et al. 2008, Clin Infect Dis 46:1213), a risk the ASHP/IDSA/PIDS/SIDP consensus ' +
+    'reviews when recommending AUC-guided dosing (Rybak et al. 2020, Am J Health-Syst Pharm 77:835); a 4 g/day cap keeps the agent inside that experience.',
+  bind(env: Env): BoundShield | undefined {
+    const space = env.actionSpace;
+    const hours = env.stepDuration?.unit === 'h' ? env.stepDuration.value : undefined;
+    if (!isDiscrete(space) || space.labels === undefined || hours === undefined) return undefined;
+    const doses: number[] = [];
+    for (const label of space.labels) {
+      const m = label === 'hold' ? ['', '0'] : /^([0-9.]+) mg$/.exec(label);
+      if (!m) return undefined;
+      doses.push(Number(m[1]));
+    }
+    const perDoseCap = (VANCO_DAILY_CAP_MG * hours) / 24;
+    if (!doses.some((d) => d <= perDoseCap)) return undefined;
+    const start = space.start;
+    return {
+      mask(_observation, _info, allowed) {
+        for (let i = 0; i < doses.length; i++) allowed[i] = (doses[i] as number) <= perDoseCap ? 1 : 0;
+        return allowed;
+      },
+      safest(action, allowed) {
+        const requested = doses[action - start] as number;
+        let best = -1;
+        for (let i = 0; i < doses.length; i++) {
+          if (allowed[i] === 1 && (doses[i] as number) <= requested && (best < 0 || (doses[i] as number) > (doses[best] as number))) best = i;
+        }
+        return start + (best < 0 ? allowed.indexOf(1) : best);
+      },
+    };
+  },
+};

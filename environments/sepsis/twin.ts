@@ -1,7 +1,17 @@
 import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { Rng } from '../../engine/random.js';
-import { type CohortMember, type CohortRequest, type EndpointDefinition, type TwinDefinition, registerTwin } from '../../engine/twin.js';
+import type { Env } from '../../engine/env.js';
+import { isDiscrete } from '../../engine/spaces.js';
+import {
+  type BoundShield,
+  type CohortMember,
+  type CohortRequest,
+  type EndpointDefinition,
+  type ShieldDefinition,
+  type TwinDefinition,
+  registerTwin,
+} from '../../engine/twin.js';
 import { register } from '../../engine/registry.js';
 import { SEPSIS_ENV_ID, SEPSIS_OPTION_DOCS, SepsisEnv, type SepsisEnvOptions, drawInitialState } from './env.js';
 import { PAPER } from './solve.js';
@@ -80,6 +90,46 @@ export function sepsisCohortMember(request: CohortRequest, index: number): Cohor
   };
 }
 
+/**
+ * No vasopressor escalation while systolic BP is high: when the observation says sysbp=high and
+ * vaso=off, actions with vasopressors are masked and replaced by the same action without them.
+ * Needs the factored observation (the default); other encodings are not shielded.
+ */
+export const SEPSIS_NO_VASO_WHEN_HYPERTENSIVE: ShieldDefinition = {
+  id: 'sepsis/no-vasopressor-escalation-when-bp-high',
+  title: 'No vasopressor start while systolic BP is high',
+  rationale:
+    'Vasopressors are indicated to raise a low mean arterial pressure (initial target MAP 65 mmHg; Evans et al. 2021, Surviving Sepsis Campaign ' +
+    'guidelines, Crit Care Med 49:e1063); starting one in a patient whose systolic pressure is already high has no indication and raises it further.',
+  bind(env: Env): BoundShield | undefined {
+    const space = env.actionSpace;
+    const labels = env.observationSpace.labels ?? [];
+    const high = labels.indexOf('sysbp=high');
+    const vasoOff = labels.indexOf('vaso=off');
+    if (!isDiscrete(space) || space.labels === undefined || high < 0 || vasoOff < 0) return undefined;
+    const actionLabels = space.labels;
+    const withVaso = actionLabels.map((l) => l.split('+').includes('vasopressors'));
+    const without = actionLabels.map((l) => {
+      const rest = l
+        .split('+')
+        .filter((p) => p !== 'vasopressors')
+        .join('+');
+      const i = actionLabels.indexOf(rest === '' ? 'no treatment' : rest);
+      return i;
+    });
+    if (without.some((i, a) => withVaso[a] && i < 0)) return undefined;
+    const start = space.start;
+    return {
+      mask(observation, _info, allowed) {
+        const escalationBarred = observation[high] === 1 && observation[vasoOff] === 1;
+        for (let a = 0; a < withVaso.length; a++) allowed[a] = escalationBarred && withVaso[a] ? 0 : 1;
+        return allowed;
+      },
+      safest: (action) => start + (without[action - start] as number),
+    };
+  },
+};
+
 export const SEPSIS_TWIN: TwinDefinition = {
   id: 'sepsis',
   title: 'Sepsis ICU patient — Oberst & Sontag (ICML 2019) discrete simulator with hidden diabetes',
@@ -89,6 +139,7 @@ export const SEPSIS_TWIN: TwinDefinition = {
   primaryEndpoints: ['mortality', 'discharge', 'time-to-discharge', 'treatment-days'],
   populations: [...SEPSIS_POPULATIONS],
   cohortMember: sepsisCohortMember,
+  shields: [SEPSIS_NO_VASO_WHEN_HYPERTENSIVE],
 };
 
 let registered = false;
