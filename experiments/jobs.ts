@@ -44,7 +44,8 @@ export interface TrialJobConfig {
   enrolled: number;
   patientId: string;
   covariates: Record<string, number | string>;
-  arm: { name: string; policy: string; options: Record<string, unknown> };
+  /** `shield`: the arm enforces the twin's shield (true = its default one, or a shield id). */
+  arm: { name: string; policy: string; options: Record<string, unknown>; shield?: true | string };
   armIndex: number;
   replicate: number;
   /** One reset seed per episode. */
@@ -221,7 +222,7 @@ function* generateTrial(experimentId: string, spec: TrialSpec): Generator<JobSpe
             enrolled,
             patientId: member.patientId,
             covariates: member.covariates ?? {},
-            arm: { name: arm.name, policy: arm.policy, options: arm.options },
+            arm: { name: arm.name, policy: arm.policy, options: arm.options, ...(arm.shield !== undefined ? { shield: arm.shield } : {}) },
             armIndex: a,
             replicate: r,
             episodeSeeds,

@@ -8,6 +8,8 @@ import '../environments/index.js';
 import '../policies/index.js';
 import { loadPolicy } from '../policies/load.js';
 import { type Policy, policyContext } from '../policies/policy.js';
+import { armPolicy } from '../policies/shield.js';
+import { getTwin } from '../engine/twin.js';
 import { codeVersion } from './code-version.js';
 import { observationLabels } from './export.js';
 import type { TrainJobConfig, TrialJobConfig } from './jobs.js';
@@ -37,6 +39,8 @@ interface Manifest {
   policyRef: string;
   policyOptions: Record<string, unknown>;
   policyRng: Rng;
+  /** A shielded trial arm: its twin and shield (monitoring does not change actions, so is not replayed). */
+  shield?: { twinId: string | null; ref: true | string };
 }
 
 function manifestFor(store: Store, job: JobRecord, key: string): Manifest {
@@ -54,6 +58,7 @@ function manifestFor(store: Store, job: JobRecord, key: string): Manifest {
       policyRef: c.arm.policy,
       policyOptions: c.arm.options,
       policyRng: Rng.fromSeed(c.policySeed).fork(`policy/episode/${k}`),
+      ...(c.arm.shield !== undefined ? { shield: { twinId: c.twinId, ref: c.arm.shield } } : {}),
     };
   }
   if (job.kind === 'train' && match[1] === 'eval') {
@@ -106,7 +111,9 @@ export async function verifyReplay(store: Store, jobId: string, episodeKey: stri
   const { policy: createPolicy } = await loadPolicy(manifest.policyRef, manifest.envId, manifest.policyOptions);
   const env = make(manifest.envId, manifest.envOptions);
   try {
-    return runAndCompare(env, createPolicy(env), manifest, log, differ, versions);
+    const { shield } = manifest;
+    const policy = shield ? armPolicy(createPolicy(env), env, shield.twinId ? getTwin(shield.twinId) : undefined, shield.ref) : createPolicy(env);
+    return runAndCompare(env, policy, manifest, log, differ, versions);
   } finally {
     env.close?.();
   }

@@ -9,7 +9,7 @@ import { getTwin, listTwins, type TwinDefinition, twinForEnv } from '../engine/t
 import '../environments/index.js';
 import '../policies/index.js';
 import { hasPolicy, listPolicies } from '../policies/registry.js';
-import { GENERIC_ENDPOINTS } from './endpoints.js';
+import { GENERIC_ENDPOINTS, SHIELD_ENDPOINT } from './endpoints.js';
 import { checkPersonalCohort, isPersonalCohort, type PersonalCohort, PersonalCohortSchema } from './personal-cohort.js';
 import { EXPERIMENT_KINDS } from './store.js';
 
@@ -119,6 +119,8 @@ export const TrialSpecSchema = z.strictObject({
         /** A registered policy name (e.g. glucose/basal-bolus) or a saved policy directory (relative to the spec file). */
         policy: z.string().min(1),
         options: record.default({}),
+        /** Enforce the twin's shield (true = its default one, or a shield id); adds the shieldInterventions endpoint. */
+        shield: z.union([z.literal(true), z.string().min(1)]).optional(),
       }),
     )
     .min(1),
@@ -496,6 +498,12 @@ function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError
   spec.arms.forEach((arm, j) => {
     if (names.has(arm.name)) errors.push({ path: `arms[${j}].name`, message: `duplicate arm name ${describeValue(arm.name)} (arm names must be unique)` });
     names.add(arm.name);
+    if (arm.shield !== undefined) {
+      const ids = (twin?.shields ?? []).map((d) => d.id);
+      if (ids.length === 0) errors.push({ path: `arms[${j}].shield`, message: `${twin ? `twin ${twin.id}` : `env ${envId}`} declares no shields` });
+      else if (arm.shield !== true && !ids.includes(arm.shield))
+        errors.push({ path: `arms[${j}].shield`, message: `unknown shield ${describeValue(arm.shield)} (expected true or one of ${ids.join(', ')})` });
+    }
     if (hasPolicy(arm.policy)) {
       if (!applicable.includes(arm.policy)) {
         errors.push({
@@ -528,6 +536,11 @@ function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError
         : `unknown policy ${describeValue(arm.policy)} (expected one of ${applicable.join(', ')}, or a saved policy directory)`,
     });
   });
+  // Every arm of a trial with a shielded arm reports the shield endpoint (the others as monitored proposals).
+  if (spec.arms.some((arm) => arm.shield !== undefined) && !seen.has(SHIELD_ENDPOINT)) spec.endpoints.secondary.push(SHIELD_ENDPOINT);
+  if (seen.has(SHIELD_ENDPOINT) && (twin?.shields ?? []).length === 0) {
+    errors.push({ path: 'endpoints', message: `endpoint ${SHIELD_ENDPOINT} needs a twin that declares shields (${twin ? `twin ${twin.id}` : `env ${envId}`} declares none)` });
+  }
   if (spec.reference !== undefined && !names.has(spec.reference)) {
     errors.push({ path: 'reference', message: `unknown arm ${describeValue(spec.reference)} (expected one of ${[...names].join(', ')})` });
   }

@@ -10,7 +10,8 @@ import '../policies/index.js';
 import type { PolicyFactory } from '../policies/load.js';
 import { hasPolicy, makePolicy } from '../policies/registry.js';
 import type { SavedPolicyHandle } from '../policies/saved.js';
-import { endpointDefinition } from './endpoints.js';
+import { armPolicy, DecisionInfo, reportsDecisions } from '../policies/shield.js';
+import { endpointDefinition, SHIELD_ENDPOINT } from './endpoints.js';
 import { encodeEpisode } from './episode-codec.js';
 import type { JobOutcome, JobTask, StoredEpisode } from './job-types.js';
 import type { TrialJobConfig } from './jobs.js';
@@ -74,7 +75,8 @@ export async function runTrialJob(_task: JobTask, config: TrialJobConfig, emit: 
   const twin = config.twinId ? getTwin(config.twinId) : undefined;
   const createPolicy = await resolvePolicy(config, loadSaved);
   const env = envs ? envs.get(config.envId, config.envOptions) : make(config.envId, config.envOptions);
-  const policy = createPolicy(env);
+  // Shielded arms enforce the twin's shield; with the shield endpoint declared, the other arms are monitored by the default shield.
+  const policy = armPolicy(createPolicy(env), env, twin, config.arm.shield, config.endpoints.includes(SHIELD_ENDPOINT), `arm ${config.arm.name}`);
   const definitions = config.endpoints.map((id) => endpointDefinition(twin, id));
   emit({
     type: 'run.started',
@@ -89,7 +91,8 @@ export async function runTrialJob(_task: JobTask, config: TrialJobConfig, emit: 
   let steps = 0;
   const episodes: StoredEpisode[] = [];
   const perEpisode: Record<string, number[]> = Object.fromEntries(config.endpoints.map((id) => [id, []]));
-  const evaluation = evaluatePolicy(env, policy, {
+  // Q-values and shield flags go into each step's info (not into the trajectory hash).
+  const evaluation = evaluatePolicy(reportsDecisions(policy) ? new DecisionInfo(env, policy) : env, policy, {
     seed: config.policySeed,
     episodes: config.episodeSeeds.length,
     episodeSeeds: config.episodeSeeds,

@@ -205,6 +205,24 @@ export class DecisionInfo<A extends Action = number> extends Wrapper<A, A> {
   }
 }
 
+/**
+ * A trial arm's policy: shielded by `shield` (true = the twin's default shield, or an id) when given;
+ * else, when `monitor`, wrapped by the twin's default shield in monitoring mode (counts, never replaces);
+ * else unchanged. Trial jobs and replay verification build arm policies with it, so both act alike.
+ */
+export function armPolicy(
+  policy: Policy,
+  env: Env,
+  twin: TwinDefinition | undefined,
+  shield: true | string | undefined,
+  monitor = false,
+  where = 'shield',
+): Policy {
+  if (shield !== undefined) return shielded(policy, resolveShield(twin, shield, where), env);
+  if (monitor) return shielded(policy, resolveShield(twin, true, where), env, { enforce: false });
+  return policy;
+}
+
 /** Whether a policy reports anything `DecisionInfo` records. */
 export function reportsDecisions(policy: Policy): boolean {
   return typeof policy.lastQValues === 'function' || typeof (policy as DecisionReporting).lastShieldIntervention === 'function';
