@@ -6,6 +6,7 @@ import { registerClassic } from './classic/index.js';
 import { registerHiv } from './hiv/index.js';
 import { registerChemo, registerOpc } from './oncology/index.js';
 import { registerVancomycin } from './pkpd/index.js';
+import { registerGlucoseAgents } from './glucose/agents.js';
 import { registerGlucose } from './glucose/index.js';
 import { registerSepsis } from './sepsis/index.js';
 
@@ -20,6 +21,7 @@ export function registerAll(): void {
   registerHiv();
   registerVancomycin();
   registerGlucose();
+  registerGlucoseAgents();
   registerSepsis();
 }
 

@@ -163,7 +163,7 @@ export interface GlucoseEnvState {
   cgm: number;
 }
 
-interface ExplicitEntry {
+export interface ExplicitEntry {
   params: PatientParams;
   therapy: Therapy;
 }
@@ -232,7 +232,8 @@ function resolvePatientName(spec: PatientSpec, where: string, explicit: Map<stri
   );
 }
 
-function patientPool(o: GlucoseEnvOptions, explicit: Map<string, ExplicitEntry>): string[] {
+/** The patients of the options (one of patient, patients, cohort); explicit ones are validated into `explicit`. */
+export function patientPool(o: GlucoseEnvOptions, explicit: Map<string, ExplicitEntry>): string[] {
   const given = [o.patient !== undefined, o.patients !== undefined, o.cohort !== undefined].filter(Boolean).length;
   if (given > 1) throw new TwinlabError('INVALID_ARGUMENT', 'give only one of the options patient, patients and cohort');
   if (o.patients !== undefined) {

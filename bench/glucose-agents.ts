@@ -1,0 +1,63 @@
+import { pathToFileURL } from 'node:url';
+import type { Env } from '../engine/env.js';
+import { GlucoseAgentsEnv } from '../environments/glucose/agents.js';
+import { GlucoseEnv } from '../environments/glucose/env.js';
+import type { BenchResult } from './types.js';
+
+/**
+ * glucose/t1d-agents-v0 (the twin as agents on engine/simulation.ts) against glucose/t1d-v1 (the
+ * hand-written loop): env steps per second on one core, same options, seeds and actions, measured in
+ * alternating rounds so machine load hits both alike. Target: the agent composition within 15 %.
+ *
+ * Run directly: `npx tsx bench/glucose-agents.ts` (or `npm run bench -- glucose-agents`).
+ */
+const ACTIONS = [2, 3, 1];
+
+function rate(env: Env, ms: number, seed0: number): number {
+  let seed = seed0;
+  let work = 0;
+  const start = performance.now(); // clock-ok
+  let elapsed = 0;
+  do {
+    env.reset({ seed: seed++ });
+    for (let t = 0; t < 288; t++) {
+      work++;
+      if (env.step(ACTIONS[t % 3] as number).terminated) break;
+    }
+    elapsed = performance.now() - start; // clock-ok
+  } while (elapsed < ms);
+  return (work / elapsed) * 1000;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const loop = new GlucoseEnv({});
+  const agents = new GlucoseAgentsEnv({});
+  rate(loop, 300, 0); // warm-up (JIT)
+  rate(agents, 300, 0);
+  let a = 0;
+  let b = 0;
+  const rounds = 4;
+  for (let r = 0; r < rounds; r++) {
+    a += rate(loop, 500, 100 * r);
+    b += rate(agents, 500, 100 * r);
+  }
+  a /= rounds;
+  b /= rounds;
+  return [
+    { name: 'glucose/t1d-v1 (hand-written loop) steps/s', value: Math.round(a), unit: 'steps/s', note: '5 simulated minutes per step, CGM noise on' },
+    { name: 'glucose/t1d-agents-v0 (Simulation agents) steps/s', value: Math.round(b), unit: 'steps/s', note: 'same options, seeds and actions' },
+    { name: 'agents / loop throughput ratio', value: Math.round((b / a) * 1000) / 1000, unit: '×', note: 'target ≥ 0.85' },
+  ];
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run().then(
+    (results) => {
+      for (const r of results) console.log(`${r.name}: ${r.value} ${r.unit}${r.note ? ` (${r.note})` : ''}`);
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
