@@ -150,7 +150,20 @@ function endpointTables(e: EndpointAnalysis, level: number): { arms: Table; comp
   };
   const pct = Math.round(level * 100);
   const comparisons: Table = {
-    head: ['Comparison', 'Pairs', binary ? 'Risk difference' : 'Mean difference', `${pct}% CI (bootstrap)`, 'Test', 'p', 'Effect size', 'Favours (rule: CI excludes 0, declared direction)'],
+    head: [
+      'Comparison',
+      'Pairs',
+      binary ? 'Risk difference' : 'Mean difference',
+      `${pct}% CI (bootstrap)`,
+      'Test',
+      'p',
+      'Effect size',
+      'Favours (rule: CI excludes 0, declared direction)',
+      'Hypothesis',
+      'Verdict',
+      'p (hypothesis)',
+      'p (Holm)',
+    ],
     rows: e.comparisons.map((c) => {
       const test =
         c.test.name === 'mcnemar'
@@ -161,14 +174,35 @@ function endpointTables(e: EndpointAnalysis, level: number): { arms: Table; comp
           ? `RD ${formatNumber(c.effectSizes.riskDifference)}`
           : `d_z ${formatNumber(c.effectSizes.cohensDz)}, r_rb ${formatNumber(c.effectSizes.rankBiserial)}`;
       const ci = c.ci === null ? DASH : `[${formatNumber(c.ci.lower)}, ${formatNumber(c.ci.upper)}]`;
-      return [`${c.arm} − ${c.reference}`, String(c.nPairs), formatNumber(c.meanDifference), ci, test, formatP(c.test.pValue), effect, c.note];
+      const h = c.hypothesis;
+      return [
+        `${c.arm} − ${c.reference}`,
+        String(c.nPairs),
+        formatNumber(c.meanDifference),
+        ci,
+        test,
+        formatP(c.test.pValue),
+        effect,
+        c.note,
+        hypothesisLabel(e),
+        h ? h.note : DASH,
+        formatP(h?.pValue),
+        h?.pAdjusted === null || h?.pAdjusted === undefined ? (e.primary ? 'primary: not adjusted' : DASH) : `${formatP(h.pAdjusted)}${h.metAdjusted ? '' : h.met ? ' (not shown after adjustment)' : ''}`,
+      ];
     }),
   };
   return { arms, comparisons };
 }
 
+/** "superiority", "non-inferiority, margin 0.02 N/N0", "equivalence, margin ±5 day". */
+function hypothesisLabel(e: EndpointAnalysis): string {
+  const type = e.hypothesis ?? 'superiority';
+  if (type === 'superiority' || e.margin === null || e.margin === undefined) return type;
+  return `${type}, margin ${type === 'equivalence' ? '±' : ''}${formatNumber(e.margin)}${e.unit ? ` ${e.unit}` : ''}`;
+}
+
 function endpointTitle(e: EndpointAnalysis): string {
-  const tags = [e.safety ? 'safety' : '', e.primary ? 'primary' : ''].filter(Boolean).join(', ');
+  const tags = [e.safety ? 'safety' : '', e.primary ? 'primary' : '', hypothesisLabel(e)].filter(Boolean).join(', ');
   return `${e.label}${e.unit ? ` (${e.unit})` : ''}${tags ? ` — ${tags}` : ''}`;
 }
 
@@ -199,7 +233,7 @@ function experimentHeader(input: ReportInput): { title: string; facts: [string, 
 
 function trialFacts(trial: TrialAnalysis): string {
   const pct = Math.round(trial.level * 100);
-  return `Patients: ${trial.patients}; replicates per patient and arm: ${trial.replicates}; reference arm: ${trial.reference}; bootstrap: ${trial.resamples} resamples of patients (percentile, seed ${trial.seed}). Paired tests: Wilcoxon signed-rank (McNemar for binary endpoints). Safety endpoints first. Favours: an arm is favoured when the ${pct}% CI of the paired difference excludes 0 on the side the endpoint declares better; "neither" when the CI covers 0; "n/a" for endpoints with no better direction (e.g. mean glucose). The test's p-value is given next to it, and a disagreement between CI and test is stated.`;
+  return `Patients: ${trial.patients}; replicates per patient and arm: ${trial.replicates}; reference arm: ${trial.reference}; bootstrap: ${trial.resamples} resamples of patients (percentile, seed ${trial.seed}). Paired tests: Wilcoxon signed-rank (McNemar for binary endpoints). Safety endpoints first. Favours: an arm is favoured when the ${pct}% CI of the paired difference excludes 0 on the side the endpoint declares better; "neither" when the CI covers 0; "n/a" for endpoints with no better direction (e.g. mean glucose). The test's p-value is given next to it, and a disagreement between CI and test is stated. Hypotheses (declared per endpoint in the spec, default superiority): superiority is shown when the arm is favoured; non-inferiority when the one-sided paired-t bound of the difference on the worse side lies beyond −Δ (lower-better endpoints: below Δ); equivalence when the (1 − 2α) paired-t CI lies inside (−Δ, Δ) (TOST). Secondary endpoints: p-values Holm-adjusted across the secondary endpoints of each arm (primary not adjusted), raw and adjusted both shown.`;
 }
 
 async function renderMarkdown(input: ReportInput, options: ReportOptions): Promise<string> {

@@ -10,7 +10,7 @@ import { type Executor, PiscinaExecutor } from './executor.js';
 import type { JobOutcome, JobTask } from './job-runner.js';
 import { expandJobsAsync, type JobSpec, jobId, type TrialJobConfig } from './jobs.js';
 import { currentOwner, LEASE_RENEW_MS, LEASE_TTL_MS, leaseIsLive } from './lease.js';
-import { cohortSize, type ExperimentSpec, type TrialSpec, validateSpec } from './spec.js';
+import { cohortSize, type ExperimentSpec, hypothesisOf, type TrialSpec, validateSpec } from './spec.js';
 import type { ExperimentRecord, ExperimentStatus, JobRecord, Store } from './store.js';
 import { checkpointDirFor } from './train-job.js';
 import { analyzeTrial, type TrialAnalysis } from './trial-analysis.js';
@@ -421,7 +421,7 @@ function finish(store: Store, id: string, spec: ExperimentSpec, signal: AbortSig
 }
 
 /** The paired analysis of a finished trial: its job results tabulated by patient (enrolment position), arm and replicate, then analyzeTrial. */
-export function analyzeTrialJobs(spec: TrialSpec, jobs: JobRecord[]): TrialAnalysis {
+export function analyzeTrialJobs(spec: TrialSpec, jobs: Array<Pick<JobRecord, 'config' | 'result'>>, options: { resamples?: number } = {}): TrialAnalysis {
   const twin = spec.cohort.twin ? getTwin(spec.cohort.twin) : undefined;
   const table = new Map<string, Record<string, number>>();
   for (const job of jobs) {
@@ -432,7 +432,8 @@ export function analyzeTrialJobs(spec: TrialSpec, jobs: JobRecord[]): TrialAnaly
   const primary = new Set(spec.endpoints.primary);
   const endpoints = [...spec.endpoints.primary, ...spec.endpoints.secondary].map((eid) => {
     const d = endpointDefinition(twin, eid);
-    return { id: d.id, label: d.label, unit: d.unit, kind: d.kind, better: d.better, safety: d.safety ?? false, primary: primary.has(d.id) };
+    const { hypothesis, margin, alpha } = hypothesisOf(spec, d.id);
+    return { id: d.id, label: d.label, unit: d.unit, kind: d.kind, better: d.better, safety: d.safety ?? false, primary: primary.has(d.id), hypothesis, margin, alpha };
   });
   return analyzeTrial({
     endpoints,
@@ -443,6 +444,7 @@ export function analyzeTrialJobs(spec: TrialSpec, jobs: JobRecord[]): TrialAnaly
     values: (patient, arm, endpoint, replicate) => table.get(`${patient}\0${arm}\0${replicate}`)?.[endpoint],
     seed: spec.seed,
     primary: spec.endpoints.primary,
+    resamples: options.resamples,
   });
 }
 

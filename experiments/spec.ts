@@ -92,6 +92,19 @@ const inclusionRule = z.strictObject({
     .optional(),
 });
 
+/**
+ * What a trial sets out to show on one endpoint: superiority (the default), non-inferiority within
+ * `margin` Δ (> 0, in the endpoint's units; the worse side is the endpoint's declared `better`), or
+ * equivalence within ±Δ (TOST). `alpha` is the one-sided level of each test (default (1 − 0.95)/2 = 0.025,
+ * so a non-inferiority bound is the lower limit of the two-sided 95 % CI; bioequivalence uses 0.05).
+ */
+export const HypothesisSchema = z.strictObject({
+  hypothesis: z.enum(['superiority', 'non-inferiority', 'equivalence']),
+  margin: z.number().positive().optional(),
+  alpha: z.number().gt(0).lt(0.5).optional(),
+});
+export type HypothesisDeclaration = z.output<typeof HypothesisSchema>;
+
 export const TrialSpecSchema = z.strictObject({
   kind: z.literal('trial'),
   ...common,
@@ -138,6 +151,8 @@ export const TrialSpecSchema = z.strictObject({
   endpoints: z.strictObject({
     primary: z.array(z.string().min(1)).min(1),
     secondary: z.array(z.string().min(1)).default([]),
+    /** Pre-declared hypothesis per endpoint id (default superiority); margins in the endpoint's units (experiments/README.md, Hypotheses). */
+    hypotheses: z.record(z.string(), HypothesisSchema).default({}),
   }),
   replicates: z.number().int().positive().max(SPEC_LIMITS.replicates, atMost(SPEC_LIMITS.replicates)).default(1),
   /** Common random numbers across arms (same patients, meals and sensor noise). */
@@ -493,6 +508,8 @@ function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError
     });
   }
 
+  checkHypotheses(spec, twin, seen, errors);
+
   const names = new Set<string>();
   const applicable = listPolicies(envId).map((p) => p.name);
   spec.arms.forEach((arm, j) => {
@@ -559,6 +576,31 @@ function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError
   if (spec.duration.steps === undefined && spec.duration.days !== undefined && minutes === undefined) {
     errors.push({ path: 'duration.days', message: `env ${envId} declares no decision interval in time units; give duration.steps instead` });
   }
+}
+
+/** Each declared hypothesis names a declared endpoint; margins where they are needed, a direction for non-inferiority. */
+function checkHypotheses(spec: TrialSpec, twin: TwinDefinition | undefined, declared: Set<string>, errors: SpecError[]): void {
+  for (const [id, h] of Object.entries(spec.endpoints.hypotheses)) {
+    const path = `endpoints.hypotheses.${id}`;
+    if (!declared.has(id)) {
+      errors.push({ path, message: `not a declared endpoint (expected one of ${[...declared].join(', ')})` });
+      continue;
+    }
+    if (h.hypothesis === 'superiority') {
+      if (h.margin !== undefined) errors.push({ path: `${path}.margin`, message: `a superiority hypothesis takes no margin (got ${describeValue(h.margin)})` });
+      continue;
+    }
+    if (h.margin === undefined) errors.push({ path: `${path}.margin`, message: `${h.hypothesis} needs a margin > 0 in the endpoint's units` });
+    const definition = [...(twin?.endpoints ?? []), ...GENERIC_ENDPOINTS].find((e) => e.id === id);
+    if (h.hypothesis === 'non-inferiority' && (definition?.better ?? 'none') === 'none') {
+      errors.push({ path: `${path}.hypothesis`, message: `non-inferiority needs a better direction and endpoint ${id} declares none (use equivalence)` });
+    }
+  }
+}
+
+/** The hypothesis declared for endpoint `id` (superiority when none is). */
+export function hypothesisOf(spec: TrialSpec, id: string): HypothesisDeclaration {
+  return spec.endpoints.hypotheses?.[id] ?? { hypothesis: 'superiority' };
 }
 
 function readSavedEnvId(metaPath: string): string | undefined {

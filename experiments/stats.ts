@@ -317,3 +317,224 @@ export function pairedRiskDifference(
   const n = r.length;
   return { riskDifference: n === 0 ? Number.NaN : (sa - sr) / n, pReference: sr / n, pArm: sa / n, b, c, n };
 }
+
+// ---------------------------------------------------------------- Student t, one-sided bounds, TOST, Holm, Wilson
+
+/** ln Γ(x) for x > 0, Lanczos approximation (g = 7, 9 terms; Numerical Recipes 3rd ed. §6.1), |rel. error| < 1e−14. */
+export function lnGamma(x: number): number {
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012,
+    9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
+  if (x < 0.5) return Math.log(Math.PI / Math.abs(Math.sin(Math.PI * x))) - lnGamma(1 - x); // reflection
+  const z = x - 1;
+  let a = c[0] as number;
+  const t = z + 7.5;
+  for (let i = 1; i < 9; i++) a += (c[i] as number) / (z + i);
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/**
+ * Regularized incomplete beta I_x(a, b) by its continued fraction, evaluated with the modified Lentz
+ * method (Numerical Recipes 3rd ed. §6.4; the symmetry I_x(a,b) = 1 − I_{1−x}(b,a) keeps x below the
+ * fraction's convergence switch point (a+1)/(a+b+2)).
+ */
+export function incompleteBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(lnGamma(a + b) - lnGamma(a) - lnGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  if (x > (a + 1) / (a + b + 2)) return 1 - incompleteBeta(1 - x, b, a);
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 300; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-15) break;
+  }
+  return (front * h) / a;
+}
+
+/** Student t CDF with ν degrees of freedom: P(T ≤ t) = 1 − ½·I_{ν/(ν+t²)}(ν/2, ½) for t ≥ 0, by symmetry below 0. */
+export function studentTCdf(t: number, df: number): number {
+  if (!(df > 0)) throw new TwinlabError('INVALID_ARGUMENT', `degrees of freedom must be > 0, got ${describeValue(df)}`);
+  if (t === Number.POSITIVE_INFINITY) return 1;
+  if (t === Number.NEGATIVE_INFINITY) return 0;
+  const tail = 0.5 * incompleteBeta(df / (df + t * t), df / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+
+/** Student t quantile: the t with P(T ≤ t) = p, by bisection on `studentTCdf` (to ≈ 1e−12). */
+export function studentTQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw new TwinlabError('INVALID_ARGUMENT', `probability must be in (0, 1), got ${describeValue(p)}`);
+  if (p === 0.5) return 0;
+  let lo = -1;
+  let hi = 1;
+  while (studentTCdf(lo, df) > p) lo *= 2;
+  while (studentTCdf(hi, df) < p) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-13 * Math.max(1, Math.abs(lo)); i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+export interface PairedTSummary {
+  n: number;
+  mean: number;
+  /** Standard error s/√n of the mean difference (s with denominator n − 1). */
+  se: number;
+  df: number;
+}
+
+function pairedT(differences: Values): PairedTSummary {
+  const s = summarize(differences);
+  return { n: s.n, mean: s.mean, se: s.n > 1 ? s.sd / Math.sqrt(s.n) : Number.NaN, df: s.n - 1 };
+}
+
+/** P(T_df ≥ t) with the degenerate se = 0 case (t = ±∞ or 0/0) decided by the sign of the numerator. */
+function upperTail(numerator: number, se: number, df: number): number {
+  if (se === 0) return numerator > 0 ? 0 : 1;
+  return 1 - studentTCdf(numerator / se, df);
+}
+
+export interface NonInferiorityResult extends PairedTSummary {
+  margin: number;
+  alpha: number;
+  better: 'higher' | 'lower';
+  /** The one-sided (1 − α) confidence bound of the mean difference on the worse side: lower when higher is better, upper when lower is better. */
+  bound: number;
+  /** t statistic of H₀: (d̄ + Δ)/se for H₀ δ ≤ −Δ (higher better), (d̄ − Δ)/se for H₀ δ ≥ Δ (lower better). */
+  t: number;
+  /** One-sided p of that H₀. */
+  pValue: number;
+  nonInferior: boolean;
+}
+
+/**
+ * Non-inferiority of an arm on paired differences d = arm − reference, by the one-sided paired t-test
+ * (e.g. Julious 2004, Stat Med 23:1921; EMA CPMP/EWP/482/99, 2000). Margin Δ > 0 in the endpoint's units.
+ * Higher better: H₀ δ ≤ −Δ vs H₁ δ > −Δ; bound L = d̄ − t_{1−α, n−1}·s/√n; non-inferior ⇔ L > −Δ
+ * ⇔ p = P(T ≥ (d̄ + Δ)/(s/√n)) < α. Lower better: mirrored (U = d̄ + t·s/√n < Δ). The usual α = 0.025
+ * makes L the lower limit of the two-sided 95 % CI.
+ */
+export function pairedNonInferiority(differences: Values, margin: number, options: { alpha?: number; better?: 'higher' | 'lower' } = {}): NonInferiorityResult {
+  const alpha = options.alpha ?? 0.025;
+  const better = options.better ?? 'higher';
+  checkMarginAlpha(margin, alpha);
+  const s = pairedT(differences);
+  if (s.n < 2) throw new TwinlabError('INVALID_ARGUMENT', `a paired t bound needs at least 2 differences, got ${s.n}`);
+  const q = studentTQuantile(1 - alpha, s.df);
+  const sign = better === 'higher' ? 1 : -1;
+  // Mirror a lower-better endpoint onto higher-better: d → −d.
+  const m = sign * s.mean;
+  const bound = sign * (m - q * s.se);
+  // Reported in the endpoint's own orientation: (d̄ + Δ)/se when higher is better, (d̄ − Δ)/se when lower is.
+  const t = sign * (s.se === 0 ? (m + margin > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY) : (m + margin) / s.se);
+  const pValue = upperTail(m + margin, s.se, s.df);
+  return { ...s, margin, alpha, better, bound, t, pValue, nonInferior: sign * bound > -margin };
+}
+
+export interface EquivalenceResult extends PairedTSummary {
+  margin: number;
+  alpha: number;
+  /** The (1 − 2α) two-sided CI of the mean difference. */
+  lower: number;
+  upper: number;
+  /** One-sided p of H₀ δ ≤ −Δ and of H₀ δ ≥ Δ; the TOST p is their maximum. */
+  pLower: number;
+  pUpper: number;
+  pValue: number;
+  equivalent: boolean;
+}
+
+/**
+ * Equivalence by two one-sided tests (TOST; Schuirmann 1987, J Pharmacokinet Biopharm 15:657) on paired
+ * differences: reject both H₀ δ ≤ −Δ and H₀ δ ≥ Δ at level α, i.e. p = max(p_lower, p_upper) < α, which
+ * is the same as the (1 − 2α) CI d̄ ± t_{1−α, n−1}·s/√n lying inside (−Δ, Δ).
+ */
+export function pairedEquivalence(differences: Values, margin: number, options: { alpha?: number } = {}): EquivalenceResult {
+  const alpha = options.alpha ?? 0.025;
+  checkMarginAlpha(margin, alpha);
+  const s = pairedT(differences);
+  if (s.n < 2) throw new TwinlabError('INVALID_ARGUMENT', `a paired t bound needs at least 2 differences, got ${s.n}`);
+  const q = studentTQuantile(1 - alpha, s.df);
+  const lower = s.mean - q * s.se;
+  const upper = s.mean + q * s.se;
+  const pLower = upperTail(s.mean + margin, s.se, s.df);
+  const pUpper = upperTail(margin - s.mean, s.se, s.df);
+  return { ...s, margin, alpha, lower, upper, pLower, pUpper, pValue: Math.max(pLower, pUpper), equivalent: lower > -margin && upper < margin };
+}
+
+function checkMarginAlpha(margin: number, alpha: number): void {
+  if (!(Number.isFinite(margin) && margin > 0)) throw new TwinlabError('INVALID_ARGUMENT', `margin must be a number > 0, got ${describeValue(margin)}`);
+  if (!(alpha > 0 && alpha < 0.5)) throw new TwinlabError('INVALID_ARGUMENT', `alpha must be in (0, 0.5), got ${describeValue(alpha)}`);
+}
+
+/**
+ * Holm's (1979) step-down adjusted p-values: with p_(1) ≤ … ≤ p_(m), p̃_(i) = max_{j ≤ i} min(1, (m − j + 1)·p_(j)),
+ * returned in the input order. Rejecting p̃ < α controls the family-wise error rate at α (Holm, Scand J Stat 6:65).
+ * Same as R's p.adjust(p, "holm"). Ties keep input order (which does not change the values).
+ */
+export function holmAdjust(pValues: readonly number[]): number[] {
+  const m = pValues.length;
+  pValues.forEach((p, i) => {
+    if (!(p >= 0 && p <= 1)) throw new TwinlabError('INVALID_ARGUMENT', `pValues[${i}] must be in [0, 1], got ${describeValue(p)}`);
+  });
+  const order = pValues.map((p, i) => ({ p, i })).sort((a, b) => a.p - b.p || a.i - b.i);
+  const adjusted = new Array<number>(m);
+  let running = 0;
+  order.forEach(({ p, i }, k) => {
+    running = Math.max(running, Math.min(1, (m - k) * p));
+    adjusted[i] = running;
+  });
+  return adjusted;
+}
+
+/**
+ * Wilson (1927, JASA 22:209) score interval for a binomial proportion x/n at the given level:
+ * (p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n), z the normal (1 + level)/2 quantile.
+ * Unlike the Wald interval it stays inside [0, 1] and is sensible at x = 0 or x = n.
+ */
+export function wilsonInterval(successes: number, trials: number, level = 0.95): { estimate: number; lower: number; upper: number; level: number } {
+  if (!Number.isInteger(trials) || trials < 1) throw new TwinlabError('INVALID_ARGUMENT', `trials must be an integer ≥ 1, got ${describeValue(trials)}`);
+  if (!Number.isInteger(successes) || successes < 0 || successes > trials)
+    throw new TwinlabError('INVALID_ARGUMENT', `successes must be an integer in 0…${trials}, got ${describeValue(successes)}`);
+  const z = normalQuantile((1 + level) / 2);
+  const p = successes / trials;
+  const z2n = (z * z) / trials;
+  const centre = (p + z2n / 2) / (1 + z2n);
+  const half = (z * Math.sqrt((p * (1 - p)) / trials + (z * z) / (4 * trials * trials))) / (1 + z2n);
+  return { estimate: p, lower: Math.max(0, centre - half), upper: Math.min(1, centre + half), level };
+}
+
+/** Standard normal quantile by bisection on `normalCdf` (to ≈ 1e−12; only used for interval widths). */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new TwinlabError('INVALID_ARGUMENT', `probability must be in (0, 1), got ${describeValue(p)}`);
+  let lo = -40;
+  let hi = 40;
+  for (let i = 0; i < 200 && hi - lo > 1e-13; i++) {
+    const mid = (lo + hi) / 2;
+    if (normalCdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}

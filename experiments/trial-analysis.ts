@@ -1,6 +1,17 @@
 import { describeValue, TwinlabError } from '../engine/errors.js';
 import { Rng } from '../engine/random.js';
-import { bootstrapMeanCI, cohensDz, mcnemar, pairedRiskDifference, type Summary, summarize, wilcoxonSignedRank } from './stats.js';
+import {
+  bootstrapMeanCI,
+  cohensDz,
+  holmAdjust,
+  mcnemar,
+  pairedEquivalence,
+  pairedNonInferiority,
+  pairedRiskDifference,
+  type Summary,
+  summarize,
+  wilcoxonSignedRank,
+} from './stats.js';
 
 /**
  * The analysis of a paired virtual trial (docs/DESIGN.md "Virtual trials"): per-arm endpoint summaries and,
@@ -26,6 +37,44 @@ export interface TrialEndpointMeta {
   better?: 'higher' | 'lower' | 'none';
   safety?: boolean;
   primary?: boolean;
+  /** Pre-declared hypothesis (default superiority); `margin` Δ > 0 in the endpoint's units for the other two. */
+  hypothesis?: HypothesisType;
+  margin?: number;
+  /** One-sided level of each test of a non-inferiority/equivalence hypothesis (default (1 − level)/2). */
+  alpha?: number;
+}
+
+export type HypothesisType = 'superiority' | 'non-inferiority' | 'equivalence';
+
+/**
+ * The pre-declared hypothesis of one comparison and whether the trial shows it (see `hypothesisVerdict`):
+ * - superiority: shown when the favours rule favours the arm (the `level` CI excludes 0 on the better side);
+ *   p = the paired test's two-sided p;
+ * - non-inferiority: the one-sided (1 − α) paired-t bound of the mean difference on the worse side lies
+ *   beyond −Δ (higher better: L > −Δ; lower better: U < Δ); p = the one-sided t-test p of H₀ "inferior by Δ or more";
+ * - equivalence: TOST, the (1 − 2α) paired-t CI inside (−Δ, Δ); p = max of the two one-sided p.
+ * The percentile-bootstrap bound at the same level is reported next to the t bound; a disagreement is noted.
+ * Secondary endpoints: `pAdjusted` is Holm's adjusted p over the secondary endpoints of this arm (primary: null).
+ */
+export interface HypothesisResult {
+  type: HypothesisType;
+  margin: number | null;
+  /** One-sided α of each test (superiority: (1 − level)/2, the side the favours rule looks at). */
+  alpha: number;
+  /** Non-inferiority: one-sided (1 − α) bound; equivalence: (1 − 2α) CI. Paired t. Null for superiority. */
+  bound: { lower: number | null; upper: number | null; level: number; method: 'paired-t'; t: number; df: number } | null;
+  /** The same bound from the percentile bootstrap of the comparison's stream (null for superiority). */
+  bootstrapBound: { lower: number | null; upper: number | null } | null;
+  /** p of this hypothesis's own test (superiority: the paired test's two-sided p). */
+  pValue: number | null;
+  /** Holm-adjusted p across the secondary endpoints of this arm; null for primary endpoints and untested ones. */
+  pAdjusted: number | null;
+  verdict: 'superior' | 'inferior' | 'not shown superior' | 'non-inferior' | 'not shown non-inferior' | 'equivalent' | 'not shown equivalent' | 'n/a';
+  /** Whether the hypothesis is shown (unadjusted). */
+  met: boolean;
+  /** Secondary endpoints: shown and Holm-adjusted p below the test's threshold; primary: same as `met`. */
+  metAdjusted: boolean;
+  note: string;
 }
 
 export interface AnalyzeTrialInput {
@@ -73,6 +122,8 @@ export interface PairedComparison {
   agreement: 'agree' | 'ci-only' | 'test-only';
   /** One line for a reader: the verdict, its p-value, and any CI/test disagreement. */
   note: string;
+  /** The pre-declared hypothesis and its verdict (absent in analyses stored before hypotheses existed; `withVerdicts` fills it). */
+  hypothesis?: HypothesisResult;
 }
 
 /**
@@ -134,6 +185,9 @@ export interface EndpointAnalysis {
   better: 'higher' | 'lower' | 'none';
   safety: boolean;
   primary: boolean;
+  /** The pre-declared hypothesis (absent in analyses stored before hypotheses existed: superiority). */
+  hypothesis?: HypothesisType;
+  margin?: number | null;
   arms: ArmEndpointSummary[];
   comparisons: PairedComparison[];
 }
@@ -196,10 +250,20 @@ export function analyzeTrial(input: AnalyzeTrialInput): TrialAnalysis {
       return out;
     });
     const ref = perArm.get(reference) as Float64Array;
+    const declared = declaredHypothesis(endpoint, level);
     const comparisons = arms
       .filter((arm) => arm !== reference)
       .map((arm) =>
-        comparePaired(arm, reference, ref, perArm.get(arm) as Float64Array, { binary, replicates, better, root, endpointId: endpoint.id, resamples, level }),
+        comparePaired(arm, reference, ref, perArm.get(arm) as Float64Array, {
+          binary,
+          replicates,
+          better,
+          root,
+          endpointId: endpoint.id,
+          resamples,
+          level,
+          declared,
+        }),
       );
     return {
       id: endpoint.id,
@@ -209,10 +273,13 @@ export function analyzeTrial(input: AnalyzeTrialInput): TrialAnalysis {
       better,
       safety: endpoint.safety === true,
       primary: primaryIds.has(endpoint.id),
+      hypothesis: declared.type,
+      margin: declared.margin,
       arms: armSummaries,
       comparisons,
     };
   });
+  applyHolm(analyses, level);
 
   const primaryOrder = [...primaryIds];
   const group = (e: EndpointAnalysis): number => (e.safety ? 0 : e.primary ? 1 : 2);
@@ -229,7 +296,16 @@ function comparePaired(
   reference: string,
   ref: Float64Array,
   y: Float64Array,
-  o: { binary: boolean; replicates: number; better: 'higher' | 'lower' | 'none'; root: Rng; endpointId: string; resamples: number; level: number },
+  o: {
+    binary: boolean;
+    replicates: number;
+    better: 'higher' | 'lower' | 'none';
+    root: Rng;
+    endpointId: string;
+    resamples: number;
+    level: number;
+    declared: DeclaredHypothesis;
+  },
 ): PairedComparison {
   const refPaired: number[] = [];
   const armPaired: number[] = [];
@@ -270,10 +346,14 @@ function comparePaired(
   }
   if (n === 0) {
     const verdict = favoursVerdict({ arm, reference, ci: null, pValue: null }, o.better, o.level);
-    return { arm, reference, nPairs: 0, meanDifference: null, medianDifference: null, ci: null, test, effectSizes, ...verdict };
+    const hypothesis = testHypothesis(d, o.declared, { favours: verdict.favours, pValue: null, better: o.better, level: o.level, bootstrap: () => null });
+    return { arm, reference, nPairs: 0, meanDifference: null, medianDifference: null, ci: null, test, effectSizes, ...verdict, hypothesis };
   }
   const ci = bootstrapMeanCI(d, o.root.fork(stream), { resamples: o.resamples, level: o.level });
   const verdict = favoursVerdict({ arm, reference, ci, pValue: test.pValue }, o.better, o.level);
+  // The bootstrap bound of a non-inferiority/equivalence hypothesis: the same stream (so the same resamples), (1 − 2α) level.
+  const bootstrap = (level: number) => bootstrapMeanCI(d, o.root.fork(stream), { resamples: o.resamples, level });
+  const hypothesis = testHypothesis(d, o.declared, { favours: verdict.favours, pValue: test.pValue, better: o.better, level: o.level, bootstrap });
   return {
     arm,
     reference,
@@ -284,7 +364,144 @@ function comparePaired(
     test,
     effectSizes,
     ...verdict,
+    hypothesis,
   };
+}
+
+interface DeclaredHypothesis {
+  type: HypothesisType;
+  margin: number | null;
+  alpha: number;
+}
+
+function declaredHypothesis(endpoint: TrialEndpointMeta, level: number): DeclaredHypothesis {
+  const type = endpoint.hypothesis ?? 'superiority';
+  const alpha = endpoint.alpha ?? (1 - level) / 2;
+  if (type === 'superiority') return { type, margin: null, alpha: (1 - level) / 2 };
+  const margin = endpoint.margin;
+  if (margin === undefined || !(margin > 0)) {
+    throw new TwinlabError('INVALID_ARGUMENT', `endpoint ${endpoint.id}: a ${type} hypothesis needs a margin > 0, got ${describeValue(margin)}`);
+  }
+  if (type === 'non-inferiority' && (endpoint.better ?? 'none') === 'none') {
+    throw new TwinlabError('INVALID_ARGUMENT', `endpoint ${endpoint.id}: non-inferiority needs a better direction (higher or lower)`);
+  }
+  if (!(alpha > 0 && alpha < 0.5)) throw new TwinlabError('INVALID_ARGUMENT', `endpoint ${endpoint.id}: alpha must be in (0, 0.5), got ${describeValue(alpha)}`);
+  return { type, margin, alpha };
+}
+
+const pctOf = (x: number): string => `${Number((x * 100).toFixed(1))}%`;
+const num = (x: number): string => (Number.isFinite(x) ? Number(x.toPrecision(4)).toString() : String(x));
+const pTextOf = (p: number | null): string => (p === null ? 'p n/a' : p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`);
+
+/** The verdict of one comparison's declared hypothesis (see `HypothesisResult`); pAdjusted is filled by `applyHolm`. */
+function testHypothesis(
+  d: number[],
+  declared: DeclaredHypothesis,
+  c: {
+    favours: Favours;
+    pValue: number | null;
+    better: 'higher' | 'lower' | 'none';
+    level: number;
+    bootstrap: (level: number) => { lower: number; upper: number } | null;
+  },
+): HypothesisResult {
+  const { type, margin, alpha } = declared;
+  const base = { type, margin, alpha, pAdjusted: null };
+  if (type === 'superiority') return superiorityResult(c.favours, c.pValue, c.level);
+  const delta = margin as number;
+  if (d.length < 2) {
+    return {
+      ...base,
+      bound: null,
+      bootstrapBound: null,
+      pValue: null,
+      verdict: type === 'equivalence' ? 'not shown equivalent' : 'not shown non-inferior',
+      met: false,
+      metAdjusted: false,
+      note: `${type === 'equivalence' ? 'not shown equivalent' : 'not shown non-inferior'}: fewer than 2 paired values`,
+    };
+  }
+  const bs = c.bootstrap(1 - 2 * alpha);
+  if (type === 'non-inferiority') {
+    const better = c.better as 'higher' | 'lower';
+    const r = pairedNonInferiority(d, delta, { alpha, better });
+    const higher = better === 'higher';
+    const bsBound = bs === null ? null : higher ? bs.lower : bs.upper;
+    const bsMet = bsBound !== null && (higher ? bsBound > -delta : bsBound < delta);
+    const verdict = r.nonInferior ? 'non-inferior' : 'not shown non-inferior';
+    const side = higher ? 'lower' : 'upper';
+    const cmp = higher ? `${num(r.bound)} ${r.nonInferior ? '>' : '≤'} −Δ = ${num(-delta)}` : `${num(r.bound)} ${r.nonInferior ? '<' : '≥'} Δ = ${num(delta)}`;
+    const disagree = bsBound !== null && bsMet !== r.nonInferior ? `; t and bootstrap bounds disagree (bootstrap ${side} bound ${num(bsBound)})` : '';
+    return {
+      ...base,
+      bound: { lower: higher ? r.bound : null, upper: higher ? null : r.bound, level: 1 - alpha, method: 'paired-t', t: r.t, df: r.df },
+      bootstrapBound: bs === null ? null : { lower: higher ? bs.lower : null, upper: higher ? null : bs.upper },
+      pValue: r.pValue,
+      verdict,
+      met: r.nonInferior,
+      metAdjusted: r.nonInferior,
+      note: `${verdict}: one-sided ${pctOf(1 - alpha)} ${side} bound ${cmp} (paired t), ${pTextOf(r.pValue)}${disagree}`,
+    };
+  }
+  const r = pairedEquivalence(d, delta, { alpha });
+  const bsMet = bs !== null && bs.lower > -delta && bs.upper < delta;
+  const verdict = r.equivalent ? 'equivalent' : 'not shown equivalent';
+  const disagree = bs !== null && bsMet !== r.equivalent ? `; t and bootstrap intervals disagree (bootstrap [${num(bs.lower)}, ${num(bs.upper)}])` : '';
+  return {
+    ...base,
+    bound: { lower: r.lower, upper: r.upper, level: 1 - 2 * alpha, method: 'paired-t', t: r.se > 0 ? Math.min(r.mean + delta, delta - r.mean) / r.se : Number.NaN, df: r.df },
+    bootstrapBound: bs === null ? null : { lower: bs.lower, upper: bs.upper },
+    pValue: r.pValue,
+    verdict,
+    met: r.equivalent,
+    metAdjusted: r.equivalent,
+    note: `${verdict}: ${pctOf(1 - 2 * alpha)} CI [${num(r.lower)}, ${num(r.upper)}] ${r.equivalent ? 'inside' : 'not inside'} (−Δ, Δ) = (${num(-delta)}, ${num(delta)}) (TOST, paired t), ${pTextOf(r.pValue)}${disagree}`,
+  };
+}
+
+function superiorityResult(favours: Favours, pValue: number | null, level: number): HypothesisResult {
+  const verdict = favours === 'n/a' ? 'n/a' : favours === 'arm' ? 'superior' : favours === 'reference' ? 'inferior' : 'not shown superior';
+  return {
+    type: 'superiority',
+    margin: null,
+    alpha: (1 - level) / 2,
+    bound: null,
+    bootstrapBound: null,
+    pValue,
+    pAdjusted: null,
+    verdict,
+    met: favours === 'arm',
+    metAdjusted: favours === 'arm',
+    note: verdict === 'n/a' ? 'n/a: no better direction' : `${verdict} (favours rule), ${pTextOf(pValue)}`,
+  };
+}
+
+/**
+ * Holm's step-down adjustment (stats.ts `holmAdjust`) of each arm's secondary-endpoint p-values, the
+ * family being every non-primary endpoint with a testable hypothesis (superiority endpoints without a
+ * better direction are descriptive and left out). Primary endpoints are not adjusted. A secondary
+ * hypothesis then counts as shown after adjustment when it is shown and its adjusted p is below the
+ * test's threshold: 1 − level for the two-sided superiority test, α for the one-sided
+ * non-inferiority/TOST tests (so with one hypothesis type this is exactly Holm's procedure).
+ */
+function applyHolm(endpoints: EndpointAnalysis[], level: number): void {
+  const arms = new Set(endpoints.flatMap((e) => e.comparisons.map((c) => c.arm)));
+  for (const arm of arms) {
+    const family: HypothesisResult[] = [];
+    for (const e of endpoints) {
+      const h = e.comparisons.find((c) => c.arm === arm)?.hypothesis;
+      if (!h) continue;
+      h.pAdjusted = null;
+      h.metAdjusted = h.met;
+      if (!e.primary && h.verdict !== 'n/a' && h.pValue !== null && Number.isFinite(h.pValue)) family.push(h);
+    }
+    const adjusted = holmAdjust(family.map((h) => h.pValue as number));
+    family.forEach((h, i) => {
+      const p = adjusted[i] as number;
+      h.pAdjusted = p;
+      h.metAdjusted = h.met && p < (h.type === 'superiority' ? 1 - level : h.alpha);
+    });
+  }
 }
 
 /**
@@ -292,14 +509,18 @@ function comparePaired(
  * before the rule existed (or with an older rule) are reported by the current one.
  */
 export function withVerdicts(trial: TrialAnalysis): TrialAnalysis {
-  return {
-    ...trial,
-    endpoints: trial.endpoints.map((e) => ({
-      ...e,
-      comparisons: e.comparisons.map((c) => ({
-        ...c,
-        ...favoursVerdict({ arm: c.arm, reference: c.reference, ci: c.ci, pValue: c.test.pValue }, e.better ?? 'none', c.ci?.level ?? trial.level),
-      })),
-    })),
-  };
+  const endpoints = trial.endpoints.map((e) => ({
+    ...e,
+    hypothesis: e.hypothesis ?? 'superiority',
+    margin: e.margin ?? null,
+    comparisons: e.comparisons.map((c) => {
+      const verdict = favoursVerdict({ arm: c.arm, reference: c.reference, ci: c.ci, pValue: c.test.pValue }, e.better ?? 'none', c.ci?.level ?? trial.level);
+      // Superiority follows the favours rule, so it is re-derived with it; stored non-inferiority/equivalence results are kept.
+      const hypothesis =
+        c.hypothesis && c.hypothesis.type !== 'superiority' ? { ...c.hypothesis } : superiorityResult(verdict.favours, c.test.pValue, trial.level);
+      return { ...c, ...verdict, hypothesis };
+    }),
+  }));
+  applyHolm(endpoints, trial.level);
+  return { ...trial, endpoints };
 }
