@@ -13,6 +13,11 @@ export interface EnsembleOptions {
   thin?: number;
   /** Stretch scale a > 1, default 2. */
   a?: number;
+  /**
+   * Probability that a half-step uses the differential-evolution move instead of the stretch move
+   * (0 ≤ p ≤ 1, default 0: stretch only). See `DifferentialEvolutionMove`.
+   */
+  deProbability?: number;
   /** Initial positions, walkers×dim row-major; every walker needs a finite log density. */
   init: Float64Array;
   /** Every draw comes from this stream, which advances (pass `root.fork('mcmc')`). */
@@ -58,19 +63,27 @@ const optionsSchema = z.object({
   burn: z.number().int().min(0),
   thin: z.number().int().min(1).default(1),
   a: z.number().gt(1).finite().default(2),
+  deProbability: z.number().min(0).max(1).default(0),
 });
 
 function invalid(field: string, message: string): TwinlabError {
   return new TwinlabError('INVALID_ARGUMENT', `${field}: ${message}`, { field });
 }
 
-function validate(opts: EnsembleOptions): { walkers: number; steps: number; burn: number; thin: number; a: number; dim: number } {
-  const parsed = optionsSchema.safeParse({ walkers: opts.walkers, steps: opts.steps, burn: opts.burn, thin: opts.thin, a: opts.a });
+function validate(opts: EnsembleOptions): { walkers: number; steps: number; burn: number; thin: number; a: number; deProbability: number; dim: number } {
+  const parsed = optionsSchema.safeParse({
+    walkers: opts.walkers,
+    steps: opts.steps,
+    burn: opts.burn,
+    thin: opts.thin,
+    a: opts.a,
+    deProbability: opts.deProbability,
+  });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw invalid(String(issue?.path[0] ?? 'options'), issue?.message ?? 'invalid');
   }
-  const { walkers, steps, burn, thin, a } = parsed.data;
+  const { walkers, steps, burn, thin, a, deProbability } = parsed.data;
   if (!(opts.rng instanceof Rng)) throw invalid('rng', 'must be an Rng from engine/random.ts');
   const density = opts.density;
   if (density === null || typeof density !== 'object' || typeof density.evaluate !== 'function') throw invalid('density', 'must be a LogDensityBatch');
@@ -86,7 +99,7 @@ function validate(opts: EnsembleOptions): { walkers: number; steps: number; burn
     if (!Number.isFinite(opts.init[i])) throw invalid('init', `walker ${Math.floor(i / dim)}, parameter ${i % dim} is ${opts.init[i]}`);
   }
   if (opts.names !== undefined && opts.names.length !== dim) throw invalid('names', `has ${opts.names.length} entries for ${dim} parameters`);
-  return { walkers, steps, burn, thin, a, dim };
+  return { walkers, steps, burn, thin, a, deProbability, dim };
 }
 
 /**
@@ -214,6 +227,82 @@ class StretchMove {
 }
 
 /**
+ * Differential-evolution move (ter Braak 2006, "A Markov chain Monte Carlo version of the genetic
+ * algorithm Differential Evolution", Stat. Comput. 16:239–249; ter Braak & Vrugt 2008; as emcee's
+ * DEMove, Nelson et al. 2014, ApJS 210:11). Walker X_k of one half jumps along the difference of two
+ * distinct walkers X_j1, X_j2 of the complementary half:
+ *   Y = X_k + γ·(X_j1 − X_j2) + ε,  ε ~ N(0, b²·I),  b = 1e-5,
+ * with γ = 2.38/√(2d) (the optimal scale for Gaussian targets, ter Braak 2006 §3), and γ = 1 on a tenth
+ * of the half-steps so walkers can jump between modes. The proposal is symmetric (swapping j1 and j2
+ * is as likely), so Y is accepted with probability min(1, p(Y)/p(X_k)). Like the stretch move it is
+ * affine invariant up to ε, and on posteriors that are nearly Gaussian in 5–10 dimensions its
+ * integrated autocorrelation time is several times shorter (measured: bench/mcmc.ts).
+ *
+ * Draws per half-step, in this order: one U for the γ = 1 choice, then per walker of the half j1, j2
+ * and d normals for ε, then (after the evaluation) one U' per walker.
+ */
+class DifferentialEvolutionMove {
+  private readonly sets: ReadonlyArray<readonly [number, number]>;
+  private readonly proposals: Float64Array;
+  private readonly batches: readonly [Float64Array, Float64Array];
+  private readonly gamma0: number;
+
+  constructor(
+    private readonly pos: Float64Array,
+    private readonly lp: Float64Array,
+    walkers: number,
+    private readonly dim: number,
+    private readonly rng: Rng,
+  ) {
+    const half = Math.floor(walkers / 2);
+    this.sets = [
+      [0, half],
+      [half, walkers],
+    ];
+    this.proposals = new Float64Array((walkers - half) * dim);
+    this.batches = [this.proposals.subarray(0, half * dim), this.proposals.subarray(0, (walkers - half) * dim)];
+    this.gamma0 = 2.38 / Math.sqrt(2 * dim);
+  }
+
+  propose(h: 0 | 1): { batch: Float64Array; n: number } {
+    const { pos, proposals, dim, rng } = this;
+    const [lo, hi] = this.sets[h] as readonly [number, number];
+    const [clo, chi] = this.sets[1 - h] as readonly [number, number];
+    const nc = chi - clo;
+    const gamma = rng.next() < 0.1 ? 1 : this.gamma0;
+    const n = hi - lo;
+    for (let k = 0; k < n; k++) {
+      const j1 = clo + Math.floor(rng.next() * nc);
+      let j2 = clo + Math.floor(rng.next() * (nc - 1));
+      if (j2 >= j1) j2++;
+      const xk = (lo + k) * dim;
+      for (let p = 0; p < dim; p++) {
+        const diff = (pos[j1 * dim + p] as number) - (pos[j2 * dim + p] as number);
+        proposals[k * dim + p] = (pos[xk + p] as number) + gamma * diff + 1e-5 * rng.normal();
+      }
+    }
+    return { batch: this.batches[h], n };
+  }
+
+  accept(h: 0 | 1, lpY: Float64Array, counts: Float64Array | undefined): number {
+    const { pos, lp, proposals, dim, rng } = this;
+    const [lo, hi] = this.sets[h] as readonly [number, number];
+    let accepted = 0;
+    for (let k = 0; k < hi - lo; k++) {
+      const w = lo + k;
+      const logU = Math.log(rng.next());
+      if (logU < (lpY[k] as number) - (lp[w] as number)) {
+        for (let p = 0; p < dim; p++) pos[w * dim + p] = proposals[k * dim + p] as number;
+        lp[w] = lpY[k] as number;
+        accepted++;
+        if (counts !== undefined) counts[w] = (counts[w] as number) + 1;
+      }
+    }
+    return accepted;
+  }
+}
+
+/**
  * Affine-invariant ensemble sampler (Goodman & Weare 2010, "Ensemble samplers with affine invariance",
  * Comm. App. Math. Comp. Sci. 5(1):65–80) with the parallel red–black split of emcee (Foreman-Mackey
  * et al. 2013, PASP 125:306, Algorithm 3).
@@ -233,6 +322,11 @@ class StretchMove {
  * a half's proposals are evaluated in ONE `density.evaluate` call (in parallel with `workerDensity`),
  * and the chain still satisfies detailed balance for each half-update (Foreman-Mackey et al. 2013).
  *
+ * Move mixture (`deProbability` p > 0): each half-step first draws U (when 0 < p < 1) and uses the
+ * differential-evolution move when U < p, the stretch move otherwise; each move leaves the target
+ * invariant, so a state-independent random choice between them does too (Tierney 1994, Ann. Stat.
+ * 22(4), §2.4).
+ *
  * Random draws, all from `rng`, in an order fixed by (walkers, steps) alone: per half-step, Z for each
  * walker of the half in index order, then the partner indices, then (after the evaluation) one U' per
  * walker — drawn even when the proposal has log density −Infinity. Hence the chain does not depend on
@@ -243,7 +337,7 @@ class StretchMove {
  * or +Infinity.
  */
 export async function sampleEnsemble(opts: EnsembleOptions): Promise<EnsembleResult> {
-  const { walkers, steps, burn, thin, a, dim } = validate(opts);
+  const { walkers, steps, burn, thin, a, deProbability, dim } = validate(opts);
   const { density, rng } = opts;
   checkSpan(opts.init, walkers, dim);
 
@@ -266,10 +360,13 @@ export async function sampleEnsemble(opts: EnsembleOptions): Promise<EnsembleRes
   const acceptedAfterBurn = new Float64Array(walkers);
   let acceptedAll = 0;
 
-  const move = new StretchMove(pos, lp, walkers, dim, a, rng);
+  const stretch = new StretchMove(pos, lp, walkers, dim, a, rng);
+  const de = deProbability > 0 ? new DifferentialEvolutionMove(pos, lp, walkers, dim, rng) : undefined;
   let next = 0; // index into the kept arrays
   for (let s = 0; s < steps; s++) {
     for (let h = 0; h < 2; h++) {
+      // the move's choice is drawn only for a mixture, so stretch-only chains keep their draws
+      const move = de !== undefined && (deProbability === 1 || rng.next() < deProbability) ? de : stretch;
       const { batch, n } = move.propose(h as 0 | 1);
       // In-process densities skip the promise round trip (same values, same draws).
       const lpY = checkLogDensities(density.evaluateSync?.(batch, n) ?? (await density.evaluate(batch, n)), density, batch, n, s + 1);
