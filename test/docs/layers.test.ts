@@ -12,8 +12,9 @@ const ALLOWED: Record<string, string[]> = {
   policies: ['engine', 'environments'],
   agents: ['engine', 'environments', 'policies'],
   twinning: ['engine', 'environments', 'datasets'],
+  evaluation: ['engine', 'environments', 'policies', 'agents'],
 };
-const LAYERS = ['engine', 'environments', 'datasets', 'policies', 'agents', 'twinning', 'experiments', 'server', 'cli', 'viewer'];
+const LAYERS = ['engine', 'environments', 'datasets', 'policies', 'agents', 'twinning', 'evaluation', 'experiments', 'server', 'cli', 'viewer'];
 
 function sources(dir: string): string[] {
   let out: string[] = [];
