@@ -64,6 +64,69 @@ export interface ShieldDefinition {
   bind(env: Env): BoundShield | undefined;
 }
 
+/**
+ * Display vocabulary: what a twin's episode tracks are, so the viewer and the reports draw only
+ * declared quantities with their units and reference bands (a twin without `tracks` gets a generic view).
+ * - continuous: a measured or simulated quantity, drawn as a line;
+ * - categorical: a coded state (0, 1, … indexing `categories`), drawn as a step chart with the category names;
+ * - event: something that happens at a step (a meal), drawn as markers where non-zero;
+ * - dose: a treatment amount given at a step, drawn as bars where non-zero.
+ */
+export const TRACK_KINDS = { continuous: 'continuous', categorical: 'categorical', event: 'event', dose: 'dose' } as const;
+export type TrackKind = (typeof TRACK_KINDS)[keyof typeof TRACK_KINDS];
+
+export function isTrackKind(value: unknown): value is TrackKind {
+  return typeof value === 'string' && Object.hasOwn(TRACK_KINDS, value);
+}
+
+export interface TrackBand {
+  low: number;
+  high: number;
+  label: string;
+  /** Where the band comes from (guideline or paper). */
+  source: string;
+}
+
+export interface TrackDefinition {
+  /**
+   * Where the value lives in a stored step: `info.<key>` (nested keys with dots, e.g. `info.course.lrc`),
+   * `obs.<observation label or index>`, `action` or `reward`. Booleans read as 0/1.
+   */
+  field: string;
+  label: string;
+  /** '' when the quantity has no unit (categorical states). */
+  unit: string;
+  kind: TrackKind;
+  band?: TrackBand;
+  /** Tracks with the same panel share one chart (same unit); the panel's name titles it. */
+  panel: string;
+  /** Categorical only: the name of code 0, 1, …. */
+  categories?: readonly string[];
+}
+
+/** Simulated clock of an env: the x axis of its tracks in clock time. */
+export interface TrackClock {
+  /** Minutes of simulated time per decision step (for the default options). */
+  minutesPerStep: number;
+  /** Clock time at reset, minutes after midnight of day 1. */
+  startMinute: number;
+  /**
+   * Optional `info.<key>` holding the simulated time of each step (from reset), in `fieldUnit`; when
+   * present it wins over step × minutesPerStep, so options that change the step length stay correct.
+   */
+  timeField?: string;
+  fieldUnit?: 'minute' | 'hour' | 'day';
+  /** True when `timeField` already includes the start clock time (the glucose env's minute of day). */
+  fieldIncludesStart?: boolean;
+}
+
+export interface TwinTracks {
+  clock?: TrackClock;
+  tracks: readonly TrackDefinition[];
+  /** The `field` of the glucose track the trial reports draw as an ambulatory glucose profile, if any. */
+  glucoseProfile?: string;
+}
+
 export interface TwinDefinition {
   id: string;
   title: string;
@@ -77,6 +140,8 @@ export interface TwinDefinition {
   cohortMember(request: CohortRequest, index: number): CohortMember;
   /** Safety constraints (action masks) the twin declares; the first is the default (`shield: true`). */
   shields?: ShieldDefinition[];
+  /** What the viewer and reports draw for this twin's episodes (see TRACK_KINDS). */
+  tracks?: TwinTracks;
 }
 
 const twins = new Map<string, TwinDefinition>();

@@ -1,4 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite';
+import type { TrackClock, TrackDefinition, TwinTracks } from '../engine/twin.js';
+import type { AgpProfile } from './agp.js';
 import type { TrialAnalysis } from './trial-analysis.js';
 
 /**
@@ -25,6 +27,8 @@ export interface PercentileBin {
 export interface ArmBands {
   arm: string;
   bins: PercentileBin[];
+  /** The arm's ambulatory glucose profile; when every arm has one, glucoseBandsSpec draws the AGP (agpSpec). */
+  agp?: AgpProfile;
 }
 
 /**
@@ -70,6 +74,7 @@ export function percentileBands(samples: readonly { arm: string; hour: number; v
  * Diabetes Care 42:1593).
  */
 export function glucoseBandsSpec(bands: readonly ArmBands[], options: { title?: string; unit?: string; target?: [number, number] } = {}): TopLevelSpec {
+  if (bands.length > 0 && bands.every((b) => b.agp !== undefined)) return agpSpec(bands.map((b) => ({ name: b.arm, profile: b.agp as AgpProfile })));
   const rows = bands.flatMap((b) => b.bins.map((bin) => ({ arm: b.arm, ...bin })));
   const target = options.target ?? [70, 180];
   const unit = options.unit ?? 'mg/dL';
@@ -102,6 +107,82 @@ export function glucoseBandsSpec(bands: readonly ArmBands[], options: { title?: 
       { data: { name: 'target' }, mark: { type: 'rule', strokeDash: [4, 4], color: '#555' }, encoding: { y: { field: 'y', type: 'quantitative' } } },
     ],
   };
+}
+
+// ---- ambulatory glucose profile -------------------------------------------------------------
+
+/** Range colours of the consensus AGP report (Battelino et al. 2019, figure 2): very low → very high. */
+const RANGE_COLORS = ['#8b0000', '#e53935', '#43a047', '#fdd835', '#fb8c00'];
+
+/**
+ * Ambulatory glucose profile, one row per profile (trial arm or person): the modal day with the
+ * 5–95th (light) and 25–75th (dark) percentile bands, the median, the 70 and 180 mg/dL target lines
+ * (Battelino et al., Diabetes Care 2019;42:1593), and beside it the time-in-ranges bar (< 54, 54–69,
+ * 70–180, 181–250, > 250 mg/dL) with each range's percentage. Profiles come from experiments/agp.ts.
+ */
+export function agpSpec(profiles: readonly { name: string; profile: AgpProfile }[], options: { title?: string; width?: number } = {}): TopLevelSpec {
+  const hours = [0, 3, 6, 9, 12, 15, 18, 21, 24];
+  const x = {
+    field: 'hour',
+    type: 'quantitative' as const,
+    title: 'time of day',
+    scale: { domain: [0, 24], nice: false },
+    axis: { values: hours, labelExpr: `${JSON.stringify(hours.map((h) => `${String(h % 24).padStart(2, '0')}:00`))}[indexof(${JSON.stringify(hours)}, datum.value)]` },
+  };
+  const allBins = profiles.flatMap((p) => p.profile.bins);
+  const yMax = Math.max(300, ...allBins.map((b) => b.p95));
+  const y = { type: 'quantitative' as const, title: 'glucose (mg/dL)', scale: { domain: [0, Math.ceil(yMax / 50) * 50], nice: false } };
+  const rows = profiles.map(({ name, profile }) => {
+    const bins = profile.bins.map((b) => ({ hour: b.centre / 60, p5: b.p5, p25: b.p25, p50: b.p50, p75: b.p75, p95: b.p95 }));
+    const ranges = [...profile.ranges].reverse();
+    const tir = ranges.map((r, i) => ({ label: `${r.label} mg/dL: ${(100 * r.fraction).toFixed(1)} %`, pos: 90 - 20 * i }));
+    let top = 0;
+    const segments = profile.ranges.map((r, i) => {
+      const seg = { id: r.id, y: 100 * top, y2: 100 * (top + r.fraction), color: RANGE_COLORS[i] as string };
+      top += r.fraction;
+      return seg;
+    });
+    const summary = `${name}: ${profile.readings} readings · mean ${profile.mean.toFixed(0)} mg/dL · GMI ${profile.gmi.toFixed(1)} % · CV ${profile.cv.toFixed(1)} %`;
+    return {
+      title: { text: summary, anchor: 'start' as const, fontSize: 12 },
+      hconcat: [
+        {
+          width: options.width ?? 480,
+          height: 220,
+          layer: [
+            { data: { values: bins }, mark: { type: 'area', color: '#1e88e5', opacity: 0.18 }, encoding: { x, y: { field: 'p5', ...y }, y2: { field: 'p95' } } },
+            { data: { values: bins }, mark: { type: 'area', color: '#1e88e5', opacity: 0.4 }, encoding: { x, y: { field: 'p25', ...y }, y2: { field: 'p75' } } },
+            { data: { values: bins }, mark: { type: 'line', color: '#0d47a1', strokeWidth: 2 }, encoding: { x, y: { field: 'p50', ...y } } },
+            { data: { values: [{ g: 70 }, { g: 180 }] }, mark: { type: 'rule', color: '#43a047', strokeDash: [4, 3] }, encoding: { y: { field: 'g', ...y } } },
+          ],
+        },
+        {
+          width: 190,
+          height: 220,
+          layer: [
+            {
+              data: { values: segments },
+              mark: { type: 'rect', stroke: 'white' },
+              encoding: {
+                x: { value: 0 },
+                x2: { value: 28 },
+                y: { field: 'y', type: 'quantitative' as const, title: 'time in ranges (%)', scale: { domain: [0, 100], nice: false }, axis: { grid: false } },
+                y2: { field: 'y2' },
+                fill: { field: 'color', type: 'nominal' as const, scale: null },
+              },
+            },
+            { data: { values: tir }, mark: { type: 'text', align: 'left', baseline: 'middle', fontSize: 11 }, encoding: { x: { value: 36 }, y: { field: 'pos', type: 'quantitative' as const }, text: { field: 'label' } } },
+          ],
+        },
+      ],
+    };
+  });
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: options.title ?? `Ambulatory glucose profile (median, 25–75th and 5–95th percentiles; ${profiles[0]?.profile.binMinutes ?? 15}-min bins)`,
+    vconcat: rows,
+    resolve: { scale: { y: 'independent' } },
+  } as TopLevelSpec;
 }
 
 // ---- forest plot -----------------------------------------------------------------------------
@@ -432,4 +513,262 @@ export function learningCurveSpec(series: LearningSeries, options: { title?: str
       { data: { name: 'band' }, mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: 'mean', type: 'quantitative' }, color } },
     ],
   };
+}
+
+// ---- episode tracks ------------------------------------------------------------------------------
+
+/** A stored step as the viewer and the reports read it (episode-log.ts / the episode API). */
+export interface TrackStep {
+  step: number;
+  action: number | ArrayLike<number>;
+  reward: number;
+  observation: ArrayLike<number>;
+  info: Record<string, unknown>;
+}
+
+function numeric(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return null;
+}
+
+/**
+ * A track's value at a step (see TrackDefinition.field): `info.a.b` walks the info object, `obs.<label>`
+ * or `obs.<index>` reads the observation, `action` the (first) action component, `reward` the reward;
+ * null when absent or not a finite number (booleans read as 0/1).
+ */
+export function trackValue(step: TrackStep, field: string, observationLabels: readonly string[] = []): number | null {
+  if (field === 'reward') return numeric(step.reward);
+  if (field === 'action') return numeric(typeof step.action === 'number' ? step.action : step.action[0]);
+  if (field.startsWith('obs.')) {
+    const key = field.slice(4);
+    const at = observationLabels.indexOf(key);
+    const index = at >= 0 ? at : /^\d+$/.test(key) ? Number(key) : -1;
+    return index >= 0 && index < step.observation.length ? numeric(step.observation[index]) : null;
+  }
+  if (field.startsWith('info.')) {
+    let v: unknown = step.info;
+    for (const part of field.slice(5).split('.')) {
+      if (v === null || typeof v !== 'object') return null;
+      v = (v as Record<string, unknown>)[part];
+    }
+    return numeric(v);
+  }
+  return null;
+}
+
+const FIELD_MINUTES = { minute: 1, hour: 60, day: 1440 } as const;
+
+/**
+ * Clock time of a stored step, minutes after midnight of day 1: the step's state is the one at the
+ * end of its decision interval, so step k (0-based) is at start + (k + 1)·minutesPerStep — or the
+ * declared time field when the step carries it.
+ */
+export function stepClockMinute(clock: TrackClock, step: TrackStep): number {
+  if (clock.timeField) {
+    const v = trackValue(step, clock.timeField);
+    if (v !== null) return v * FIELD_MINUTES[clock.fieldUnit ?? 'minute'] + (clock.fieldIncludesStart ? 0 : clock.startMinute);
+  }
+  return clock.startMinute + (step.step + 1) * clock.minutesPerStep;
+}
+
+/**
+ * The tracks of a twin without declarations: every numeric info field (nested objects one level deep),
+ * every observation component, the action and the reward, each its own continuous track labelled by
+ * its field, without unit or band (at most `max`).
+ */
+export function genericTracks(steps: readonly TrackStep[], observationLabels: readonly string[] = [], max = 40): TrackDefinition[] {
+  const fields: string[] = [];
+  const seen = new Set<string>();
+  const add = (f: string) => {
+    if (!seen.has(f)) {
+      seen.add(f);
+      fields.push(f);
+    }
+  };
+  for (const s of steps) {
+    for (const [k, v] of Object.entries(s.info ?? {})) {
+      if (typeof v === 'number' && Number.isFinite(v)) add(`info.${k}`);
+      else if (v && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v)) {
+        for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) if (typeof v2 === 'number' && Number.isFinite(v2)) add(`info.${k}.${k2}`);
+      }
+    }
+  }
+  const width = steps[0]?.observation.length ?? 0;
+  for (let i = 0; i < width; i++) add(`obs.${observationLabels[i] ?? i}`);
+  add('action');
+  add('reward');
+  return fields.slice(0, max).map((field) => ({ field, label: field, unit: '', kind: 'continuous' as const, panel: field }));
+}
+
+const TICK_MINUTES = [5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2 * 1440, 7 * 1440, 14 * 1440, 28 * 1440, 56 * 1440, 91 * 1440, 182 * 1440, 364 * 1440];
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** hh:mm within a day; "day N" at midnight (day 1 = the episode's first day). */
+export function clockLabel(minute: number, wholeDays = false): string {
+  const day = Math.floor(minute / 1440) + 1;
+  const inDay = ((minute % 1440) + 1440) % 1440;
+  if (wholeDays || inDay === 0) return `day ${day}`;
+  return `${pad2(Math.floor(inDay / 60))}:${pad2(Math.round(inDay % 60))}`;
+}
+
+/** Tick positions (at most ~8, at whole clock intervals) and labels for a clock axis over [lo, hi] minutes. */
+export function clockTicks(lo: number, hi: number, maxTicks = 8): { values: number[]; labels: string[] } {
+  const span = Math.max(1, hi - lo);
+  const step = TICK_MINUTES.find((m) => span / m <= maxTicks) ?? Math.ceil(span / maxTicks / 1440) * 1440;
+  const values: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) values.push(v);
+  return { values, labels: values.map((v) => clockLabel(v, step >= 1440)) };
+}
+
+export interface EpisodeTracksOptions {
+  /** Plot width in pixels (per panel). */
+  width: number;
+  /** Steps on the x axis (default: the episode's); a longer side-by-side episode widens both. */
+  length?: number;
+  observationLabels?: readonly string[];
+}
+
+export interface EpisodeTracksChart {
+  spec: TopLevelSpec;
+  /** x position of each step (clock minutes, or the 1-based step number without a clock); the viewer's cursor uses it. */
+  x: number[];
+  tracks: readonly TrackDefinition[];
+  clock?: TrackClock;
+}
+
+const BAND_COLOR = '#16a34a';
+
+/**
+ * Synchronised episode tracks: one panel per declared panel, sharing the x axis (clock time when the
+ * twin declares a clock, integer steps otherwise) and a time cursor (dataset `cursor`, rows `{ t }`).
+ * continuous → line with the unit in the axis title and the band (shaded, labelled) when declared;
+ * categorical → step line on an axis labelled with the category names; dose → bars over the step's
+ * interval where non-zero; event → markers where non-zero. Without declarations: genericTracks.
+ */
+export function episodeTracksSpec(declared: TwinTracks | undefined, steps: readonly TrackStep[], options: EpisodeTracksOptions): EpisodeTracksChart {
+  const labels = options.observationLabels ?? [];
+  const tracks = declared?.tracks.length ? declared.tracks : genericTracks(steps, labels);
+  const clock = declared?.clock;
+  const x = steps.map((s) => (clock ? stepClockMinute(clock, s) : s.step + 1));
+  const rows = steps.map((s, i) => {
+    const t = x[i] as number;
+    // dose bars span the step's decision interval (clock) or ±0.4 around the step number
+    const row: Record<string, number | null> = clock ? { t, t0: i === 0 ? t - clock.minutesPerStep : (x[i - 1] as number), t1: t } : { t, t0: t - 0.4, t1: t + 0.4 };
+    tracks.forEach((track, k) => {
+      row[`v${k}`] = trackValue(s, track.field, labels);
+    });
+    return row;
+  });
+  let lo: number;
+  let hi: number;
+  if (clock) {
+    const first = x[0] ?? clock.startMinute;
+    lo = Math.min(first - clock.minutesPerStep, first);
+    const lastX = x[x.length - 1] ?? first;
+    hi = Math.max(lastX, lo + (options.length ?? steps.length) * clock.minutesPerStep);
+  } else {
+    lo = 1;
+    hi = Math.max(2, options.length ?? steps.length);
+  }
+  const xAxis = clock
+    ? (() => {
+        const ticks = clockTicks(lo, hi);
+        return {
+          title: 'clock time',
+          values: ticks.values,
+          labelExpr: `${JSON.stringify(ticks.labels)}[indexof(${JSON.stringify(ticks.values)}, datum.value)]`,
+        };
+      })()
+    : { title: 'step', tickMinStep: 1, format: 'd' };
+  const xScale = { domain: [clock ? lo : 0.5, clock ? hi : hi + 0.5], nice: false, zero: false };
+  const panels: { name: string; members: { track: TrackDefinition; index: number }[] }[] = [];
+  tracks.forEach((track, index) => {
+    let panel = panels.find((p) => p.name === track.panel);
+    if (!panel) {
+      panel = { name: track.panel, members: [] };
+      panels.push(panel);
+    }
+    panel.members.push({ track, index });
+  });
+  const vconcat = panels.map((panel, p) => {
+    const axis = p === panels.length - 1 ? xAxis : { ...xAxis, title: null };
+    const xOf = (field: string) => ({ field, type: 'quantitative' as const, scale: xScale, axis });
+    const first = (panel.members[0] as { track: TrackDefinition }).track;
+    const single = panel.members.length === 1;
+    const unit = first.unit;
+    const categories = panel.members.map((m) => m.track.categories).find((c) => c && c.length > 0);
+    const categorical = panel.members.every((m) => m.track.kind === 'categorical') && categories !== undefined;
+    const yTitle = `${single ? first.label : panel.name}${unit ? ` (${unit})` : ''}`;
+    const band = panel.members.map((m) => m.track.band).find((b) => b !== undefined);
+    const yAxis: Record<string, unknown> = { title: yTitle, titleLimit: 220 };
+    let yScale: Record<string, unknown> = { zero: false };
+    if (categorical) {
+      const n = (categories as readonly string[]).length;
+      yScale = { domain: [-0.5, n - 0.5], nice: false, zero: false };
+      yAxis.values = Array.from({ length: n }, (_, i) => i);
+      yAxis.labelExpr = `${JSON.stringify(categories)}[datum.value]`;
+      yAxis.grid = true;
+    } else if (panel.members.some((m) => m.track.kind === 'dose' || m.track.kind === 'event')) {
+      yScale = { zero: true };
+    }
+    if (unit === 'count') yAxis.tickMinStep = 1;
+    const color = (label: string) => (single ? {} : { color: { datum: label, type: 'nominal' as const, legend: { title: null, orient: 'top' as const, labelLimit: 260 } } });
+    const layers: object[] = [];
+    if (band) {
+      layers.push({
+        data: { values: [{ lo: band.low, hi: band.high }] },
+        mark: { type: 'rect', opacity: 0.12, color: BAND_COLOR },
+        encoding: { y: { field: 'lo', type: 'quantitative', scale: yScale, axis: yAxis }, y2: { field: 'hi' } },
+      });
+      layers.push({
+        data: { values: [{ y: band.high, text: band.label }] },
+        mark: { type: 'text', align: 'left', baseline: 'top', dx: 4, dy: 2, fontSize: 10, color: '#15803d' },
+        encoding: { x: { value: 0 }, y: { field: 'y', type: 'quantitative' }, text: { field: 'text' } },
+      });
+    }
+    for (const { track, index } of panel.members) {
+      const v = `v${index}`;
+      const y = { field: v, type: 'quantitative' as const, scale: yScale, axis: yAxis };
+      const tooltip = [
+        { field: 't', type: 'quantitative' as const, title: clock ? 'minute' : 'step' },
+        { field: v, type: 'quantitative' as const, title: `${track.label}${track.unit ? ` (${track.unit})` : ''}`, format: '.4~g' },
+      ];
+      if (track.kind === 'dose') {
+        layers.push({
+          data: { name: 'rows' },
+          transform: [{ filter: `isValid(datum.${v}) && datum.${v} != 0` }],
+          mark: { type: 'rect', ...(single ? { color: '#7c3aed' } : {}) },
+          encoding: { x: xOf('t0'), x2: { field: 't1' }, y, y2: { datum: 0 }, tooltip, ...color(track.label) },
+        });
+      } else if (track.kind === 'event') {
+        layers.push({
+          data: { name: 'rows' },
+          transform: [{ filter: `isValid(datum.${v}) && datum.${v} != 0` }],
+          mark: { type: 'point', filled: true, size: 40, ...(single ? { color: '#ea580c' } : {}) },
+          encoding: { x: xOf('t'), y, tooltip, ...color(track.label) },
+        });
+      } else {
+        layers.push({
+          data: { name: 'rows' },
+          mark: { type: 'line', strokeWidth: 1.4, ...(track.kind === 'categorical' ? { interpolate: 'step-after' } : {}) },
+          encoding: { x: xOf('t'), y, tooltip, ...color(track.label) },
+        });
+      }
+    }
+    layers.push({ data: { name: 'cursor' }, mark: { type: 'rule', color: '#dc2626', strokeWidth: 1.5 }, encoding: { x: xOf('t') } });
+    return {
+      width: options.width,
+      height: categorical ? Math.max(44, 18 * (categories as readonly string[]).length) : band ? 140 : 80,
+      layer: layers,
+    };
+  });
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    datasets: { rows, cursor: [{ t: x[0] ?? 1 }] },
+    vconcat,
+    spacing: 8,
+    resolve: { scale: { x: 'shared', color: 'independent', y: 'independent' } },
+  } as TopLevelSpec;
+  return { spec, x, tracks, clock };
 }

@@ -1,6 +1,9 @@
+import '../environments/index.js';
 import type { EpisodeLog } from '../engine/episode-log.js';
 import { TwinlabError } from '../engine/errors.js';
-import { type ArmBands, type CvgaPoint, type LearningSeries, percentileBands } from './charts.js';
+import { twinForEnv } from '../engine/twin.js';
+import { ambulatoryGlucoseProfile, type GlucoseReading } from './agp.js';
+import { type ArmBands, type CvgaPoint, type LearningSeries, percentileBands, stepClockMinute, trackValue } from './charts.js';
 import { type ReportFormat, type ReportOptions, renderReport } from './report.js';
 import type { JobRecord, Store } from './store.js';
 import type { TrialAnalysis } from './trial-analysis.js';
@@ -8,8 +11,9 @@ import type { TrialAnalysis } from './trial-analysis.js';
 /**
  * Assembles a report from the store — the one function behind `twinlab report` and the server's
  * report endpoint. Train/sweep: learning curves of episode returns and greedy evaluations per run,
- * grouped by sweep point. Trials: the stored analysis plus, when episodes carry glucose (`info.bg`),
- * per-arm percentile bands of blood glucose by hour of day and the CVGA min/max points.
+ * grouped by sweep point. Trials: the stored analysis plus, when the twin declares a glucose track for
+ * profiles (`tracks.glucoseProfile`, with its clock), per arm the ambulatory glucose profile
+ * (experiments/agp.ts: 15-min bins, unsmoothed) and the CVGA min/max points.
  */
 interface TrialJobConfig {
   kind?: string;
@@ -42,25 +46,38 @@ function learningSeries(store: Store, jobs: JobRecord[], metric: string): Learni
 
 function glucoseTraces(store: Store, jobs: JobRecord[]): { bands: ArmBands[]; cvga: CvgaPoint[] } {
   const samples: { arm: string; hour: number; value: number }[] = [];
+  const readings = new Map<string, GlucoseReading[]>();
   const cvga: CvgaPoint[] = [];
   for (const job of jobs) {
     for (const { key } of store.listEpisodes(job.id)) {
       const log: EpisodeLog | undefined = store.getEpisode(job.id, key);
       if (!log) continue;
+      const declared = twinForEnv(log.envId)?.tracks;
+      const field = declared?.glucoseProfile;
+      if (!field || !declared?.clock) continue;
+      const arm = armName(job);
+      let armReadings = readings.get(arm);
+      if (!armReadings) {
+        armReadings = [];
+        readings.set(arm, armReadings);
+      }
       let min = Number.POSITIVE_INFINITY;
       let max = Number.NEGATIVE_INFINITY;
       for (const step of log.steps) {
-        const bg = step.info.bg;
-        const minute = step.info.minute;
-        if (typeof bg !== 'number' || typeof minute !== 'number') continue;
-        samples.push({ arm: armName(job), hour: (minute / 60) % 24, value: bg });
-        min = Math.min(min, bg);
-        max = Math.max(max, bg);
+        const value = trackValue(step, field);
+        if (value === null) continue;
+        const minute = stepClockMinute(declared.clock, step);
+        samples.push({ arm, hour: (minute / 60) % 24, value });
+        armReadings.push({ minute, value });
+        min = Math.min(min, value);
+        max = Math.max(max, value);
       }
-      if (Number.isFinite(min)) cvga.push({ arm: armName(job), patient: (job.config as TrialJobConfig).patientId ?? job.id, minBG: min, maxBG: max });
+      if (Number.isFinite(min)) cvga.push({ arm, patient: (job.config as TrialJobConfig).patientId ?? job.id, minBG: min, maxBG: max });
     }
   }
-  return { bands: samples.length > 0 ? percentileBands(samples, 1) : [], cvga };
+  const bands = samples.length > 0 ? percentileBands(samples, 1) : [];
+  for (const b of bands) b.agp = ambulatoryGlucoseProfile(readings.get(b.arm) ?? []);
+  return { bands, cvga };
 }
 
 export async function buildReport(store: Store, experimentId: string, format: ReportFormat, options: ReportOptions = {}): Promise<string> {

@@ -138,7 +138,7 @@ export function createApp(options: AppOptions): express.Express {
           maxEpisodeSteps: spec.maxEpisodeSteps ?? null,
           decisionInterval: spec.decisionInterval ?? null,
           reference: spec.reference ?? null,
-          twin: twin ? { id: twin.id, title: twin.title, populations: twin.populations, endpoints: twin.endpoints.map(({ compute: _c, ...rest }) => rest) } : null,
+          twin: twin ? { id: twin.id, title: twin.title, populations: twin.populations, endpoints: twin.endpoints.map(({ compute: _c, ...rest }) => rest), tracks: twin.tracks ?? null } : null,
           policies: listPolicies(spec.id).map((p) => ({ name: p.name, description: p.description })),
         };
         env.close?.();

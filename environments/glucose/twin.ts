@@ -2,7 +2,7 @@ import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import type { Env } from '../../engine/env.js';
 import { isDiscrete } from '../../engine/spaces.js';
-import { type BoundShield, type CohortMember, type CohortRequest, registerTwin, type ShieldDefinition } from '../../engine/twin.js';
+import { type BoundShield, type CohortMember, type CohortRequest, registerTwin, type ShieldDefinition, type TwinTracks } from '../../engine/twin.js';
 import { GLUCOSE_ENDPOINTS } from './endpoints.js';
 import { GlucoseEnv, type GlucoseEnvOptions } from './env.js';
 import { AGE_GROUPS, type AgeGroup, isAgeGroup, patientNames } from './params.js';
@@ -67,6 +67,24 @@ const OPTION_NAMES = [
   'integrator',
   'rk4Step',
 ] as const satisfies ReadonlyArray<keyof GlucoseEnvOptions>;
+
+const TIR_BAND = { low: 70, high: 180, label: 'target 70–180', source: 'Battelino et al., Diabetes Care 2019;42:1593 (international consensus on time in range)' };
+
+/** Episode tracks (env info, see README "Info"): glucose with the consensus target range, insulin, carbs, insulin on board. */
+export const GLUCOSE_TRACKS: TwinTracks = {
+  clock: { minutesPerStep: 5, startMinute: 0, timeField: 'info.minute', fieldUnit: 'minute', fieldIncludesStart: true },
+  glucoseProfile: 'info.bg',
+  tracks: [
+    { field: 'info.cgm', label: 'CGM', unit: 'mg/dL', kind: 'continuous', panel: 'glucose', band: TIR_BAND },
+    { field: 'info.bg', label: 'plasma glucose', unit: 'mg/dL', kind: 'continuous', panel: 'glucose', band: TIR_BAND },
+    { field: 'info.insulinU', label: 'insulin delivered', unit: 'U', kind: 'dose', panel: 'insulin' },
+    { field: 'info.bolus', label: 'bolus', unit: 'U', kind: 'dose', panel: 'insulin' },
+    { field: 'info.cho', label: 'carbs eaten', unit: 'g', kind: 'event', panel: 'carbohydrate' },
+    { field: 'info.announcedCarbs', label: 'meal announced', unit: 'g', kind: 'event', panel: 'carbohydrate' },
+    { field: 'info.iob', label: 'insulin on board', unit: 'U', kind: 'continuous', panel: 'insulin on board' },
+    { field: 'info.cob', label: 'carbs on board', unit: 'g', kind: 'continuous', panel: 'carbs on board' },
+  ],
+};
 
 /** Populations of the twin: the three age groups, then every named patient. */
 export function glucosePopulations(): string[] {
@@ -152,6 +170,7 @@ export function registerGlucose(): void {
     populations: glucosePopulations(),
     cohortMember: glucoseCohortMember,
     shields: [GLUCOSE_LOW_SHIELD],
+    tracks: GLUCOSE_TRACKS,
   });
 }
 

@@ -3,7 +3,7 @@ import type { Info } from '../../engine/env.js';
 import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
-import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin } from '../../engine/twin.js';
+import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
 import { HIV_ENV_ID, HivEnv, type HivEnvOptions } from './env.js';
 import { ADAMS_PARAMS, HIV_PARAM_NAMES } from './model.js';
 
@@ -112,6 +112,17 @@ function hivCohortMember(request: CohortRequest, index: number): CohortMember {
   return { index, patientId, envOptions: { patientId, k1: p.k1, k2: p.k2, f: p.f }, covariates: { k1: p.k1, k2: p.k2, f: p.f } };
 }
 
+/** Episode tracks: viral load, CD4+ T cells, CTL (observation, log10) and the drug combination given each 5-day step. */
+export const HIV_TRACKS: TwinTracks = {
+  clock: { minutesPerStep: 5 * 1440, startMinute: 0, timeField: 'info.day', fieldUnit: 'day' },
+  tracks: [
+    { field: 'info.log10V', label: 'viral load', unit: 'log10 copies/mL', kind: 'continuous', panel: 'viral load' },
+    { field: 'info.T1', label: 'uninfected CD4+ T cells (T1)', unit: 'cells/mL', kind: 'continuous', panel: 'CD4+ T cells' },
+    { field: 'obs.log10 E', label: 'HIV-specific CTL (E)', unit: 'log10 cells/mL', kind: 'continuous', panel: 'immune effectors' },
+    { field: 'action', label: 'drugs', unit: '', kind: 'categorical', panel: 'treatment', categories: ['none', 'RTI', 'PI', 'RTI+PI'] },
+  ],
+};
+
 let registered = false;
 
 /** Registers `hiv/sti-v1` and the HIV twin (idempotent). */
@@ -143,5 +154,6 @@ export function registerHiv(): void {
     primaryEndpoints: ['log10_viral_load_final', 'cd4_final', 'drug_days'],
     populations: [...HIV_POPULATIONS],
     cohortMember: hivCohortMember,
+    tracks: HIV_TRACKS,
   });
 }

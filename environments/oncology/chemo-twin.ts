@@ -3,7 +3,7 @@ import type { Info } from '../../engine/env.js';
 import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
-import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin } from '../../engine/twin.js';
+import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
 import { ChemoEnv, type ChemoEnvOptions, CHEMO_CLEARANCE_THRESHOLD, CHEMO_ENV_ID, CHEMO_STEP_DAYS } from './chemo-env.js';
 import { CHEMO_PARAM_NAMES, DTR_BENCH_INITIAL, PUBLISHED_CHEMO_PARAMS } from './chemo-model.js';
 
@@ -191,6 +191,18 @@ function chemoCohortMember(request: CohortRequest, index: number): CohortMember 
   };
 }
 
+/** Episode tracks (populations normalised and dimensionless in de Pillis & Radunskaya 2003; v is the dose rate in [0, 1]). */
+export const CHEMO_TRACKS: TwinTracks = {
+  clock: { minutesPerStep: CHEMO_STEP_DAYS * 1440, startMinute: 0, timeField: 'info.day', fieldUnit: 'day' },
+  tracks: [
+    { field: 'info.dose', label: 'dose rate v', unit: 'fraction of maximum', kind: 'dose', panel: 'dose' },
+    { field: 'info.B', label: 'drug concentration B', unit: 'normalised', kind: 'continuous', panel: 'drug' },
+    { field: 'info.T', label: 'tumour cells T', unit: 'normalised', kind: 'continuous', panel: 'tumour' },
+    { field: 'info.N', label: 'normal cells N', unit: 'normalised', kind: 'continuous', panel: 'normal cells' },
+    { field: 'info.I', label: 'immune cells I', unit: 'normalised', kind: 'continuous', panel: 'immune cells' },
+  ],
+};
+
 let registered = false;
 
 /** Registers `oncology/chemo-v1` and the chemo twin (idempotent). */
@@ -224,5 +236,6 @@ export function registerChemo(): void {
     primaryEndpoints: ['time_to_clearance', 'death', 'normal_nadir'],
     populations: [...CHEMO_POPULATIONS],
     cohortMember: chemoCohortMember,
+    tracks: CHEMO_TRACKS,
   });
 }

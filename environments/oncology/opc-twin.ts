@@ -2,7 +2,7 @@ import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { Rng } from '../../engine/random.js';
 import { register } from '../../engine/registry.js';
-import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin } from '../../engine/twin.js';
+import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
 import { OPC_ENV_ID, type OpcEnvOptions, OpcSequencingEnv } from './opc-env.js';
 import { type OpcCourse, samplePatient } from './opc-model.js';
 
@@ -40,6 +40,17 @@ export function opcCohortMember(request: CohortRequest, index: number): CohortMe
   };
 }
 
+/** Episode tracks of the three decisions (no clock: a step is a treatment phase); outcomes are revealed as their phase happens. */
+export const OPC_TRACKS: TwinTracks = {
+  tracks: [
+    { field: 'info.stage', label: 'next decision', unit: '', kind: 'categorical', panel: 'stage', categories: ['induction chemo', 'chemoradiation', 'neck dissection', 'done'] },
+    { field: 'action', label: 'treatment given', unit: '', kind: 'categorical', panel: 'treatment', categories: ['no', 'yes'] },
+    { field: 'info.course.r1', label: 'induction response', unit: '', kind: 'categorical', panel: 'induction response', categories: ['no', 'yes'] },
+    { field: 'info.course.lrc', label: 'locoregional control', unit: '', kind: 'categorical', panel: 'locoregional control', categories: ['no', 'yes'] },
+    { field: 'info.course.dlt2', label: 'dose-limiting toxicity (CRT)', unit: '', kind: 'categorical', panel: 'toxicity', categories: ['no', 'yes'] },
+  ],
+};
+
 let done = false;
 
 export function registerOpc(): void {
@@ -66,5 +77,6 @@ export function registerOpc(): void {
     primaryEndpoints: ['survival', 'dysphagia', 'utility'],
     populations: [...OPC_POPULATIONS],
     cohortMember: opcCohortMember,
+    tracks: OPC_TRACKS,
   });
 }

@@ -4,7 +4,7 @@ import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import { isDiscrete } from '../../engine/spaces.js';
-import { type BoundShield, type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type ShieldDefinition } from '../../engine/twin.js';
+import { type BoundShield, type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type ShieldDefinition, type TwinTracks } from '../../engine/twin.js';
 import { VANCO_ENV_ID, VANCO_STEP_HOURS, VancomycinEnv, type VancoEnvOptions } from './vancomycin-env.js';
 import { AUC_TARGET, cockcroftGault, GOTI_OMEGA2, typicalClearance, typicalV1, GOTI } from './vancomycin-model.js';
 
@@ -199,6 +199,31 @@ function vancoCohortMember(request: CohortRequest, index: number): CohortMember 
   };
 }
 
+/**
+ * Episode tracks: dose given each 12 h, central concentration and the sampled levels, and AUC24 with
+ * the 400–600 mg·h/L band (AUC/MIC 400–600 at MIC 1 mg/L: Rybak et al., Am J Health-Syst Pharm
+ * 2020;77:835–864), creatinine clearance and the AKI flag.
+ */
+export const VANCO_TRACKS: TwinTracks = {
+  clock: { minutesPerStep: VANCO_STEP_HOURS * 60, startMinute: 0, timeField: 'info.hour', fieldUnit: 'hour' },
+  tracks: [
+    { field: 'info.dose', label: 'dose', unit: 'mg', kind: 'dose', panel: 'dose' },
+    { field: 'info.concentration', label: 'central concentration', unit: 'mg/L', kind: 'continuous', panel: 'concentration' },
+    { field: 'info.trough', label: 'trough', unit: 'mg/L', kind: 'event', panel: 'concentration' },
+    { field: 'info.peak', label: 'peak', unit: 'mg/L', kind: 'event', panel: 'concentration' },
+    {
+      field: 'info.auc24',
+      label: 'AUC24',
+      unit: 'mg·h/L',
+      kind: 'continuous',
+      panel: 'exposure',
+      band: { low: AUC_TARGET.low, high: AUC_TARGET.high, label: 'target 400–600 (MIC 1 mg/L)', source: 'Rybak et al., Am J Health-Syst Pharm 2020;77:835–864 (vancomycin consensus guideline)' },
+    },
+    { field: 'info.crcl', label: 'CrCL', unit: 'mL/min', kind: 'continuous', panel: 'renal function' },
+    { field: 'info.aki', label: 'acute kidney injury', unit: '', kind: 'categorical', panel: 'AKI', categories: ['no', 'yes'] },
+  ],
+};
+
 let registered = false;
 
 /** Registers `pkpd/vancomycin-v1` and the vancomycin twin (idempotent). */
@@ -237,6 +262,7 @@ export function registerVancomycin(): void {
     populations: VANCO_POPULATIONS,
     cohortMember: vancoCohortMember,
     shields: [VANCO_DAILY_CAP_SHIELD],
+    tracks: VANCO_TRACKS,
   });
 }
 

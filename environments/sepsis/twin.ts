@@ -10,6 +10,7 @@ import {
   type EndpointDefinition,
   type ShieldDefinition,
   type TwinDefinition,
+  type TwinTracks,
   registerTwin,
 } from '../../engine/twin.js';
 import { register } from '../../engine/registry.js';
@@ -130,6 +131,26 @@ export const SEPSIS_NO_VASO_WHEN_HYPERTENSIVE: ShieldDefinition = {
   },
 };
 
+const cat = (variable: keyof typeof LEVEL_NAMES, label: string, panel: string) =>
+  ({ field: `info.${variable}`, label, unit: '', kind: 'categorical', panel, categories: LEVEL_NAMES[variable] }) as const;
+
+/**
+ * Episode tracks: the simulator's states are discretised levels (Oberst & Sontag 2019), not
+ * measurements, so every vital is categorical; treatments are on/off. No clock: its steps are abstract.
+ */
+export const SEPSIS_TRACKS: TwinTracks = {
+  tracks: [
+    cat('hr', 'heart rate', 'heart rate'),
+    cat('sysbp', 'systolic BP', 'systolic BP'),
+    cat('o2', 'O2 saturation', 'O2 saturation'),
+    cat('glucose', 'glucose level', 'glucose level'),
+    cat('abx', 'antibiotics', 'antibiotics'),
+    cat('vaso', 'vasopressors', 'vasopressors'),
+    cat('vent', 'ventilation', 'ventilation'),
+    { field: 'info.numAbnormal', label: 'abnormal vitals', unit: 'count', kind: 'continuous', panel: 'abnormal vitals' },
+  ],
+};
+
 export const SEPSIS_TWIN: TwinDefinition = {
   id: 'sepsis',
   title: 'Sepsis ICU patient — Oberst & Sontag (ICML 2019) discrete simulator with hidden diabetes',
@@ -140,6 +161,7 @@ export const SEPSIS_TWIN: TwinDefinition = {
   populations: [...SEPSIS_POPULATIONS],
   cohortMember: sepsisCohortMember,
   shields: [SEPSIS_NO_VASO_WHEN_HYPERTENSIVE],
+  tracks: SEPSIS_TRACKS,
 };
 
 let registered = false;

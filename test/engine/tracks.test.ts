@@ -1,0 +1,129 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import '../../environments/index.js';
+import { listSpecs, make } from '../../engine/registry.js';
+import { isDiscrete } from '../../engine/spaces.js';
+import { isTrackKind, listTwins, type TwinDefinition, twinForEnv } from '../../engine/twin.js';
+import { episodeTracksSpec, genericTracks, stepClockMinute, type TrackStep, trackValue } from '../../experiments/charts.js';
+import { renderSvg } from '../../experiments/report.js';
+
+/** Steps of one seeded episode with the actions cycling through the Discrete space (info copied: envs mutate it). */
+function rollout(envId: string, maxSteps: number, options: Record<string, unknown> = {}): { steps: TrackStep[]; labels: string[] } {
+  const env = make(envId, options);
+  env.reset({ seed: 3 });
+  const space = env.actionSpace;
+  const labels = (env.observationSpace.toJSON() as { labels?: string[] }).labels ?? [];
+  const steps: TrackStep[] = [];
+  for (let k = 0; k < maxSteps; k++) {
+    const action = isDiscrete(space) ? space.start + ((k * 5 + 1) % space.n) : 0;
+    const r = env.step(action as never);
+    steps.push({ step: k, action, reward: r.reward, observation: Array.from(r.observation), info: JSON.parse(JSON.stringify(r.info)) });
+    if (r.terminated || r.truncated) break;
+  }
+  env.close?.();
+  return { steps, labels };
+}
+
+const svgTexts = (svg: string) => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => (m[1] ?? '').replace(/&amp;/g, '&'));
+
+describe('twin track declarations', () => {
+  it('every twin declares tracks with a known kind; categorical ones name their categories; bands cite a source', () => {
+    const twins = listTwins();
+    for (const id of ['chemo', 'glucose', 'hiv', 'opc', 'sepsis', 'vancomycin']) expect(twins.find((t) => t.id === id)?.tracks?.tracks.length, id).toBeGreaterThan(0);
+    for (const twin of twins) {
+      const declared = twin.tracks;
+      for (const t of declared?.tracks ?? []) {
+        expect(isTrackKind(t.kind), `${twin.id} ${t.field}`).toBe(true);
+        expect(t.label.length).toBeGreaterThan(0);
+        if (t.kind === 'categorical') expect(t.categories?.length, `${twin.id} ${t.field}`).toBeGreaterThan(1);
+        if (t.band) {
+          expect(t.band.low).toBeLessThan(t.band.high);
+          expect(t.band.source).toMatch(/\d{4}/);
+        }
+      }
+    }
+    expect(isTrackKind('line')).toBe(false);
+    expect(twinForEnv('classic/cartpole-v1')).toBeUndefined();
+  });
+
+  it('every declared field reads a number from real steps, categorical codes index their categories, the clock matches the steps', () => {
+    for (const spec of listSpecs()) {
+      const twin = twinForEnv(spec.id) as TwinDefinition | undefined;
+      if (!twin?.tracks) continue;
+      const { steps, labels } = rollout(spec.id, 40);
+      expect(steps.length).toBeGreaterThan(0);
+      for (const t of twin.tracks.tracks) {
+        const values = steps.map((s) => trackValue(s, t.field, labels));
+        expect(
+          values.every((v) => v !== null),
+          `${spec.id} ${t.field}`,
+        ).toBe(true);
+        if (t.kind === 'categorical') for (const v of values) expect(Number.isInteger(v) && (v as number) >= 0 && (v as number) < (t.categories?.length ?? 0), `${spec.id} ${t.field} = ${v}`).toBe(true);
+      }
+      const clock = twin.tracks.clock;
+      if (clock) {
+        steps.forEach((s, k) => {
+          expect(stepClockMinute(clock, s), `${spec.id} step ${k}`).toBeCloseTo(clock.startMinute + (k + 1) * clock.minutesPerStep, 6);
+        });
+      }
+    }
+  });
+
+  it('vancomycin: the clock reads info.hour, so hour is the x axis and not a data track', () => {
+    const twin = twinForEnv('pkpd/vancomycin-v1') as TwinDefinition;
+    expect(twin.tracks?.tracks.some((t) => t.field === 'info.hour')).toBe(false);
+    expect(twin.tracks?.clock?.timeField).toBe('info.hour');
+    expect(twin.tracks?.tracks.find((t) => t.field === 'info.auc24')).toMatchObject({ unit: 'mg·h/L', band: { low: 400, high: 600 } });
+  });
+
+  it('a twin without declarations gets every numeric field as its own unlabelled continuous track', () => {
+    const { steps, labels } = rollout('classic/cartpole-v1', 5);
+    const tracks = genericTracks(steps, labels);
+    expect(tracks.map((t) => t.field)).toEqual(['obs.x', 'obs.x_dot', 'obs.theta', 'obs.theta_dot', 'action', 'reward']);
+    for (const t of tracks) expect(t).toMatchObject({ kind: 'continuous', unit: '', label: t.field, panel: t.field });
+    expect(tracks.some((t) => t.band)).toBe(false);
+  });
+});
+
+describe('episode track charts (rendered to SVG)', () => {
+  let warnings: string[];
+  beforeEach(() => {
+    warnings = [];
+    const keep = (...args: unknown[]) => warnings.push(args.map(String).join(' '));
+    vi.spyOn(console, 'warn').mockImplementation(keep);
+    vi.spyOn(console, 'error').mockImplementation(keep);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  const render = async (envId: string, maxSteps: number) => {
+    const { steps, labels } = rollout(envId, maxSteps);
+    const chart = episodeTracksSpec(twinForEnv(envId)?.tracks, steps, { width: 500, observationLabels: labels });
+    return { chart, texts: svgTexts(await renderSvg(chart.spec)) };
+  };
+
+  it('sepsis: categorical vitals on category axes, integer step ticks, no glucose band', async () => {
+    const { texts } = await render('sepsis/oberst-v1', 20);
+    for (const t of ['heart rate', 'systolic BP', 'glucose level', 'antibiotics', 'low', 'normal', 'high', 'very-low', 'off', 'on', 'step']) expect(texts).toContain(t);
+    expect(texts.join(' ')).not.toMatch(/mg\/dL|70–180|0\.000000/);
+    const numericTicks = texts.filter((t) => /^-?\d+(\.\d+)?$/.test(t));
+    expect(numericTicks.length).toBeGreaterThan(0);
+    for (const t of numericTicks) expect(t, 'tick label').toMatch(/^-?\d+$/);
+    expect(warnings).toEqual([]);
+  });
+
+  it('vancomycin: dose in mg, levels in mg/L, AUC24 in mg·h/L with the 400–600 band, x in days', async () => {
+    const { texts } = await render('pkpd/vancomycin-v1', 14);
+    for (const t of ['dose (mg)', 'concentration (mg/L)', 'AUC24 (mg·h/L)', 'target 400–600 (MIC 1 mg/L)', 'acute kidney injury', 'no', 'yes', 'clock time', 'day 1', 'day 2', 'day 8']) expect(texts).toContain(t);
+    expect(texts.some((t) => /hour/.test(t))).toBe(false);
+    expect(warnings).toEqual([]);
+  });
+
+  it('glucose: mg/dL with the 70–180 band, insulin U, carbs g, IOB U, x in clock time', async () => {
+    const { chart, texts } = await render('glucose/t1d-v1', 288);
+    for (const t of ['glucose (mg/dL)', 'target 70–180', 'insulin (U)', 'carbohydrate (g)', 'insulin on board (U)', 'CGM', 'plasma glucose', 'clock time', '03:00', '12:00', 'day 2']) expect(texts).toContain(t);
+    expect(chart.x[0]).toBe(5);
+    expect(chart.x[287]).toBe(1440);
+    expect(warnings).toEqual([]);
+  });
+});
