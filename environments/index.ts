@@ -4,6 +4,7 @@
  */
 import { registerClassic } from './classic/index.js';
 import { registerHiv } from './hiv/index.js';
+import { registerHospital } from './hospital/index.js';
 import { registerChemo, registerOpc } from './oncology/index.js';
 import { registerVancomycin } from './pkpd/index.js';
 import { registerGlucoseAgents } from './glucose/agents.js';
@@ -23,6 +24,7 @@ export function registerAll(): void {
   registerGlucose();
   registerGlucoseAgents();
   registerSepsis();
+  registerHospital();
 }
 
 registerAll();

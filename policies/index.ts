@@ -9,6 +9,7 @@ import { registerOpcPolicies } from './oncology/opc.js';
 import { registerChemoPolicies } from './oncology/chemo.js';
 import { registerHivPolicies } from './hiv/index.js';
 import { registerPkpdPolicies } from './pkpd/index.js';
+import { registerHospitalPolicies } from './hospital/index.js';
 
 let registered = false;
 
@@ -21,6 +22,7 @@ export function registerAllPolicies(): void {
   registerChemoPolicies();
   registerHivPolicies();
   registerPkpdPolicies();
+  registerHospitalPolicies();
 }
 
 registerAllPolicies();
