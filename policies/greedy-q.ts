@@ -43,6 +43,19 @@ export class GreedyQPolicy implements Policy<number> {
     return this.stack.outputSize;
   }
 
+  /** The network's dense layers (for explanations: attributions, distillation). */
+  get layers(): readonly DenseLayerWeights[] {
+    return this.stack.layers;
+  }
+
+  /** The network input for a raw observation (the saved normalisation applied; a copy). */
+  normalize(observation: Float32Array): Float32Array {
+    const out = new Float32Array(this.inputSize);
+    if (this.transform) this.transform(observation, 0, out);
+    else out.set(observation.subarray(0, this.inputSize));
+    return out;
+  }
+
   static async load(dir: string): Promise<GreedyQPolicy> {
     const saved = './saved.js'; // lazily: only saved policies load tfjs
     const { readSavedPolicy } = (await import(saved)) as typeof import('./saved.js');

@@ -179,11 +179,11 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
     const step = pane.data.steps[Math.min(cursor, pane.data.steps.length) - 1];
     replace(pane.view, 'cursor', [{ t: cursor }]);
     if (!step) return;
-    const q = step.info?.qValues;
+    const q = step.info?.q ?? step.info?.qValues;
     pane.details.textContent = [
       `step ${step.step + 1}/${pane.data.length}${step.terminated ? ' (terminated)' : step.truncated ? ' (truncated)' : ''}`,
       `action ${JSON.stringify(step.action)}   reward ${fmt(step.reward, 5)}`,
-      Array.isArray(q) ? `Q-values ${q.map((v) => fmt(v as number)).join(', ')}` : '',
+      Array.isArray(q) ? `Q-values ${q.map((v) => fmt(v as number)).join(', ')}   action gap ${fmt(actionGap(q as number[]))}` : '',
       `observation [${step.observation.map((v) => fmt(v)).join(', ')}]`,
       `info ${JSON.stringify(step.info)}`,
     ]
@@ -244,4 +244,17 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
     }
   });
   render(false);
+}
+
+/** Q-value gap of a decision: best minus second best (how decisive the greedy choice was). */
+function actionGap(q: number[]): number {
+  let best = Number.NEGATIVE_INFINITY;
+  let second = Number.NEGATIVE_INFINITY;
+  for (const v of q) {
+    if (v > best) {
+      second = best;
+      best = v;
+    } else if (v > second) second = v;
+  }
+  return q.length > 1 ? best - second : 0;
 }
