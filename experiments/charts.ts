@@ -612,6 +612,12 @@ export function clockLabel(minute: number, wholeDays = false): string {
   return `${pad2(Math.floor(inDay / 60))}:${pad2(Math.round(inDay % 60))}`;
 }
 
+/** "day N hh:mm" (day 1 = the episode's first day). */
+export function clockTime(minute: number): string {
+  const inDay = ((minute % 1440) + 1440) % 1440;
+  return `day ${Math.floor(minute / 1440) + 1} ${pad2(Math.floor(inDay / 60))}:${pad2(Math.round(inDay % 60))}`;
+}
+
 /** Tick positions (at most ~8, at whole clock intervals) and labels for a clock axis over [lo, hi] minutes. */
 export function clockTicks(lo: number, hi: number, maxTicks = 8): { values: number[]; labels: string[] } {
   const span = Math.max(1, hi - lo);

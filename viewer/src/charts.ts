@@ -73,31 +73,6 @@ export function seriesSpec(title: string): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-export interface TrackDef {
-  field: string;
-  title: string;
-  band?: [number, number];
-}
-
-/** Synchronised episode tracks (one row per track) sharing the x axis and the time cursor. */
-export function tracksSpec(tracks: TrackDef[], rows: object[], xTitle: string, width: number, length: number): TopLevelSpec {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    vconcat: tracks.map((track) => ({
-      width,
-      height: track.band ? 140 : 70,
-      layer: [
-        ...(track.band
-          ? [{ data: { values: [{ lo: track.band[0], hi: track.band[1] }] }, mark: { type: 'rect', opacity: 0.12, color: '#16a34a' }, encoding: { y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' } } }]
-          : []),
-        { data: { name: 'rows', values: rows }, mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.4 }, encoding: { x: { field: 't', type: 'quantitative', title: xTitle, scale: { domain: [1, Math.max(2, length)] } }, y: { field: track.field, type: 'quantitative', title: track.title, scale: { zero: false } } } },
-        { data: { name: 'cursor', values: [{ t: 1 }] }, mark: { type: 'rule', color: '#dc2626', strokeWidth: 1.5 }, encoding: { x: { field: 't', type: 'quantitative' } } },
-      ],
-    })),
-    resolve: { scale: { x: 'shared' } },
-  } as TopLevelSpec;
-}
-
 export interface ForestRow {
   endpoint: string;
   arm: string;

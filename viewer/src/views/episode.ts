@@ -1,6 +1,8 @@
 import type { View } from 'vega';
+import type { TrackClock, TrackDefinition, TwinTracks } from '../../../engine/twin.js';
+import { clockTime, episodeTracksSpec, trackValue } from '../../../experiments/charts.js';
 import { api, enc } from '../api.js';
-import { mount, replace, type TrackDef, tracksSpec } from '../charts.js';
+import { mount, replace } from '../charts.js';
 import { fmt, h, link } from '../dom.js';
 import { setState, toSearch, type ViewState } from '../state.js';
 
@@ -26,49 +28,6 @@ interface EpisodeData {
   keyframes?: number[];
 }
 
-const GLUCOSE_FIELD = /(^|_)(bg|cgm|gsub|glucose)/i;
-
-/** Flatten numeric info fields (one level deep) into chart columns. */
-function rowsOf(data: EpisodeData, labels: string[]): { rows: Record<string, number>[]; tracks: TrackDef[] } {
-  const numeric = new Set<string>();
-  const rows = data.steps.map((s) => {
-    const row: Record<string, number> = { t: s.step + 1, reward: s.reward, action: Array.isArray(s.action) ? (s.action[0] ?? 0) : s.action };
-    s.observation.forEach((v, i) => {
-      row[`obs_${labels[i] ?? i}`] = v;
-    });
-    for (const [k, v] of Object.entries(s.info ?? {})) {
-      if (typeof v === 'number' && Number.isFinite(v)) {
-        row[k] = v;
-        numeric.add(k);
-      } else if (v && typeof v === 'object' && !Array.isArray(v)) {
-        for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
-          if (typeof v2 === 'number' && Number.isFinite(v2)) {
-            row[`${k}_${k2}`] = v2;
-            numeric.add(`${k}_${k2}`);
-          }
-        }
-      }
-    }
-    return row;
-  });
-  // clinically meaningful fields first (glucose twin names), then whatever else the twin reports
-  const preferred = ['bg', 'cgm', 'gsub', 'insulin', 'cho', 'iob', 'cob', 'risk'];
-  const candidates = [...numeric].filter((k) => !['step', 't', 'minute', 'time'].includes(k));
-  const infoFields = [...preferred.filter((k) => numeric.has(k)), ...candidates.filter((k) => !preferred.includes(k))].slice(0, 8);
-  const glucose = infoFields.filter((k) => GLUCOSE_FIELD.test(k));
-  const others = infoFields.filter((k) => !GLUCOSE_FIELD.test(k));
-  // envs without clinical info (e.g. CartPole) show their observation components instead
-  const observed = infoFields.length === 0 ? (data.steps[0]?.observation ?? []).slice(0, 6).map((_, i) => ({ field: `obs_${labels[i] ?? i}`, title: `obs ${labels[i] ?? i}` })) : [];
-  const tracks: TrackDef[] = [
-    ...glucose.map((field) => ({ field, title: `${field} (mg/dL)`, band: [70, 180] as [number, number] })),
-    ...others.map((field) => ({ field, title: field })),
-    ...observed,
-    { field: 'action', title: 'action' },
-    { field: 'reward', title: 'reward' },
-  ];
-  return { rows, tracks };
-}
-
 function armLabel(config: Record<string, unknown> | undefined): string {
   const arm = config?.arm as { name?: string } | string | undefined;
   return typeof arm === 'string' ? arm : (arm?.name ?? '');
@@ -78,11 +37,23 @@ interface Pane {
   data: EpisodeData;
   view: View;
   details: HTMLElement;
+  /** x of each step on the chart (clock minutes, or the step number). */
+  x: number[];
+  tracks: readonly TrackDefinition[];
+  clock?: TrackClock;
+}
+
+interface EnvEntry {
+  id: string;
+  observationSpace: { labels?: string[] };
+  twin: { tracks?: TwinTracks | null } | null;
 }
 
 /**
- * Episode viewer: synchronised tracks with a time cursor, play/pause/step/speed/seek/rewind, the
- * step's observation, action, reward and Q-values, optional second arm side by side on the same
+ * Episode viewer: the tracks the env's twin declares (GET /api/envs → twin.tracks: units, bands,
+ * categorical states, doses, events, clock time; a generic view otherwise, experiments/charts.ts
+ * episodeTracksSpec) with a time cursor, play/pause/step/speed/seek/rewind, the step's declared
+ * values, observation, action, reward and Q-values, optional second arm side by side on the same
  * cursor, and the "verify replay" button (re-executes the episode on the server).
  */
 export async function renderEpisode(root: HTMLElement, state: ViewState, signal: AbortSignal): Promise<void> {
@@ -146,17 +117,18 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
     panes,
   );
 
-  const catalogue = await api.get<{ id: string; observationSpace: { labels?: string[] } }[]>('/api/envs').catch(() => []);
-  const labels = catalogue.find((e) => e.id === primary.envId)?.observationSpace.labels ?? [];
+  const catalogue = await api.get<EnvEntry[]>('/api/envs').catch((): EnvEntry[] => []);
   const paneCount = secondary ? 2 : 1;
   const mountPane = async (data: EpisodeData, title: string): Promise<Pane> => {
-    const { rows, tracks } = rowsOf(data, labels);
+    const entry = catalogue.find((e) => e.id === data.envId);
     const chartEl = h('div', { class: 'chart' });
-    const details = h('pre', { class: 'step-details' });
+    // pre-wrap: the info line wraps inside the pane instead of being cut off
+    const details = h('pre', { class: 'step-details', style: 'white-space:pre-wrap;overflow-wrap:anywhere' });
     panes.append(h('div', { class: 'grow card', 'data-pane': title }, h('h2', { text: title }), chartEl, details));
-    const width = Math.max(240, Math.floor((panes.clientWidth || 1200) / paneCount) - 140);
-    const view = await mount(chartEl, tracksSpec(tracks, rows, 'decision step', width, length));
-    return { data, view, details };
+    const width = Math.max(240, Math.floor((panes.clientWidth || 1200) / paneCount) - 170);
+    const chart = episodeTracksSpec(entry?.twin?.tracks ?? undefined, data.steps, { width, length, observationLabels: entry?.observationSpace.labels ?? [] });
+    const view = await mount(chartEl, chart.spec);
+    return { data, view, details, x: chart.x, tracks: chart.tracks, clock: chart.clock };
   };
   const pa = await mountPane(primary, secondary ? `${run.split('/').pop()} · ${primary.key}` : primary.key);
   const pb = secondary ? await mountPane(secondary, `${(compareRun as string).split('/').pop()} · ${secondary.key}`) : undefined;
@@ -176,13 +148,25 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
 
   const show = (pane: Pane | undefined) => {
     if (!pane) return;
-    const step = pane.data.steps[Math.min(cursor, pane.data.steps.length) - 1];
-    replace(pane.view, 'cursor', [{ t: cursor }]);
+    const index = Math.min(cursor, pane.data.steps.length) - 1;
+    const step = pane.data.steps[index];
+    replace(pane.view, 'cursor', [{ t: pane.x[index] ?? cursor }]);
     if (!step) return;
+    const at = pane.x[index] ?? 0;
+    const labels = catalogue.find((e) => e.id === pane.data.envId)?.observationSpace.labels ?? [];
+    const declared = pane.tracks
+      .filter((t) => !t.field.startsWith('obs.'))
+      .map((t) => {
+        const v = trackValue(step, t.field, labels);
+        const text = v === null ? '—' : t.kind === 'categorical' && t.categories ? (t.categories[v] ?? fmt(v)) : `${fmt(v)}${t.unit && t.unit !== 'count' ? ` ${t.unit}` : ''}`;
+        return `${t.label} ${text}`;
+      })
+      .join(' · ');
     const q = step.info?.q ?? step.info?.qValues;
     pane.details.textContent = [
-      `step ${step.step + 1}/${pane.data.length}${step.terminated ? ' (terminated)' : step.truncated ? ' (truncated)' : ''}`,
+      `step ${step.step + 1}/${pane.data.length}${pane.clock ? ` · ${clockTime(at)}` : ''}${step.terminated ? ' (terminated)' : step.truncated ? ' (truncated)' : ''}`,
       `action ${JSON.stringify(step.action)}   reward ${fmt(step.reward, 5)}`,
+      declared,
       Array.isArray(q) ? `Q-values ${q.map((v) => fmt(v as number)).join(', ')}   action gap ${fmt(actionGap(q as number[]))}` : '',
       `observation [${step.observation.map((v) => fmt(v)).join(', ')}]`,
       `info ${JSON.stringify(step.info)}`,

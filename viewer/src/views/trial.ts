@@ -1,3 +1,5 @@
+import type { AgpProfile } from '../../../experiments/agp.js';
+import { agpSpec } from '../../../experiments/charts.js';
 import { api, enc } from '../api.js';
 import { type ForestRow, forestSpec, mount } from '../charts.js';
 import { fmt, h, link, statusPill } from '../dom.js';
@@ -29,8 +31,9 @@ function forestRows(analysis: Json): ForestRow[] {
 }
 
 /**
- * Trial page: endpoint table with CIs and paired tests, forest plot of paired differences, and the
- * server-rendered report (per-arm percentile bands, CVGA) embedded below. Patients link to the
+ * Trial page: endpoint table with CIs and paired tests, forest plot of paired differences, per arm the
+ * ambulatory glucose profile when the twin declares a glucose track for it (from the JSON report's
+ * `bands[].agp`, experiments/agp.ts), and the server-rendered report (AGP, CVGA) embedded below. Patients link to the
  * episode viewer with two arms side by side.
  */
 export async function renderTrial(root: HTMLElement, state: ViewState, signal: AbortSignal): Promise<void> {
@@ -39,9 +42,12 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
   const statusEl = h('span', { id: 'experiment-status' }, statusPill(detail.status));
   const tableCard = h('div', { class: 'card', id: 'trial-table' }, h('p', { class: 'muted', text: 'Waiting for the trial to finish…' }));
   const forestEl = h('div', { class: 'chart', id: 'forest' });
+  const agpCard = h('div', { class: 'card', id: 'agp-card', style: 'display:none' }, h('h2', { text: 'Ambulatory glucose profile by arm' }));
+  const agpEl = h('div', { class: 'chart', id: 'agp' });
+  agpCard.append(agpEl);
   const reportFrame = h('iframe', { id: 'report', style: 'width:100%;height:900px;border:1px solid #e4e7ec;background:#fff', title: 'trial report' });
   const patients = h('div', { class: 'card' }, h('h2', { text: 'Patients' }));
-  root.replaceChildren(h('h1', {}, `${detail.name || id} `, statusEl), tableCard, h('div', { class: 'card' }, forestEl), patients, h('div', { class: 'card' }, h('h2', { text: 'Report' }), reportFrame));
+  root.replaceChildren(h('h1', {}, `${detail.name || id} `, statusEl), tableCard, h('div', { class: 'card' }, forestEl), agpCard, patients, h('div', { class: 'card' }, h('h2', { text: 'Report' }), reportFrame));
 
   const byArm = new Map<string, { id: string; patient: string }[]>();
   for (const j of detail.jobs) {
@@ -106,6 +112,12 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
     tableCard.replaceChildren(h('h2', { text: 'Endpoints by arm' }), table, h('h2', { text: 'Paired differences' }), diffTable);
     if (rows.length > 0) {
       await mount(forestEl, forestSpec(rows));
+    }
+    const report = await api.get<{ bands?: { arm: string; agp?: AgpProfile }[] | null }>(`/api/experiments/${enc(id)}/report?format=json`).catch(() => undefined);
+    const profiles = (report?.bands ?? []).flatMap((b) => (b.agp && b.agp.readings > 0 ? [{ name: b.arm, profile: b.agp }] : []));
+    if (profiles.length > 0) {
+      agpCard.style.display = '';
+      await mount(agpEl, agpSpec(profiles, { width: 520 }));
     }
     reportFrame.setAttribute('src', `/api/experiments/${enc(id)}/report?format=html`);
     return true;

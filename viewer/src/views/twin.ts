@@ -2,6 +2,8 @@ import type { View } from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
 import type { TwinLiveState, TwinStateMessage } from '../../../server/protocol.js';
 import { SOCKET_MESSAGES } from '../../../server/protocol.js';
+import { ambulatoryGlucoseProfile } from '../../../experiments/agp.js';
+import { agpSpec } from '../../../experiments/charts.js';
 import { api, enc } from '../api.js';
 import { insert, mount, replace } from '../charts.js';
 import { fmt, h } from '../dom.js';
@@ -17,6 +19,7 @@ import { setState, type ViewState } from '../state.js';
  */
 interface Summary {
   id: string;
+  datasetId?: string | null;
   method: string;
   seed: number;
   patient: { id: string; bodyWeightKg: number };
@@ -179,6 +182,8 @@ export async function renderTwin(root: HTMLElement, state: ViewState, signal: Ab
   const fitCard = h('div', { class: 'card' }, h('h2', { text: 'Data against the fit' }));
   const fitEl = h('div', { class: 'chart', id: 'twin-fit' });
   fitCard.append(fitEl);
+  const agpEl = h('div', { class: 'chart', id: 'twin-agp' });
+  const agpCard = h('div', { class: 'card' }, h('h2', { text: 'Ambulatory glucose profile of the data' }), agpEl);
   const postCard = h('div', { class: 'card' }, h('h2', { text: 'Parameters: posterior and prior' }));
   const postEl = h('div', { class: 'chart', id: 'twin-posteriors' });
   postCard.append(postEl);
@@ -226,6 +231,7 @@ export async function renderTwin(root: HTMLElement, state: ViewState, signal: Ab
       `${id} · fit window ${short(ms(d.windowStart))} → ${short(ms(d.windowEnd))}, ${d.usableReadings} readings · RMSE ${fmt(summary.fit.rmse)} mg/dL, MARD ${fmt(summary.fit.mard)} % · ${summary.parameters.draws} posterior draws · living profile ${summary.filter.particles} particles, process noise ${summary.filter.processNoise.glucose}`,
     ),
     fitCard,
+    agpCard,
     postCard,
     forecastCard,
     liveCard,
@@ -243,6 +249,20 @@ export async function renderTwin(root: HTMLElement, state: ViewState, signal: Ab
     fitEl.replaceChildren(errorText(error));
   }
   const cgmAt = (t: number) => observed.find((r) => r.t === t)?.cgm;
+
+  // AGP of the dataset's CGM over the fit window, on the person's local clock (the dataset's UTC offset)
+  try {
+    const offsetMin = summary.datasetId ? ((await api.get<{ summary?: { utcOffsetMin?: number } }>(`/api/datasets/${enc(summary.datasetId)}`).catch(() => undefined))?.summary?.utcOffsetMin ?? 0) : 0;
+    const readings = observed.flatMap((r) => (r.cgm === null ? [] : [{ minute: (r.t / 60_000 + offsetMin) % 1440, value: r.cgm }]));
+    if (signal.aborted) return;
+    if (readings.length > 0) {
+      const profile = ambulatoryGlucoseProfile(readings);
+      const zone = offsetMin === 0 ? 'UTC' : `UTC${offsetMin > 0 ? '+' : '−'}${Math.abs(offsetMin / 60)}`;
+      await mount(agpEl, agpSpec([{ name: summary.patient.id, profile }], { title: `Ambulatory glucose profile, CGM of the fit window (${zone} clock; 15-min bins)` }));
+    } else agpEl.replaceChildren(h('p', { class: 'muted', text: 'No CGM readings to profile.' }));
+  } catch (error) {
+    agpEl.replaceChildren(errorText(error));
+  }
 
   // (b) posteriors
   try {
