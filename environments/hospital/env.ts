@@ -17,6 +17,8 @@ import { MIN_PER_DAY, MIN_PER_HOUR, SERVE_RULES, type TaskKind, type WardOptions
  * observed NEWS2 on the ward, nurses on shift and idle nurses.
  * Reward per hour: −(10·deaths + 3·AKI + 0.5·sepsis patients still without antibiotics > 1 h after
  * arrival + 0.05·observations overdue by > 1 h).
+ * Each episode starts after `warmupDays` (default 7) simulated days under first come, first served,
+ * so the ward is filled; the endpoints (info, summary) count from the first decision.
  * State for keyframes: the episode seed and the actions so far (the simulation is deterministic, so
  * setState replays them).
  */
@@ -41,7 +43,10 @@ const OBS_LABELS = [
 ] as const;
 const DUE_KINDS: readonly TaskKind[] = ['admission', 'abx', 'obs', 'vanco-dose', 'level', 'care', 'discharge'];
 
-export type WardEnvOptions = Omit<WardOptions, 'serveRule' | 'arrivals' | 'unlimitedStaff'> & { horizonHours?: number };
+export type WardEnvOptions = Omit<WardOptions, 'serveRule' | 'arrivals' | 'unlimitedStaff'> & { horizonHours?: number; warmupDays?: number };
+
+/** Days simulated (first come, first served) before the first decision, so an episode starts from a filled ward. */
+export const WARD_WARMUP_DAYS = 7;
 
 export const WARD_OPTION_NAMES = [
   'beds',
@@ -59,6 +64,7 @@ export const WARD_OPTION_NAMES = [
   'taskMinutes',
   'collectAgents',
   'horizonHours',
+  'warmupDays',
 ] as const;
 
 interface WardEnvState {
@@ -74,6 +80,7 @@ export class WardEnv extends BaseEnv<number> {
   readonly stepDuration = { value: 1, unit: 'h' };
   private readonly wardOptions: WardOptions;
   private readonly horizon: number;
+  private readonly warmupDays: number;
   ward!: WardSimulation;
   private seed = 0;
   private seedStream = Rng.fromSeed(0).fork('episode-seeds');
@@ -86,7 +93,7 @@ export class WardEnv extends BaseEnv<number> {
 
   constructor(options: WardEnvOptions = {}) {
     super();
-    const { horizonHours, ...rest } = options;
+    const { horizonHours, warmupDays, ...rest } = options;
     const known = new Set<string>(WARD_OPTION_NAMES);
     const extra = Object.keys(options).find((k) => !known.has(k));
     if (extra !== undefined) throw new TwinlabError('INVALID_ARGUMENT', `${WARD_ENV_ID}: unknown option ${extra} (options: ${WARD_OPTION_NAMES.join(', ')})`, { field: extra });
@@ -94,6 +101,9 @@ export class WardEnv extends BaseEnv<number> {
     if (!(Number.isInteger(h) && h >= 1)) throw new TwinlabError('INVALID_ARGUMENT', `${WARD_ENV_ID}: horizonHours must be an integer ≥ 1, got ${describeValue(h)}`, { field: 'horizonHours' });
     if (rest.beds !== undefined && !Number.isFinite(rest.beds)) throw new TwinlabError('INVALID_ARGUMENT', `${WARD_ENV_ID}: beds must be finite`, { field: 'beds' });
     this.horizon = h;
+    const warm = warmupDays ?? WARD_WARMUP_DAYS;
+    if (!(Number.isInteger(warm) && warm >= 0 && warm <= 365)) throw new TwinlabError('INVALID_ARGUMENT', `${WARD_ENV_ID}: warmupDays must be an integer in [0, 365], got ${describeValue(warm)}`, { field: 'warmupDays' });
+    this.warmupDays = warm;
     this.wardOptions = rest;
     // validate now (throws naming the field)
     this.ward = new WardSimulation(0, this.wardOptions);
@@ -116,6 +126,8 @@ export class WardEnv extends BaseEnv<number> {
 
   private start(): void {
     this.ward = new WardSimulation(this.seed, this.wardOptions);
+    this.ward.runUntil(this.warmupDays * MIN_PER_DAY);
+    this.ward.resetCounters();
     this.actions = [];
     this.lastDeaths = 0;
     this.lastAki = 0;
@@ -266,6 +278,7 @@ export function registerHospital(): void {
       taskMinutes: 'minutes per task kind (admission, abx, obs, vanco-dose, level, care, discharge, verify, review)',
       collectAgents: 'record agent-level columns (nurse busy flags) in the collector (default true)',
       horizonHours: 'episode length in hours (default 168 = one week)',
+      warmupDays: 'days simulated with first come, first served before the first decision (default 7); endpoints count from the first decision',
     },
     decisionInterval: '1 h',
     reference: 'Oberst & Sontag 2019 (sepsis MDP); Goti et al. 2018 Ther Drug Monit 40:212 (vancomycin PK); RCP 2017 NEWS2; Rybak et al. 2020 Am J Health Syst Pharm 77:835',

@@ -853,6 +853,26 @@ export class WardSimulation {
     return this.sim.time;
   }
 
+  /** Start the endpoint counters afresh (after a warm-up): patients already present keep their course. */
+  resetCounters(): void {
+    const c = this.ward.counters;
+    for (const k of Object.keys(c) as (keyof WardCounters)[]) c[k] = 0;
+    // patients present now count as this period's (for the per-patient rates)
+    for (const p of [...this.ward.inpatients, ...this.ward.queue]) {
+      if (p.cls === 'sepsis') c.sepsisPatients++;
+      else c.vancoPatients++;
+    }
+    for (const n of [...this.nurses, this.pharmacist]) {
+      n.busyMinutes = 0;
+      n.overtimeMinutes = 0;
+      n.shiftMinutes = 0;
+      n.tasksDone = 0;
+    }
+    this.countersFrom = this.sim.time;
+  }
+
+  private countersFrom = 0;
+
   /** Run until `minute` (a multiple of the 5-min tick). */
   runUntil(minute: number): void {
     if (minute > this.sim.time) this.sim.runUntil(minute, WARD_TICK_MIN);
@@ -860,7 +880,7 @@ export class WardSimulation {
 
   summary(): WardSummary {
     const c = this.ward.counters;
-    const t = this.sim.time;
+    const t = this.sim.time - this.countersFrom;
     const ended = c.discharged + c.died + c.transferred;
     let busy = 0;
     let shift = 0;
