@@ -11,7 +11,7 @@ import { registerAllPolicies } from '../../policies/index.js';
 import { makePolicy } from '../../policies/registry.js';
 import { estimateBehaviour } from './behaviour.js';
 import type { OpeData, PolicyProbs, Trajectory } from './data.js';
-import { probsFromFunction, probsFromPolicy, takenProbs } from './data.js';
+import { probsFromPolicy, takenProbs } from './data.js';
 import { type EstimateOptions, type EstimatorName, estimatePolicy } from './report.js';
 
 /**
@@ -42,37 +42,51 @@ export function sepsisTrueValue(glucoseDefect = true): { table: Int32Array; valu
   return { table, value };
 }
 
-/** n episodes of the ε-mixture behaviour on the sepsis simulator (observation = observed state index). */
-export function sepsisLogs(n: number, epsilon: number, seed: number, glucoseDefect = true): SepsisLogs {
-  const { table, value } = sepsisTrueValue(glucoseDefect);
-  const env = new SepsisEnv({ observation: 'index', glucoseDefect });
+/**
+ * n episodes of the ε-mixture behaviour on the sepsis simulator. Observation: the observed state index
+ * (default; FQE is then tabular) or the factored one-hot encoding (19 floats, for the linear model).
+ */
+export function sepsisLogs(n: number, epsilon: number, seed: number, options: { glucoseDefect?: boolean; observation?: 'index' | 'factored' } = {}): SepsisLogs {
+  const { table, value } = sepsisTrueValue(options.glucoseDefect ?? true);
+  const env = new SepsisEnv({ observation: options.observation ?? 'index', glucoseDefect: options.glucoseDefect ?? true });
   const nA = 8;
   const trajectories: Trajectory[] = [];
+  /** π_e's action at every logged observation, read from the true observed state. */
+  const targets: number[][] = [];
   const rng = Rng.fromSeed(seed).fork('ope/sepsis/behaviour');
   for (let i = 0; i < n; i++) {
-    let { observation } = env.reset({ seed: deriveSeed(seed, 'ope/sepsis/episode', i) });
+    const reset = env.reset({ seed: deriveSeed(seed, 'ope/sepsis/episode', i) });
+    let observation = reset.observation;
+    let state = reset.info.obsIndex as number;
     const observations = [Float32Array.from(observation)];
+    const targetOf: number[] = [];
     const actions: number[] = [];
     const rewards: number[] = [];
     const probs: number[] = [];
     let terminated = false;
     for (let t = 0; t < PAPER.horizon && !terminated; t++) {
-      const greedy = table[observation[0] as number] as number;
+      const greedy = table[state] as number;
+      targetOf.push(greedy);
       const a = rng.next() < 1 - epsilon ? greedy : Math.floor(rng.next() * nA);
       const step = env.step(a);
       actions.push(a);
       rewards.push(step.reward);
       probs.push((a === greedy ? 1 - epsilon : 0) + epsilon / nA);
       observation = step.observation;
+      state = step.info.obsIndex as number;
       observations.push(Float32Array.from(observation));
       terminated = step.terminated;
     }
+    targetOf.push(table[state] as number);
+    targets.push(targetOf);
     trajectories.push({ observations, actions: Int32Array.from(actions), rewards: Float64Array.from(rewards), terminated, behaviourProbs: Float64Array.from(probs) });
   }
   const data: OpeData = { trajectories, nActions: nA, gamma: 1 };
-  const piE = probsFromFunction(data, (o) => {
-    const p = new Float64Array(nA);
-    p[table[o[0] as number] as number] = 1;
+  const piE = targets.map((actions) => {
+    const p = new Float64Array(actions.length * nA);
+    actions.forEach((a, t) => {
+      p[t * nA + a] = 1;
+    });
     return p;
   });
   return { data, piE, trueValue: value };
