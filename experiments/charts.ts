@@ -150,8 +150,8 @@ export function agpSpec(profiles: readonly { name: string; profile: AgpProfile }
           width: options.width ?? 480,
           height: 220,
           layer: [
-            { data: { values: bins }, mark: { type: 'area', color: '#1e88e5', opacity: 0.18 }, encoding: { x, y: { field: 'p5', ...y }, y2: { field: 'p95' } } },
-            { data: { values: bins }, mark: { type: 'area', color: '#1e88e5', opacity: 0.4 }, encoding: { x, y: { field: 'p25', ...y }, y2: { field: 'p75' } } },
+            { data: { values: bins }, mark: { type: 'area', color: '#90caf9', opacity: 0.45 }, encoding: { x, y: { field: 'p5', ...y }, y2: { field: 'p95' } } },
+            { data: { values: bins }, mark: { type: 'area', color: '#1565c0', opacity: 0.45 }, encoding: { x, y: { field: 'p25', ...y }, y2: { field: 'p75' } } },
             { data: { values: bins }, mark: { type: 'line', color: '#0d47a1', strokeWidth: 2 }, encoding: { x, y: { field: 'p50', ...y } } },
             { data: { values: [{ g: 70 }, { g: 180 }] }, mark: { type: 'rule', color: '#43a047', strokeDash: [4, 3] }, encoding: { y: { field: 'g', ...y } } },
           ],
@@ -707,7 +707,8 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
     const categorical = panel.members.every((m) => m.track.kind === 'categorical') && categories !== undefined;
     const yTitle = `${single ? first.label : panel.name}${unit ? ` (${unit})` : ''}`;
     const band = panel.members.map((m) => m.track.band).find((b) => b !== undefined);
-    const yAxis: Record<string, unknown> = { title: yTitle, titleLimit: 220 };
+    // ',.4~g': no '1.000000' ticks when a track is constant
+    const yAxis: Record<string, unknown> = { title: yTitle, titleLimit: 220, format: ',.4~g' };
     let yScale: Record<string, unknown> = { zero: false };
     if (categorical) {
       const n = (categories as readonly string[]).length;
@@ -719,8 +720,14 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
       yScale = { zero: true };
     }
     if (unit === 'count') yAxis.tickMinStep = 1;
+    // a track without a value to draw (no dose given, an absent field) gets no layer: vega warns on empty extents
+    const drawn = panel.members.filter(({ track, index }) => rows.some((r) => r[`v${index}`] !== null && (r[`v${index}`] !== 0 || (track.kind !== 'dose' && track.kind !== 'event'))));
+    if (drawn.length === 0 && !categorical && !band) yScale = { domain: [0, 1], nice: false };
     const color = (label: string) => (single ? {} : { color: { datum: label, type: 'nominal' as const, legend: { title: null, orient: 'top' as const, labelLimit: 260 } } });
     const layers: object[] = [];
+    if (drawn.length === 0 && !categorical && !band) {
+      layers.push({ data: { values: [{ y: 0.5, text: `no ${panel.members.map((m) => m.track.label).join(' or ')} in this episode` }] }, mark: { type: 'text', color: '#64748b', fontSize: 11 }, encoding: { x: { value: options.width / 2 }, y: { field: 'y', type: 'quantitative', scale: yScale, axis: yAxis }, text: { field: 'text' } } });
+    }
     if (band) {
       layers.push({
         data: { values: [{ lo: band.low, hi: band.high }] },
@@ -733,7 +740,7 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
         encoding: { x: { value: 0 }, y: { field: 'y', type: 'quantitative' }, text: { field: 'text' } },
       });
     }
-    for (const { track, index } of panel.members) {
+    for (const { track, index } of drawn) {
       const v = `v${index}`;
       const y = { field: v, type: 'quantitative' as const, scale: yScale, axis: yAxis };
       const tooltip = [

@@ -4,7 +4,8 @@ import { listSpecs, make } from '../../engine/registry.js';
 import { isDiscrete } from '../../engine/spaces.js';
 import { isTrackKind, listTwins, type TwinDefinition, twinForEnv } from '../../engine/twin.js';
 import { episodeTracksSpec, genericTracks, stepClockMinute, type TrackStep, trackValue } from '../../experiments/charts.js';
-import { renderSvg } from '../../experiments/report.js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
 
 /** Steps of one seeded episode with the actions cycling through the Discrete space (info copied: envs mutate it). */
 function rollout(envId: string, maxSteps: number, options: Record<string, unknown> = {}): { steps: TrackStep[]; labels: string[] } {
@@ -21,6 +22,17 @@ function rollout(envId: string, maxSteps: number, options: Record<string, unknow
   }
   env.close?.();
   return { steps, labels };
+}
+
+/** SVG of a spec with vega-lite's and vega's own warnings (e.g. empty extents) sent to console.warn. */
+async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const logger = vega.logger(vega.Warn, undefined, (method, level, args) => console[method](level, ...args));
+  const view = new vega.View(vega.parse(compile(spec, { logger }).spec), { renderer: 'none', logger, logLevel: vega.Warn });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
 }
 
 const svgTexts = (svg: string) => [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => (m[1] ?? '').replace(/&amp;/g, '&'));
