@@ -368,6 +368,11 @@ function comparePaired(
   };
 }
 
+/** (1 − level)/2, rounded so that 0.95 gives 0.025 and not 0.025000000000000022. */
+export function oneSidedAlpha(level: number): number {
+  return Number(((1 - level) / 2).toPrecision(12));
+}
+
 interface DeclaredHypothesis {
   type: HypothesisType;
   margin: number | null;
@@ -376,8 +381,8 @@ interface DeclaredHypothesis {
 
 function declaredHypothesis(endpoint: TrialEndpointMeta, level: number): DeclaredHypothesis {
   const type = endpoint.hypothesis ?? 'superiority';
-  const alpha = endpoint.alpha ?? (1 - level) / 2;
-  if (type === 'superiority') return { type, margin: null, alpha: (1 - level) / 2 };
+  const alpha = endpoint.alpha ?? oneSidedAlpha(level);
+  if (type === 'superiority') return { type, margin: null, alpha: oneSidedAlpha(level) };
   const margin = endpoint.margin;
   if (margin === undefined || !(margin > 0)) {
     throw new TwinlabError('INVALID_ARGUMENT', `endpoint ${endpoint.id}: a ${type} hypothesis needs a margin > 0, got ${describeValue(margin)}`);
@@ -464,7 +469,7 @@ function superiorityResult(favours: Favours, pValue: number | null, level: numbe
   return {
     type: 'superiority',
     margin: null,
-    alpha: (1 - level) / 2,
+    alpha: oneSidedAlpha(level),
     bound: null,
     bootstrapBound: null,
     pValue,

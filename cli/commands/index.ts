@@ -12,6 +12,7 @@ import { registerServeCommand } from './serve.js';
 import { registerStartCommand } from './start.js';
 import { registerShowCommand } from './show.js';
 import { registerTrainCommand } from './train.js';
+import { registerTrialCommand } from './trial-power.js';
 import { registerTwinCommand } from './twin.js';
 import { registerRolloutCommand } from './rollout.js';
 import { registerSimulateCommand } from './simulate.js';
@@ -23,6 +24,7 @@ export function registerCommands(program: Command): void {
   registerSimulateCommand(program);
   registerTrainCommand(program);
   registerRunCommand(program);
+  registerTrialCommand(program);
   registerLsCommand(program);
   registerShowCommand(program);
   registerResumeCommand(program);
