@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../../engine/env.js';
-import { make } from '../../engine/registry.js';
 import { Rng } from '../../engine/random.js';
+import { make } from '../../engine/registry.js';
 import type { Discrete } from '../../engine/spaces.js';
 import '../../environments/index.js';
 import { counterfactuals } from '../../evaluation/explain/counterfactual.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Env, Info } from '../../engine/env.js';
-import { make } from '../../engine/registry.js';
 import { Rng } from '../../engine/random.js';
+import { make } from '../../engine/registry.js';
 import type { Discrete } from '../../engine/spaces.js';
 import { getTwin } from '../../engine/twin.js';
 import { Wrapper } from '../../engine/wrappers.js';
@@ -9,7 +9,7 @@ import '../../environments/index.js';
 import { evaluatePolicy } from '../../policies/evaluate.js';
 import type { Policy } from '../../policies/policy.js';
 import { RandomPolicy } from '../../policies/random.js';
-import { DecisionInfo, ShieldedEnv, resolveShield, shielded } from '../../policies/shield.js';
+import { DecisionInfo, resolveShield, ShieldedEnv, shielded } from '../../policies/shield.js';
 
 /** Independent statements of each twin's rule, from the observation labels and action labels. */
 function sepsisViolates(env: Env, observation: Float32Array, action: number): boolean {
