@@ -6,16 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InlineExecutor } from '../../experiments/executor.js';
 import { type RunningServer, startServer } from '../../server/index.js';
 import { buildViewer } from '../../viewer/build.js';
+import { fitTinyTwin, installTwin } from '../server/twin-fixture.js';
 
 /**
  * Declared tracks in headless Debian Chromium: small protocol trials of the sepsis, vancomycin and
  * glucose twins; each episode page shows the labels, units, categories and bands its twin declares
  * (read from the rendered vega SVG), the glucose trial page shows the per-arm ambulatory glucose
- * profile, and none of these pages logs a console error or a vega warning. Screenshots in test-artifacts/.
+ * profile, so does a personal twin's page (its dataset's CGM), and none of these pages logs a console
+ * error or a vega warning. Screenshots in test-artifacts/.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 const TOKEN = 'e2e-token-0123456789abcdef';
+const TWIN = 'twin-e2etracks0000000';
 
 let server: RunningServer;
 let browser: Browser;
@@ -94,9 +97,10 @@ async function episodeText(id: string): Promise<string> {
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/ensure-chromium.sh does it)`);
   mkdirSync(ARTIFACTS, { recursive: true });
-  await buildViewer();
+  const [fixture] = await Promise.all([fitTinyTwin(), buildViewer()]);
   dataDir = mkdtempSync(join(tmpdir(), 'twinlab-e2e-tracks-'));
   server = await startServer({ dataDir, port: 0, token: TOKEN, executor: new InlineExecutor(), pollMs: 20 });
+  installTwin(server.store, fixture, TWIN);
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('console', (m) => {
@@ -156,4 +160,16 @@ describe('declared tracks in the viewer (headless Chromium)', () => {
     await shot('glucose-trial-agp');
     expect(messages).toEqual([]);
   }, 180_000);
+
+  it('a personal twin page shows the AGP of its dataset\'s CGM', async () => {
+    await page.goto(`${server.url}/?view=twin&id=${TWIN}`);
+    await page.waitForSelector('#twin-agp svg.marks', { timeout: 60_000 });
+    const agp = await page.$$eval('#twin-agp svg text', (ts) => ts.map((t) => t.textContent ?? ''));
+    expect(agp.some((t) => t.startsWith('Ambulatory glucose profile, CGM of the fit window'))).toBe(true);
+    expect(agp.filter((t) => /^\S+: \d+ readings · mean \d+ mg\/dL/.test(t))).toHaveLength(1);
+    expect(agp.filter((t) => t.startsWith('70–180 mg/dL: '))).toHaveLength(1);
+    await page.locator('#twin-agp').screenshot({ path: join(ARTIFACTS, 'e2e-tracks-twin-agp.png') });
+    // errors only: the page's other charts (MAP-only posteriors, an empty live stream) warn on empty extents
+    expect(messages.filter((m) => !m.startsWith('warning: WARN Infinite extent'))).toEqual([]);
+  }, 120_000);
 });
