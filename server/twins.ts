@@ -401,7 +401,8 @@ export class TwinService {
   /**
    * The fit over its window: per slot the CGM, the MAP trajectory and a 95 % band — the equal-weight
    * mixture over the posterior draws (at most FIT_BAND_DRAWS, evenly spaced) of N(m_d(k), σ_d²), each draw's model glucose from
-   * `predictWindow` plus its CGM error SD (the marginal error, not conditioned on earlier residuals).
+   * `predictWindow` plus its CGM error's marginal SD √(σ_sensor² + σ_model²) (not conditioned on
+   * earlier residuals).
    */
   fit(id: string): unknown {
     const cached = this.fits.get(id);
@@ -421,7 +422,8 @@ export class TwinService {
     for (let j = 0; j < use; j++) {
       const d = all[Math.floor(((j + 0.5) * all.length) / use)] as number[];
       const m = new Float64Array(data.n);
-      if (predictWindow(d, data, m)) trajectories.push({ m, sigma: naturalValues(d).sigma });
+      const nat = naturalValues(d);
+      if (predictWindow(d, data, m)) trajectories.push({ m, sigma: Math.hypot(nat.sigma, nat.sigmaModel) });
     }
     const D = trajectories.length;
     const mu = new Float64Array(D);

@@ -57,7 +57,7 @@ describe('live personal twins', () => {
     const one = await request(server.url, 'GET', `/api/twins/${twinIds.one}`);
     expect(one.status).toBe(200);
     expect(one.json.patient).toEqual(fixture.twin.patient);
-    expect(one.json.parameters.priors).toHaveLength(7);
+    expect(one.json.parameters.priors).toHaveLength(9);
     expect(one.json.parameters.priors[0]).toMatchObject({ name: 'logSI' });
     expect(one.json.fit.rmse).toBe(fixture.twin.fit.rmse);
     expect(one.json.data.windowStart).toBe(fixture.twin.data.windowStart);
@@ -209,7 +209,7 @@ describe('live personal twins', () => {
       expect(row.hi).toBeGreaterThan(row.map);
     }
     const post_ = await request(server.url, 'GET', `/api/twins/${twinIds.one}/posterior`);
-    expect(post_.json.parameters.map((p: { name: string }) => p.name)).toEqual(['SI', 'Gb', 'kabs', 'f', 'kaScale', 'sigma', 'phi']);
+    expect(post_.json.parameters.map((p: { name: string }) => p.name)).toEqual(['SI', 'Gb', 'kabs', 'f', 'kaScale', 'sigma', 'phi', 'sigmaModel', 'tauModel']);
     const from = new Date(fixture.dataset.startMs + 36 * 3600_000).toISOString();
     const to = new Date(fixture.dataset.startMs + 37 * 3600_000).toISOString();
     const fc = await request(server.url, 'GET', `/api/twins/${twinIds.one}/forecast?from=${from}&to=${to}&every=30&horizons=30,60`);

@@ -2,7 +2,8 @@ import { TwinlabError } from '../../engine/errors.js';
 import type { Rng } from '../../engine/random.js';
 import type { GlucoseDataset } from '../../datasets/types.js';
 import { FAST_STATE_DIM, FastModel, StomachTrack } from './fast-model.js';
-import { type GlucoseTwinContext, P, patientForTheta, sigmoid } from './parameters.js';
+import { type CgmErrorParams, ERROR_STATE_DIM, errorStateObserve, errorStatePredict, errorStateReset } from './cgm-error.js';
+import { cgmErrorParamsForTheta, type GlucoseTwinContext, patientForTheta } from './parameters.js';
 import { initialStateFromCgm, type SlotInputs, slotInsulin } from './simulate.js';
 
 /**
@@ -10,13 +11,15 @@ import { initialStateFromCgm, type SlotInputs, slotInsulin } from './simulate.js
  * that keeps a personal glucose twin's state up to date, reading by reading, never looking ahead.
  *
  * Particle i carries a posterior draw θ (from the fit), the fast model's state (fast-model.ts), the
- * last CGM residual e (for the AR(1) sensor error) and a log insulin-sensitivity offset δ (slowly
+ * Kalman state of its CGM error (cgm-error.ts: sensor and model-discrepancy components, given the
+ * readings so far and the particle's trajectory) and a log insulin-sensitivity offset δ (slowly
  * varying SI: the day-to-day variability of insulin sensitivity is well documented, e.g. Vettoretti
  * et al. 2019 — the twin lets it drift rather than pretend it is fixed).
  *
  * Per 5-min slot: (1) propagate every particle through the slot's recorded insulin and the shared
  * stomach outflow, with process noise: Gp ← Gp·exp(q_G·ξ₁), δ ← δ + q_SI·ξ₂, ξ ~ N(0, 1);
- * (2) at a CGM reading y, weight by the AR(1) predictive density N(y; m + φ^Δ·e, σ²(1 − φ^{2Δ}));
+ * (2) at a CGM reading y, weight by the error model's predictive density of y − m (Kalman, exact),
+ *     then update the particle's error state with it;
  * (3) resample systematically (Kitagawa 1996) when the effective sample size falls below N/2.
  * Draws come from named substreams of the caller's Rng, so a filter run is a pure function of
  * (twin, data, seed). Scratch state is preallocated: a slot allocates nothing.
@@ -48,13 +51,12 @@ export class GlucoseParticleFilter {
   /** Dataset slot the next propagation will consume. */
   slot: number;
   private readonly models: FastModel[];
-  private readonly sigma: Float64Array;
-  private readonly phi: Float64Array;
+  private readonly errorParams: CgmErrorParams[];
   private readonly drawOf: Int32Array;
   private states: Float64Array;
   private spare: Float64Array;
-  private resid: Float64Array;
-  private spareResid: Float64Array;
+  private errorState: Float64Array;
+  private spareErrorState: Float64Array;
   private lastK: Int32Array;
   private spareLastK: Int32Array;
   private delta: Float64Array;
@@ -91,8 +93,7 @@ export class GlucoseParticleFilter {
     const basal = (data.basalUPerH[start] as number) > 0 ? (data.basalUPerH[start] as number) : twin.ctx.basalUPerH;
     const ctx = { ...twin.ctx, basalUPerH: basal };
     this.models = [];
-    this.sigma = new Float64Array(D);
-    this.phi = new Float64Array(D);
+    this.errorParams = [];
     const initial: Float64Array[] = [];
     for (let d = 0; d < D; d++) {
       const theta = draws[d] as ArrayLike<number>;
@@ -100,16 +101,17 @@ export class GlucoseParticleFilter {
       if (p === undefined) throw new TwinlabError('INVALID_STATE', `posterior draw ${d} has no steady state`);
       const m = new FastModel(p);
       this.models.push(m);
-      this.sigma[d] = Math.exp(theta[P.logSigma] as number);
-      this.phi[d] = sigmoid(theta[P.logitPhi] as number);
+      const error = cgmErrorParamsForTheta(theta);
+      if (error === undefined) throw new TwinlabError('INVALID_STATE', `posterior draw ${d} breaks the CGM error model's constraints`);
+      this.errorParams.push(error);
       initial.push(m.fromFullState(initialStateFromCgm(p, cgm0), new Float64Array(FAST_STATE_DIM)));
     }
     this.states = new Float64Array(particles * FAST_STATE_DIM);
     this.spare = new Float64Array(particles * FAST_STATE_DIM);
     this.drawOf = new Int32Array(particles);
     this.drawSpare = new Int32Array(particles);
-    this.resid = new Float64Array(particles);
-    this.spareResid = new Float64Array(particles);
+    this.errorState = new Float64Array(particles * ERROR_STATE_DIM);
+    this.spareErrorState = new Float64Array(particles * ERROR_STATE_DIM);
     this.lastK = new Int32Array(particles).fill(start);
     this.spareLastK = new Int32Array(particles);
     this.delta = new Float64Array(particles);
@@ -120,7 +122,8 @@ export class GlucoseParticleFilter {
       const d = i % D;
       this.drawOf[i] = d;
       this.states.set(initial[d] as Float64Array, i * FAST_STATE_DIM);
-      this.resid[i] = cgm0 - (this.models[d] as FastModel).gsub(initial[d] as Float64Array);
+      errorStateReset(this.errorState, i * ERROR_STATE_DIM, this.errorParams[d] as CgmErrorParams);
+      errorStateObserve(this.errorState, i * ERROR_STATE_DIM, cgm0 - (this.models[d] as FastModel).gsub(initial[d] as Float64Array));
     }
     const firstModel = this.models[0] as FastModel;
     this.stomach = new StomachTrack(firstModel.p);
@@ -193,13 +196,11 @@ export class GlucoseParticleFilter {
       const dIdx = this.drawOf[i] as number;
       const model = this.models[dIdx] as FastModel;
       const m = model.gsub(this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM));
-      const a = (this.phi[dIdx] as number) ** (k - (this.lastK[i] as number));
-      const s2 = (this.sigma[dIdx] as number) ** 2 * (1 - a * a);
-      const r = y - m - a * (this.resid[i] as number);
-      const lw = Number.isFinite(m) ? Math.log(this.weights[i] as number) - 0.5 * (Math.log(2 * Math.PI * s2) + (r * r) / s2) : Number.NEGATIVE_INFINITY;
+      const off = i * ERROR_STATE_DIM;
+      errorStatePredict(this.errorState, off, this.errorParams[dIdx] as CgmErrorParams, k - (this.lastK[i] as number));
+      const lw = Number.isFinite(m) ? Math.log(this.weights[i] as number) + errorStateObserve(this.errorState, off, y - m) : Number.NEGATIVE_INFINITY;
       this.logw[i] = lw;
       if (lw > maxLog) maxLog = lw;
-      this.resid[i] = y - m;
       this.lastK[i] = k;
     }
     if (!Number.isFinite(maxLog)) {
@@ -235,30 +236,41 @@ export class GlucoseParticleFilter {
         c += this.weights[j] as number;
       }
       this.spare.set(this.states.subarray(j * FAST_STATE_DIM, (j + 1) * FAST_STATE_DIM), i * FAST_STATE_DIM);
-      this.spareResid[i] = this.resid[j] as number;
+      this.spareErrorState.set(this.errorState.subarray(j * ERROR_STATE_DIM, (j + 1) * ERROR_STATE_DIM), i * ERROR_STATE_DIM);
       this.spareLastK[i] = this.lastK[j] as number;
       this.spareDelta[i] = this.delta[j] as number;
       this.drawSpare[i] = this.drawOf[j] as number;
     }
     [this.states, this.spare] = [this.spare, this.states];
-    [this.resid, this.spareResid] = [this.spareResid, this.resid];
+    [this.errorState, this.spareErrorState] = [this.spareErrorState, this.errorState];
     [this.lastK, this.spareLastK] = [this.spareLastK, this.lastK];
     [this.delta, this.spareDelta] = [this.spareDelta, this.delta];
     this.drawOf.set(this.drawSpare);
     this.weights.fill(1 / n);
   }
 
-  /** Read access for forecasts: particle i's state, residual, last reading slot, δ and draw. */
-  particle(i: number): { state: Float64Array; resid: number; lastK: number; delta: number; model: FastModel; sigma: number; phi: number } {
+  /**
+   * Read access for forecasts: particle i's model state, last reading slot, δ, model, and its CGM
+   * error model with the error state (five numbers at `errorOffset` of `errorState`).
+   */
+  particle(i: number): {
+    state: Float64Array;
+    lastK: number;
+    delta: number;
+    model: FastModel;
+    error: CgmErrorParams;
+    errorState: Float64Array;
+    errorOffset: number;
+  } {
     const d = this.drawOf[i] as number;
     return {
       state: this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM),
-      resid: this.resid[i] as number,
       lastK: this.lastK[i] as number,
       delta: this.delta[i] as number,
       model: this.models[d] as FastModel,
-      sigma: this.sigma[d] as number,
-      phi: this.phi[d] as number,
+      error: this.errorParams[d] as CgmErrorParams,
+      errorState: this.errorState,
+      errorOffset: i * ERROR_STATE_DIM,
     };
   }
 

@@ -1,5 +1,6 @@
 import { normalCdf } from '../../engine/distributions.js';
 import type { Rng } from '../../engine/random.js';
+import { errorPredictive } from './cgm-error.js';
 import { FAST_STATE_DIM } from './fast-model.js';
 import type { GlucoseParticleFilter } from './filter.js';
 
@@ -9,8 +10,9 @@ import type { GlucoseParticleFilter } from './filter.js';
  * forecast, the origin row's own bolus and carbohydrate (logged at the origin time) and then the
  * basal rate in effect at the origin with no further bolus or meal; for a what-if replay, the
  * recorded inputs after the origin as a therapy changes them — with the filter's process noise.
- * The CGM at a later slot is, per particle, N(m + φ^Δ·e, σ²(1 − φ^{2Δ})): model glucose plus the
- * AR(1) sensor error decaying from the particle's last residual e. The predictive distribution is
+ * The CGM at a later slot is, per particle, normal: model glucose plus the error model's prediction
+ * Δ slots past the last reading (cgm-error.ts `errorPredictive`: the sensor and model-discrepancy
+ * components each decay towards 0 and their variances grow back to the marginal). The predictive distribution is
  * the weighted mixture of those normals; its mean is exact and its 2.5 and 97.5 % quantiles come
  * from bisection on the mixture CDF (no sampling). The band therefore combines posterior (the
  * particles' θ), state (their spread and the process noise) and sensor uncertainty.
@@ -33,6 +35,7 @@ export class GlucoseProjector {
   private delta = new Float64Array(0);
   private mu = new Float64Array(0);
   private sd = new Float64Array(0);
+  private readonly moments = new Float64Array(2);
   private readonly outflow = new Float64Array(5);
 
   /**
@@ -88,9 +91,9 @@ export class GlucoseProjector {
     for (let i = 0; i < n; i++) {
       const p = f.particle(i);
       const m = p.model.gsub(this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM));
-      const a = p.phi ** (this.target - p.lastK);
-      const mu = m + a * p.resid;
-      const sd = p.sigma * Math.sqrt(Math.max(1e-12, 1 - a * a));
+      errorPredictive(p.errorState, p.errorOffset, p.error, this.target - p.lastK, this.moments);
+      const mu = m + (this.moments[0] as number);
+      const sd = Math.sqrt(Math.max(1e-12, this.moments[1] as number));
       if (!Number.isFinite(mu)) {
         this.sd[i] = Number.NaN;
         continue;

@@ -1,7 +1,8 @@
 import { TwinlabError } from '../../engine/errors.js';
 import type { GlucoseDataset } from '../../datasets/types.js';
 import { FAST_STATE_DIM, FastModel, stomachOutflow } from './fast-model.js';
-import { type GlucoseTwinContext, glucoseTwinPriors, type NormalPrior, P, patientForTheta, sigmoid } from './parameters.js';
+import { cgmErrorLogLik, ERROR_STATE_DIM } from './cgm-error.js';
+import { cgmErrorParamsForTheta, type GlucoseTwinContext, glucoseTwinPriors, type NormalPrior, patientForTheta } from './parameters.js';
 import { initialStateFromCgm, slotInsulin } from './simulate.js';
 
 /**
@@ -80,46 +81,16 @@ export function predictWindow(theta: ArrayLike<number>, data: GlucoseFitData, ou
   return true;
 }
 
-/**
- * CGM error model: e_k = y_k − m_k is a stationary Gaussian AR(1) process on the 5-min grid with
- * marginal SD σ and lag-1 correlation φ. Across a gap of Δ slots, e_k | e_prev ~ N(φ^Δ·e_prev,
- * σ²(1 − φ^{2Δ})); the first reading of the window is N(0, σ²). Missing readings are skipped exactly,
- * so the likelihood needs no imputation. (Autocorrelated CGM error: Breton & Kovatchev 2008; the
- * same structure absorbs slowly varying model error, which an iid model would turn into
- * overconfident posteriors.)
- */
-export function ar1LogLik(y: ArrayLike<number>, m: ArrayLike<number>, include: ArrayLike<number>, sigma: number, phi: number): number {
-  let ll = 0;
-  let prevE = 0;
-  let prevK = -1;
-  const s2 = sigma * sigma;
-  for (let k = 0; k < include.length; k++) {
-    if (include[k] !== 1) continue;
-    const e = (y[k] as number) - (m[k] as number);
-    let mean = 0;
-    let v = s2;
-    if (prevK >= 0) {
-      const a = phi ** (k - prevK);
-      mean = a * prevE;
-      v = s2 * (1 - a * a);
-    }
-    const r = e - mean;
-    ll -= 0.5 * (Math.log(2 * Math.PI * v) + (r * r) / v);
-    prevE = e;
-    prevK = k;
-  }
-  return ll;
-}
-
 /** The log posterior of θ (up to a constant); −Infinity outside the model's domain. */
 export function makeLogPosterior(data: GlucoseFitData): (theta: Float64Array) => number {
   const m = new Float64Array(data.n);
+  const scratch = new Float64Array(ERROR_STATE_DIM);
   return (theta) => {
     for (let i = 0; i < theta.length; i++) if (!Number.isFinite(theta[i] as number)) return Number.NEGATIVE_INFINITY;
+    const error = cgmErrorParamsForTheta(theta);
+    if (error === undefined) return Number.NEGATIVE_INFINITY;
     if (!predictWindow(theta, data, m)) return Number.NEGATIVE_INFINITY;
-    const sigma = Math.exp(theta[P.logSigma] as number);
-    const phi = sigmoid(theta[P.logitPhi] as number);
-    const ll = ar1LogLik(data.cgm, m, data.include, sigma, phi);
+    const ll = cgmErrorLogLik(data.cgm, m, data.include, error, scratch);
     return Number.isFinite(ll) ? ll + logPrior(theta, data.priors) : Number.NEGATIVE_INFINITY;
   };
 }

@@ -1,18 +1,23 @@
 import { levenbergMarquardt } from 'ml-levenberg-marquardt';
 import { Rng } from '../../engine/random.js';
 import { nelderMead } from '../optimize.js';
-import { ar1LogLik, type GlucoseFitData, logPrior, makeLogPosterior, predictWindow } from './likelihood.js';
-import { GLUCOSE_TWIN_DIM, logit, P, PHYSIOLOGY_DIM, sigmoid } from './parameters.js';
+import { cgmErrorLogLik, ERROR_STATE_DIM, InnovationWhitener } from './cgm-error.js';
+import { type GlucoseFitData, logPrior, makeLogPosterior, predictWindow } from './likelihood.js';
+import { cgmErrorParamsForTheta, GLUCOSE_TWIN_DIM, logit, PHYSIOLOGY_DIM } from './parameters.js';
+
+/** The CGM-error parameters follow the physiological ones in θ. */
+const ERROR_DIM = GLUCOSE_TWIN_DIM - PHYSIOLOGY_DIM;
 
 /**
  * Maximum a posteriori θ of a personal glucose twin.
  *
- * With the CGM-error parameters (σ, φ) held, the log posterior of the physiological parameters is
- * a nonlinear least-squares problem: whiten the residuals of the AR(1) error model,
- * w_k = (e_k − a·e_j)/√(1 − a²), a = φ^(k−j) for consecutive used readings j < k (w = e for the first),
- * so every w_k ~ N(0, σ²), and append one pseudo-observation per normal prior, σ·(θ_i − μ_i)/s_i.
- * Levenberg–Marquardt (ml-levenberg-marquardt) minimises that sum of squares; then (σ, φ) are
- * re-estimated with the trajectory held (Nelder–Mead on their exact conditional log posterior). One
+ * With the CGM-error parameters held, the log posterior of the physiological parameters is a
+ * nonlinear least-squares problem: the standardised Kalman innovations of the two-component error
+ * model (cgm-error.ts `InnovationWhitener`) are each N(0, 1) and linear in e = y − m, and their
+ * variances do not depend on m; append one pseudo-observation per normal prior, (θ_i − μ_i)/s_i.
+ * Levenberg–Marquardt (ml-levenberg-marquardt) minimises that sum of squares; then the four error
+ * parameters are re-estimated with the trajectory held (Nelder–Mead on their exact conditional log
+ * posterior). One
  * such round (at most 15 LM iterations) from each of several starts — the prior mean and seeded draws
  * from the prior — then the further rounds (25 iterations) from the start with the highest log
  * posterior only.
@@ -42,49 +47,38 @@ export function fitMap(data: GlucoseFitData, opts: MapOptions): MapResult {
   const used: number[] = [];
   for (let k = 0; k < data.n; k++) if (data.include[k] === 1) used.push(k);
   const m = new Float64Array(data.n);
+  const scratch = new Float64Array(ERROR_STATE_DIM);
   let evaluations = 0;
   const rng = Rng.fromSeed(opts.seed).fork('map/starts');
   let best: { theta: Float64Array; lp: number } | undefined;
   const perStart: number[] = [];
+  const usedSlots = Int32Array.from(used);
   const refine = (theta: Float64Array, round: number): void => {
-    const sigma = Math.exp(theta[P.logSigma] as number);
-    const phi = sigmoid(theta[P.logitPhi] as number);
-    // whitening coefficients for the used readings
-    const coef = new Float64Array(used.length);
-    const scale = new Float64Array(used.length);
-    for (let u = 0; u < used.length; u++) {
-      if (u === 0) {
-        coef[u] = 0;
-        scale[u] = 1;
-      } else {
-        const a = phi ** ((used[u] as number) - (used[u - 1] as number));
-        coef[u] = a;
-        scale[u] = 1 / Math.sqrt(1 - a * a);
-      }
-    }
+    const error = cgmErrorParamsForTheta(theta);
+    if (error === undefined) return;
+    // standardised Kalman innovations are linear in the error e = y − m: whiten y and m separately
+    const whitener = new InnovationWhitener(usedSlots, error);
     const nData = used.length;
+    const wm = new Float64Array(nData);
     const y = new Float64Array(nData + PHYSIOLOGY_DIM);
-    for (let u = 0; u < nData; u++) {
-      const prev = u > 0 ? (data.cgm[used[u - 1] as number] as number) : 0;
-      y[u] = ((data.cgm[used[u] as number] as number) - (coef[u] as number) * prev) * (scale[u] as number);
-    }
+    whitener.whiten(data.cgm, wm);
+    y.set(wm);
     for (let i = 0; i < PHYSIOLOGY_DIM; i++) {
       const pr = data.priors[i] as { mean: number; sd: number };
-      y[nData + i] = (sigma * pr.mean) / pr.sd;
+      y[nData + i] = pr.mean / pr.sd;
     }
     const full = Float64Array.from(theta);
     const f = new Float64Array(nData + PHYSIOLOGY_DIM);
     const model = (params: number[]) => {
       for (let i = 0; i < PHYSIOLOGY_DIM; i++) full[i] = params[i] as number;
       evaluations++;
-      const ok = predictWindow(full, data, m);
-      for (let u = 0; u < nData; u++) {
-        const prev = u > 0 ? (m[used[u - 1] as number] as number) : 0;
-        f[u] = ok ? ((m[used[u] as number] as number) - (coef[u] as number) * prev) * (scale[u] as number) : 1e6;
-      }
+      if (predictWindow(full, data, m)) {
+        whitener.whiten(m, wm);
+        f.set(wm);
+      } else f.fill(1e6, 0, nData);
       for (let i = 0; i < PHYSIOLOGY_DIM; i++) {
         const pr = data.priors[i] as { mean: number; sd: number };
-        f[nData + i] = (sigma * (params[i] as number)) / pr.sd;
+        f[nData + i] = (params[i] as number) / pr.sd;
       }
       const snapshot = Float64Array.from(f);
       return (x: number) => snapshot[x] as number;
@@ -108,17 +102,15 @@ export function fitMap(data: GlucoseFitData, opts: MapOptions): MapResult {
     const noise = nelderMead(
       (x) => {
         const t = Float64Array.from(theta);
-        t[P.logSigma] = x[0] as number;
-        t[P.logitPhi] = x[1] as number;
-        const phiX = sigmoid(x[1] as number);
-        if (!(phiX < 0.999)) return Number.POSITIVE_INFINITY;
-        return -(ar1LogLik(data.cgm, m, data.include, Math.exp(x[0] as number), phiX) + logPrior(t, data.priors));
+        for (let i = 0; i < ERROR_DIM; i++) t[PHYSIOLOGY_DIM + i] = x[i] as number;
+        const e = cgmErrorParamsForTheta(t);
+        if (e === undefined) return Number.POSITIVE_INFINITY;
+        return -(cgmErrorLogLik(data.cgm, m, data.include, e, scratch) + logPrior(t, data.priors));
       },
-      [theta[P.logSigma] as number, theta[P.logitPhi] as number],
+      Array.from(theta.subarray(PHYSIOLOGY_DIM)),
       0.3,
     );
-    theta[P.logSigma] = noise.x[0] as number;
-    theta[P.logitPhi] = noise.x[1] as number;
+    for (let i = 0; i < ERROR_DIM; i++) theta[PHYSIOLOGY_DIM + i] = noise.x[i] as number;
   };
   // screening: one round from every start
   for (let s = 0; s < starts; s++) {

@@ -1,4 +1,5 @@
 import { TwinlabError } from '../../engine/errors.js';
+import type { CgmErrorParams } from './cgm-error.js';
 import type { AgeGroup, PatientParams } from '../../environments/glucose/params.js';
 import { groupFit, patientFromFreeValues, rejectionReason } from '../../environments/glucose/virtual-patients.js';
 
@@ -10,7 +11,8 @@ import { groupFit, patientFromFreeValues, rejectionReason } from '../../environm
  * every parameter, except those below, estimated from the person's own data. The choice follows
  * ReplayBG (Cappon et al., IEEE TBME 70(11), 2023: insulin sensitivity, glucose effectiveness /
  * basal glucose, meal absorption rate and bioavailability, subcutaneous insulin absorption) mapped
- * onto the UVA/Padova parameters, plus the two parameters of the CGM error model.
+ * onto the UVA/Padova parameters, plus the four parameters of the CGM error model (cgm-error.ts: a
+ * sensor component and a slow model-discrepancy component, each an AR(1) process).
  *
  * All estimates live on an unconstrained scale with a normal prior there (log-normal on the natural
  * scale, logit-normal for φ):
@@ -22,19 +24,27 @@ import { groupFit, patientFromFreeValues, rejectionReason } from '../../environm
  * | logKabs | intestinal absorption rate kabs, 1/min                           | log       | log of the group's kabs, its Ω sd |
  * | logF    | meal bioavailability f × carb-count accuracy                     | log       | log 0.9, 0.2 |
  * | logKa   | multiplier on kd, ka1, ka2 (subcutaneous insulin absorption)     | log       | 0, sd of log kd in the group (Ω) |
- * | logSigma| marginal SD of the CGM error, mg/dL                              | log       | log 10, 0.5 |
- * | logitPhi| lag-1 (5-min) autocorrelation of the CGM error                   | logit     | logit 0.8, 1.0 |
+ * | logSigma| marginal SD of the sensor error, mg/dL                           | log       | log 10, 0.5 |
+ * | logitPhi| lag-1 (5-min) autocorrelation of the sensor error                | logit     | logit 0.8, 0.75 |
+ * | logSigmaModel | marginal SD of the model discrepancy, mg/dL                | log       | log 15, 0.7 |
+ * | logTauModel   | time constant of the model discrepancy, min (φ = e^(−5/τ)) | log       | log 240, 0.8 |
  *
  * Sources: f = 0.9 and the population values, Dalla Man et al. 2007 (IEEE TBME 54(10)) via the
  * simglucose S2008 parameter set; carb-count error of adults with T1D ≈ 20 % (Brazeau et al.,
  * J Acad Nutr Diet 113(7), 2013) sets the sd of logF; CGM MARD ≈ 9–10 % (e.g. Dexcom G6, Shah et
  * al., Diabetes Technol Ther 20(6), 2018) sets σ ≈ 10 mg/dL; the CGM error is autocorrelated
- * (Breton & Kovatchev 2008, JDST 2(5): PACF 0.7 per 15 min ⇒ ≈ 0.9 per 5 min; the prior centre 0.8
- * leaves room for model error, which is autocorrelated too); Gb: the 30 S2008 patients rest at
+ * (Breton & Kovatchev 2008, JDST 2(5): PACF 0.7 per 15 min ⇒ ≈ 0.9 per 5 min; prior centre 0.8,
+ * τ ≈ 22 min); the model discrepancy is what a mis-counted meal or an unlogged snack leaves — an
+ * excursion that, with no endogenous insulin to correct it, decays over hours (glucose effectiveness
+ * of ≈ 0.01–0.02/min and insulin action of hours: Dalla Man et al. 2007), hence τ ≈ 4 h (48 min – 20 h
+ * at ±2 sd) and an SD of the order of the 10–20 mg/dL fit RMSE ReplayBG reports on real data (Cappon et
+ * al. 2023) with a wide prior (4–60 mg/dL at ±2 sd). The discrepancy must be the slower component:
+ * θ with τ_model ≤ τ_sensor has zero prior density (an ordering constraint, so the two components
+ * cannot swap labels). Gb: the 30 S2008 patients rest at
  * 133–153 mg/dL; the prior allows the 100–200 mg/dL range environments/glucose accepts for
  * generated patients.
  */
-export const GLUCOSE_TWIN_PARAMETERS = ['logSI', 'logGb', 'logKabs', 'logF', 'logKa', 'logSigma', 'logitPhi'] as const;
+export const GLUCOSE_TWIN_PARAMETERS = ['logSI', 'logGb', 'logKabs', 'logF', 'logKa', 'logSigma', 'logitPhi', 'logSigmaModel', 'logTauModel'] as const;
 export type GlucoseTwinParameter = (typeof GLUCOSE_TWIN_PARAMETERS)[number];
 export const GLUCOSE_TWIN_DIM = GLUCOSE_TWIN_PARAMETERS.length;
 /** Index of each parameter in θ. */
@@ -79,12 +89,16 @@ export function glucoseTwinPriors(group: AgeGroup): NormalPrior[] {
     { mean: Math.log(0.9), sd: 0.2 },
     { mean: 0, sd: omegaSd(group, 'kd') },
     { mean: Math.log(10), sd: 0.5 },
-    { mean: logit(0.8), sd: 1 },
+    { mean: logit(0.8), sd: 0.75 },
+    { mean: Math.log(15), sd: 0.7 },
+    { mean: Math.log(240), sd: 0.8 },
   ];
 }
 
 /** Natural-scale value of each parameter, for reports. */
-export function naturalValues(theta: ArrayLike<number>): Record<GlucoseTwinParameter | 'SI' | 'Gb' | 'kabs' | 'f' | 'kaScale' | 'sigma' | 'phi', number> {
+export function naturalValues(
+  theta: ArrayLike<number>,
+): Record<GlucoseTwinParameter | 'SI' | 'Gb' | 'kabs' | 'f' | 'kaScale' | 'sigma' | 'phi' | 'sigmaModel' | 'tauModel', number> {
   return {
     logSI: theta[P.logSI] as number,
     logGb: theta[P.logGb] as number,
@@ -93,6 +107,8 @@ export function naturalValues(theta: ArrayLike<number>): Record<GlucoseTwinParam
     logKa: theta[P.logKa] as number,
     logSigma: theta[P.logSigma] as number,
     logitPhi: theta[P.logitPhi] as number,
+    logSigmaModel: theta[P.logSigmaModel] as number,
+    logTauModel: theta[P.logTauModel] as number,
     SI: Math.exp(theta[P.logSI] as number),
     Gb: Math.exp(theta[P.logGb] as number),
     kabs: Math.exp(theta[P.logKabs] as number),
@@ -100,6 +116,8 @@ export function naturalValues(theta: ArrayLike<number>): Record<GlucoseTwinParam
     kaScale: Math.exp(theta[P.logKa] as number),
     sigma: Math.exp(theta[P.logSigma] as number),
     phi: sigmoid(theta[P.logitPhi] as number),
+    sigmaModel: Math.exp(theta[P.logSigmaModel] as number),
+    tauModel: Math.exp(theta[P.logTauModel] as number),
   };
 }
 
@@ -110,9 +128,22 @@ export const NATURAL_PARAMETERS = [
   { name: 'kabs', unit: '1/min', from: 'logKabs', label: 'meal absorption rate' },
   { name: 'f', unit: '–', from: 'logF', label: 'meal bioavailability × carb-count accuracy' },
   { name: 'kaScale', unit: '× population', from: 'logKa', label: 'insulin absorption (× population kd, ka1, ka2)' },
-  { name: 'sigma', unit: 'mg/dL', from: 'logSigma', label: 'CGM error SD' },
-  { name: 'phi', unit: '–', from: 'logitPhi', label: 'CGM error autocorrelation (5 min)' },
+  { name: 'sigma', unit: 'mg/dL', from: 'logSigma', label: 'CGM sensor error SD' },
+  { name: 'phi', unit: '–', from: 'logitPhi', label: 'CGM sensor error autocorrelation (5 min)' },
+  { name: 'sigmaModel', unit: 'mg/dL', from: 'logSigmaModel', label: 'model discrepancy SD' },
+  { name: 'tauModel', unit: 'min', from: 'logTauModel', label: 'model discrepancy time constant' },
 ] as const;
+
+/** The CGM error model's parameters for θ (cgm-error.ts); undefined when they break the ordering constraint. */
+export function cgmErrorParamsForTheta(theta: ArrayLike<number>): CgmErrorParams | undefined {
+  const sensorPhi = sigmoid(theta[P.logitPhi] as number);
+  const modelPhi = Math.exp(-5 / Math.exp(theta[P.logTauModel] as number));
+  if (!(modelPhi > sensorPhi && modelPhi < 1)) return undefined;
+  const sensorSd = Math.exp(theta[P.logSigma] as number);
+  const modelSd = Math.exp(theta[P.logSigmaModel] as number);
+  if (!(sensorSd > 0 && modelSd > 0 && Number.isFinite(sensorSd) && Number.isFinite(modelSd))) return undefined;
+  return { sensorSd, sensorPhi, modelSd, modelPhi };
+}
 
 /**
  * The person's PatientParams for θ: the group's typical values, the person's body weight, u2ss from

@@ -26,7 +26,7 @@ describe('identification of a personal glucose twin', () => {
 
   it('the same (data, seed) gives the same twin.json bytes; MCMC on 1 and 2 workers gives the same posterior', async () => {
     const person = syntheticPerson({ seed: 5, index: 0, days: 2 });
-    const opts = { method: 'mcmc' as const, seed: 9, codeVersion: 'test', walkers: 16, steps: 24, burn: 8, draws: 50, particles: 16 };
+    const opts = { method: 'mcmc' as const, seed: 9, codeVersion: 'test', walkers: 20, steps: 24, burn: 8, draws: 50, particles: 16 };
     const a = await fitGlucoseTwin(person.dataset, { ...opts, workers: 1 });
     const b = await fitGlucoseTwin(person.dataset, { ...opts, workers: 2 });
     const c = await fitGlucoseTwin(person.dataset, { ...opts, workers: 1 });
