@@ -17,6 +17,7 @@ import { registerTrialCommand } from './trial-power.js';
 import { registerTwinCommand } from './twin.js';
 import { registerRolloutCommand } from './rollout.js';
 import { registerSimulateCommand } from './simulate.js';
+import { registerWorkerCommand } from './worker.js';
 
 /** Every CLI command, in the order `twinlab --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -38,4 +39,5 @@ export function registerCommands(program: Command): void {
   registerTwinCommand(program);
   registerServeCommand(program);
   registerStartCommand(program);
+  registerWorkerCommand(program);
 }

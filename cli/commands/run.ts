@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { TwinlabError } from '../../engine/errors.js';
 import { type Executor, InlineExecutor, PiscinaExecutor } from '../../experiments/executor.js';
 import type { JobSpec, TrainJobConfig } from '../../experiments/jobs.js';
+import { DEFAULT_QUEUE, DEFAULT_REDIS_URL, RedisExecutor } from '../../experiments/redis-executor.js';
 import { type ExperimentOutcome, type RunnerEvent, type RunnerOptions, runExperiment } from '../../experiments/runner.js';
 import { loadSpecFile } from '../../experiments/spec.js';
 import { DEFAULT_DATA_DIR, type ExperimentRecord, STORE_FILE, Store } from '../../experiments/store.js';
@@ -20,6 +21,9 @@ export interface ExperimentCliOptions {
   workers?: number;
   json?: boolean;
   inline?: boolean;
+  executor?: 'piscina' | 'redis';
+  redis?: string;
+  queue?: string;
 }
 
 export function addDataOption(command: Command): Command {
@@ -30,6 +34,9 @@ export function addRunOptions(command: Command): Command {
   return addDataOption(command)
     .option('--workers <n>', 'worker threads (default: available cores)', parseInteger('--workers', { min: 1 }))
     .option('--inline', 'run jobs in this process, one at a time (debugging)')
+    .addOption(new Option('--executor <kind>', 'where jobs run: piscina (worker threads here) or redis (`twinlab worker` processes)').choices(['piscina', 'redis']))
+    .option('--redis <url>', `Redis for --executor redis: redis://[user:password@]host:port or rediss:// (default ${DEFAULT_REDIS_URL})`)
+    .option('--queue <name>', `queue for --executor redis (default ${DEFAULT_QUEUE})`)
     .option('--json', 'one JSON line per event');
 }
 
@@ -40,6 +47,11 @@ export function openExistingStore(dataDir: string): Store {
 }
 
 export function makeExecutor(options: ExperimentCliOptions): Executor {
+  if (options.executor === 'redis') {
+    if (options.inline) throw new TwinlabError('INVALID_ARGUMENT', '--inline and --executor redis exclude each other');
+    return new RedisExecutor({ url: options.redis, queue: options.queue, workers: options.workers });
+  }
+  if (options.redis !== undefined || options.queue !== undefined) throw new TwinlabError('INVALID_ARGUMENT', '--redis and --queue need --executor redis');
   return options.inline ? new InlineExecutor() : new PiscinaExecutor({ workers: options.workers });
 }
 

@@ -1,4 +1,6 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { TwinlabError } from '../../engine/errors.js';
+import { makeExecutor } from './run.js';
 import { DEFAULT_DATA_DIR } from '../../experiments/store.js';
 import { type RunningServer, startServer } from '../../server/index.js';
 import { ensureViewerBuilt } from './viewer-build.js';
@@ -13,6 +15,9 @@ export interface ServeFlags {
   publicReads?: boolean;
   allowHost?: string[];
   workers?: number;
+  executor?: 'piscina' | 'redis';
+  redis?: string;
+  queue?: string;
 }
 
 export function addServeOptions(command: Command): Command {
@@ -23,11 +28,17 @@ export function addServeOptions(command: Command): Command {
     .option('--token <token>', 'bearer token for mutating endpoints (default: generated into <data>/server-token)')
     .option('--public-reads', 'allow reads from non-loopback clients without the token')
     .option('--allow-host <name>', 'also answer to this Host name (repeatable; e.g. the machine name when binding 0.0.0.0)', collect(String))
-    .option('--workers <n>', 'worker threads of the shared pool (default: one per core)', parseInteger('--workers', { min: 1 }));
+    .option('--workers <n>', 'worker threads of the shared pool (default: one per core)', parseInteger('--workers', { min: 1 }))
+    .addOption(new Option('--executor <kind>', 'where experiment jobs run: piscina (threads here) or redis (`twinlab worker` processes)').choices(['piscina', 'redis']))
+    .option('--redis <url>', 'Redis for --executor redis (default redis://127.0.0.1:6379; rediss:// for TLS)')
+    .option('--queue <name>', 'queue for --executor redis (default twinlab)');
 }
 
 export async function startFromFlags(flags: ServeFlags): Promise<RunningServer> {
   await announceViewerBuild();
+  // The Piscina pool is the server's own; a Redis executor is made here and closed with the server.
+  const executor = flags.executor === 'redis' ? makeExecutor({ data: flags.data, workers: flags.workers, executor: 'redis', redis: flags.redis, queue: flags.queue }) : undefined;
+  if (executor === undefined && (flags.redis !== undefined || flags.queue !== undefined)) throw new TwinlabError('INVALID_ARGUMENT', '--redis and --queue need --executor redis');
   const server = await startServer({
     dataDir: flags.data,
     host: flags.host,
@@ -36,7 +47,15 @@ export async function startFromFlags(flags: ServeFlags): Promise<RunningServer> 
     publicReads: flags.publicReads,
     allowedHosts: flags.allowHost,
     workers: flags.workers,
+    executor,
   });
+  if (executor !== undefined) {
+    const close = server.close.bind(server);
+    server.close = async () => {
+      await close();
+      await executor.close();
+    };
+  }
   const { stdout, stderr } = startupMessages(server, flags);
   for (const line of stderr) process.stderr.write(`${line}\n`);
   for (const line of stdout) process.stdout.write(`${line}\n`);
