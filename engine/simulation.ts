@@ -175,11 +175,12 @@ export class DataCollector {
 // Event queue: binary min-heap on (time, priority, seq)
 // ---------------------------------------------------------------------------------------------
 
+/** Mutable so fired and dropped entries can be reused (the step loop then allocates nothing per event). */
 interface QueueEntry {
-  readonly time: number;
-  readonly priority: number;
-  readonly seq: number;
-  readonly event: ScheduledEvent;
+  time: number;
+  priority: number;
+  seq: number;
+  event: ScheduledEvent;
   cancelled: boolean;
 }
 
@@ -243,6 +244,8 @@ class EventHeap {
 // Simulation
 // ---------------------------------------------------------------------------------------------
 
+const RECYCLED: ScheduledEvent = { time: 0, name: '(recycled)', fire: () => undefined };
+
 export type SimPhase = 'idle' | 'events' | 'sense' | 'decide' | 'act' | 'integrate' | 'advance' | 'collect';
 
 export class Simulation {
@@ -259,6 +262,8 @@ export class Simulation {
   private readonly streams = new Map<string, Rng>();
   private readonly queue = new EventHeap();
   private readonly live = new Map<number, QueueEntry>();
+  /** Entries out of both the heap and `live`, ready for reuse by `schedule`. */
+  private readonly spare: QueueEntry[] = [];
   private readonly agentList: SimAgent[] = [];
   private readonly agentsByName = new Map<string, SimAgent>();
 
@@ -345,7 +350,15 @@ export class Simulation {
     }
     if (typeof event.fire !== 'function') throw new TwinlabError('INVALID_ARGUMENT', `event '${name}' has no fire()`);
     const seq = this.nextSeq++;
-    const entry: QueueEntry = { time, priority, seq, event, cancelled: false };
+    let entry = this.spare.pop();
+    if (entry === undefined) entry = { time, priority, seq, event, cancelled: false };
+    else {
+      entry.time = time;
+      entry.priority = priority;
+      entry.seq = seq;
+      entry.event = event;
+      entry.cancelled = false;
+    }
     this.queue.push(entry);
     this.live.set(seq, entry);
     return seq;
@@ -460,10 +473,15 @@ export class Simulation {
       const top = this.queue.peek();
       if (top === undefined || top.time > t) return;
       this.queue.pop();
-      if (top.cancelled) continue;
+      if (top.cancelled) {
+        this.recycle(top);
+        continue;
+      }
       this.live.delete(top.seq);
       this.fired++;
-      top.event.fire(this);
+      const event = top.event;
+      this.recycle(top);
+      event.fire(this);
     }
   }
 
@@ -472,6 +490,14 @@ export class Simulation {
       const top = this.queue.peek();
       if (top === undefined || !top.cancelled) return;
       this.queue.pop();
+      this.recycle(top);
+    }
+  }
+
+  private recycle(entry: QueueEntry): void {
+    if (this.spare.length < 1024) {
+      entry.event = RECYCLED;
+      this.spare.push(entry);
     }
   }
 }

@@ -358,3 +358,26 @@ describe('DataCollector', () => {
     expect(catchError(() => new DataCollector().record('x', 1)).code).toBe('INVALID_STATE');
   });
 });
+
+describe('Simulation event entries are reused', () => {
+  it('a fired or cancelled event id stays dead after its queue entry is reused by a later schedule', () => {
+    const sim = new Simulation({ seed: 1 });
+    const fired: string[] = [];
+    const ev = (name: string, time: number) => ({ name, time, fire: () => fired.push(name) });
+    const a = sim.schedule(ev('a', 1));
+    const c = sim.schedule(ev('c', 1.5));
+    expect(sim.cancel(c)).toBe(true);
+    sim.step(2); // fires a, drops c: both entries go back to the pool
+    const b = sim.schedule(ev('b', 3));
+    const d = sim.schedule(ev('d', 3.5));
+    expect(sim.cancel(a)).toBe(false);
+    expect(sim.cancel(c)).toBe(false);
+    expect(sim.pendingEvents().map((e) => [e.id, e.name])).toEqual([
+      [b, 'b'],
+      [d, 'd'],
+    ]);
+    sim.step(2);
+    expect(fired).toEqual(['a', 'b', 'd']);
+    expect(new Set([a, b, c, d]).size).toBe(4);
+  });
+});
