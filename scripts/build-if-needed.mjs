@@ -9,7 +9,7 @@ if (!isFresh(join(ROOT, 'dist', 'cli', 'run.js'), [...SOURCE_DIRS, 'tsconfig.bui
   process.stdout.write('building dist/ (tsc)…\n');
   execFileSync(npx, ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
 }
-if (!isFresh(join(ROOT, 'viewer', 'dist', 'app.js'), ['viewer/src', 'viewer/index.html', 'viewer/styles.css', 'server/protocol.ts'])) {
+if (!isFresh(join(ROOT, 'viewer', 'dist', 'app.js'), ['viewer/src', 'viewer/index.html', 'viewer/styles.css', 'server/protocol.ts', 'experiments/charts.ts', 'experiments/agp.ts', 'engine/errors.ts'])) {
   process.stdout.write('bundling the viewer (esbuild)…\n');
   execFileSync(npx, ['tsx', 'viewer/build.ts'], { cwd: ROOT, stdio: 'inherit' });
 }
