@@ -5,6 +5,7 @@ import {
   cohensDz,
   holmAdjust,
   mcnemar,
+  pairedBinaryBound,
   pairedEquivalence,
   pairedNonInferiority,
   pairedRiskDifference,
@@ -61,8 +62,12 @@ export interface HypothesisResult {
   margin: number | null;
   /** One-sided α of each test (superiority: (1 − level)/2, the side the favours rule looks at). */
   alpha: number;
-  /** Non-inferiority: one-sided (1 − α) bound; equivalence: (1 − 2α) CI. Paired t. Null for superiority. */
-  bound: { lower: number | null; upper: number | null; level: number; method: 'paired-t'; t: number; df: number } | null;
+  /**
+   * Non-inferiority: one-sided (1 − α) bound; equivalence: (1 − 2α) CI. Paired t on the differences, or for
+   * a binary endpoint with one episode per patient the Agresti–Min (2005) bound of the paired risk
+   * difference (`t` is then the z statistic and `df` null). Null for superiority.
+   */
+  bound: { lower: number | null; upper: number | null; level: number; method: 'paired-t' | 'agresti-min'; t: number; df: number | null } | null;
   /** The same bound from the percentile bootstrap of the comparison's stream (null for superiority). */
   bootstrapBound: { lower: number | null; upper: number | null } | null;
   /** p of this hypothesis's own test (superiority: the paired test's two-sided p). */
@@ -346,14 +351,15 @@ function comparePaired(
   }
   if (n === 0) {
     const verdict = favoursVerdict({ arm, reference, ci: null, pValue: null }, o.better, o.level);
-    const hypothesis = testHypothesis(d, o.declared, { favours: verdict.favours, pValue: null, better: o.better, level: o.level, bootstrap: () => null });
+    const hypothesis = testHypothesis(d, o.declared, { favours: verdict.favours, pValue: null, better: o.better, level: o.level, bootstrap: () => null, discordant: null });
     return { arm, reference, nPairs: 0, meanDifference: null, medianDifference: null, ci: null, test, effectSizes, ...verdict, hypothesis };
   }
   const ci = bootstrapMeanCI(d, o.root.fork(stream), { resamples: o.resamples, level: o.level });
   const verdict = favoursVerdict({ arm, reference, ci, pValue: test.pValue }, o.better, o.level);
   // The bootstrap bound of a non-inferiority/equivalence hypothesis: the same stream (so the same resamples), (1 − 2α) level.
   const bootstrap = (level: number) => bootstrapMeanCI(d, o.root.fork(stream), { resamples: o.resamples, level });
-  const hypothesis = testHypothesis(d, o.declared, { favours: verdict.favours, pValue: test.pValue, better: o.better, level: o.level, bootstrap });
+  const discordant = test.name === 'mcnemar' ? { b: test.b, c: test.c, n } : null;
+  const hypothesis = testHypothesis(d, o.declared, { favours: verdict.favours, pValue: test.pValue, better: o.better, level: o.level, bootstrap, discordant });
   return {
     arm,
     reference,
@@ -408,6 +414,8 @@ function testHypothesis(
     better: 'higher' | 'lower' | 'none';
     level: number;
     bootstrap: (level: number) => { lower: number; upper: number } | null;
+    /** Discordant counts of a 0/1 paired endpoint (one episode per patient): the Agresti–Min bound is used. */
+    discordant: { b: number; c: number; n: number } | null;
   },
 ): HypothesisResult {
   const { type, margin, alpha } = declared;
@@ -427,6 +435,7 @@ function testHypothesis(
     };
   }
   const bs = c.bootstrap(1 - 2 * alpha);
+  if (c.discordant) return binaryHypothesis(type, delta, alpha, c.better, c.discordant, bs);
   if (type === 'non-inferiority') {
     const better = c.better as 'higher' | 'lower';
     const r = pairedNonInferiority(d, delta, { alpha, better });
@@ -461,6 +470,47 @@ function testHypothesis(
     met: r.equivalent,
     metAdjusted: r.equivalent,
     note: `${verdict}: ${pctOf(1 - 2 * alpha)} CI [${num(r.lower)}, ${num(r.upper)}] ${r.equivalent ? 'inside' : 'not inside'} (−Δ, Δ) = (${num(-delta)}, ${num(delta)}) (TOST, paired t), ${pTextOf(r.pValue)}${disagree}`,
+  };
+}
+
+/** Non-inferiority / equivalence of a paired 0/1 endpoint by the Agresti–Min bound (stats.ts `pairedBinaryBound`). */
+function binaryHypothesis(
+  type: 'non-inferiority' | 'equivalence',
+  delta: number,
+  alpha: number,
+  betterDirection: 'higher' | 'lower' | 'none',
+  k: { b: number; c: number; n: number },
+  bs: { lower: number; upper: number } | null,
+): HypothesisResult {
+  const better = type === 'equivalence' ? 'none' : (betterDirection as 'higher' | 'lower');
+  const r = pairedBinaryBound(k.b, k.c, k.n, delta, { alpha, better });
+  const higher = better === 'higher';
+  const method = `Agresti–Min, b = ${k.b}, c = ${k.c}`;
+  const base = { type, margin: delta, alpha, pValue: r.pValue, pAdjusted: null, met: r.shown, metAdjusted: r.shown };
+  if (type === 'non-inferiority') {
+    const bound = higher ? r.lower : r.upper;
+    const bsBound = bs === null ? null : higher ? bs.lower : bs.upper;
+    const bsMet = bsBound !== null && (higher ? bsBound > -delta : bsBound < delta);
+    const verdict = r.shown ? 'non-inferior' : 'not shown non-inferior';
+    const cmp = higher ? `${num(bound)} ${r.shown ? '>' : '≤'} −Δ = ${num(-delta)}` : `${num(bound)} ${r.shown ? '<' : '≥'} Δ = ${num(delta)}`;
+    const disagree = bsBound !== null && bsMet !== r.shown ? `; this and the bootstrap bound disagree (bootstrap ${num(bsBound)})` : '';
+    return {
+      ...base,
+      bound: { lower: higher ? r.lower : null, upper: higher ? null : r.upper, level: 1 - alpha, method: 'agresti-min', t: r.z, df: null },
+      bootstrapBound: bs === null ? null : { lower: higher ? bs.lower : null, upper: higher ? null : bs.upper },
+      verdict,
+      note: `${verdict}: one-sided ${pctOf(1 - alpha)} ${higher ? 'lower' : 'upper'} bound of the risk difference ${cmp} (${method}), ${pTextOf(r.pValue)}${disagree}`,
+    };
+  }
+  const bsMet = bs !== null && bs.lower > -delta && bs.upper < delta;
+  const verdict = r.shown ? 'equivalent' : 'not shown equivalent';
+  const disagree = bs !== null && bsMet !== r.shown ? `; this and the bootstrap interval disagree (bootstrap [${num(bs.lower)}, ${num(bs.upper)}])` : '';
+  return {
+    ...base,
+    bound: { lower: r.lower, upper: r.upper, level: 1 - 2 * alpha, method: 'agresti-min', t: r.z, df: null },
+    bootstrapBound: bs === null ? null : { lower: bs.lower, upper: bs.upper },
+    verdict,
+    note: `${verdict}: ${pctOf(1 - 2 * alpha)} CI of the risk difference [${num(r.lower)}, ${num(r.upper)}] ${r.shown ? 'inside' : 'not inside'} (${num(-delta)}, ${num(delta)}) (TOST, ${method}), ${pTextOf(r.pValue)}${disagree}`,
   };
 }
 

@@ -4,6 +4,7 @@ import { renderReport } from '../../experiments/report.js';
 import { validateSpec } from '../../experiments/spec.js';
 import {
   holmAdjust,
+  pairedBinaryBound,
   pairedEquivalence,
   pairedNonInferiority,
   studentTCdf,
@@ -78,6 +79,37 @@ describe('Student t, one-sided bounds and TOST', () => {
   it('refuses a margin ≤ 0 and fewer than 2 differences', () => {
     expect(() => pairedNonInferiority(d12, 0)).toThrow(/margin must be a number > 0/);
     expect(() => pairedEquivalence([1], 1)).toThrow(/at least 2 differences/);
+  });
+});
+
+describe('paired binary endpoints: the Agresti–Min bound', () => {
+  it('adds ½ to each cell: θ* = (c* − b*)/n*, se² = ((b* + c*) − (c* − b*)²/n*)/n*² (Agresti & Min 2005)', () => {
+    const r = pairedBinaryBound(5, 4, 1000, 0.02);
+    expect(r.estimate).toBeCloseTo(-1 / 1002, 12);
+    expect(r.se).toBeCloseTo(Math.sqrt(10 - 1 / 1002) / 1002, 12);
+    expect(r.lower).toBeCloseTo(-1 / 1002 - 1.959964 * (Math.sqrt(10 - 1 / 1002) / 1002), 6);
+    expect(r.shown).toBe(true);
+    // The one-sided p is α exactly at the bound.
+    expect(pairedBinaryBound(5, 4, 1000, -r.lower).pValue).toBeCloseTo(0.025, 6);
+  });
+
+  it('no discordant pair in a small trial is not evidence of non-inferiority (the plain paired t would say it is)', () => {
+    const r = pairedBinaryBound(0, 0, 50, 0.02);
+    expect(r.lower).toBeCloseTo(-1.959964 / 52, 6);
+    expect(r.shown).toBe(false);
+    expect(pairedNonInferiority(new Array(50).fill(0), 0.02).nonInferior).toBe(true); // degenerate: bound 0
+    const t = analyzeTrial({
+      endpoints: [{ id: 'cleared', kind: 'binary', better: 'higher', primary: true, hypothesis: 'non-inferiority', margin: 0.02 }],
+      arms: ['ref', 'new'],
+      patients: 50,
+      values: (i) => (i % 2 === 0 ? 1 : 0),
+      seed: 1,
+      resamples: 200,
+    });
+    const h = t.endpoints[0]?.comparisons[0]?.hypothesis;
+    expect(h?.bound?.method).toBe('agresti-min');
+    expect(h?.verdict).toBe('not shown non-inferior');
+    expect(h?.note).toContain('Agresti–Min, b = 0, c = 0');
   });
 });
 
