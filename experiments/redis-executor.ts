@@ -217,7 +217,7 @@ export class RedisExecutor implements Executor {
     this.attempts = options.attempts ?? 2;
     this.unreachableMs = options.unreachableMs ?? 30_000;
     this.reconcileMs = options.reconcileMs ?? 1_000;
-    this.version = options.codeVersion ?? codeVersion();
+    this.version = options.codeVersion ?? queueCodeVersion();
     this.workers = options.workers ?? 1;
     for (const [name, value, min] of [
       ['window', this.window, 1],
@@ -547,6 +547,17 @@ class CoordinatorRun {
   }
 }
 
+/**
+ * The code version a coordinator requires and a worker runs: `codeVersion()` (a hash of the sources),
+ * or TWINLAB_CODE_VERSION when set — for tests and deployments that pin one label for a build whose
+ * sources are edited while it runs. Pinning tells a worker to trust that label: set it only to one
+ * value for the coordinator and all its workers.
+ */
+export function queueCodeVersion(): string {
+  const pinned = process.env.TWINLAB_CODE_VERSION;
+  return pinned !== undefined && pinned !== '' ? pinned : codeVersion();
+}
+
 /** A new attempt token (worker id + counter), unique across workers. */
 export function workerId(): string {
   return randomUUID().slice(0, 8);
@@ -687,7 +698,7 @@ export async function startRedisWorker(options: RedisWorkerOptions, checks: Task
   const target = parseRedisUrl(options.url ?? DEFAULT_REDIS_URL);
   const queueName = checkQueueName(options.queue ?? DEFAULT_QUEUE);
   const concurrency = options.concurrency ?? 1;
-  const version = options.codeVersion ?? codeVersion();
+  const version = options.codeVersion ?? queueCodeVersion();
   const id = `${hostname()}-${process.pid}-${workerId()}`;
   const log = options.log ?? (() => {});
   const executor = options.executor ?? new PiscinaExecutor({ workers: concurrency });

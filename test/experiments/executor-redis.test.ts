@@ -2,6 +2,8 @@ import { RedisExecutor } from '../../experiments/redis-executor.js';
 import { executorSuite } from './executor-suite.js';
 import { redisMissing, startWorkers, TestRedis, type WorkerProcess } from './executor-redis-helpers.js';
 
+// Other work may edit the sources while the test runs: pin one code version for the coordinator and its worker processes (inherited).
+process.env.TWINLAB_CODE_VERSION = 'test-pinned';
 let redis: TestRedis | undefined;
 const workers = new Map<string, WorkerProcess[]>();
 
