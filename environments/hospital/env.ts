@@ -13,6 +13,8 @@ import { MIN_PER_DAY, MIN_PER_HOUR, SERVE_RULES, type TaskKind, type WardOptions
  *   0 fcfs (earliest due first) · 1 news2 (highest observed NEWS2 first; RCP 2017) ·
  *   2 antibiotics-first (first antibiotic doses, then fcfs) · 3 medications-first (antibiotics and
  *   vancomycin doses, then level draws, then fcfs).
+ * With `admissionDecision: true` the action also chooses whom to admit when a bed frees: actions
+ * 4–7 are rules 0–3 with waiting sepsis patients admitted first (else first come, first served).
  * Observation: hour of day (sin, cos), occupied beds, admission queue, due tasks by kind, the highest
  * observed NEWS2 on the ward, nurses on shift and idle nurses.
  * Reward per hour: −(10·deaths + 3·AKI + 0.5·sepsis patients still without antibiotics > 1 h after
@@ -43,7 +45,7 @@ const OBS_LABELS = [
 ] as const;
 const DUE_KINDS: readonly TaskKind[] = ['admission', 'abx', 'obs', 'vanco-dose', 'level', 'care', 'discharge'];
 
-export type WardEnvOptions = Omit<WardOptions, 'serveRule' | 'arrivals' | 'unlimitedStaff'> & { horizonHours?: number; warmupDays?: number };
+export type WardEnvOptions = Omit<WardOptions, 'serveRule' | 'arrivals' | 'unlimitedStaff'> & { horizonHours?: number; warmupDays?: number; admissionDecision?: boolean };
 
 /** Days simulated (first come, first served) before the first decision, so an episode starts from a filled ward. */
 export const WARD_WARMUP_DAYS = 7;
@@ -65,6 +67,7 @@ export const WARD_OPTION_NAMES = [
   'collectAgents',
   'horizonHours',
   'warmupDays',
+  'admissionDecision',
 ] as const;
 
 interface WardEnvState {
@@ -76,7 +79,9 @@ interface WardEnvState {
 export class WardEnv extends BaseEnv<number> {
   readonly id = WARD_ENV_ID;
   readonly observationSpace: Box;
-  readonly actionSpace = new Discrete(SERVE_RULES.length, 0, [...SERVE_RULES]);
+  readonly actionSpace: Discrete;
+  /** With `admissionDecision`, actions 4–7 are the serving rules 0–3 with sepsis patients admitted first. */
+  readonly admissionDecision: boolean;
   readonly stepDuration = { value: 1, unit: 'h' };
   private readonly wardOptions: WardOptions;
   private readonly horizon: number;
@@ -93,7 +98,17 @@ export class WardEnv extends BaseEnv<number> {
 
   constructor(options: WardEnvOptions = {}) {
     super();
-    const { horizonHours, warmupDays, ...rest } = options;
+    const { horizonHours, warmupDays, admissionDecision, ...rest } = options;
+    if (admissionDecision !== undefined && typeof admissionDecision !== 'boolean') {
+      throw new TwinlabError('INVALID_ARGUMENT', `${WARD_ENV_ID}: admissionDecision must be a boolean, got ${describeValue(admissionDecision)}`, { field: 'admissionDecision' });
+    }
+    if (admissionDecision && rest.admissionRule !== undefined) {
+      throw new TwinlabError('INVALID_ARGUMENT', `${WARD_ENV_ID}: give admissionRule or admissionDecision, not both`, { field: 'admissionRule' });
+    }
+    this.admissionDecision = admissionDecision ?? false;
+    this.actionSpace = this.admissionDecision
+      ? new Discrete(2 * SERVE_RULES.length, 0, [...SERVE_RULES, ...SERVE_RULES.map((r) => `${r} + admit sepsis first`)])
+      : new Discrete(SERVE_RULES.length, 0, [...SERVE_RULES]);
     const known = new Set<string>(WARD_OPTION_NAMES);
     const extra = Object.keys(options).find((k) => !known.has(k));
     if (extra !== undefined) throw new TwinlabError('INVALID_ARGUMENT', `${WARD_ENV_ID}: unknown option ${extra} (options: ${WARD_OPTION_NAMES.join(', ')})`, { field: extra });
@@ -142,7 +157,8 @@ export class WardEnv extends BaseEnv<number> {
 
   private advance(action: number): StepResult {
     const w = this.ward;
-    w.ward.serveRule = SERVE_RULES[action] as (typeof SERVE_RULES)[number];
+    w.ward.serveRule = SERVE_RULES[action % SERVE_RULES.length] as (typeof SERVE_RULES)[number];
+    if (this.admissionDecision) w.ward.admissionRule = action >= SERVE_RULES.length ? 'sepsis-first' : 'fcfs';
     w.runUntil(w.time + MIN_PER_HOUR);
     const c = w.ward.counters;
     const deaths = c.died - this.lastDeaths;
@@ -195,7 +211,8 @@ export class WardEnv extends BaseEnv<number> {
 
   private writeInfo(s: WardSummary, action: number): void {
     const i = this.info;
-    i.rule = SERVE_RULES[action];
+    i.rule = SERVE_RULES[action % SERVE_RULES.length];
+    i.admission = this.ward.ward.admissionRule;
     i.hour = this.ward.time / 60;
     for (const [k, v] of Object.entries(s)) i[k] = v;
   }
@@ -278,6 +295,7 @@ export function registerHospital(): void {
       taskMinutes: 'minutes per task kind (admission, abx, obs, vanco-dose, level, care, discharge, verify, review)',
       collectAgents: 'record agent-level columns (nurse busy flags) in the collector (default true)',
       horizonHours: 'episode length in hours (default 168 = one week)',
+      admissionDecision: 'true: the action also chooses whom to admit when a bed frees (actions 4–7 = rules 0–3 with sepsis patients first); default false',
       warmupDays: 'days simulated with first come, first served before the first decision (default 7); endpoints count from the first decision',
     },
     decisionInterval: '1 h',

@@ -537,6 +537,7 @@ export class WardAgent implements SimAgent {
   readonly tasks: Task[] = [];
   readonly patients: WardPatient[] = [];
   serveRule: ServeRule;
+  admissionRule: AdmissionRule;
   lab!: LabAgent;
   readonly counters: WardCounters = {
     arrivals: 0,
@@ -562,6 +563,7 @@ export class WardAgent implements SimAgent {
 
   constructor(readonly options: ResolvedWardOptions) {
     this.serveRule = options.serveRule;
+    this.admissionRule = options.admissionRule;
   }
 
   get occupied(): number {
@@ -694,7 +696,7 @@ export class WardAgent implements SimAgent {
   private admitFromQueue(sim: Simulation): void {
     while (this.queue.length > 0 && this.inpatients.length < this.options.beds) {
       let k = 0;
-      if (this.options.admissionRule === 'sepsis-first') {
+      if (this.admissionRule === 'sepsis-first') {
         const s = this.queue.findIndex((q) => q.cls === 'sepsis');
         if (s >= 0) k = s;
       }

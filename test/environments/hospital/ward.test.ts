@@ -55,6 +55,29 @@ describe('hospital ward twin (agents on the Simulation)', () => {
     expect(scarce.nurseOvertimeHours).toBeGreaterThan(0);
   });
 
+  it('whom to admit when full: sepsis-first lets fewer untreated sepsis patients die waiting for a bed (congested ward)', () => {
+    const run = (admissionRule: 'fcfs' | 'sepsis-first') => {
+      const w = new WardSimulation(4, { beds: 20, arrivalsPerDay: 4, collectAgents: false, admissionRule });
+      w.runUntil(28 * MIN_PER_DAY);
+      return { diedWaiting: w.ward.counters.deathsWaiting, queued: w.summary().meanWaitHours };
+    };
+    const fcfs = run('fcfs');
+    const first = run('sepsis-first');
+    expect(fcfs.queued).toBeGreaterThan(5);
+    expect(fcfs.diedWaiting).toBeGreaterThan(10);
+    expect(first.diedWaiting).toBeLessThan(0.6 * fcfs.diedWaiting);
+  });
+
+  it('the RL env can also take the admission decision (actions 4–7)', () => {
+    const env = new WardEnv({ admissionDecision: true, horizonHours: 4, warmupDays: 1 });
+    expect(env.actionSpace.n).toBe(8);
+    env.reset({ seed: 1 });
+    expect(env.step(5).info.admission).toBe('sepsis-first');
+    expect(env.step(1).info.admission).toBe('fcfs');
+    expect(() => new WardEnv({ admissionDecision: true, admissionRule: 'fcfs' })).toThrow(/admissionRule/);
+    expect(checkEnv(() => make(WARD_ENV_ID, { admissionDecision: true, horizonHours: 30, warmupDays: 2 }), { steps: 40 })).toEqual([]);
+  });
+
   it('no arrivals: nothing happens', () => {
     const w = new WardSimulation(1, { arrivalsPerDay: 0 });
     w.runUntil(7 * MIN_PER_DAY);
