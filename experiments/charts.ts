@@ -669,8 +669,9 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
   let lo: number;
   let hi: number;
   if (clock) {
-    const first = x[0] ?? clock.startMinute;
-    lo = Math.min(first - clock.minutesPerStep, first);
+    // from the reset (one step before the first stored step) to the last step or `length` steps
+    const first = x[0] ?? clock.startMinute + clock.minutesPerStep;
+    lo = first - clock.minutesPerStep;
     const lastX = x[x.length - 1] ?? first;
     hi = Math.max(lastX, lo + (options.length ?? steps.length) * clock.minutesPerStep);
   } else {

@@ -151,6 +151,17 @@ describe('declared tracks in the viewer (headless Chromium)', () => {
     expect(overflow).toBeLessThanOrEqual(1);
     await shot('glucose');
 
+    // side by side with another arm: both panes draw the declared tracks on one cursor
+    await page.selectOption('#compare', { index: 1 });
+    await page.waitForFunction(() => document.querySelectorAll('[data-pane] .chart svg.marks').length === 2, undefined, { timeout: 30_000 });
+    await page.click('#step-forward');
+    const panes = await page.$$eval('[data-pane]', (els) => els.map((e) => ({ chart: e.querySelector('.chart svg')?.textContent ?? '', details: e.querySelector('.step-details')?.textContent ?? '' })));
+    for (const pane of panes) {
+      expect(pane.chart).toContain('glucose (mg/dL)');
+      expect(pane.details).toContain('step 3/'); // the cursor (step 2) survives the compare, then one step forward
+    }
+    await shot('glucose-side-by-side');
+
     await page.goto(`${server.url}/?view=trial&id=${encodeURIComponent(id)}`);
     await page.waitForSelector('#agp svg.marks', { timeout: 60_000 });
     const agp = await page.$$eval('#agp svg text', (ts) => ts.map((t) => t.textContent ?? ''));

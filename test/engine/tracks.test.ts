@@ -138,4 +138,12 @@ describe('episode track charts (rendered to SVG)', () => {
     expect(chart.x[287]).toBe(1440);
     expect(warnings).toEqual([]);
   });
+
+  it('cartpole (no declarations): one generic track per observation component, action and reward, on integer steps', async () => {
+    const { chart, texts } = await render('classic/cartpole-v1', 12);
+    expect(chart.clock).toBeUndefined();
+    for (const t of ['obs.x', 'obs.x_dot', 'obs.theta', 'obs.theta_dot', 'action', 'reward', 'step']) expect(texts).toContain(t);
+    expect(texts.join(' ')).not.toMatch(/mg\/dL|target/);
+    expect(warnings).toEqual([]);
+  });
 });
