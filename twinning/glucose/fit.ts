@@ -272,7 +272,7 @@ async function samplePosterior(
  * prior's. Where −H is not positive definite (a flat or non-quadratic direction), the factor falls
  * back to the diagonal: 1/√(−H_ii) where that curvature is negative, else the prior SD.
  */
-function laplaceFactor(logPost: (t: Float64Array) => number, mode: Float64Array, priorSd: number[]): Float64Array {
+export function laplaceFactor(logPost: (t: Float64Array) => number, mode: Float64Array, priorSd: number[]): Float64Array {
   const d = mode.length;
   const h = 0.02;
   const f0 = logPost(mode);
