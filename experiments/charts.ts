@@ -708,8 +708,9 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
     const categorical = panel.members.every((m) => m.track.kind === 'categorical') && categories !== undefined;
     const yTitle = `${single ? first.label : panel.name}${unit ? ` (${unit})` : ''}`;
     const band = panel.members.map((m) => m.track.band).find((b) => b !== undefined);
-    // ',.4~g': no '1.000000' ticks when a track is constant
-    const yAxis: Record<string, unknown> = { title: yTitle, titleLimit: 220, format: ',.4~g' };
+    // the panel's title names the quantity and unit (an axis title would be cut to the panel height);
+    // ',.4~r': no '1.000000' ticks when a track is constant, no exponents for cell counts
+    const yAxis: Record<string, unknown> = { title: null, format: ',.4~r' };
     let yScale: Record<string, unknown> = { zero: false };
     if (categorical) {
       const n = (categories as readonly string[]).length;
@@ -772,6 +773,7 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
     }
     layers.push({ data: { name: 'cursor' }, mark: { type: 'rule', color: '#dc2626', strokeWidth: 1.5 }, encoding: { x: xOf('t') } });
     return {
+      title: { text: yTitle, anchor: 'start' as const, fontSize: 12, fontWeight: 'bold' as const, offset: 4 },
       width: options.width,
       height: categorical ? Math.max(44, 18 * (categories as readonly string[]).length) : band ? 140 : 80,
       layer: layers,

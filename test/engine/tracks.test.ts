@@ -146,4 +146,14 @@ describe('episode track charts (rendered to SVG)', () => {
     expect(texts.join(' ')).not.toMatch(/mg\/dL|target/);
     expect(warnings).toEqual([]);
   });
+
+  it('HIV, chemotherapy and OPC render their declared tracks without warnings', async () => {
+    const hiv = await render('hiv/sti-v1', 40);
+    for (const t of ['viral load (log10 copies/mL)', 'drugs', 'RTI+PI', 'day 1']) expect(hiv.texts).toContain(t);
+    const chemo = await render('oncology/chemo-v1', 40);
+    for (const t of ['dose rate v (fraction of maximum)', 'tumour cells T (normalised)', 'clock time']) expect(chemo.texts).toContain(t);
+    const opc = await render('oncology/opc-sequencing-v1', 3);
+    for (const t of ['next decision', 'chemoradiation', 'treatment given', 'step']) expect(opc.texts).toContain(t);
+    expect(warnings).toEqual([]);
+  });
 });
