@@ -199,7 +199,7 @@ function resimulate(data: OpeData, owners: Owner[], pool: EnvPool, factory: (env
 }
 
 function formatReport(header: { logs: string; arm: string; behaviourPolicy: string; envId: string; target: string }, r: OpeReport, truth?: Record<string, number>): string {
-  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+  const f = (x: number) => (!Number.isFinite(x) ? 'n/a' : Math.abs(x) >= 1e6 ? x.toExponential(2) : x.toFixed(3));
   const lines: string[] = [];
   lines.push(`OPE of ${header.target} from ${r.n} episodes (${r.transitions} transitions, horizon ${r.horizon}) of arm ${header.arm} (${header.behaviourPolicy}) in ${header.logs}, env ${header.envId}, γ = ${r.gamma}`);
   lines.push(
@@ -207,6 +207,10 @@ function formatReport(header: { logs: string; arm: string; behaviourPolicy: stri
       ? 'behaviour probabilities: logged'
       : `behaviour probabilities: NOT in the logs — estimated (${r.behaviour.model}); calibration ECE ${f(r.behaviour.calibration?.ece ?? Number.NaN)} (${r.behaviour.calibration?.method})`,
   );
+  if (r.behaviour.source === 'estimated' && r.behaviour.calibration) {
+    const bins = r.behaviour.calibration.bins.map((b) => `${b.lo.toFixed(1)}–${b.hi.toFixed(1)}: ${b.meanPredicted.toFixed(3)} → ${b.observedFrequency.toFixed(3)} (n ${b.n})`);
+    lines.push(`reliability of π̂_b (bin: mean predicted → observed frequency): ${bins.join('; ')}`);
+  }
   lines.push(`observed mean return of the logs (behaviour, on-policy): ${f(r.behaviour.observedValue)} [${f(r.behaviour.observedCi.lo)}, ${f(r.behaviour.observedCi.hi)}]`);
   lines.push(`95 % percentile bootstrap CIs over episodes: B = ${r.bootstrap.B} (FQE: ${r.bootstrap.BFqe} refits), seed ${r.bootstrap.seed}`);
   lines.push('');

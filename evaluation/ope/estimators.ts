@@ -199,14 +199,19 @@ export function doublyRobust(table: IsTable, idx: Int32Array, weighted: boolean)
  * weights). An IS-family estimate resting on an ESS of a few trajectories should not be trusted.
  */
 export function effectiveSampleSize(table: IsTable, idx: Int32Array = allIndices(table.n)): number {
+  // scaled by the largest weight first: the ratio is scale-free and the squares then cannot overflow
+  let max = 0;
+  for (let k = 0; k < idx.length; k++) max = Math.max(max, table.wEnd[idx[k] as number] as number);
+  if (!(max > 0)) return 0;
+  if (!Number.isFinite(max)) return 1;
   let s = 0;
   let s2 = 0;
   for (let k = 0; k < idx.length; k++) {
-    const wi = table.wEnd[idx[k] as number] as number;
+    const wi = (table.wEnd[idx[k] as number] as number) / max;
     s += wi;
     s2 += wi * wi;
   }
-  return s2 > 0 ? (s * s) / s2 : 0;
+  return (s * s) / s2;
 }
 
 export interface Interval {

@@ -15,7 +15,9 @@ import type { QAlongData } from './estimators.js';
  * - `tabular`: distinct observation vectors are states; f(s,a) is the mean target of (s,a). Unseen
  *   (s,a) pairs get 0 (`coverage` reports how much of π_e's mass at logged states falls on seen pairs).
  * - `linear`: per action, ridge regression on φ(s) = [1, z(s), z(s)²] with z the standardised
- *   observation (constant features dropped), λ = `ridge` × (number of transitions of the action).
+ *   observation (constant features dropped), shrunk toward a pooled fit over all actions with
+ *   λ_a = `ridge` × n_a + `shrink` (n_a = transitions of action a), so that an action logged only a
+ *   few times borrows the pooled model rather than extrapolating (and compounding over H iterations).
  */
 export type FqeModel = 'tabular' | 'linear';
 
@@ -25,6 +27,8 @@ export interface FqeOptions {
   horizon?: number;
   /** Ridge factor of the linear model (default 1e-4). */
   ridge?: number;
+  /** Pseudo-transitions pulling each action's linear model toward the pooled all-action fit (default 10). */
+  shrink?: number;
   /** Linear features: 'linear' = [1, z], 'quadratic' (default) = [1, z, z²]. */
   features?: 'linear' | 'quadratic';
 }
@@ -90,7 +94,7 @@ export function fittedQEvaluation(data: OpeData, piE: PolicyProbs, options: FqeO
   const H = options.horizon ?? horizonOf(data);
   if (!Number.isInteger(H) || H < 1) throw new TwinlabError('INVALID_ARGUMENT', `FQE: horizon must be an integer ≥ 1, got ${H}`);
   const m = multiplicities(data.trajectories.length, idx);
-  return model === 'tabular' ? tabularFqe(data, piE, H, m) : linearFqe(data, piE, H, m, options.ridge ?? 1e-4, options.features ?? 'quadratic');
+  return model === 'tabular' ? tabularFqe(data, piE, H, m) : linearFqe(data, piE, H, m, options.ridge ?? 1e-4, options.shrink ?? 10, options.features ?? 'quadratic');
 }
 
 function initialValue(data: OpeData, piE: PolicyProbs, qAlong: QAlongData, m: Float64Array): number {
@@ -288,7 +292,7 @@ export function choleskySolve(L: Float64Array, d: number, b: Float64Array): Floa
   return y;
 }
 
-function linearFqe(data: OpeData, piE: PolicyProbs, H: number, m: Float64Array, ridge: number, features: 'linear' | 'quadratic'): FqeResult {
+function linearFqe(data: OpeData, piE: PolicyProbs, H: number, m: Float64Array, ridge: number, shrink: number, features: 'linear' | 'quadratic'): FqeResult {
   const nA = data.nActions;
   const all: Float32Array[] = [];
   for (const tr of data.trajectories) for (const o of tr.observations) all.push(o);
@@ -316,12 +320,20 @@ function linearFqe(data: OpeData, piE: PolicyProbs, H: number, m: Float64Array, 
       }
     }
   });
+  // Per-action ridge shrunk toward a pooled (all-action) fit: w_a = argmin Σ (y − φᵀw)² + λ_a ‖w − w_pool‖²,
+  // λ_a = ridge·n_a + shrink, so a rarely logged action borrows the pooled model instead of extrapolating wildly.
+  let N = 0;
+  for (let a = 0; a < nA; a++) N += nOf[a] as number;
+  const pooled = new Float64Array(d * d);
+  for (const G of gram) {
+    for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) G[k * d + j] = G[j * d + k] as number;
+    for (let x = 0; x < d * d; x++) pooled[x] = (pooled[x] as number) + (G[x] as number);
+  }
+  for (let j = 0; j < d; j++) pooled[j * d + j] = (pooled[j * d + j] as number) + ridge * Math.max(1, N) + 1e-9;
+  const cholPooled = cholesky(pooled, d);
+  const lambdas = Array.from(nOf, (n) => ridge * Math.max(1, n) + shrink);
   const chol = gram.map((G, a) => {
-    const lambda = ridge * Math.max(1, nOf[a] as number);
-    for (let j = 0; j < d; j++) {
-      for (let k = 0; k < j; k++) G[k * d + j] = G[j * d + k] as number;
-      G[j * d + j] = (G[j * d + j] as number) + lambda;
-    }
+    for (let j = 0; j < d; j++) G[j * d + j] = (G[j * d + j] as number) + (lambdas[a] as number);
     return cholesky(G, d);
   });
   // W[k][a·d + j]: weights with k steps to go.
@@ -353,8 +365,20 @@ function linearFqe(data: OpeData, piE: PolicyProbs, H: number, m: Float64Array, 
         for (let j = 0; j < d; j++) b[j] = (b[j] as number) + mi * y * (P[t * d + j] as number);
       }
     });
+    const bPooled = new Float64Array(d);
+    for (const b of rhs) for (let j = 0; j < d; j++) bPooled[j] = (bPooled[j] as number) + (b[j] as number);
+    const wPooled = choleskySolve(cholPooled, d, bPooled);
     const next = new Float64Array(nA * d);
-    for (let a = 0; a < nA; a++) if ((nOf[a] as number) > 0) next.set(choleskySolve(chol[a] as Float64Array, d, rhs[a] as Float64Array), a * d);
+    for (let a = 0; a < nA; a++) {
+      if ((nOf[a] as number) === 0 && shrink > 0) {
+        next.set(wPooled, a * d);
+        continue;
+      }
+      const b = rhs[a] as Float64Array;
+      const lambda = lambdas[a] as number;
+      for (let j = 0; j < d; j++) b[j] = (b[j] as number) + lambda * (wPooled[j] as number);
+      next.set(choleskySolve(chol[a] as Float64Array, d, b), a * d);
+    }
     W.push(next);
   }
   const qAlong = data.trajectories.map((tr, i) => {

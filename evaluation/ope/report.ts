@@ -126,6 +126,17 @@ export function evaluateOffPolicy(data: OpeData, piE: PolicyProbs, options: OpeO
   const estimated = estimateBehaviour(data, options.behaviour);
   const piBTaken = logged ? data.trajectories.map((tr) => tr.behaviourProbs as Float64Array) : data.trajectories.map((tr, i) => Float64Array.from(tr.actions, (a, t) => (estimated.probs[i] as Float64Array)[t * data.nActions + a] as number));
   if (!logged) warnings.push(`behaviour probabilities are not in the logs: estimated by ${estimated.kind === 'counts' ? 'counts per observed state' : 'multinomial logistic regression'} (calibration ECE ${estimated.calibration.ece.toFixed(3)})`);
+  let steps = 0;
+  let sure = 0;
+  for (const p of piBTaken) {
+    for (const q of p) if (q > 0.99) sure++;
+    steps += p.length;
+  }
+  if (sure > 0.9 * steps) {
+    warnings.push(
+      `the behaviour policy looks deterministic (π_b(a_t|s_t) > 0.99 at ${((100 * sure) / steps).toFixed(0)} % of logged steps): the importance weights of any other policy are 0 or explode, so IS, WIS, PDWIS and DR say nothing about it; only FQE (a model extrapolation) is informative — log a stochastic behaviour policy`,
+    );
+  }
   const returns = data.trajectories.map((tr) => discountedReturn(tr, data.gamma));
   const mean = (idx: Int32Array) => {
     let s = 0;
