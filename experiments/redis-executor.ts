@@ -391,8 +391,10 @@ class CoordinatorRun {
     const payload: BatchPayload = { v: WIRE_VERSION, codeVersion: this.options.codeVersion, experimentId: this.experimentId, stream: this.stream, tasks };
     for (;;) {
       try {
-        // Same id as a batch still in Redis: BullMQ keeps the existing one (re-attach on resume).
-        await this.until(this.queue.add('batch', payload, { jobId: bullId, attempts: this.options.attempts, removeOnComplete: false, removeOnFail: false }));
+        // Same id as a batch still in Redis: BullMQ keeps the existing one (re-attach on resume). The
+        // coordinator removes a batch once all its jobs are settled; the ages only bound what a
+        // coordinator that never comes back leaves behind.
+        await this.until(this.queue.add('batch', payload, { jobId: bullId, attempts: this.options.attempts, removeOnComplete: { age: 3_600 }, removeOnFail: { age: 86_400 } }));
         this.reachable();
         return;
       } catch (error) {
