@@ -4,8 +4,25 @@ import { describeValue, TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import { Rng, type RngState } from '../../engine/random.js';
 import { Box, Discrete } from '../../engine/spaces.js';
-import { type EndpointDefinition, registerTwin } from '../../engine/twin.js';
-import { MIN_PER_DAY, MIN_PER_HOUR, SERVE_RULES, type TaskKind, type WardOptions, WardSimulation, type WardSummary } from './ward.js';
+import { Rk4 } from '../../engine/ode.js';
+import { type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
+import type { VancoRhs } from '../pkpd/vancomycin-model.js';
+import { decodeFull, numAbnormal } from '../sepsis/state.js';
+import {
+  MIN_PER_DAY,
+  MIN_PER_HOUR,
+  NURSE_TASKS,
+  news2OfSepsisState,
+  SERVE_RULES,
+  type StaffAgent,
+  type Task,
+  type TaskKind,
+  type PatientClass,
+  type WardOptions,
+  type WardPatient,
+  WardSimulation,
+  type WardSummary,
+} from './ward.js';
 
 /**
  * `hospital/ward-v1`: the ward twin (ward.ts) as an RL env over the nurses' serving rule. Every hour
@@ -44,6 +61,81 @@ const OBS_LABELS = [
   'nurses_idle',
 ] as const;
 const DUE_KINDS: readonly TaskKind[] = ['admission', 'abx', 'obs', 'vanco-dose', 'level', 'care', 'discharge'];
+
+/** One occupied bed of `info.ward.beds` (null: an empty bed). */
+export interface WardBedInfo {
+  /** Patient id (arrival order in the simulation). */
+  id: number;
+  cls: PatientClass;
+  /** Minutes from the first decision to the admission (negative: admitted during the warm-up). */
+  admitted: number;
+  /** Last NEWS2-like score a nurse observed (null before the admission assessment). */
+  news2: number | null;
+  /** Sepsis: NEWS2-like score of the true (hidden) state, vitals out of range, antibiotics on (0/1). */
+  score?: number;
+  abnormal?: number;
+  abx?: number;
+  /** Vancomycin: central concentration (mg/L), AUC of the last 24 h (mg·h/L; null in the first 24 h), AKI (0/1), doses given. */
+  conc?: number;
+  auc24?: number | null;
+  aki?: number;
+  doses?: number;
+}
+
+/** `info.ward` of every step: what a ward view draws (beds, queues, staff). */
+export interface WardStepInfo {
+  /** Minutes since the first decision. */
+  minute: number;
+  /** Bed k → its patient (beds keep their patient for the whole stay; a freed bed takes the next admission). */
+  beds: (WardBedInfo | null)[];
+  /** Patients waiting for a bed. */
+  queue: number;
+  /** Nurse tasks due now, by kind. */
+  due: Record<string, number>;
+  dueTotal: number;
+  nursesOnShift: number;
+  /** Nurses busy with a task (on shift or finishing one after it). */
+  nursesBusy: number;
+  /** Nurses and the pharmacist → the kind of task they are doing, 'idle' (on shift) or 'off'. */
+  staff: Record<string, string>;
+}
+
+/** Minutes per integration step of the display-only PK projection (as the ward's own 0.05 h). */
+const PK_DISPLAY_H = 0.05;
+const pkDisplayRk4 = new Rk4(3);
+const pkDisplayY = new Float64Array(3);
+
+/**
+ * A vancomycin patient's PK state at `now` without touching the simulation: the ward integrates a
+ * patient's PK lazily (at doses, draws, checks), so the display integrates a copy from there and puts
+ * the infusion rate back — advancing the patient itself would split the integration differently and
+ * change the course.
+ */
+function pkAt(p: WardPatient, now: number): Float64Array {
+  pkDisplayY.set(p.y);
+  const rhs = p.rhs as VancoRhs;
+  const rate = rhs.rate;
+  let t = p.pkTime;
+  while (t < now) {
+    const infusing = t < p.infusionEnd;
+    const to = infusing ? Math.min(now, p.infusionEnd) : now;
+    rhs.rate = infusing ? rate : 0;
+    pkDisplayRk4.integrate(rhs.f, pkDisplayY, t / 60, to / 60, PK_DISPLAY_H);
+    t = to;
+  }
+  rhs.rate = rate;
+  return pkDisplayY;
+}
+
+const round = (x: number, digits: number): number => {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+};
+
+/** The task a staff member is doing (StaffAgent keeps it private; read-only use for display). */
+function currentTask(n: StaffAgent): Task | null {
+  return (n as unknown as { current: Task | null }).current;
+}
 
 export type WardEnvOptions = Omit<WardOptions, 'serveRule' | 'arrivals' | 'unlimitedStaff'> & { horizonHours?: number; warmupDays?: number; admissionDecision?: boolean };
 
@@ -95,6 +187,11 @@ export class WardEnv extends BaseEnv<number> {
   private readonly result: StepResult;
   private lastDeaths = 0;
   private lastAki = 0;
+  /** Bed k → its patient (display bookkeeping for info.ward; the simulation has no bed numbers). */
+  private bedSlots: (WardPatient | null)[] = [];
+  /** Vancomycin patient id → cumulative AUC (mg·h/L) at each step of its stay, for the AUC of the last 24 h. */
+  private aucHistory = new Map<number, number[]>();
+  private startMinute = 0;
 
   constructor(options: WardEnvOptions = {}) {
     super();
@@ -146,6 +243,9 @@ export class WardEnv extends BaseEnv<number> {
     this.actions = [];
     this.lastDeaths = 0;
     this.lastAki = 0;
+    this.bedSlots = Number.isFinite(this.ward.options.beds) ? Array.from({ length: this.ward.options.beds }, () => null) : [];
+    this.aucHistory = new Map();
+    this.startMinute = this.ward.time;
     this.writeObservation();
     this.writeInfo(this.ward.summary(), 0);
   }
@@ -215,6 +315,63 @@ export class WardEnv extends BaseEnv<number> {
     i.admission = this.ward.ward.admissionRule;
     i.hour = this.ward.time / 60;
     for (const [k, v] of Object.entries(s)) i[k] = v;
+    i.ward = this.wardInfo();
+  }
+
+  private wardInfo(): WardStepInfo {
+    const w = this.ward;
+    const now = w.time;
+    const slots = this.bedSlots;
+    for (let k = 0; k < slots.length; k++) if (slots[k] && slots[k]?.outcome !== 'inpatient') slots[k] = null;
+    for (const p of w.ward.inpatients) {
+      if (slots.includes(p)) continue;
+      const free = slots.indexOf(null);
+      if (free >= 0) slots[free] = p;
+      else slots.push(p);
+    }
+    for (const id of this.aucHistory.keys()) if (!slots.some((p) => p?.id === id)) this.aucHistory.delete(id);
+    const beds = slots.map((p): WardBedInfo | null => {
+      if (p === null) return null;
+      const bed: WardBedInfo = { id: p.id, cls: p.cls, admitted: round(p.admitted - this.startMinute, 1), news2: Number.isNaN(p.observedScore) ? null : p.observedScore };
+      if (p.cls === 'sepsis') {
+        const v = decodeFull(p.full);
+        bed.score = news2OfSepsisState(p.full);
+        bed.abnormal = numAbnormal(v.hr, v.sysbp, v.o2, v.glucose);
+        bed.abx = p.abxOn ? 1 : 0;
+      } else {
+        const y = pkAt(p, now);
+        const history = this.aucHistory.get(p.id) ?? [];
+        history.push(y[2] as number);
+        if (history.length > 25) history.shift();
+        this.aucHistory.set(p.id, history);
+        bed.conc = round((y[0] as number) / (p.rhs as VancoRhs).pk.v1, 2);
+        bed.auc24 = history.length === 25 ? round((history[24] as number) - (history[0] as number), 1) : null;
+        bed.aki = p.aki ? 1 : 0;
+        bed.doses = p.dosesGiven;
+      }
+      return bed;
+    });
+    const due: Record<string, number> = {};
+    for (const k of NURSE_TASKS) due[k] = 0;
+    let dueTotal = 0;
+    for (const t of w.ward.tasks) {
+      if (t.due > now || !(t.kind in due)) continue;
+      due[t.kind] = (due[t.kind] as number) + 1;
+      dueTotal++;
+    }
+    const staff: Record<string, string> = {};
+    let nursesOnShift = 0;
+    let nursesBusy = 0;
+    for (const n of [...w.nurses, w.pharmacist]) {
+      const task = currentTask(n);
+      const on = n.onShift(now);
+      staff[n.name] = task ? task.kind : on ? 'idle' : 'off';
+      if (n.nurse) {
+        if (on) nursesOnShift++;
+        if (task) nursesBusy++;
+      }
+    }
+    return { minute: now - this.startMinute, beds, queue: w.ward.queue.length, due, dueTotal, nursesOnShift, nursesBusy, staff };
   }
 
   getState(): WardEnvState {
@@ -267,6 +424,22 @@ export const WARD_ENDPOINTS: EndpointDefinition[] = [
   endpoint('wait_hours', 'Mean wait for a bed', 'h', 'meanWaitHours', 'lower'),
 ];
 
+/**
+ * Episode tracks of the ward: beds occupied and patients waiting, nurse tasks due by kind, nurses on
+ * shift and busy (from info.ward, see WardStepInfo). The clock starts at Monday 00:00 (the warm-up is
+ * whole days), one step per hour.
+ */
+export const WARD_TRACKS: TwinTracks = {
+  clock: { minutesPerStep: MIN_PER_HOUR, startMinute: 0 },
+  tracks: [
+    { field: 'info.inpatients', label: 'occupied beds', unit: 'beds', kind: 'continuous', panel: 'beds' },
+    { field: 'info.ward.queue', label: 'waiting for a bed', unit: 'patients', kind: 'continuous', panel: 'admission queue' },
+    ...NURSE_TASKS.map((k) => ({ field: `info.ward.due.${k}`, label: `${k} due`, unit: 'tasks', kind: 'continuous' as const, panel: 'nurse tasks due' })),
+    { field: 'info.ward.nursesOnShift', label: 'nurses on shift', unit: 'nurses', kind: 'continuous', panel: 'nurses' },
+    { field: 'info.ward.nursesBusy', label: 'nurses busy', unit: 'nurses', kind: 'continuous', panel: 'nurses' },
+  ],
+};
+
 let registered = false;
 
 export function registerHospital(): void {
@@ -309,6 +482,7 @@ export function registerHospital(): void {
     endpoints: WARD_ENDPOINTS,
     primaryEndpoints: ['mortality', 'hours_to_abx', 'aki_rate'],
     populations: ['ward-week'],
+    tracks: WARD_TRACKS,
     cohortMember: (request, index) => {
       if (request.population !== 'ward-week') throw new TwinlabError('NOT_FOUND', `unknown hospital population '${request.population}'; expected ward-week`);
       // Members differ by their episode seed (a different week of arrivals); every arm sees the same week.
