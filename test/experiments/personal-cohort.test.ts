@@ -32,7 +32,7 @@ const person = syntheticPerson({ seed: SEED, index: 0, days: 2 });
 let twin: GlucoseTwinFile;
 
 beforeAll(async () => {
-  twin = await fitGlucoseTwin(person.dataset, { method: 'mcmc', walkers: 16, steps: 30, burn: 10, workers: 1, seed: SEED, codeVersion: 'test' });
+  twin = await fitGlucoseTwin(person.dataset, { method: 'mcmc', walkers: 18, steps: 30, burn: 10, workers: 1, seed: SEED, codeVersion: 'test' });
   mkdirSync(twinDir, { recursive: true });
   writeFileSync(join(twinDir, 'twin.json'), twinFileText(twin));
   writeFileSync(join(twinDir, 'data.csv'), datasetToCsv(person.dataset));
