@@ -514,6 +514,12 @@ function binaryHypothesis(
   };
 }
 
+const SUPERIORITY_REASON = {
+  superior: 'excludes 0 on the better side',
+  inferior: 'excludes 0 on the worse side',
+  'not shown superior': 'covers 0',
+} as const;
+
 function superiorityResult(favours: Favours, pValue: number | null, level: number): HypothesisResult {
   const verdict = favours === 'n/a' ? 'n/a' : favours === 'arm' ? 'superior' : favours === 'reference' ? 'inferior' : 'not shown superior';
   return {
@@ -527,7 +533,7 @@ function superiorityResult(favours: Favours, pValue: number | null, level: numbe
     verdict,
     met: favours === 'arm',
     metAdjusted: favours === 'arm',
-    note: verdict === 'n/a' ? 'n/a: no better direction' : `${verdict} (favours rule), ${pTextOf(pValue)}`,
+    note: verdict === 'n/a' ? 'n/a: no better direction' : `${verdict}: the ${pctOf(level)} CI ${SUPERIORITY_REASON[verdict]}, ${pTextOf(pValue)}`,
   };
 }
 

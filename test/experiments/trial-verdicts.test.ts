@@ -62,6 +62,14 @@ describe('the favours rule', () => {
     expect(hypo?.note).toContain('CI and test disagree');
   });
 
+  it('the superiority verdict says which side of 0 the CI lies on, never "favours rule"', () => {
+    const t = trial();
+    const tir = t.endpoints.find((e) => e.id === 'tir')?.comparisons[0];
+    const hypo = t.endpoints.find((e) => e.id === 'hypo')?.comparisons[0];
+    expect(tir?.hypothesis?.note).toMatch(/^superior: the 95% CI excludes 0 on the better side, p < 0\.001/);
+    expect(hypo?.hypothesis?.note).toMatch(/^inferior: the 95% CI excludes 0 on the worse side, p = 0\.125/);
+  });
+
   it('covers the remaining cases of the rule', () => {
     const v = (lower: number, upper: number, p: number, better: 'higher' | 'lower' | 'none') =>
       favoursVerdict({ arm: 'a', reference: 'r', ci: { lower, upper }, pValue: p }, better, 0.95);
