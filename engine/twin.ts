@@ -125,6 +125,11 @@ export interface TwinTracks {
   tracks: readonly TrackDefinition[];
   /** The `field` of the glucose track the trial reports draw as an ambulatory glucose profile, if any. */
   glucoseProfile?: string;
+  /**
+   * A dedicated episode view the viewer has for this twin, by name (`ward`: beds, staff and a click
+   * into each patient, viewer/src/views/ward.ts). Absent or unknown to the viewer: the tracks view.
+   */
+  view?: string;
 }
 
 export interface TwinDefinition {

@@ -82,6 +82,21 @@ export interface WardBedInfo {
   doses?: number;
 }
 
+/**
+ * A stay on the ward that ended since the previous step's `info.ward` (discharge, death or transfer to
+ * critical care, as the ward reports it). `bed` is the bed the stay occupied in `beds`, or null for a
+ * stay that began and ended between two steps (it never appeared in `beds`).
+ */
+export interface WardLeftInfo {
+  id: number;
+  cls: PatientClass;
+  bed: number | null;
+  /** Minutes from the first decision to the admission and to the end of the stay. */
+  admitted: number;
+  ended: number;
+  outcome: 'discharged' | 'died' | 'transferred';
+}
+
 /** `info.ward` of every step: what a ward view draws (beds, queues, staff). */
 export interface WardStepInfo {
   /** Minutes since the first decision. */
@@ -98,6 +113,8 @@ export interface WardStepInfo {
   nursesBusy: number;
   /** Nurses and the pharmacist → the kind of task they are doing, 'idle' (on shift) or 'off'. */
   staff: Record<string, string>;
+  /** Stays that ended since the previous step (by patient id); waiting patients who die never had a stay. */
+  left: WardLeftInfo[];
 }
 
 /** Minutes per integration step of the display-only PK projection (as the ward's own 0.05 h). */
@@ -189,9 +206,13 @@ export class WardEnv extends BaseEnv<number> {
   private lastAki = 0;
   /** Bed k → its patient (display bookkeeping for info.ward; the simulation has no bed numbers). */
   private bedSlots: (WardPatient | null)[] = [];
+  /** Bed k → simulation minute its last patient left (−∞: empty since the start), so a new patient never overlaps the previous one. */
+  private slotFreedAt: number[] = [];
   /** Vancomycin patient id → cumulative AUC (mg·h/L) at each step of its stay, for the AUC of the last 24 h. */
   private aucHistory = new Map<number, number[]>();
   private startMinute = 0;
+  /** Simulation minute of the previous info.ward (stays ended after it are reported in `left`). */
+  private lastInfoMinute = 0;
 
   constructor(options: WardEnvOptions = {}) {
     super();
@@ -244,8 +265,10 @@ export class WardEnv extends BaseEnv<number> {
     this.lastDeaths = 0;
     this.lastAki = 0;
     this.bedSlots = Number.isFinite(this.ward.options.beds) ? Array.from({ length: this.ward.options.beds }, () => null) : [];
+    this.slotFreedAt = this.bedSlots.map(() => Number.NEGATIVE_INFINITY);
     this.aucHistory = new Map();
     this.startMinute = this.ward.time;
+    this.lastInfoMinute = this.ward.time;
     this.writeObservation();
     this.writeInfo(this.ward.summary(), 0);
   }
@@ -322,12 +345,45 @@ export class WardEnv extends BaseEnv<number> {
     const w = this.ward;
     const now = w.time;
     const slots = this.bedSlots;
-    for (let k = 0; k < slots.length; k++) if (slots[k] && slots[k]?.outcome !== 'inpatient') slots[k] = null;
-    for (const p of w.ward.inpatients) {
-      if (slots.includes(p)) continue;
-      const free = slots.indexOf(null);
+    const left: WardLeftInfo[] = [];
+    const leftInfo = (p: WardPatient, bed: number | null): WardLeftInfo => ({
+      id: p.id,
+      cls: p.cls,
+      bed,
+      admitted: round(p.admitted - this.startMinute, 1),
+      ended: round(p.end - this.startMinute, 1),
+      outcome: p.outcome as WardLeftInfo['outcome'],
+    });
+    for (let k = 0; k < slots.length; k++) {
+      const p = slots[k];
+      if (p && p.outcome !== 'inpatient') {
+        left.push(leftInfo(p, k));
+        slots[k] = null;
+        this.slotFreedAt[k] = p.end;
+      }
+    }
+    // stays that began and ended between two steps (never in a bed slot)
+    for (const p of w.ward.patients) {
+      if (p.end > this.lastInfoMinute && !Number.isNaN(p.admitted) && p.outcome !== 'inpatient' && p.outcome !== 'waiting' && !left.some((l) => l.id === p.id)) left.push(leftInfo(p, null));
+    }
+    left.sort((a, b) => a.id - b.id);
+    this.lastInfoMinute = now;
+    // New inpatients in order of admission, each to a free bed whose last patient had left by then (the
+    // earliest freed): a stay never overlaps the previous one on its bed. One always exists, because the
+    // ward never holds more patients than beds.
+    const arrived = w.ward.inpatients.filter((p) => !slots.includes(p)).sort((a, b) => a.admitted - b.admitted || a.id - b.id);
+    for (const p of arrived) {
+      let free = -1;
+      for (let k = 0; k < slots.length; k++) {
+        if (slots[k] !== null || (this.slotFreedAt[k] as number) > p.admitted) continue;
+        if (free < 0 || (this.slotFreedAt[k] as number) < (this.slotFreedAt[free] as number)) free = k;
+      }
+      if (free < 0) free = slots.indexOf(null);
       if (free >= 0) slots[free] = p;
-      else slots.push(p);
+      else {
+        slots.push(p);
+        this.slotFreedAt.push(Number.NEGATIVE_INFINITY);
+      }
     }
     for (const id of this.aucHistory.keys()) if (!slots.some((p) => p?.id === id)) this.aucHistory.delete(id);
     const beds = slots.map((p): WardBedInfo | null => {
@@ -371,7 +427,7 @@ export class WardEnv extends BaseEnv<number> {
         if (task) nursesBusy++;
       }
     }
-    return { minute: now - this.startMinute, beds, queue: w.ward.queue.length, due, dueTotal, nursesOnShift, nursesBusy, staff };
+    return { minute: now - this.startMinute, beds, queue: w.ward.queue.length, due, dueTotal, nursesOnShift, nursesBusy, staff, left };
   }
 
   getState(): WardEnvState {
@@ -431,6 +487,8 @@ export const WARD_ENDPOINTS: EndpointDefinition[] = [
  */
 export const WARD_TRACKS: TwinTracks = {
   clock: { minutesPerStep: MIN_PER_HOUR, startMinute: 0 },
+  // the viewer's ward page (bed Gantt, staff timeline, patient panels) from info.ward (ward-timeline.ts)
+  view: 'ward',
   tracks: [
     { field: 'info.inpatients', label: 'occupied beds', unit: 'beds', kind: 'continuous', panel: 'beds' },
     { field: 'info.ward.queue', label: 'waiting for a bed', unit: 'patients', kind: 'continuous', panel: 'admission queue' },

@@ -1,2 +1,3 @@
 export * from './env.js';
 export * from './ward.js';
+export * from './ward-timeline.js';
