@@ -29,7 +29,8 @@ export type EpisodeEndedEvent = EventBase<'episode.ended', { episode: number; re
 export type TrainMetricsEvent = EventBase<'train.metrics', { loss: number; meanQ: number; epsilon: number; stepsPerSecond: number; gradientSteps: number; beta?: number }>;
 export type EvalCompletedEvent = EventBase<'eval.completed', { meanReturn: number; stdReturn: number; episodes: number; returns: number[]; hash: string; metrics?: Record<string, number> }>;
 export type CheckpointSavedEvent = EventBase<'checkpoint.saved', { path: string }>;
-export type TrajectoryFrameEvent = EventBase<'trajectory.frame', { episode: number; t: number; observation: number[]; action: number | number[]; reward: number; info?: Record<string, unknown> }>;
+/** One step of a running episode (trial spec `frames: true`): t = steps taken; t = 0 is the reset (action null, reward 0). */
+export type TrajectoryFrameEvent = EventBase<'trajectory.frame', { episode: number; t: number; observation: number[]; action: number | number[] | null; reward: number; info?: Record<string, unknown> }>;
 export type ProgressEvent = EventBase<'run.progress', { done: number; total: number; unit: string }>;
 export type RunFinishedEvent = EventBase<'run.finished', { result: Record<string, unknown> }>;
 export type RunFailedEvent = EventBase<'run.failed', { error: string; stack?: string }>;

@@ -54,6 +54,8 @@ export interface TrialJobConfig {
   policySeed: number;
   endpoints: string[];
   keyframeInterval: number;
+  /** Spec `frames: true`: each step is emitted as a trajectory.frame event while the job runs. */
+  frames?: true;
 }
 
 export type JobConfig = TrainJobConfig | TrialJobConfig;
@@ -229,6 +231,7 @@ function* generateTrial(experimentId: string, spec: TrialSpec): Generator<JobSpe
             policySeed: base,
             endpoints: [...spec.endpoints.primary, ...spec.endpoints.secondary],
             keyframeInterval: spec.keyframeInterval,
+            ...(spec.frames ? { frames: true as const } : {}),
           },
         };
         index++;

@@ -161,6 +161,12 @@ export const TrialSpecSchema = z.strictObject({
   reference: z.string().min(1).optional(),
   /** Keyframe interval of the stored episode logs (0 = none). */
   keyframeInterval: z.number().int().nonnegative().default(48),
+  /**
+   * Emit every step of every episode as a `trajectory.frame` event while the job runs, so the viewer
+   * can follow an episode live (the ward view does). Stored with the other events: a 30-bed ward week
+   * is about 0.5 MB per episode, so keep it for small or demonstration trials.
+   */
+  frames: z.boolean().optional(),
 });
 
 export const ExperimentSpecSchema = z.discriminatedUnion('kind', [TrainSpecSchema, SweepSpecSchema, TrialSpecSchema]);

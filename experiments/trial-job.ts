@@ -3,6 +3,7 @@ import type { EpisodeLog } from '../engine/episode-log.js';
 import { TwinlabError } from '../engine/errors.js';
 import type { EventSink, TwinlabEvent } from '../engine/events.js';
 import { make } from '../engine/registry.js';
+import { jsonSafe } from '../engine/wrappers.js';
 import { getTwin } from '../engine/twin.js';
 import '../environments/index.js';
 import { evaluatePolicy } from '../policies/evaluate.js';
@@ -97,6 +98,15 @@ export async function runTrialJob(_task: JobTask, config: TrialJobConfig, emit: 
     episodes: config.episodeSeeds.length,
     episodeSeeds: config.episodeSeeds,
     record: { keyframeInterval: config.keyframeInterval },
+    // live frames (spec `frames: true`): copies of the step, as the episode log stores them
+    onFrame: config.frames
+      ? (f) =>
+          emit({
+            type: 'trajectory.frame',
+            step: steps + f.t,
+            data: { episode: f.episode, t: f.t, observation: Array.from(f.observation), action: f.action === null ? null : typeof f.action === 'number' ? f.action : Array.from(f.action), reward: f.reward, info: jsonSafe(f.info) },
+          })
+      : undefined,
     onEpisode: (summary) => {
       const log = summary.log as EpisodeLog;
       const values: Record<string, number> = {};

@@ -1,4 +1,5 @@
 import type { Env, Info } from '../engine/env.js';
+import type { Action } from '../engine/spaces.js';
 import type { EpisodeLog } from '../engine/episode-log.js';
 import { deriveSeed, Rng } from '../engine/random.js';
 import { RecordEpisode, type RecordEpisodeOptions } from '../engine/wrappers.js';
@@ -19,6 +20,21 @@ export interface EvaluateOptions {
   onEpisode?: (episode: EpisodeSummary) => void;
   /** Seeds for the episodes, overriding the derived ones (trials use a patient's seed). */
   episodeSeeds?: number[];
+  /**
+   * Called at each reset (t = 0, action null) and after each step (t = steps taken) with the env's own
+   * observation and info objects: copy what you keep (envs may reuse them). Reads only, so results
+   * are the same with or without it.
+   */
+  onFrame?: (frame: EpisodeFrame) => void;
+}
+
+export interface EpisodeFrame {
+  episode: number;
+  t: number;
+  observation: Float32Array;
+  action: Action | null;
+  reward: number;
+  info: Info;
 }
 
 export interface EpisodeSummary {
@@ -55,6 +71,7 @@ export function evaluatePolicy(env: Env, policy: Policy, options: EvaluateOption
     const rng = Rng.fromSeed(options.seed).fork(`policy/episode/${k}`);
     const hasher = new TrajectoryHasher();
     let { observation, info } = target.reset({ seed });
+    options.onFrame?.({ episode: k, t: 0, observation, action: null, reward: 0, info });
     policy.reset?.(policyContext(env, info));
     hasher.observation(observation);
     combined.episodeBoundary().observation(observation);
@@ -75,6 +92,7 @@ export function evaluatePolicy(env: Env, policy: Policy, options: EvaluateOption
       length++;
       terminated = result.terminated;
       truncated = result.truncated;
+      options.onFrame?.({ episode: k, t: length, observation: result.observation, action: action as EpisodeFrame['action'], reward: result.reward, info: result.info });
     }
     const summary: EpisodeSummary = { episode: k, seed, return: total, length, terminated, truncated, hash: hasher.digest() };
     if (recorder) summary.log = recorder.lastEpisode;
