@@ -1,2 +1,3 @@
+export * from './foods.js';
 export * from './model.js';
 export * from './patient.js';
