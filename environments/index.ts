@@ -9,6 +9,7 @@ import { registerChemo, registerOpc } from './oncology/index.js';
 import { registerVancomycin } from './pkpd/index.js';
 import { registerGlucoseAgents } from './glucose/agents.js';
 import { registerGlucose } from './glucose/index.js';
+import { registerGlucoseT2d } from './glucose-t2d/index.js';
 import { registerSepsis } from './sepsis/index.js';
 
 let registered = false;
@@ -23,6 +24,7 @@ export function registerAll(): void {
   registerVancomycin();
   registerGlucose();
   registerGlucoseAgents();
+  registerGlucoseT2d();
   registerSepsis();
   registerHospital();
 }

@@ -4,6 +4,7 @@
  */
 import './registry.js';
 import { registerGlucosePolicies } from './glucose/index.js';
+import { registerGlucoseT2dPolicies } from './glucose-t2d/index.js';
 import { registerSepsisPolicies } from './sepsis/index.js';
 import { registerOpcPolicies } from './oncology/opc.js';
 import { registerChemoPolicies } from './oncology/chemo.js';
@@ -17,6 +18,7 @@ export function registerAllPolicies(): void {
   if (registered) return;
   registered = true;
   registerGlucosePolicies();
+  registerGlucoseT2dPolicies();
   registerSepsisPolicies();
   registerOpcPolicies();
   registerChemoPolicies();

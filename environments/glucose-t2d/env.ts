@@ -1,0 +1,342 @@
+import { BaseEnv, type Info, type ResetOptions, type ResetResult, type StepResult } from '../../engine/env.js';
+import { describeValue, TwinlabError } from '../../engine/errors.js';
+import { Rng, type RngState } from '../../engine/random.js';
+import { Box, Discrete } from '../../engine/spaces.js';
+import { generateT2DPerson, referenceT2DPerson, type T2DPerson } from './cohort.js';
+import { mealAbsorption } from './foods.js';
+import { addMeal, type DayConstraints, type DayTotals, dayConstraints, EMPTY_DAY, feasibleMeals, MEALS_PER_SLOT, MENU, type MealSlot, type MenuMeal } from './menu.js';
+import { T2DPatient, type T2DPatientState } from './patient.js';
+
+/**
+ * `glucose/t2d-nutrition-v1`: precision nutrition for a person with type 2 diabetes not on insulin
+ * (README "Env"). At each meal time (breakfast, lunch, dinner) the agent picks one of six meals from
+ * that slot's menu; the day's choices must meet energy and nutrient constraints (menu.ts). The person
+ * is the Dalla Man 2007 model; between decisions it is simulated minute by minute.
+ */
+export const T2D_ENV_ID = 'glucose/t2d-nutrition-v1';
+export const T2D_DEFAULT_DAYS = 3;
+export const T2D_RANGE = Object.freeze({ low: 70, high: 180 });
+/** Weight of the post-prandial excursion penalty and of a substitution penalty in the reward. */
+export const T2D_EXCURSION_WEIGHT = 0.5;
+export const T2D_SUBSTITUTION_PENALTY = 0.5;
+/** Minutes after a meal over which its excursion (peak − pre-meal glucose) is taken. */
+export const T2D_POSTPRANDIAL_MINUTES = 180;
+
+const OPTION_FEATURES = ['carbs_g', 'gi', 'fibre_g', 'energy_kcal', 'feasible'] as const;
+export const T2D_OBS_LABELS: readonly string[] = Object.freeze([
+  'cgm_mg_dl',
+  'cgm_mean_since_last_meal',
+  'cgm_max_since_last_meal',
+  'slot',
+  'day',
+  'energy_today_kcal',
+  'carbs_today_g',
+  'fibre_today_g',
+  'protein_today_g',
+  ...Array.from({ length: MEALS_PER_SLOT }, (_, m) => OPTION_FEATURES.map((f) => `option${m}_${f}`)).flat(),
+]);
+const OBS_HIGH = [600, 600, 600, 2, 365, 5000, 1000, 500, 500, ...Array.from({ length: MEALS_PER_SLOT }, () => [500, 150, 200, 3000, 1]).flat()];
+const OPTION_BASE = 9;
+
+export interface T2DEnvOptions {
+  /** 'reference' (Table 1 T2D subject) or 'generated' (default: a generated person; see patientIndex). */
+  patient?: 'reference' | 'generated';
+  /** Generated cohort seed and index; when absent, each reset draws a person from the reset seed. */
+  cohortSeed?: number;
+  patientIndex?: number;
+  days?: number;
+  /** Daily energy target, kcal (default 1500). */
+  energyKcal?: number;
+  /** Meal times jitter uniformly by ± this many minutes (default 30). */
+  mealJitterMinutes?: number;
+  /** CGM noise sd, mg/dL (default 0: the interstitial glucose itself). */
+  cgmNoiseSd?: number;
+  patientId?: string;
+}
+
+export interface T2DEnvState {
+  patient: T2DPatientState;
+  step: number;
+  minute: number;
+  nextMealMinute: number;
+  day: DayTotals;
+  cgm: number;
+  cgmMean: number;
+  cgmMax: number;
+  person: { seed: number; index: number } | null;
+  meals: RngState;
+  cgmRng: RngState;
+}
+
+function num(o: Record<string, unknown>, name: string, fallback: number, min: number, max: number, integer = false): number {
+  const value = o[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    throw new TwinlabError('INVALID_ARGUMENT', `${T2D_ENV_ID}: option ${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${describeValue(value)}`);
+  }
+  return value;
+}
+
+export class T2DNutritionEnv extends BaseEnv<number> {
+  readonly id = T2D_ENV_ID;
+  readonly observationSpace = new Box(0, OBS_HIGH, [T2D_OBS_LABELS.length], T2D_OBS_LABELS);
+  readonly actionSpace = new Discrete(MEALS_PER_SLOT, 0, Array.from({ length: MEALS_PER_SLOT }, (_, m) => `meal ${m}`));
+  readonly days: number;
+  readonly energyKcal: number;
+  readonly jitter: number;
+  readonly noiseSd: number;
+  readonly fixedPerson: { seed: number; index: number } | 'reference' | null;
+  readonly patientId: string;
+
+  private person!: T2DPerson;
+  private personKey: { seed: number; index: number } | null = null;
+  private patient!: T2DPatient;
+  private constraints!: DayConstraints;
+  private stepIndex = 0;
+  /** Clock minute (from midnight of day 1) of the patient's time 0. */
+  private minute = 0;
+  private nextMealMinute = 0;
+  private day: DayTotals = { ...EMPTY_DAY };
+  private cgm = 0;
+  private cgmMean = 0;
+  private cgmMax = 0;
+  private mealsRng = Rng.fromSeed(0).fork('meals');
+  private cgmRng = Rng.fromSeed(0).fork('cgm');
+  private readonly feasible = new Uint8Array(MEALS_PER_SLOT);
+  private readonly observation = new Float32Array(T2D_OBS_LABELS.length);
+  private readonly info: Info = {};
+  private readonly result: StepResult;
+
+  constructor(options: T2DEnvOptions = {}) {
+    super();
+    const o = options as Record<string, unknown>;
+    this.days = num(o, 'days', T2D_DEFAULT_DAYS, 1, 365, true);
+    this.energyKcal = num(o, 'energyKcal', 1500, 800, 4000);
+    this.jitter = num(o, 'mealJitterMinutes', 30, 0, 120, true);
+    this.noiseSd = num(o, 'cgmNoiseSd', 0, 0, 50);
+    if (o.patient !== undefined && o.patient !== 'reference' && o.patient !== 'generated') {
+      throw new TwinlabError('INVALID_ARGUMENT', `${T2D_ENV_ID}: option patient must be 'reference' or 'generated', got ${describeValue(o.patient)}`);
+    }
+    if (o.patient === 'reference') this.fixedPerson = 'reference';
+    else if (o.cohortSeed !== undefined || o.patientIndex !== undefined) {
+      this.fixedPerson = { seed: num(o, 'cohortSeed', 0, -2147483648, 2147483647, true), index: num(o, 'patientIndex', 0, 0, 1e9, true) };
+    } else this.fixedPerson = null;
+    this.patientId = typeof o.patientId === 'string' ? o.patientId : this.fixedPerson === 'reference' ? 'dm2007-t2d' : 'generated';
+    if (this.fixedPerson !== null) this.usePerson(this.fixedPerson === 'reference' ? null : this.fixedPerson);
+    this.result = { observation: this.observation, reward: 0, terminated: false, truncated: false, info: this.info };
+  }
+
+  private usePerson(key: { seed: number; index: number } | null): void {
+    this.person = key === null ? referenceT2DPerson() : generateT2DPerson(key.seed, key.index);
+    this.personKey = key;
+    this.patient = new T2DPatient(this.person.params, { basal: this.person.basal });
+    this.constraints = dayConstraints(this.energyKcal, this.person.params.BW);
+  }
+
+  get slotIndex(): number {
+    return this.stepIndex % MENU.length;
+  }
+
+  /** Meal-time jitter drawn once per slot (always one draw, so streams stay aligned across policies). */
+  private mealMinute(step: number): number {
+    const dayIndex = Math.floor(step / MENU.length);
+    const slot = MENU[step % MENU.length] as MealSlot;
+    const u = this.mealsRng.next();
+    return dayIndex * 1440 + slot.minute + Math.round((2 * u - 1) * this.jitter);
+  }
+
+  protected resetEnv(options: ResetOptions): ResetResult {
+    const seed = options.seed;
+    if (seed !== undefined) {
+      const root = Rng.fromSeed(seed);
+      this.mealsRng = root.fork('meals');
+      this.cgmRng = root.fork('cgm');
+    }
+    if (this.fixedPerson === null) this.usePerson({ seed: seed ?? 0, index: 0 });
+    this.patient.reset();
+    this.stepIndex = 0;
+    this.day = { ...EMPTY_DAY };
+    this.nextMealMinute = this.mealMinute(0);
+    // the person rests at basal until the first meal: start the clock there
+    this.minute = this.nextMealMinute;
+    this.cgm = this.sense();
+    this.cgmMean = this.cgm;
+    this.cgmMax = this.cgm;
+    feasibleMeals(0, this.day, this.constraints, this.feasible);
+    this.writeObservation();
+    this.writeInfo(null, false, 0, 0, 0, 0, 0);
+    return {
+      observation: this.observation,
+      info: {
+        ...this.info,
+        patientId: this.patientId,
+        person: this.person.id,
+        prescription: { bodyWeightKg: this.person.params.BW, energyKcal: this.energyKcal, constraints: { ...this.constraints }, menu: MENU.map((s) => ({ slot: s.id, meals: s.meals.map((m) => ({ id: m.id, ...m.composition })) })) },
+        basal: { ...this.person.basal },
+      },
+    };
+  }
+
+  private sense(): number {
+    const g = this.patient.interstitialGlucose;
+    const noisy = this.noiseSd > 0 ? g + this.noiseSd * this.cgmRng.normal() : g;
+    return Math.min(600, Math.max(0, noisy));
+  }
+
+  protected stepEnv(action: number): StepResult {
+    const slot = this.slotIndex;
+    const meals = (MENU[slot] as MealSlot).meals;
+    let chosen = action;
+    const substituted = this.feasible[action] !== 1;
+    if (substituted) {
+      // the dietitian's substitution: the feasible meal closest in energy to the one asked for
+      const want = (meals[action] as MenuMeal).composition.energyKcal;
+      let best = -1;
+      for (let m = 0; m < meals.length; m++) {
+        if (this.feasible[m] !== 1) continue;
+        if (best < 0 || Math.abs((meals[m] as MenuMeal).composition.energyKcal - want) < Math.abs((meals[best] as MenuMeal).composition.energyKcal - want)) best = m;
+      }
+      chosen = best < 0 ? action : best;
+    }
+    const meal = meals[chosen] as MenuMeal;
+    const c = meal.composition;
+    this.patient.eat({ carbsG: c.carbsG, absorption: mealAbsorption(c) });
+    this.day = addMeal(this.day, c);
+
+    this.stepIndex++;
+    const last = this.stepIndex >= this.days * MENU.length;
+    // after the last dinner: until 07:00 the next morning
+    const end = last ? Math.floor((this.stepIndex - 1) / MENU.length + 1) * 1440 + (MENU[0] as MealSlot).minute : this.mealMinute(this.stepIndex);
+    const pre = this.patient.interstitialGlucose;
+    let inRange = 0;
+    let above180 = 0;
+    let above250 = 0;
+    let below70 = 0;
+    let below54 = 0;
+    let sum = 0;
+    let peak = pre;
+    let max = 0;
+    const minutes = end - this.minute;
+    for (let t = 0; t < minutes; t++) {
+      this.patient.step();
+      const g = this.patient.interstitialGlucose;
+      sum += g;
+      if (g > max) max = g;
+      if (t < T2D_POSTPRANDIAL_MINUTES && g > peak) peak = g;
+      if (g >= T2D_RANGE.low && g <= T2D_RANGE.high) inRange++;
+      if (g > 180) above180++;
+      if (g > 250) above250++;
+      if (g < 70) below70++;
+      if (g < 54) below54++;
+    }
+    this.minute = end;
+    this.nextMealMinute = end;
+    this.cgm = this.sense();
+    this.cgmMean = minutes > 0 ? sum / minutes : this.cgm;
+    this.cgmMax = max;
+    if (this.slotIndex === 0) this.day = { ...EMPTY_DAY };
+    if (!last) feasibleMeals(this.slotIndex, this.day, this.constraints, this.feasible);
+    else this.feasible.fill(1);
+    const excursion = Math.max(0, peak - pre);
+    const tir = minutes > 0 ? inRange / minutes : 1;
+    const reward = tir - (T2D_EXCURSION_WEIGHT * excursion) / 100 - (substituted ? T2D_SUBSTITUTION_PENALTY : 0);
+    this.writeObservation();
+    this.writeInfo(meal, substituted, minutes, inRange, above180, below70, excursion);
+    const info = this.info;
+    info.minutesAbove250 = above250;
+    info.minutesBelow54 = below54;
+    info.glucoseSum = sum;
+    info.peak = peak;
+    info.preMeal = pre;
+    const r = this.result;
+    r.reward = reward;
+    r.terminated = false;
+    r.truncated = last;
+    return r;
+  }
+
+  private writeObservation(): void {
+    const o = this.observation;
+    o[0] = this.cgm;
+    o[1] = Math.min(600, this.cgmMean);
+    o[2] = Math.min(600, this.cgmMax);
+    o[3] = this.slotIndex;
+    o[4] = Math.min(365, Math.floor(this.stepIndex / MENU.length));
+    o[5] = Math.min(5000, this.day.energyKcal);
+    o[6] = Math.min(1000, this.day.carbsG);
+    o[7] = Math.min(500, this.day.fibreG);
+    o[8] = Math.min(500, this.day.proteinG);
+    const meals = (MENU[this.slotIndex] as MealSlot).meals;
+    for (let m = 0; m < MEALS_PER_SLOT; m++) {
+      const c = (meals[m] as MenuMeal).composition;
+      const k = OPTION_BASE + m * OPTION_FEATURES.length;
+      o[k] = c.carbsG;
+      o[k + 1] = c.gi;
+      o[k + 2] = c.fibreG;
+      o[k + 3] = c.energyKcal;
+      o[k + 4] = this.feasible[m] as number;
+    }
+  }
+
+  private writeInfo(meal: MenuMeal | null, substituted: boolean, minutes: number, inRange: number, above180: number, below70: number, excursion: number): void {
+    const info = this.info;
+    info.minute = this.minute;
+    info.glucose = this.patient.plasmaGlucose;
+    info.cgm = this.cgm;
+    info.insulin = this.patient.plasmaInsulin;
+    info.meal = meal === null ? null : meal.id;
+    info.carbs = meal === null ? 0 : meal.composition.carbsG;
+    info.gi = meal === null ? 0 : meal.composition.gi;
+    info.gl = meal === null ? 0 : meal.composition.gl;
+    info.energy = meal === null ? 0 : meal.composition.energyKcal;
+    info.substituted = substituted;
+    info.minutes = minutes;
+    info.minutesInRange = inRange;
+    info.minutesAbove180 = above180;
+    info.minutesBelow70 = below70;
+    info.minutesAbove250 = 0;
+    info.minutesBelow54 = 0;
+    info.glucoseSum = 0;
+    info.excursion = excursion;
+    info.peak = 0;
+    info.preMeal = 0;
+    info.feasible = Array.from(this.feasible);
+  }
+
+  getState(): T2DEnvState {
+    return {
+      patient: this.patient.getState(),
+      step: this.stepIndex,
+      minute: this.minute,
+      nextMealMinute: this.nextMealMinute,
+      day: { ...this.day },
+      cgm: this.cgm,
+      cgmMean: this.cgmMean,
+      cgmMax: this.cgmMax,
+      person: this.personKey === null ? null : { ...this.personKey },
+      meals: this.mealsRng.saveState(),
+      cgmRng: this.cgmRng.saveState(),
+    };
+  }
+
+  setState(saved: unknown): void {
+    const s = saved as T2DEnvState;
+    if (!s || typeof s !== 'object' || !Number.isInteger(s.step) || typeof s.patient !== 'object') {
+      throw new TwinlabError('INVALID_STATE', `${T2D_ENV_ID}: setState expects a state from getState(), got ${describeValue(saved)}`);
+    }
+    if (this.fixedPerson === null) this.usePerson(s.person);
+    this.patient.setState(s.patient);
+    this.stepIndex = s.step;
+    this.minute = s.minute;
+    this.nextMealMinute = s.nextMealMinute;
+    this.day = { ...s.day };
+    this.cgm = s.cgm;
+    this.cgmMean = s.cgmMean;
+    this.cgmMax = s.cgmMax;
+    this.mealsRng = Rng.restore(s.meals);
+    this.cgmRng = Rng.restore(s.cgmRng);
+    if (this.stepIndex < this.days * MENU.length) feasibleMeals(this.slotIndex, this.day, this.constraints, this.feasible);
+    this.writeObservation();
+    this.writeInfo(null, false, 0, 0, 0, 0, 0);
+  }
+}
