@@ -748,6 +748,32 @@ export class Store {
     return { ...out, downsampled: true, totalPoints: total };
   }
 
+  /**
+   * Every stored point of a metric in (step, seq) order — never downsampled — and `throughSeq`, the
+   * experiment's last seq at the moment of the read (one read transaction): every event with seq ≤
+   * throughSeq is in the series, none after it, so a live client appends only events after it.
+   */
+  metricPoints(jobId: string, name: string): { steps: Float64Array; values: Float64Array; throughSeq: number } {
+    const job = this.getJob(jobId);
+    if (!job) throw new TwinlabError('NOT_FOUND', `no job ${jobId} in ${this.path}`);
+    return this.db.transaction(() => {
+      const throughSeq = this.lastSeq(job.experimentId);
+      const series = this.stmt('SELECT id FROM metric_series WHERE job_id = ? AND name = ?').get(jobId, name) as { id: number } | undefined;
+      if (series === undefined) return { steps: new Float64Array(0), values: new Float64Array(0), throughSeq };
+      const count = (this.stmt('SELECT COUNT(*) AS n FROM metric_points WHERE series_id = ?').get(series.id) as { n: number }).n;
+      const steps = new Float64Array(count);
+      const values = new Float64Array(count);
+      let i = 0;
+      for (const r of this.stmt('SELECT step, value FROM metric_points WHERE series_id = ? ORDER BY step, seq').raw(true).iterate(series.id) as Iterable<[number, number]>) {
+        if (i >= count) break;
+        steps[i] = r[0];
+        values[i] = r[1];
+        i++;
+      }
+      return { steps: i === count ? steps : steps.slice(0, i), values: i === count ? values : values.slice(0, i), throughSeq };
+    })();
+  }
+
   // ---- episodes ----------------------------------------------------------------------------
 
   /**

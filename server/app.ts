@@ -232,6 +232,19 @@ export function createApp(options: AppOptions): express.Express {
     res.json(store.metricNames(job.id));
   });
 
+  // Every stored point (run comparison: smoothing is computed on the full series, experiments/curves.ts):
+  // little-endian float64 steps then values; `x-points` and `x-through-seq` (the live stream goes on
+  // after it). A metric the run does not have yet is an empty series, not a 404 (a live page asks early).
+  api.get('/runs/:jobId/metrics/:name/points', (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    parse(z.strictObject({}), req.query, 'query');
+    const { steps, values, throughSeq } = store.metricPoints(job.id, param(req, 'name'));
+    const body = Buffer.alloc(16 * steps.length);
+    Buffer.from(steps.buffer, steps.byteOffset, steps.byteLength).copy(body, 0);
+    Buffer.from(values.buffer, values.byteOffset, values.byteLength).copy(body, 8 * steps.length);
+    res.set({ 'content-type': 'application/octet-stream', 'x-points': String(steps.length), 'x-through-seq': String(throughSeq), 'cache-control': 'no-store' }).send(body);
+  });
+
   api.get('/runs/:jobId/metrics/:name', (req, res) => {
     const job = jobOr404(param(req, 'jobId'));
     const q = parse(SeriesQuery, req.query, 'query');

@@ -12,6 +12,7 @@ import { readState, toSearch } from './state.js';
 import { renderEpisode } from './views/episode.js';
 import { renderExperiment } from './views/experiment.js';
 import { renderList } from './views/list.js';
+import { renderRuns } from './views/runs.js';
 import { renderTrial } from './views/trial.js';
 import { renderTwin } from './views/twin.js';
 import { renderTwins } from './views/twins.js';
@@ -37,6 +38,7 @@ async function route(): Promise<void> {
     else if (state.view === 'episode' && state.run) await renderEpisode(root, state, controller.signal);
     else if (state.view === 'twin' && state.id) await renderTwin(root, state, controller.signal);
     else if (state.view === 'twins') await renderTwins(root, controller.signal);
+    else if (state.view === 'runs') await renderRuns(root, state, controller.signal);
     else await renderList(root, controller.signal);
   } catch (error) {
     if (controller.signal.aborted) return;

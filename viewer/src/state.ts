@@ -1,9 +1,10 @@
 /**
  * All view state lives in the URL query string, so a link reproduces the view:
  * `?view=experiment&id=…&run=…&episode=…&compare=…&cursor=…&smooth=…&group=…&seeds=1`; the twin page
- * adds `origins` (forecast origins), `from` (replay origin), `therapy` and `therapyB`.
+ * adds `origins` (forecast origins), `from` (replay origin), `therapy` and `therapyB`; the runs page
+ * (run comparison) `runs` (comma-separated run ids), `metric`, `ema`, `by` (group-by key) and `sort`.
  */
-export const VIEWS = { list: 'list', experiment: 'experiment', episode: 'episode', trial: 'trial', twins: 'twins', twin: 'twin' } as const;
+export const VIEWS = { list: 'list', experiment: 'experiment', episode: 'episode', trial: 'trial', twins: 'twins', twin: 'twin', runs: 'runs' } as const;
 export type ViewName = (typeof VIEWS)[keyof typeof VIEWS];
 
 export function isViewName(value: unknown): value is ViewName {
@@ -24,6 +25,11 @@ export interface ViewState {
   from?: string;
   therapy?: string;
   therapyB?: string;
+  runs?: string;
+  metric?: string;
+  ema?: number;
+  by?: string;
+  sort?: string;
 }
 
 export function readState(search = window.location.search): ViewState {
@@ -34,12 +40,13 @@ export function readState(search = window.location.search): ViewState {
     return v === null || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v);
   };
   const state: ViewState = { view: isViewName(view) ? view : 'list' };
-  for (const k of ['id', 'run', 'episode', 'compare', 'origins', 'from', 'therapy', 'therapyB'] as const) {
+  for (const k of ['id', 'run', 'episode', 'compare', 'origins', 'from', 'therapy', 'therapyB', 'runs', 'metric', 'by', 'sort'] as const) {
     const v = q.get(k);
     if (v) state[k] = v;
   }
   state.cursor = num('cursor');
   state.smooth = num('smooth');
+  state.ema = num('ema');
   const group = q.get('group');
   if (group === 'config' || group === 'run') state.group = group;
   if (q.get('seeds') === '1') state.seeds = true;

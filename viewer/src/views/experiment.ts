@@ -1,9 +1,9 @@
 import type { View } from 'vega';
-import type { EventMessage } from '../../../server/protocol.js';
+import type { StatusMessage } from '../../../server/protocol.js';
 import { api, enc } from '../api.js';
-import { type CurvePoint, insert, learningCurveSpec, mount, replace, seriesSpec } from '../charts.js';
+import { mount, replace, seriesSpec } from '../charts.js';
+import { type Comparison, mountComparison, runInfo, runLabels } from '../compare.js';
 import { fmt, h, link, statusPill } from '../dom.js';
-import { followExperiment } from '../live.js';
 import { setState, toSearch, type ViewState } from '../state.js';
 
 interface JobRow {
@@ -26,39 +26,43 @@ interface ExperimentDetail {
   jobs: JobRow[];
 }
 
-function configGroup(job: JobRow): string {
-  const c = (job.config ?? {}) as Record<string, unknown>;
-  const label = c.gridPoint && typeof c.gridPoint === 'object' && Object.keys(c.gridPoint).length > 0 ? c.gridPoint : undefined;
-  if (typeof label === 'string') return label;
-  if (label && typeof label === 'object') return JSON.stringify(label);
-  return String(c.envId ?? job.kind);
-}
-
 /**
- * Run/experiment page: live learning curves (episode returns and greedy evaluations streamed through
- * vega changesets; raw, smoothed, and mean ± sd across seeds grouped by config), a downsampled metric
- * series with its min/max envelope, and the job table with links to episodes.
+ * Run/experiment page: live learning curves through the run comparison (viewer/src/compare.ts: the full
+ * stored series, EMA smoothing over every point, live events after the seq the series was read
+ * through — so the live curve and the reloaded one are the same points), mean ± sd across seeds by
+ * config or each run, a downsampled metric series of a chosen run with its min/max envelope, and the
+ * run table with links to episodes and to the comparison page.
  */
 export async function renderExperiment(root: HTMLElement, state: ViewState, signal: AbortSignal): Promise<void> {
   const id = state.id as string;
   const detail = await api.get<ExperimentDetail>(`/api/experiments/${enc(id)}`);
-  const smooth = state.smooth ?? 20;
+  const ema = Math.min(0.999, Math.max(0, state.ema ?? 0.6));
   const by = state.group === 'run' ? 'run' : 'group';
-  const groups = new Map(detail.jobs.map((j) => [j.id, configGroup(j)]));
-  const label = (jobId: string | null) => (jobId ? `job ${jobId.split('/').pop()}` : 'experiment');
+  const label = (jobId: string | null) => (jobId ? `run ${jobId.split('/').pop()?.replace(/^job-/, '')}` : 'experiment');
 
   const statusEl = h('span', { id: 'experiment-status' }, statusPill(detail.status));
   const controls = h('div', { class: 'controls' });
-  const smoothInput = h('input', { type: 'number', min: 1, max: 500, value: smooth, style: 'width:5em', id: 'smooth' });
-  const groupSelect = h('select', { id: 'group' }, h('option', { value: 'config', text: 'mean ± sd by config' }), h('option', { value: 'run', text: 'each run' }));
+  const slider = h('input', { type: 'range', min: 0, max: 0.99, step: 0.01, value: ema, style: 'width:200px', id: 'ema' });
+  const emaLabel = h('span', { id: 'ema-value', text: ema.toFixed(2) });
+  const groupSelect = h(
+    'select',
+    { id: 'group' },
+    h('option', { value: 'config', text: 'mean ± sd by config' }),
+    h('option', { value: 'run', text: 'each run' }),
+  );
   groupSelect.value = by === 'run' ? 'run' : 'config';
   const seedsBox = h('input', { type: 'checkbox', id: 'seeds', checked: state.seeds === true });
-  controls.append('smoothing (episodes) ', smoothInput, ' grouping ', groupSelect, h('label', {}, seedsBox, ' individual seeds'));
+  const compareLink = link('compare these runs', toSearch({ view: 'runs', runs: detail.jobs.map((j) => j.id).join(',') }));
+  compareLink.id = 'compare-runs';
+  controls.append('EMA smoothing ', slider, emaLabel, ' grouping ', groupSelect, h('label', {}, seedsBox, ' individual seeds'), compareLink);
   const update = (patch: Partial<ViewState>) => {
     setState({ ...state, ...patch }, 'replace');
     window.dispatchEvent(new PopStateEvent('popstate'));
   };
-  smoothInput.addEventListener('change', () => update({ smooth: Math.max(1, Number(smoothInput.value) || 1) }));
+  slider.addEventListener('input', () => {
+    emaLabel.textContent = Number(slider.value).toFixed(2);
+  });
+  slider.addEventListener('change', () => update({ ema: Number(slider.value) }));
   groupSelect.addEventListener('change', () => update({ group: groupSelect.value as 'config' | 'run' }));
   seedsBox.addEventListener('change', () => update({ seeds: seedsBox.checked }));
 
@@ -66,13 +70,20 @@ export async function renderExperiment(root: HTMLElement, state: ViewState, sign
   const evalEl = h('div', { class: 'chart', id: 'chart-eval' });
   const seriesEl = h('div', { class: 'chart', id: 'chart-series' });
   const metricSelect = h('select', { id: 'metric' });
+  const runSelect = h('select', { id: 'series-run' }, ...detail.jobs.map((j) => h('option', { value: j.id, text: label(j.id) })));
   const counter = h('span', { class: 'muted', id: 'points-count', text: '0 points' });
   const jobsTable = h('table', { id: 'jobs' });
   root.replaceChildren(
     h('h1', {}, `${detail.name || detail.id} `, statusEl),
-    h('p', { class: 'muted', text: `${detail.kind} · seed ${detail.seed} · ${detail.jobs.length} jobs · ${detail.id}` }),
+    h('p', { class: 'muted', text: `${detail.kind} · seed ${detail.seed} · ${detail.jobs.length} runs · ${detail.id}` }),
     h('div', { class: 'card' }, h('h2', { text: 'Learning curves' }), controls, counter, returnsEl, evalEl),
-    h('div', { class: 'card' }, h('h2', { text: 'Training metrics' }), h('div', { class: 'controls' }, 'metric ', metricSelect, ' (downsampled server-side, min/max envelope kept)'), seriesEl),
+    h(
+      'div',
+      { class: 'card' },
+      h('h2', { text: 'Training metrics' }),
+      h('div', { class: 'controls' }, 'run ', runSelect, ' metric ', metricSelect, ' (downsampled server-side, min/max envelope kept)'),
+      seriesEl,
+    ),
     h('div', { class: 'card' }, h('h2', { text: 'Runs' }), jobsTable),
   );
 
@@ -87,66 +98,67 @@ export async function renderExperiment(root: HTMLElement, state: ViewState, sign
           h('td', { text: label(j.id) }),
           h('td', {}, statusPill(j.status)),
           h('td', { class: 'num', text: String(j.seed) }),
-          h('td', { class: 'muted', text: configGroup(j) }),
+          h('td', { class: 'muted', text: runLabels(infos).labels.get(j.id) ?? '' }),
           h('td', {}, result),
-          h('td', {}, link('episodes', toSearch({ view: 'episode', id, run: j.id }))),
+          h('td', {}, j.status === 'finished' ? link('episodes', toSearch({ view: 'episode', id, run: j.id })) : ''),
         );
       }),
     );
   };
+  const infos = detail.jobs.map((j) => runInfo(detail, j));
   drawJobs(detail.jobs);
 
-  const returns = await mount(returnsEl, learningCurveSpec('Episode return', 'return', smooth, state.seeds === true, by));
-  const evals = await mount(evalEl, { ...learningCurveSpec('Greedy evaluation (mean return)', 'eval return', 1, state.seeds === true, by), height: 180 } as never);
-  let points = 0;
-  const count = (n: number) => {
-    points += n;
-    counter.textContent = `${points.toLocaleString('en-US')} points`;
-    counter.dataset.points = String(points);
+  const points = { returns: 0, evals: 0 };
+  const count = () => {
+    const n = points.returns + points.evals;
+    counter.textContent = `${n.toLocaleString('en-US')} points`;
+    counter.dataset.points = String(n);
   };
-  const onEvents = (messages: EventMessage[]) => {
-    const ret: CurvePoint[] = [];
-    const ev: CurvePoint[] = [];
-    for (const m of messages) {
-      const group = groups.get(m.jobId ?? '') ?? 'experiment';
-      const run = label(m.jobId);
-      if (m.event.type === 'episode.ended') ret.push({ run, group, step: m.event.step, value: m.event.data.return });
-      else if (m.event.type === 'eval.completed') ev.push({ run, group, step: m.event.step, value: m.event.data.meanReturn });
-    }
-    insert(returns, 'points', ret);
-    insert(evals, 'points', ev);
-    count(ret.length + ev.length);
-    window.dispatchEvent(new CustomEvent('twinlab:chart', { detail: messages }));
+  const onStatus = async (m: StatusMessage) => {
+    statusEl.replaceChildren(statusPill(m.status));
+    drawJobs((await api.get<ExperimentDetail>(`/api/experiments/${enc(id)}`)).jobs);
   };
-  // History comes from the store's downsampled series (min/max envelope kept server-side), so a run
-  // with a million points loads as a few thousand; live events continue from the seq read first.
-  const { lastSeq } = await api.get<{ lastSeq: number }>(`/api/experiments/${enc(id)}`);
-  for (const job of detail.jobs) {
-    for (const [metric, view] of [['episode.return', returns], ['eval.meanReturn', evals]] as const) {
-      const s = await api
-        .get<{ steps: number[]; values: number[] }>(`/api/runs/${enc(job.id)}/metrics/${metric}?maxPoints=1000&to=${Number.MAX_SAFE_INTEGER}`)
-        .catch(() => ({ steps: [] as number[], values: [] as number[] }));
-      const rows = s.steps.map((step, i) => ({ run: label(job.id), group: groups.get(job.id) ?? 'experiment', step, value: s.values[i] as number }));
-      insert(view, 'points', rows);
-      count(rows.length);
-    }
-  }
-  const sub = await followExperiment(
-    id,
-    onEvents,
-    async (s) => {
-      statusEl.replaceChildren(statusPill(s.status));
-      const fresh = await api.get<ExperimentDetail>(`/api/experiments/${enc(id)}`);
-      drawJobs(fresh.jobs);
+  const common = { groupBy: by === 'group' ? '*' : undefined, showRuns: state.seeds === true, maxPoints: 1000 };
+  const returns = await mountComparison(
+    returnsEl,
+    infos,
+    {
+      ...common,
+      metric: 'episode.return',
+      ema,
+      title: `Episode return${ema > 0 ? ` (EMA ${ema})` : ''}`,
+      onPoints: (n) => {
+        points.returns = n;
+        count();
+      },
+      onStatus,
     },
-    { afterSeq: lastSeq },
+    signal,
   );
-  signal.addEventListener('abort', () => sub.close());
+  const evals = await mountComparison(
+    evalEl,
+    infos,
+    {
+      ...common,
+      metric: 'eval.meanReturn',
+      ema: 0,
+      title: 'Greedy evaluation (mean return)',
+      height: 180,
+      onPoints: (n) => {
+        points.evals = n;
+        count();
+      },
+    },
+    signal,
+  );
+  (window as unknown as { twinlabComparison?: Comparison; twinlabEvalComparison?: Comparison }).twinlabComparison = returns;
+  (window as unknown as { twinlabEvalComparison?: Comparison }).twinlabEvalComparison = evals;
+  returnsEl.dataset.ready = '1';
 
-  // Metric series (loss, mean Q, ε, …) of the first run with metrics, refreshed while running.
-  const firstRun = detail.jobs[0]?.id;
+  // Metric series (loss, mean Q, ε, …) of the chosen run, refreshed while running.
   let seriesView: View | undefined;
   const loadSeries = async () => {
+    const firstRun = runSelect.value;
     if (!firstRun || signal.aborted) return;
     const names = await api.get<string[]>(`/api/runs/${enc(firstRun)}/metrics`);
     if (metricSelect.options.length !== names.length) {
@@ -155,15 +167,25 @@ export async function renderExperiment(root: HTMLElement, state: ViewState, sign
       if (names.includes(current)) metricSelect.value = current;
       else if (names.includes('train.loss')) metricSelect.value = 'train.loss';
     }
-    if (!metricSelect.value) return;
+    if (!metricSelect.value) {
+      seriesEl.replaceChildren(h('p', { class: 'muted', text: 'No training metrics yet.' }));
+      seriesView = undefined;
+      return;
+    }
     const s = await api.get<{ steps: number[]; values: number[]; min?: number[]; max?: number[]; downsampled: boolean; totalPoints: number }>(
       `/api/runs/${enc(firstRun)}/metrics/${enc(metricSelect.value)}?maxPoints=800`,
     );
     const rows = s.steps.map((step, i) => ({ step, value: s.values[i], min: s.min?.[i] ?? s.values[i], max: s.max?.[i] ?? s.values[i] }));
-    seriesView ??= await mount(seriesEl, seriesSpec(metricSelect.value));
-    replace(seriesView, 'series', rows);
+    if (rows.length === 0) return;
+    if (seriesView) replace(seriesView, 'series', rows);
+    else seriesView = await mount(seriesEl, { ...seriesSpec(metricSelect.value), datasets: { series: rows } } as never);
     seriesEl.dataset.totalPoints = String(s.totalPoints);
   };
+  runSelect.addEventListener('change', () => {
+    seriesView = undefined;
+    seriesEl.replaceChildren();
+    void loadSeries();
+  });
   metricSelect.addEventListener('change', () => {
     seriesView = undefined;
     seriesEl.replaceChildren();
