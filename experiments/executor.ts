@@ -133,6 +133,7 @@ export function workerFile(name: 'worker' | 'worker-light' = 'worker'): string {
 
 /** Trial jobs whose arm is a registered protocol need no tfjs: they go to the light worker. */
 export function needsFullWorker(task: JobTask): boolean {
+  if (task.config.kind === 'trial-block') return !task.config.shape.arms.every((a) => hasPolicy(a.policy));
   return task.config.kind !== 'trial' || !hasPolicy(task.config.arm.policy);
 }
 

@@ -4,6 +4,7 @@ import { loadSavedPolicy } from '../policies/saved.js';
 import type { JobOutcome, JobTask } from './job-types.js';
 import type { TrainJobConfig } from './jobs.js';
 import { runTrainJob } from './train-job.js';
+import { runTrialBlockJob } from './trial-blocks.js';
 import { type EnvPool, runTrialJob } from './trial-job.js';
 
 export type { JobOutcome, JobTask, StoredEpisode } from './job-types.js';
@@ -20,6 +21,7 @@ export { aggregateEndpoint, episodeKey } from './trial-job.js';
  */
 export async function runJob(task: JobTask, emit: EventSink, signal?: AbortSignal, envs?: EnvPool): Promise<JobOutcome> {
   if (task.config.kind === 'trial') return runTrialJob(task, task.config, emit, loadSavedPolicy, envs);
+  if (task.config.kind === 'trial-block') return runTrialBlockJob(task, task.config, emit, loadSavedPolicy, signal);
   return encodeEpisodes(await runTrainJob(task, task.config as TrainJobConfig, emit, signal));
 }
 

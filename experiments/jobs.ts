@@ -1,9 +1,9 @@
 import { DqnConfigSchema, type DqnConfig } from '../agents/dqn-config.js';
 import { describeValue, TwinlabError } from '../engine/errors.js';
 import { deriveSeed } from '../engine/random.js';
-import type { CohortMember, TwinDefinition } from '../engine/twin.js';
+import type { CohortMember, CohortRequest, TwinDefinition } from '../engine/twin.js';
 import { isPersonalCohort, resolvePersonalCohort } from './personal-cohort.js';
-import { baseAgentConfig, type ExperimentSpec, type SweepSpec, setPath, stepsForDays, type TrainSpec, type TrialSpec, trialTarget } from './spec.js';
+import { baseAgentConfig, cohortSize, type ExperimentSpec, type PopulationCohort, type SweepSpec, setPath, stepsForDays, type TrainSpec, type TrialSpec, trialTarget } from './spec.js';
 
 /**
  * Expansion of a validated spec into jobs. Job `index` orders the jobs; the id is
@@ -54,11 +54,29 @@ export interface TrialJobConfig {
   policySeed: number;
   endpoints: string[];
   keyframeInterval: number;
+  /** false: the episode logs are not stored (spec `keepEpisodes.every`: only every k-th patient's are); endpoints still are. */
+  keepEpisodes?: false;
   /** Spec `frames: true`: each step is emitted as a trajectory.frame event while the job runs. */
   frames?: true;
 }
 
-export type JobConfig = TrainJobConfig | TrialJobConfig;
+/**
+ * A block of a streaming trial (spec `streaming`): patients at enrolment positions [from, to) of a
+ * population cohort without inclusion rules (so position = candidate index), every replicate and arm.
+ * It carries the cohort request and the trial's shape instead of the patients: the worker regenerates
+ * each patient with `cohortMemberAt` and each job config with `trialJobConfig`, exactly as `generateTrial`
+ * does on the coordinator (trial-blocks.ts runs it).
+ */
+export interface TrialBlockConfig {
+  kind: 'trial-block';
+  cohort: CohortRequest;
+  shape: TrialShape;
+  replicates: number;
+  from: number;
+  to: number;
+}
+
+export type JobConfig = TrainJobConfig | TrialJobConfig | TrialBlockConfig;
 
 export interface JobSpec {
   id: string;
@@ -83,7 +101,8 @@ export function expandJobs(experimentId: string, spec: ExperimentSpec): JobSpec[
  * once the generator gets there.
  */
 export function generateJobs(experimentId: string, spec: ExperimentSpec): Generator<JobSpec> {
-  return spec.kind === 'trial' ? generateTrial(experimentId, spec) : generateTraining(experimentId, spec);
+  if (spec.kind === 'trial') return spec.streaming ? generateTrialBlocks(experimentId, spec) : generateTrial(experimentId, spec);
+  return generateTraining(experimentId, spec);
 }
 
 /**
@@ -150,6 +169,21 @@ function* generateTraining(experimentId: string, spec: TrainSpec | SweepSpec): G
   }
 }
 
+/** The cohort request of a population cohort (its seed defaults to the trial's). */
+export function cohortRequest(spec: TrialSpec): CohortRequest {
+  const cohort = spec.cohort as PopulationCohort;
+  return { population: cohort.population as string, size: cohort.size, seed: cohort.seed ?? spec.seed, generated: cohort.generated };
+}
+
+/**
+ * Candidate `index` of a population cohort — the twin's `cohortMember`, or for an env without a twin a
+ * bare `patient-<i>`. The one function the coordinator (enrolment) and a trial block's worker both call.
+ */
+export function cohortMemberAt(twin: TwinDefinition | undefined, request: CohortRequest, index: number): CohortMember {
+  if (!twin) return { index, patientId: `patient-${index}`, envOptions: {} };
+  return { ...twin.cohortMember(request, index), index };
+}
+
 /** Maximum candidates scanned per enrolled patient when inclusion rules filter the population. */
 const MAX_SCREENED_PER_PATIENT = 50;
 
@@ -165,19 +199,19 @@ export function* enrolledMembers(spec: TrialSpec, twin: TwinDefinition | undefin
     yield* resolvePersonalCohort(cohort).members;
     return;
   }
+  const request = cohortRequest(spec);
   if (!twin) {
-    for (let i = 0; i < cohort.size; i++) yield { index: i, patientId: `patient-${i}`, envOptions: {} };
+    for (let i = 0; i < cohort.size; i++) yield cohortMemberAt(undefined, request, i);
     return;
   }
-  const request = { population: cohort.population as string, size: cohort.size, seed: cohort.seed ?? spec.seed, generated: cohort.generated };
   const rules = Object.entries(cohort.inclusion ?? {});
   let enrolled = 0;
   const limit = rules.length === 0 ? cohort.size : cohort.size * MAX_SCREENED_PER_PATIENT;
   for (let c = 0; c < limit && enrolled < cohort.size; c++) {
-    const member = twin.cohortMember(request, c);
+    const member = cohortMemberAt(twin, request, c);
     if (rules.every(([key, rule]) => passes(member.covariates?.[key], rule))) {
       enrolled++;
-      yield { ...member, index: c };
+      yield member;
     }
   }
   if (enrolled < cohort.size) {
@@ -198,41 +232,18 @@ function passes(value: number | string | undefined, rule: { min?: number; max?: 
 
 function* generateTrial(experimentId: string, spec: TrialSpec): Generator<JobSpec> {
   const { envId, twin } = trialTarget(spec.cohort);
-  const steps = spec.duration.steps ?? (spec.duration.days !== undefined ? stepsForDays(envId, spec.duration.days, spec.scenario) : undefined);
+  const steps = trialSteps(spec, envId);
   let index = 0;
   let enrolled = 0;
   for (const member of enrolledMembers(spec, twin)) {
     for (let r = 0; r < spec.replicates; r++) {
-      for (const [a, arm] of spec.arms.entries()) {
-        const base = spec.paired
-          ? deriveSeed(spec.seed, 'patient', member.index, 'replicate', r)
-          : deriveSeed(spec.seed, 'patient', member.index, 'replicate', r, 'arm', a);
-        const episodeSeeds = Array.from({ length: spec.duration.episodes }, (_, k) => (k === 0 ? base : deriveSeed(base, 'episode', k)));
-        const envOptions: Record<string, unknown> = { ...spec.scenario, ...member.envOptions };
-        if (steps !== undefined) envOptions.maxEpisodeSteps = steps;
+      for (let a = 0; a < spec.arms.length; a++) {
         yield {
           id: jobId(experimentId, index),
           index,
           kind: 'trial',
           seed: deriveSeed(spec.seed, 'job', index),
-          config: {
-            kind: 'trial',
-            twinId: twin?.id ?? null,
-            envId,
-            envOptions,
-            patientIndex: member.index,
-            enrolled,
-            patientId: member.patientId,
-            covariates: member.covariates ?? {},
-            arm: { name: arm.name, policy: arm.policy, options: arm.options, ...(arm.shield !== undefined ? { shield: arm.shield } : {}) },
-            armIndex: a,
-            replicate: r,
-            episodeSeeds,
-            policySeed: base,
-            endpoints: [...spec.endpoints.primary, ...spec.endpoints.secondary],
-            keyframeInterval: spec.keyframeInterval,
-            ...(spec.frames ? { frames: true as const } : {}),
-          },
+          config: trialJobConfig(trialShape(spec, envId, twin, steps), member, enrolled, r, a),
         };
         index++;
       }
@@ -240,4 +251,97 @@ function* generateTrial(experimentId: string, spec: TrialSpec): Generator<JobSpe
     enrolled++;
   }
   if (index === 0) throw new TwinlabError('INVALID_SPEC', `trial expands to no jobs (cohort ${describeValue(spec.cohort)})`);
+}
+
+/** The jobs of a streaming trial: one per block of `streaming.blockSize` patients (see `TrialBlockConfig`). */
+function* generateTrialBlocks(experimentId: string, spec: TrialSpec): Generator<JobSpec> {
+  const { envId, twin } = trialTarget(spec.cohort);
+  const size = cohortSize(spec.cohort);
+  const blockSize = spec.streaming?.blockSize ?? size;
+  const shape = trialShape(spec, envId, twin, trialSteps(spec, envId));
+  const cohort = cohortRequest(spec);
+  for (let index = 0, from = 0; from < size; index++, from += blockSize) {
+    yield {
+      id: jobId(experimentId, index),
+      index,
+      kind: 'trial',
+      seed: deriveSeed(spec.seed, 'job', index),
+      config: { kind: 'trial-block', cohort, shape, replicates: spec.replicates, from, to: Math.min(size, from + blockSize) },
+    };
+  }
+}
+
+/** Decision steps per episode of a trial (from `duration.steps` or `duration.days`), if bounded. */
+export function trialSteps(spec: TrialSpec, envId: string): number | undefined {
+  return spec.duration.steps ?? (spec.duration.days !== undefined ? stepsForDays(envId, spec.duration.days, spec.scenario) : undefined);
+}
+
+/**
+ * What a trial job's config is made of besides its patient: plain JSON, so a worker given it (inside a
+ * trial block, see trial-blocks.ts) builds exactly the job configs the coordinator would.
+ */
+export interface TrialShape {
+  twinId: string | null;
+  envId: string;
+  scenario: Record<string, unknown>;
+  steps: number | null;
+  trialSeed: number;
+  paired: boolean;
+  episodes: number;
+  arms: Array<TrialJobConfig['arm']>;
+  endpoints: string[];
+  keyframeInterval: number;
+  /** Episode logs are kept for enrolment positions divisible by this (1 = every patient). */
+  keepEvery: number;
+  /** Spec `frames: true`. */
+  frames?: boolean;
+}
+
+export function trialShape(spec: TrialSpec, envId: string, twin: TwinDefinition | undefined, steps: number | undefined): TrialShape {
+  return {
+    twinId: twin?.id ?? null,
+    envId,
+    scenario: spec.scenario,
+    steps: steps ?? null,
+    trialSeed: spec.seed,
+    paired: spec.paired,
+    episodes: spec.duration.episodes,
+    arms: spec.arms.map((arm) => ({ name: arm.name, policy: arm.policy, options: arm.options, ...(arm.shield !== undefined ? { shield: arm.shield } : {}) })),
+    endpoints: [...spec.endpoints.primary, ...spec.endpoints.secondary],
+    keyframeInterval: spec.keyframeInterval,
+    keepEvery: spec.keepEpisodes?.every ?? 1,
+    ...(spec.frames ? { frames: true } : {}),
+  };
+}
+
+/** The config of the job of (patient `member` at enrolment position `enrolled`, replicate r, arm a). */
+export function trialJobConfig(shape: TrialShape, member: CohortMember, enrolled: number, r: number, a: number): TrialJobConfig {
+  const arm = shape.arms[a] as TrialJobConfig['arm'];
+  const base = shape.paired
+    ? deriveSeed(shape.trialSeed, 'patient', member.index, 'replicate', r)
+    : deriveSeed(shape.trialSeed, 'patient', member.index, 'replicate', r, 'arm', a);
+  const episodeSeeds = Array.from({ length: shape.episodes }, (_, k) => (k === 0 ? base : deriveSeed(base, 'episode', k)));
+  const envOptions: Record<string, unknown> = { ...shape.scenario, ...member.envOptions };
+  if (shape.steps !== null) envOptions.maxEpisodeSteps = shape.steps;
+  const config: TrialJobConfig = {
+    kind: 'trial',
+    twinId: shape.twinId,
+    envId: shape.envId,
+    envOptions,
+    patientIndex: member.index,
+    enrolled,
+    patientId: member.patientId,
+    covariates: member.covariates ?? {},
+    arm: { ...arm },
+    armIndex: a,
+    replicate: r,
+    episodeSeeds,
+    policySeed: base,
+    endpoints: [...shape.endpoints],
+    keyframeInterval: shape.keyframeInterval,
+  };
+  // Only when some logs are dropped, so the default trial's job configs are unchanged.
+  if (enrolled % shape.keepEvery !== 0) config.keepEpisodes = false;
+  if (shape.frames) config.frames = true;
+  return config;
 }

@@ -7,7 +7,7 @@ import type { TwinlabEvent } from '../engine/events.js';
 import { TwinlabError } from '../engine/errors.js';
 import { codeVersion } from './code-version.js';
 import type { EncodedEpisode } from './episode-codec.js';
-import { batchTasks, type Executor, type ExecutorHandlers, PiscinaExecutor } from './executor.js';
+import { type Executor, type ExecutorHandlers, PiscinaExecutor } from './executor.js';
 import type { JobOutcome, JobTask, StoredEpisode } from './job-types.js';
 
 /**
@@ -19,7 +19,7 @@ import type { JobOutcome, JobTask, StoredEpisode } from './job-types.js';
  * (the outcome, episode bytes in base64) or `failed`. The coordinator reads that stream and calls the
  * runner's handlers, so the runner and store do not know where jobs ran.
  *
- * - Batches (`batchTasks`: the arms of one patient, ≤ 16 jobs) keep the per-job queue cost low.
+ * - Queue jobs (`queueBatches`: up to `batchSize` trial jobs, default 64; a training job or a streaming trial's block alone) keep the per-job queue cost low.
  *   A BullMQ job id is derived from the experiment and the batch's job indices, so a resumed
  *   coordinator re-attaches to a batch still queued (or already done) instead of queueing it again.
  * - At most `window` batches are outstanding at a time: Redis and coordinator memory stay bounded
@@ -163,6 +163,35 @@ export interface BatchResult {
   outcomes: Record<string, WireOutcome>;
 }
 
+/** Most jobs in one queue job (the payload limit). */
+export const MAX_QUEUE_BATCH = 1024;
+/** Default jobs per queue job: with one-day glucose patients (≈ 10 ms of CPU per job) the queue's fixed cost per queue job is then spread over 64 jobs. */
+export const DEFAULT_QUEUE_BATCH = 64;
+
+/**
+ * Queue jobs: consecutive trial jobs (one patient and arm each) grouped up to `batchSize` — the worker's
+ * pool splits them again by patient (`batchTasks`), so the arms of a patient still share its env — and
+ * every other job (training, a streaming trial's block, already large) alone. Grouping never changes
+ * results (jobs are independent; seeds come from job indices).
+ */
+export function queueBatches(tasks: JobTask[], batchSize: number = DEFAULT_QUEUE_BATCH): JobTask[][] {
+  const batches: JobTask[][] = [];
+  let open: JobTask[] | undefined;
+  for (const task of tasks) {
+    if (task.config.kind !== 'trial') {
+      batches.push([task]);
+      open = undefined;
+      continue;
+    }
+    if (open === undefined || open.length >= batchSize) {
+      open = [];
+      batches.push(open);
+    }
+    open.push(task);
+  }
+  return batches;
+}
+
 /** Stream entries kept per experiment (approximate trim): bounds Redis memory when the coordinator is away. */
 export const STREAM_MAXLEN = 20_000;
 
@@ -175,6 +204,8 @@ export interface RedisExecutorOptions {
   queue?: string;
   /** Batches outstanding at a time (default 256). */
   window?: number;
+  /** Trial jobs per queue job (default 64, at most 1024; see `queueBatches`). */
+  batchSize?: number;
   /** Attempts per batch before its jobs are recorded failed (default 2). */
   attempts?: number;
   /** Fail the run when Redis has been unreachable this long (default 30 s). */
@@ -203,6 +234,7 @@ export class RedisExecutor implements Executor {
   readonly target: RedisTarget;
   readonly queueName: string;
   private readonly window: number;
+  readonly batchSize: number;
   private readonly attempts: number;
   private readonly unreachableMs: number;
   private readonly reconcileMs: number;
@@ -214,6 +246,7 @@ export class RedisExecutor implements Executor {
     this.target = parseRedisUrl(options.url ?? DEFAULT_REDIS_URL);
     this.queueName = checkQueueName(options.queue ?? DEFAULT_QUEUE);
     this.window = options.window ?? 256;
+    this.batchSize = options.batchSize ?? DEFAULT_QUEUE_BATCH;
     this.attempts = options.attempts ?? 2;
     this.unreachableMs = options.unreachableMs ?? 30_000;
     this.reconcileMs = options.reconcileMs ?? 1_000;
@@ -222,9 +255,11 @@ export class RedisExecutor implements Executor {
     for (const [name, value, min] of [
       ['window', this.window, 1],
       ['attempts', this.attempts, 1],
+      ['batchSize', this.batchSize, 1],
     ] as const) {
       if (!Number.isInteger(value) || value < min) throw new TwinlabError('INVALID_ARGUMENT', `${name} must be an integer ≥ ${min}, got ${value}`);
     }
+    if (this.batchSize > MAX_QUEUE_BATCH) throw new TwinlabError('INVALID_ARGUMENT', `batchSize must be at most ${MAX_QUEUE_BATCH}, got ${this.batchSize}`);
   }
 
   private getQueue(): { queue: Queue; redis: Redis } {
@@ -253,6 +288,7 @@ export class RedisExecutor implements Executor {
     const { queue, redis } = this.getQueue();
     const run = new CoordinatorRun(this, queue, redis, jobs, handlers, signal, {
       window: this.window,
+      batchSize: this.batchSize,
       attempts: this.attempts,
       unreachableMs: this.unreachableMs,
       reconcileMs: this.reconcileMs,
@@ -305,11 +341,11 @@ class CoordinatorRun {
     private readonly jobs: JobTask[],
     private readonly handlers: ExecutorHandlers,
     private readonly signal: AbortSignal | undefined,
-    private readonly options: { window: number; attempts: number; unreachableMs: number; reconcileMs: number; codeVersion: string },
+    private readonly options: { window: number; batchSize: number; attempts: number; unreachableMs: number; reconcileMs: number; codeVersion: string },
   ) {
     this.experimentId = (jobs[0] as JobTask).experimentId;
     this.stream = keys.stream(owner.queueName, this.experimentId);
-    this.batches = batchTasks(jobs);
+    this.batches = queueBatches(jobs, options.batchSize);
     this.stopped = new Promise<void>((resolve) => {
       this.stop = resolve;
     });
@@ -567,6 +603,30 @@ export function workerId(): string {
 
 // ---- worker ----------------------------------------------------------------------------------------
 
+const ArmSchema = z.object({ name: z.string(), policy: z.string().min(1), options: z.record(z.string(), z.unknown()), shield: z.union([z.literal(true), z.string()]).optional() });
+
+/** A streaming trial's block (jobs.ts `TrialBlockConfig`): the cohort request and the trial's shape, never patient data. */
+const TrialBlockSchema = z.object({
+  kind: z.literal('trial-block'),
+  cohort: z.object({ population: z.string().optional(), size: z.number().int().min(1), seed: z.number().int(), generated: z.boolean().optional() }),
+  shape: z.object({
+    twinId: z.string().nullable(),
+    envId: z.string(),
+    scenario: z.record(z.string(), z.unknown()),
+    steps: z.number().int().min(1).nullable(),
+    trialSeed: z.number().int(),
+    paired: z.boolean(),
+    episodes: z.number().int().min(1),
+    arms: z.array(ArmSchema).min(1),
+    endpoints: z.array(z.string()),
+    keyframeInterval: z.number().int().min(0),
+    keepEvery: z.number().int().min(1),
+  }),
+  replicates: z.number().int().min(1),
+  from: z.number().int().min(0),
+  to: z.number().int().min(1),
+});
+
 const JobTaskSchema = z.object({
   id: z.string().min(1),
   index: z.number().int().min(0),
@@ -586,7 +646,7 @@ const JobTaskSchema = z.object({
         enrolled: z.number().int().min(0),
         patientId: z.string(),
         covariates: z.record(z.string(), z.union([z.number(), z.string()])),
-        arm: z.object({ name: z.string(), policy: z.string().min(1), options: z.record(z.string(), z.unknown()), shield: z.union([z.literal(true), z.string()]).optional() }),
+        arm: ArmSchema,
         armIndex: z.number().int().min(0),
         replicate: z.number().int().min(0),
         episodeSeeds: z.array(z.number().int()).min(1),
@@ -607,6 +667,7 @@ const JobTaskSchema = z.object({
         evalEpisodes: z.number().int().min(0),
       })
       .passthrough(),
+    TrialBlockSchema,
   ]),
 });
 
@@ -615,7 +676,7 @@ export const BatchPayloadSchema = z.object({
   codeVersion: z.string().min(1),
   experimentId: z.string().min(1),
   stream: z.string().min(1),
-  tasks: z.array(JobTaskSchema).min(1).max(64),
+  tasks: z.array(JobTaskSchema).min(1).max(MAX_QUEUE_BATCH),
 });
 
 /** "tasks.3.config.arm.policy: …" — the first problems of a zod error, naming the field. */
@@ -653,6 +714,18 @@ export function validateBatch(data: unknown, expectedVersion: string, checks: Ta
     const where = `tasks.${i} (${task.id})`;
     if (task.experimentId !== payload.experimentId) throw new TwinlabError('INVALID_ARGUMENT', `${where}: experimentId differs from the batch's`);
     const config = task.config;
+    if (config.kind === 'trial-block') {
+      // A block names its env, twin and arms once, in its shape; the worker regenerates the patients.
+      const shape = config.shape;
+      if (!checks.hasEnv(shape.envId)) throw new TwinlabError('INVALID_ARGUMENT', `${where}: config.shape.envId "${shape.envId}" is not a registered env`);
+      if (shape.twinId !== null && !checks.hasTwin(shape.twinId)) throw new TwinlabError('INVALID_ARGUMENT', `${where}: config.shape.twinId "${shape.twinId}" is not a registered twin`);
+      for (const [a, arm] of shape.arms.entries()) {
+        if (!checks.hasPolicy(arm.policy) && !checks.isSavedPolicy(arm.policy)) {
+          throw new TwinlabError('INVALID_ARGUMENT', `${where}: config.shape.arms.${a}.policy "${arm.policy}" is neither a registered policy nor a saved-policy directory on this host`);
+        }
+      }
+      continue;
+    }
     if (!checks.hasEnv(config.envId)) throw new TwinlabError('INVALID_ARGUMENT', `${where}: config.envId "${config.envId}" is not a registered env`);
     if (config.kind === 'trial') {
       if (config.twinId !== null && !checks.hasTwin(config.twinId)) throw new TwinlabError('INVALID_ARGUMENT', `${where}: config.twinId "${config.twinId}" is not a registered twin`);

@@ -13,7 +13,9 @@ import { currentOwner, LEASE_RENEW_MS, LEASE_TTL_MS, leaseIsLive } from './lease
 import { cohortSize, type ExperimentSpec, hypothesisOf, type TrialSpec, validateSpec } from './spec.js';
 import type { ExperimentRecord, ExperimentStatus, JobRecord, Store } from './store.js';
 import { checkpointDirFor } from './train-job.js';
-import { analyzeTrial, type TrialAnalysis } from './trial-analysis.js';
+import { StreamingTrialAggregator } from './streaming-trial.js';
+import { analyzeTrial, type TrialAnalysis, type TrialEndpointMeta } from './trial-analysis.js';
+import type { TrialBlockResult } from './trial-blocks.js';
 
 /**
  * The experiment runner: the one path by which the CLI, the server and the tests run experiments.
@@ -140,7 +142,9 @@ export async function resumeExperiment(options: RunnerOptions & { id: string }):
   try {
     store.resetUnfinishedJobs(id);
     const spec = experiment.spec as ExperimentSpec;
-    const pending = store.listJobs(id).filter((j) => j.status !== 'finished');
+    // Only the unfinished rows are read: a streaming trial's finished blocks hold its patients' values.
+    const pendingIds = store.prepare("SELECT id FROM jobs WHERE experiment_id = ? AND status != 'finished' ORDER BY idx").raw(true).all(id) as Array<[string]>;
+    const pending = pendingIds.map(([jobId]) => store.getJob(jobId) as JobRecord);
     const tasks = pending.map((j) => {
       const task = toTask(store, id, { id: j.id, index: j.index, kind: j.kind as JobSpec['kind'], config: j.config as JobSpec['config'], seed: j.seed });
       if (j.kind === 'train') {
@@ -263,6 +267,9 @@ async function executeAndFinish(
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
   const buffer = new EventBuffer(store, id, fail);
   const byId = new Map(tasks.map((t) => [t.id, t]));
+  // Streaming trials aggregate each block as it is stored (blocks finished before a resume first).
+  const streaming = spec.kind === 'trial' && spec.streaming !== undefined ? streamingAggregator(spec) : undefined;
+  if (streaming) for (const block of finishedBlocks(store, id)) streaming.push(block);
   // A job resumed from a checkpoint announces itself again: its first run.started is not stored twice.
   const resumed = new Set(tasks.filter((t) => t.checkpointPath !== undefined).map((t) => t.id));
   try {
@@ -309,6 +316,7 @@ async function executeAndFinish(
             store.markJobFinished(jobId, outcome.result);
             store.appendEvents(id, jobId, [finished]);
           });
+          if (streaming && outcome.result.kind === 'trial-block') streaming.push(outcome.result as unknown as TrialBlockResult);
           options.onEvent?.({ experimentId: id, jobId, event: finished });
         }),
         onFailed: guard((jobId, error, stack) => {
@@ -338,7 +346,7 @@ async function executeAndFinish(
   }
   if (failure === undefined) {
     try {
-      return finish(store, id, spec, options.signal);
+      return streaming ? finishStreaming(store, id, streaming, options.signal) : finish(store, id, spec, options.signal);
     } catch (error) {
       fail(error);
     }
@@ -391,8 +399,8 @@ function recordFailure(store: Store, id: string, error: unknown): ExperimentOutc
   return { id, status: 'failed', error: notes.length > 0 ? `${reason} (${notes.join('; ')})` : reason, jobs };
 }
 
-function finish(store: Store, id: string, spec: ExperimentSpec, signal: AbortSignal | undefined): ExperimentOutcome {
-  const jobs = store.listJobs(id);
+function finish(store: Store, id: string, spec: ExperimentSpec | undefined, signal: AbortSignal | undefined, listed?: JobRecord[]): ExperimentOutcome {
+  const jobs = listed ?? store.listJobs(id);
   const failed = jobs.filter((j) => j.status === 'failed');
   const unfinished = jobs.filter((j) => j.status !== 'finished');
   if (signal?.aborted && unfinished.length > 0) {
@@ -411,7 +419,7 @@ function finish(store: Store, id: string, spec: ExperimentSpec, signal: AbortSig
   }
   // 7. analyse
   let trial: TrialAnalysis | undefined;
-  if (spec.kind === 'trial') {
+  if (spec?.kind === 'trial') {
     trial = analyzeTrialJobs(spec, jobs);
     store.saveTrialResult(id, trial);
   }
@@ -420,23 +428,75 @@ function finish(store: Store, id: string, spec: ExperimentSpec, signal: AbortSig
   return trial ? { id, status: 'finished', jobs, trial } : { id, status: 'finished', jobs };
 }
 
+/** The endpoints of a trial spec with their metadata and declared hypotheses, in spec order. */
+export function trialEndpointMetas(spec: TrialSpec): TrialEndpointMeta[] {
+  const twin = spec.cohort.twin ? getTwin(spec.cohort.twin) : undefined;
+  const primary = new Set(spec.endpoints.primary);
+  return [...spec.endpoints.primary, ...spec.endpoints.secondary].map((eid) => {
+    const d = endpointDefinition(twin, eid);
+    const { hypothesis, margin, alpha } = hypothesisOf(spec, d.id);
+    return { id: d.id, label: d.label, unit: d.unit, kind: d.kind, better: d.better, safety: d.safety ?? false, primary: primary.has(d.id), hypothesis, margin, alpha };
+  });
+}
+
+/** The streaming analysis of a trial spec with `streaming` (streaming-trial.ts), empty. */
+export function streamingAggregator(spec: TrialSpec): StreamingTrialAggregator {
+  return new StreamingTrialAggregator({
+    endpoints: trialEndpointMetas(spec),
+    arms: spec.arms.map((a) => a.name),
+    reference: spec.reference,
+    patients: cohortSize(spec.cohort),
+    replicates: spec.replicates,
+    seed: spec.seed,
+    primary: spec.endpoints.primary,
+    resamples: spec.streaming?.resamples,
+    blockSize: spec.streaming?.blockSize,
+  });
+}
+
+/** The stored results of an experiment's finished trial blocks, read one row at a time (never all at once). */
+export function* finishedBlocks(store: Store, experimentId: string): Generator<TrialBlockResult> {
+  const rows = store.prepare("SELECT result FROM jobs WHERE experiment_id = ? AND status = 'finished' ORDER BY idx").raw(true).iterate(experimentId) as Iterable<[string | null]>;
+  for (const [text] of rows) {
+    const result = text === null ? undefined : (JSON.parse(text) as { kind?: string });
+    if (result?.kind === 'trial-block') yield result as TrialBlockResult;
+  }
+}
+
+/**
+ * `finish` for a streaming trial: the analysis is the aggregator's, and the job records returned carry
+ * no results (a block's result holds its patients' values; all of them at once would be the whole cohort).
+ */
+function finishStreaming(store: Store, id: string, aggregator: StreamingTrialAggregator, signal: AbortSignal | undefined): ExperimentOutcome {
+  const jobs = (
+    store.prepare('SELECT id, idx, kind, seed, status, attempts, error FROM jobs WHERE experiment_id = ? ORDER BY idx').all(id) as Array<{
+      id: string;
+      idx: number;
+      kind: string;
+      seed: number;
+      status: JobRecord['status'];
+      attempts: number;
+      error: string | null;
+    }>
+  ).map((r): JobRecord => ({ id: r.id, experimentId: id, index: r.idx, kind: r.kind, config: undefined, seed: r.seed, status: r.status, attempts: r.attempts, ...(r.error !== null ? { error: r.error } : {}) }));
+  const unfinished = jobs.filter((j) => j.status !== 'finished');
+  if (unfinished.length > 0) return finish(store, id, undefined, signal, jobs);
+  const trial = aggregator.result();
+  store.saveTrialResult(id, trial);
+  store.setExperimentStatus(id, 'finished');
+  return { id, status: 'finished', jobs, trial };
+}
+
 /** The paired analysis of a finished trial: its job results tabulated by patient (enrolment position), arm and replicate, then analyzeTrial. */
 export function analyzeTrialJobs(spec: TrialSpec, jobs: Array<Pick<JobRecord, 'config' | 'result'>>, options: { resamples?: number } = {}): TrialAnalysis {
-  const twin = spec.cohort.twin ? getTwin(spec.cohort.twin) : undefined;
   const table = new Map<string, Record<string, number>>();
   for (const job of jobs) {
     const config = job.config as TrialJobConfig;
     const result = job.result as { endpoints: Record<string, number> };
     table.set(`${config.enrolled}\0${config.arm.name}\0${config.replicate}`, result.endpoints);
   }
-  const primary = new Set(spec.endpoints.primary);
-  const endpoints = [...spec.endpoints.primary, ...spec.endpoints.secondary].map((eid) => {
-    const d = endpointDefinition(twin, eid);
-    const { hypothesis, margin, alpha } = hypothesisOf(spec, d.id);
-    return { id: d.id, label: d.label, unit: d.unit, kind: d.kind, better: d.better, safety: d.safety ?? false, primary: primary.has(d.id), hypothesis, margin, alpha };
-  });
   return analyzeTrial({
-    endpoints,
+    endpoints: trialEndpointMetas(spec),
     arms: spec.arms.map((a) => a.name),
     reference: spec.reference,
     patients: cohortSize(spec.cohort),

@@ -47,6 +47,9 @@ export const SPEC_LIMITS = {
   jobs: 100_000,
 } as const;
 
+/** Bounds of a streaming trial's block size and bootstrap replicates. */
+export const STREAMING_LIMITS = { blockSize: 10_000, resamples: 100_000 } as const;
+
 const atMost = (limit: number) => ({ message: `must be at most ${limit.toLocaleString('en-US')} (experiments/README.md, Limits)` });
 
 const common = {
@@ -167,6 +170,22 @@ export const TrialSpecSchema = z.strictObject({
    * is about 0.5 MB per episode, so keep it for small or demonstration trials.
    */
   frames: z.boolean().optional(),
+  /**
+   * Full episode logs only for the patients at enrolment positions divisible by `every` (absent: every
+   * patient's, as before); endpoints and summaries are kept for all.
+   */
+  keepEpisodes: z.strictObject({ every: z.number().int().positive() }).optional(),
+  /**
+   * Streaming aggregation for very large cohorts (experiments/README.md, "Streaming trials"): jobs are
+   * blocks of `blockSize` patients regenerated in the workers from (seed, index), results are aggregated
+   * as they arrive (Poisson bootstrap with `resamples` replicates), and memory does not grow with the cohort.
+   */
+  streaming: z
+    .strictObject({
+      blockSize: z.number().int().positive().max(STREAMING_LIMITS.blockSize, atMost(STREAMING_LIMITS.blockSize)).default(250),
+      resamples: z.number().int().min(100).max(STREAMING_LIMITS.resamples, atMost(STREAMING_LIMITS.resamples)).default(1000),
+    })
+    .optional(),
 });
 
 export const ExperimentSpecSchema = z.discriminatedUnion('kind', [TrainSpecSchema, SweepSpecSchema, TrialSpecSchema]);
@@ -214,9 +233,11 @@ export function validateSpec(raw: unknown, options: ValidateOptions = {}): Exper
   const jobs = jobCount(spec);
   if (jobs > SPEC_LIMITS.jobs) {
     const size = spec.kind === 'trial' && isPersonalCohort(spec.cohort) ? 'cohort.draws' : 'cohort.size';
-    const [path, how] = spec.kind === 'trial' ? [size, `${size} × replicates × arms`] : ['grid', 'grid points × seeds'];
+    const streaming = spec.kind === 'trial' && spec.streaming !== undefined;
+    const [path, how] = spec.kind === 'trial' ? (streaming ? ['streaming.blockSize', `⌈${size} / streaming.blockSize⌉`] : [size, `${size} × replicates × arms`]) : ['grid', 'grid points × seeds'];
     const limit = SPEC_LIMITS.jobs.toLocaleString('en-US');
-    throw specError([{ path, message: `the experiment expands to ${jobs.toLocaleString('en-US')} jobs (${how}); at most ${limit} (experiments/README.md, Limits)` }]);
+    const hint = spec.kind === 'trial' && !streaming ? '; a larger trial needs `streaming: {}` (results aggregated as they arrive)' : '';
+    throw specError([{ path, message: `the experiment expands to ${jobs.toLocaleString('en-US')} jobs (${how}); at most ${limit} (experiments/README.md, Limits)${hint}` }]);
   }
   if (spec.kind === 'trial') checkTrial(spec, options, errors);
   else checkTraining(spec, options, errors);
@@ -226,7 +247,10 @@ export function validateSpec(raw: unknown, options: ValidateOptions = {}): Exper
 
 /** Jobs a schema-valid spec expands to, computed without expanding it. */
 export function jobCount(spec: ExperimentSpec): number {
-  if (spec.kind === 'trial') return cohortSize(spec.cohort) * spec.replicates * spec.arms.length;
+  if (spec.kind === 'trial') {
+    if (spec.streaming) return Math.ceil(cohortSize(spec.cohort) / spec.streaming.blockSize);
+    return cohortSize(spec.cohort) * spec.replicates * spec.arms.length;
+  }
   if (spec.kind === 'sweep') return Object.values(spec.grid).reduce((n, values) => n * values.length, 1) * spec.seeds;
   return spec.seeds;
 }
@@ -434,6 +458,13 @@ export function availableEndpoints(twin: TwinDefinition | undefined): string[] {
 
 function checkTrial(spec: TrialSpec, options: ValidateOptions, errors: SpecError[]): void {
   const cohort = spec.cohort as PopulationCohort | PersonalCohort;
+  if (spec.streaming !== undefined) {
+    // A block's worker regenerates patient i from (cohort seed, i): that needs enrolment position = candidate index.
+    if (isPersonalCohort(cohort)) errors.push({ path: 'streaming', message: 'not available for a personal cohort (its draws are read from a file on the coordinator); remove streaming' });
+    else if (cohort.inclusion !== undefined) {
+      errors.push({ path: 'cohort.inclusion', message: 'not available with streaming (a worker must find patient i without screening candidates 0…i); remove the rules or streaming' });
+    }
+  }
   let twin: TwinDefinition | undefined;
   if (cohort.twin !== undefined) {
     try {

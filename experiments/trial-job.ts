@@ -121,7 +121,8 @@ export async function runTrialJob(_task: JobTask, config: TrialJobConfig, emit: 
         data: { episode: summary.episode, return: summary.return, length: summary.length, terminated: summary.terminated, metrics: values },
       };
       emit(event);
-      // Encoded here, in the worker: the main thread only writes the bytes.
+      // Encoded here, in the worker: the main thread only writes the bytes. Unsampled patients (keepEpisodes) keep none.
+      if (config.keepEpisodes === false) return;
       episodes.push({
         key: episodeKey(summary.episode),
         encoded: encodeEpisode(log),

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { JobTask } from './job-types.js';
-import type { TrialJobConfig } from './jobs.js';
+import type { TrialBlockConfig, TrialJobConfig } from './jobs.js';
+import { runTrialBlockJob } from './trial-blocks.js';
 import { EnvPool, runTrialJob } from './trial-job.js';
 import { serveJobs } from './worker-protocol.js';
 
@@ -12,7 +13,11 @@ import { serveJobs } from './worker-protocol.js';
 export default async function runInLightWorker({ tasks, port }: { tasks: JobTask[]; port: MessagePort }): Promise<boolean> {
   const envs = new EnvPool();
   try {
-    return await serveJobs(tasks, port, (t, emit) => runTrialJob(t, t.config as TrialJobConfig, emit, undefined, envs));
+    return await serveJobs(tasks, port, (t, emit, signal) =>
+      t.config.kind === 'trial-block'
+        ? runTrialBlockJob(t, t.config as TrialBlockConfig, emit, undefined, signal)
+        : runTrialJob(t, t.config as TrialJobConfig, emit, undefined, envs),
+    );
   } finally {
     envs.close();
   }

@@ -40,6 +40,9 @@ export const SUITE_TRIAL = {
   endpoints: { primary: ['return'], secondary: ['length', 'terminated'] },
 };
 
+/** The same trial streamed (spec `streaming`): blocks of 4 patients regenerated in the workers, logs of every 2nd patient. */
+export const SUITE_STREAMING_TRIAL = { ...SUITE_TRIAL, name: 'executor suite streaming', streaming: { blockSize: 4 }, keepEpisodes: { every: 2 } };
+
 export interface RunFingerprint {
   status: string;
   /** Per job (index order): its stored result, then its episode logs, as exact JSON hashed. */
@@ -47,6 +50,8 @@ export interface RunFingerprint {
   trial: string;
   /** run.finished events per job. */
   finishedEvents: number[];
+  /** Per job (index order): its result as stored. */
+  results: unknown[];
 }
 
 export function fingerprint(store: Store, id: string): RunFingerprint {
@@ -66,6 +71,7 @@ export function fingerprint(store: Store, id: string): RunFingerprint {
     }),
     trial: sha256Hex(encodeExactJson(store.getTrialResult(id) ?? null)),
     finishedEvents: jobs.map((j) => finished.get(j.id) ?? 0),
+    results: jobs.map((j) => j.result),
   };
 }
 
@@ -77,15 +83,30 @@ export async function runTrial(executor: Executor, spec: unknown = SUITE_TRIAL, 
   return { store, dir, fp: fingerprint(store, id) };
 }
 
-let reference: RunFingerprint | undefined;
-/** The inline run every configuration is compared with (computed once per test file). */
+const references = new Map<unknown, RunFingerprint>();
+/** The inline run every configuration is compared with (computed once per spec and test file). */
 export async function referenceRun(spec: unknown = SUITE_TRIAL): Promise<RunFingerprint> {
-  if (spec === SUITE_TRIAL && reference) return reference;
+  const known = references.get(spec);
+  if (known) return known;
   const { store, dir, fp } = await runTrial(new InlineExecutor(), spec);
   store.close();
   rmSync(dir, { recursive: true, force: true });
-  if (spec === SUITE_TRIAL) reference = fp;
+  references.set(spec, fp);
   return fp;
+}
+
+/**
+ * A streamed trial's blocks hold, per patient, exactly the endpoint values and (hashed per block) the
+ * trajectory hashes of the job-by-job run: its workers regenerated the same patients.
+ */
+function expectBlocksMatchJobs(blocks: unknown[], jobs: unknown[]): void {
+  const perJob = jobs as Array<{ patientIndex: number; arm: string; endpoints: Record<string, number>; trajectoryHash: string }>;
+  for (const raw of blocks) {
+    const block = raw as { from: number; to: number; values: Record<string, Record<string, number[]>>; blockHash: string };
+    const inBlock = perJob.filter((j) => j.patientIndex >= block.from && j.patientIndex < block.to);
+    expect(block.blockHash).toBe(sha256Hex(inBlock.map((j) => j.trajectoryHash).join('\n')));
+    for (const j of inBlock) for (const [e, v] of Object.entries(j.endpoints)) expect(block.values[e]?.[j.arm]?.[j.patientIndex - block.from]).toBe(v);
+  }
 }
 
 export function executorSuite(options: ExecutorSuiteOptions): void {
@@ -112,6 +133,28 @@ export function executorSuite(options: ExecutorSuiteOptions): void {
             expect(fp.jobs).toEqual(expected.jobs);
             expect(fp.trial).toBe(expected.trial);
             expect(fp.finishedEvents).toEqual(fp.jobs.map(() => 1));
+          } finally {
+            await options.release?.(config, executor);
+            await executor.close();
+          }
+        },
+        timeout,
+      );
+      it(
+        `${config}: a streamed trial (patients regenerated in the workers) gives the job-by-job run's values and hashes, and the inline streamed run's analysis`,
+        async () => {
+          const jobByJob = await referenceRun();
+          const expected = await referenceRun(SUITE_STREAMING_TRIAL);
+          expectBlocksMatchJobs(expected.results, jobByJob.results);
+          const executor = await options.make(config);
+          try {
+            const { store, dir, fp } = await runTrial(executor, SUITE_STREAMING_TRIAL, 'suite-streaming');
+            store.close();
+            rmSync(dir, { recursive: true, force: true });
+            expect(fp.status).toBe('finished');
+            expect(fp.jobs).toEqual(expected.jobs); // block results and the sampled episode logs
+            expect(fp.trial).toBe(expected.trial);
+            expectBlocksMatchJobs(fp.results, jobByJob.results);
           } finally {
             await options.release?.(config, executor);
             await executor.close();

@@ -1,0 +1,237 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../engine/hash.js';
+import { getTwin } from '../../engine/twin.js';
+import { Rng } from '../../engine/random.js';
+import { InlineExecutor } from '../../experiments/executor.js';
+import { expandJobs, type TrialBlockConfig, type TrialJobConfig } from '../../experiments/jobs.js';
+import { finishedBlocks, runExperiment, streamingAggregator } from '../../experiments/runner.js';
+import { type TrialSpec, validateSpec } from '../../experiments/spec.js';
+import { Store } from '../../experiments/store.js';
+import { ExactSum, LogSketch } from '../../experiments/streaming-stats.js';
+import { blockPatientConfigs, type TrialBlockResult } from '../../experiments/trial-blocks.js';
+import type { TrialAnalysis } from '../../experiments/trial-analysis.js';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function openStore(): Store {
+  const dir = mkdtempSync(join(tmpdir(), 'twinlab-streaming-'));
+  dirs.push(dir);
+  return Store.open(dir);
+}
+
+/** 240 cartpole "patients" × 2 random arms, unpaired (so the arms differ), 1 episode each. */
+const TRIAL = {
+  kind: 'trial',
+  name: 'streaming',
+  seed: 31,
+  cohort: { env: 'classic/cartpole-v1', size: 240 },
+  arms: [
+    { name: 'a', policy: 'random' },
+    { name: 'b', policy: 'random' },
+  ],
+  endpoints: { primary: ['return'], secondary: ['length', 'terminated'], hypotheses: { length: { hypothesis: 'equivalence', margin: 3 } } },
+  paired: false,
+};
+
+function shuffled<T>(values: T[], seed: number): T[] {
+  const rng = Rng.fromSeed(seed);
+  const out = [...values];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = rng.integer(0, i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+describe('streaming trials (spec `streaming`)', () => {
+  let exact: { store: Store; id: string; trial: TrialAnalysis } | undefined;
+  let streaming: { store: Store; id: string; trial: TrialAnalysis } | undefined;
+
+  it('a block worker regenerates exactly the job configs the coordinator expands (generated glucose patients)', () => {
+    const spec = {
+      kind: 'trial',
+      name: 'glucose blocks',
+      seed: 5,
+      cohort: { twin: 'glucose', population: 'adult', size: 5, generated: true },
+      arms: [
+        { name: 'bb', policy: 'glucose/basal-bolus' },
+        { name: 'pid', policy: 'glucose/pid' },
+      ],
+      duration: { steps: 12 },
+      replicates: 2,
+      keepEpisodes: { every: 2 },
+      endpoints: { primary: ['tir'] },
+    };
+    const expected = expandJobs('x', validateSpec(spec)).map((j) => j.config as TrialJobConfig);
+    const blocks = expandJobs('x', validateSpec({ ...spec, streaming: { blockSize: 2 } }));
+    expect(blocks.map((b) => [(b.config as TrialBlockConfig).from, (b.config as TrialBlockConfig).to])).toEqual([
+      [0, 2],
+      [2, 4],
+      [4, 5],
+    ]);
+    // The block carries no patient: only the cohort request and the trial's shape.
+    expect(JSON.stringify(blocks[0]?.config)).not.toContain('adult~');
+    const twin = getTwin('glucose');
+    const regenerated = blocks.flatMap((b) => {
+      const c = b.config as TrialBlockConfig;
+      return Array.from({ length: c.to - c.from }, (_, i) => blockPatientConfigs(c, c.from + i, twin)).flat();
+    });
+    expect(regenerated).toEqual(expected); // patient names, covariates (the generated parameters), seeds, env options, keepEpisodes
+    expect(expected.filter((c) => c.keepEpisodes === false).map((c) => c.enrolled)).toEqual([1, 1, 1, 1, 3, 3, 3, 3]);
+  });
+
+  it('same per-patient values and trajectory hashes as the trial run job by job; episode logs only for every k-th patient', async () => {
+    const exactStore = openStore();
+    const a = await runExperiment({ spec: TRIAL, id: 'exact', store: exactStore, executor: new InlineExecutor() });
+    expect(a.status).toBe('finished');
+    exact = { store: exactStore, id: 'exact', trial: a.trial as TrialAnalysis };
+    const store = openStore();
+    const b = await runExperiment({ spec: { ...TRIAL, streaming: { blockSize: 64 }, keepEpisodes: { every: 50 } }, id: 'streaming', store, executor: new InlineExecutor() });
+    expect(b.status).toBe('finished');
+    streaming = { store, id: 'streaming', trial: b.trial as TrialAnalysis };
+    expect(b.jobs.map((j) => j.status)).toEqual(['finished', 'finished', 'finished', 'finished']);
+
+    const jobs = exactStore.listJobs('exact');
+    const blocks = [...finishedBlocks(store, 'streaming')];
+    expect(blocks.map((x) => [x.from, x.to])).toEqual([
+      [0, 64],
+      [64, 128],
+      [128, 192],
+      [192, 240],
+    ]);
+    for (const block of blocks) {
+      const inBlock = jobs.filter((j) => (j.config as TrialJobConfig).enrolled >= block.from && (j.config as TrialJobConfig).enrolled < block.to);
+      expect(block.blockHash).toBe(sha256Hex(inBlock.map((j) => (j.result as { trajectoryHash: string }).trajectoryHash).join('\n')));
+      for (const j of inBlock) {
+        const c = j.config as TrialJobConfig;
+        const r = j.result as { endpoints: Record<string, number> };
+        for (const e of ['return', 'length', 'terminated']) expect(block.values[e]?.[c.arm.name]?.[c.enrolled - block.from]).toBe(r.endpoints[e]);
+      }
+    }
+    // Episode logs: patients 0, 50, 100, 150, 200 (both arms), under their block job.
+    const keys = store.listJobs('streaming').flatMap((j) => store.listEpisodes(j.id).map((e) => e.key));
+    expect(keys).toEqual(['p0.r0.a0.episode-0', 'p0.r0.a1.episode-0', 'p50.r0.a0.episode-0', 'p50.r0.a1.episode-0', 'p100.r0.a0.episode-0', 'p100.r0.a1.episode-0', 'p150.r0.a0.episode-0', 'p150.r0.a1.episode-0', 'p200.r0.a0.episode-0', 'p200.r0.a1.episode-0']);
+    const p50 = jobs.find((j) => (j.config as TrialJobConfig).enrolled === 50 && (j.config as TrialJobConfig).arm.name === 'b') as { id: string };
+    expect(store.getEpisode('streaming/job-0', 'p50.r0.a1.episode-0')).toEqual(exactStore.getEpisode(p50.id, 'episode-0'));
+    // Events: one run.started/run.finished per block and episode.ended of the sampled patients only.
+    const events = store.eventsAfter('streaming', 0, 10_000).map((e) => e.event.type);
+    expect(events.filter((t) => t === 'episode.ended')).toHaveLength(10);
+    expect(events.filter((t) => t === 'run.finished')).toHaveLength(4);
+  });
+
+  it('the report: same means, SDs, quantiles and Wilcoxon as the exact analysis; the Poisson-bootstrap CI close to the multinomial one', () => {
+    const x = exact?.trial as TrialAnalysis;
+    const s = streaming?.trial as TrialAnalysis & { aggregation?: { mode: string; resamples: number } };
+    expect(s.aggregation).toMatchObject({ mode: 'streaming', resamples: 1000 });
+    expect(s.endpoints.map((e) => e.id)).toEqual(x.endpoints.map((e) => e.id));
+    const rel = (a: number, b: number): number => Math.abs(a - b) / Math.max(1, Math.abs(b));
+    for (const [k, e] of s.endpoints.entries()) {
+      const xe = x.endpoints[k] as TrialAnalysis['endpoints'][number];
+      for (const [i, arm] of e.arms.entries()) {
+        const xa = xe.arms[i] as (typeof xe.arms)[number];
+        expect(rel(arm.mean, xa.mean)).toBeLessThan(1e-12);
+        expect(rel(arm.sd as number, xa.sd as number)).toBeLessThan(1e-12);
+        // whole-step endpoints: every sketch bucket holds one value, so the quantiles are exact
+        expect([arm.median, arm.q1, arm.q3, arm.min, arm.max, arm.n]).toEqual([xa.median, xa.q1, xa.q3, xa.min, xa.max, xa.n]);
+      }
+      const c = e.comparisons[0] as (typeof e.comparisons)[number];
+      const xc = xe.comparisons[0] as (typeof xe.comparisons)[number];
+      expect(rel(c.meanDifference as number, xc.meanDifference as number)).toBeLessThan(1e-12);
+      expect(c.test).toEqual(xc.test); // Wilcoxon (return, length) and McNemar (terminated) on the same counts
+      // CI: different resampling schemes (Poisson B = 1,000 vs multinomial 10,000), so close, not equal:
+      // within 0.15 standard errors of the mean difference.
+      // (`terminated`: every random cartpole episode terminates, so both CIs are [0, 0].)
+      const se = ((xc.ci?.upper as number) - (xc.ci?.lower as number)) / (2 * 1.96);
+      expect(Math.abs((c.ci?.lower as number) - (xc.ci?.lower as number))).toBeLessThanOrEqual(0.15 * se);
+      expect(Math.abs((c.ci?.upper as number) - (xc.ci?.upper as number))).toBeLessThanOrEqual(0.15 * se);
+      expect(c.favours).toBe(xc.favours);
+      expect(c.hypothesis?.verdict).toBe(xc.hypothesis?.verdict);
+    }
+    const length = s.endpoints.find((e) => e.id === 'length')?.comparisons[0]?.hypothesis;
+    const xLength = x.endpoints.find((e) => e.id === 'length')?.comparisons[0]?.hypothesis;
+    expect(length?.type).toBe('equivalence');
+    expect(rel(length?.bound?.lower as number, xLength?.bound?.lower as number)).toBeLessThan(1e-9); // paired t from the exact moments
+    expect(rel(length?.pValue as number, xLength?.pValue as number)).toBeLessThan(1e-9);
+  });
+
+  it('the analysis does not depend on the order blocks arrive in (nor on a resume feeding stored blocks first)', () => {
+    const store = streaming?.store as Store;
+    const spec = store.getExperiment('streaming')?.spec as TrialSpec;
+    const blocks = [...finishedBlocks(store, 'streaming')];
+    const inOrder = streamingAggregator(spec);
+    for (const b of blocks) inOrder.push(b);
+    const expected = JSON.stringify(inOrder.result());
+    expect(JSON.parse(expected)).toEqual(JSON.parse(JSON.stringify(store.getTrialResult('streaming'))));
+    for (const seed of [1, 2, 3]) {
+      const agg = streamingAggregator(spec);
+      for (const b of shuffled(blocks, seed)) agg.push(b);
+      expect(JSON.stringify(agg.result())).toBe(expected);
+    }
+    // Finer blocks (a different blockSize) give the same moments and tests; the CI differs only by rounding inside blocks.
+    const split: TrialBlockResult[] = blocks.flatMap((b) => {
+      const mid = b.from + Math.floor((b.to - b.from) / 2);
+      const part = (from: number, to: number): TrialBlockResult => ({
+        ...b,
+        from,
+        to,
+        values: Object.fromEntries(Object.entries(b.values).map(([e, arms]) => [e, Object.fromEntries(Object.entries(arms).map(([arm, v]) => [arm, v.slice(from - b.from, to - b.from)]))])),
+      });
+      return [part(b.from, mid), part(mid, b.to)];
+    });
+    const fine = streamingAggregator(spec);
+    for (const b of shuffled(split, 9)) fine.push(b);
+    const f = fine.result();
+    const e = inOrder.result();
+    expect(f.endpoints.map((x) => x.comparisons[0]?.meanDifference)).toEqual(e.endpoints.map((x) => x.comparisons[0]?.meanDifference));
+    for (const [k, x] of f.endpoints.entries()) expect(x.comparisons[0]?.ci?.lower).toBeCloseTo(e.endpoints[k]?.comparisons[0]?.ci?.lower as number, 10);
+  });
+
+  it('exact sums and sketches: order-free, exact where the values allow', () => {
+    const rng = Rng.fromSeed(4);
+    const xs = Array.from({ length: 5000 }, () => rng.normal(0, 1) * 10 ** rng.integer(-8, 9));
+    const sums = [xs, shuffled(xs, 1), shuffled(xs, 2)].map((v) => {
+      const s = new ExactSum();
+      for (const x of v) s.add(x);
+      return s.value();
+    });
+    expect(new Set(sums).size).toBe(1);
+    // 1e100 + 1 − 1e100 is 1 exactly (a naive sum gives 0)
+    const t = new ExactSum();
+    for (const x of [1e100, 1, -1e100]) t.add(x);
+    expect(t.value()).toBe(1);
+    const sketch = new LogSketch();
+    const ys = Array.from({ length: 2001 }, () => rng.uniform(50, 250));
+    for (const y of ys) sketch.push(y);
+    const sorted = [...ys].sort((a, b) => a - b);
+    const [median] = sketch.quantiles([0.5]);
+    expect(Math.abs((median as number) - (sorted[1000] as number)) / (sorted[1000] as number)).toBeLessThan(5e-4);
+  });
+
+  it('spec: keepEpisodes and streaming validated, errors naming the field', () => {
+    const errorOf = (spec: unknown): string => {
+      try {
+        validateSpec(spec);
+        return '';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    };
+    expect(errorOf({ ...TRIAL, keepEpisodes: { every: 0 } })).toContain('keepEpisodes.every');
+    expect(errorOf({ ...TRIAL, streaming: { blockSize: 20_000 } })).toContain('streaming.blockSize: must be at most 10,000');
+    expect(errorOf({ ...TRIAL, streaming: { resamples: 10 } })).toContain('streaming.resamples');
+    expect(errorOf({ ...TRIAL, streaming: { bogus: 1 } })).toContain('streaming.bogus: unknown field');
+    const glucose = { ...TRIAL, cohort: { twin: 'glucose', population: 'adult', size: 100, inclusion: { age: { min: 30 } } }, endpoints: { primary: ['tir'] }, arms: [{ name: 'a', policy: 'glucose/pid' }] };
+    expect(errorOf({ ...glucose, streaming: {} })).toContain('cohort.inclusion: not available with streaming');
+    // A million patients: over the job-by-job limit, with a hint; fine streamed (4,000 blocks of 250).
+    const million = { ...TRIAL, cohort: { env: 'classic/cartpole-v1', size: 1_000_000 } };
+    expect(errorOf(million)).toContain('needs `streaming: {}`');
+    expect(errorOf({ ...million, streaming: {} })).toBe('');
+    expect(expandJobs('m', validateSpec({ ...million, streaming: {} }))).toHaveLength(4000);
+  });
+});
