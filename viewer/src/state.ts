@@ -25,6 +25,8 @@ export interface ViewState {
   from?: string;
   therapy?: string;
   therapyB?: string;
+  /** Ward view: the patient (id) whose tracks are shown. */
+  patient?: number;
   runs?: string;
   metric?: string;
   ema?: number;
@@ -45,6 +47,7 @@ export function readState(search = window.location.search): ViewState {
     if (v) state[k] = v;
   }
   state.cursor = num('cursor');
+  state.patient = num('patient');
   state.smooth = num('smooth');
   state.ema = num('ema');
   const group = q.get('group');

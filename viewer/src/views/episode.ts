@@ -5,6 +5,7 @@ import { api, enc } from '../api.js';
 import { mount, replace } from '../charts.js';
 import { fmt, h, link } from '../dom.js';
 import { setState, toSearch, type ViewState } from '../state.js';
+import { renderWard, type WardEpisode, type WardSource } from './ward.js';
 
 interface EpisodeStep {
   step: number;
@@ -26,6 +27,31 @@ interface EpisodeData {
   steps: EpisodeStep[];
   keyframe?: { step: number };
   keyframes?: number[];
+}
+
+interface RunDetail {
+  id: string;
+  experimentId: string;
+  status: string;
+  config?: { envId?: string; envOptions?: Record<string, unknown>; frames?: boolean };
+  episodes: { key: string; length: number; summary: Record<string, number> }[];
+}
+
+const isLive = (detail: RunDetail) => detail.status === 'running' || detail.status === 'pending' || detail.status === 'queued';
+/** The key the trial job gives episode k (experiments/trial-job.ts episodeKey). */
+const episodeKeyOf = (k: number) => `episode-${k}`;
+
+/** The run's env's declared dedicated view, its horizon in steps and the minutes per step (from /api/envs and the job config). */
+async function dedicatedView(detail: RunDetail): Promise<{ view: string; horizon: number; minutesPerStep: number } | undefined> {
+  const envId = detail.config?.envId;
+  if (!envId) return undefined;
+  const catalogue = await api.get<(EnvEntry & { maxEpisodeSteps: number | null })[]>('/api/envs').catch(() => []);
+  const entry = catalogue.find((e) => e.id === envId);
+  const view = entry?.twin?.tracks?.view;
+  if (!view) return undefined;
+  const o = detail.config?.envOptions ?? {};
+  const limits = [o.maxEpisodeSteps, o.horizonHours, entry?.maxEpisodeSteps].filter((v): v is number => typeof v === 'number' && v > 0);
+  return { view, horizon: limits.length > 0 ? Math.min(...limits) : 1, minutesPerStep: entry?.twin?.tracks?.clock?.minutesPerStep ?? 1 };
 }
 
 function armLabel(config: Record<string, unknown> | undefined): string {
@@ -58,7 +84,27 @@ interface EnvEntry {
  */
 export async function renderEpisode(root: HTMLElement, state: ViewState, signal: AbortSignal): Promise<void> {
   const run = state.run as string;
-  const detail = await api.get<{ id: string; experimentId: string; episodes: { key: string; length: number; summary: Record<string, number> }[] }>(`/api/runs/${enc(run)}`);
+  const detail = await api.get<RunDetail>(`/api/runs/${enc(run)}`);
+  // a twin with a dedicated episode view (TwinTracks.view, e.g. the ward's) gets it, stored or live
+  const dedicated = await dedicatedView(detail);
+  if (state.episode && !state.compare && dedicated?.view === 'ward') {
+    const stored = detail.episodes.some((e) => e.key === state.episode);
+    const source: WardSource = {
+      run,
+      experimentId: detail.experimentId,
+      key: state.episode,
+      horizon: dedicated.horizon,
+      minutesPerStep: dedicated.minutesPerStep,
+    };
+    if (stored) source.stored = await api.get<WardEpisode>(`/api/runs/${enc(run)}/episodes/${enc(state.episode)}`);
+    else if (!isLive(detail))
+      throw new Error(
+        `run "${run}" has no episode "${state.episode}"${detail.config?.frames ? '' : ' (a running trial streams its episodes only with frames: true in its spec)'}`,
+      );
+    if (signal.aborted) return;
+    await renderWard(root, state, signal, source);
+    return;
+  }
   if (!state.episode) {
     const first = detail.episodes[0];
     root.replaceChildren(
@@ -78,6 +124,10 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
         ),
       ),
       detail.episodes.length === 0 ? h('p', { class: 'muted', text: 'This run has no stored episodes yet.' }) : '',
+      // a running job that streams frames (trial spec frames: true) can be followed live in its dedicated view
+      dedicated && isLive(detail) && detail.config?.frames && detail.episodes.length === 0
+        ? h('p', {}, link(`follow ${episodeKeyOf(0)} live`, toSearch({ ...state, episode: episodeKeyOf(0) })))
+        : '',
     );
     if (first && detail.episodes.length === 1) {
       setState({ ...state, episode: first.key }, 'replace');
