@@ -167,7 +167,7 @@ export const TrialSpecSchema = z.strictObject({
   /**
    * Emit every step of every episode as a `trajectory.frame` event while the job runs, so the viewer
    * can follow an episode live (the ward view does). Stored with the other events: a 30-bed ward week
-   * is about 0.5 MB per episode, so keep it for small or demonstration trials.
+   * is about 0.6 MB of frames per episode, so keep it for small or demonstration trials.
    */
   frames: z.boolean().optional(),
   /**
