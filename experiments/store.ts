@@ -774,6 +774,14 @@ export class Store {
     })();
   }
 
+  /** The highest step of a metric series (undefined when the run has none); one index lookup. */
+  lastMetricStep(jobId: string, name: string): number | undefined {
+    const row = this.stmt('SELECT MAX(p.step) AS step FROM metric_points p JOIN metric_series s ON s.id = p.series_id WHERE s.job_id = ? AND s.name = ?').get(jobId, name) as
+      | { step: number | null }
+      | undefined;
+    return row?.step ?? undefined;
+  }
+
   // ---- episodes ----------------------------------------------------------------------------
 
   /**

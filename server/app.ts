@@ -174,7 +174,16 @@ export function createApp(options: AppOptions): express.Express {
       store.listExperiments().map((e) => {
         const jobs = store.listJobs(e.id);
         const count = (s: string) => jobs.filter((j) => j.status === s).length;
-        return { ...e, spec: undefined, jobs: { total: jobs.length, finished: count('finished'), failed: count('failed'), running: count('running') } };
+        // training: the share of env steps done over all runs (a finished run counts whole), so a list
+        // shows movement before the first run ends
+        const steps = (e.spec as { steps?: unknown } | undefined)?.steps;
+        let progress: number | undefined;
+        if (e.kind !== 'trial' && typeof steps === 'number' && steps > 0 && jobs.length > 0) {
+          let done = 0;
+          for (const j of jobs) done += j.status === 'finished' ? 1 : j.status === 'running' ? Math.min(1, (store.lastMetricStep(j.id, 'episode.return') ?? 0) / steps) : 0;
+          progress = done / jobs.length;
+        }
+        return { ...e, spec: undefined, progress, jobs: { total: jobs.length, finished: count('finished'), failed: count('failed'), running: count('running') } };
       }),
     );
   });

@@ -9,6 +9,8 @@ interface ExperimentRow {
   status: string;
   createdAt: string;
   jobs: { total: number; finished: number; failed: number; running: number };
+  /** Training: share of env steps done (server/app.ts). */
+  progress?: number;
 }
 
 /** Experiments with status and live progress (refreshed every second while any is running). */
@@ -19,7 +21,7 @@ export async function renderList(root: HTMLElement, signal: AbortSignal): Promis
     const head = h('tr', {}, ...['experiment', 'kind', 'status', 'progress', 'created'].map((c) => h('th', { text: c })));
     const body = rows.map((e) => {
       const done = e.jobs.finished + e.jobs.failed;
-      const pct = e.jobs.total ? Math.round((100 * done) / e.jobs.total) : 0;
+      const pct = e.progress !== undefined ? Math.round(100 * e.progress) : e.jobs.total ? Math.round((100 * done) / e.jobs.total) : 0;
       const bar = h('span', { class: 'progress', title: `${done}/${e.jobs.total} jobs` }, h('span', { style: `width:${pct}%` }));
       const view = e.kind === 'trial' ? 'trial' : 'experiment';
       return h(
@@ -28,7 +30,12 @@ export async function renderList(root: HTMLElement, signal: AbortSignal): Promis
         h('td', {}, link(e.name || e.id, toSearch({ view, id: e.id })), h('div', { class: 'muted', text: e.id })),
         h('td', { text: e.kind }),
         h('td', {}, statusPill(e.status)),
-        h('td', {}, bar, ` ${done}/${e.jobs.total}${e.jobs.failed ? ` (${e.jobs.failed} failed)` : ''}`),
+        h(
+          'td',
+          { class: 'job-count', 'data-done': done },
+          bar,
+          ` ${done}/${e.jobs.total} ${e.kind === 'trial' ? 'jobs' : 'runs'}${e.progress !== undefined && e.status === 'running' ? ` · ${pct} % of steps` : ''}${e.jobs.failed ? ` (${e.jobs.failed} failed)` : ''}`,
+        ),
         h('td', { text: new Date(e.createdAt).toLocaleString() }),
       );
     });

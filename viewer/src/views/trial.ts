@@ -4,7 +4,7 @@ import { api, enc } from '../api.js';
 import { type ForestRow, forestSpec, mount } from '../charts.js';
 import { fmt, h, link, statusPill } from '../dom.js';
 import { followExperiment } from '../live.js';
-import { toSearch, type ViewState } from '../state.js';
+import { setState, toSearch, type ViewState } from '../state.js';
 
 /** Loosely typed view of experiments/trial-analysis.ts's result (the viewer reads what it needs). */
 type Json = Record<string, unknown>;
@@ -38,45 +38,33 @@ function forestRows(analysis: Json): ForestRow[] {
  */
 export async function renderTrial(root: HTMLElement, state: ViewState, signal: AbortSignal): Promise<void> {
   const id = state.id as string;
-  const detail = await api.get<{ id: string; name: string; status: string; jobs: { id: string; status: string; config: Json }[] }>(`/api/experiments/${enc(id)}`);
+  const getDetail = () => api.get<TrialDetail>(`/api/experiments/${enc(id)}`);
+  const detail = await getDetail();
   const statusEl = h('span', { id: 'experiment-status' }, statusPill(detail.status));
-  const tableCard = h('div', { class: 'card', id: 'trial-table' }, h('p', { class: 'muted', text: 'Waiting for the trial to finish…' }));
+  const progressCard = h('div', { class: 'card', id: 'trial-progress' });
+  const tableCard = h('div', { class: 'card', id: 'trial-table', style: 'display:none' });
   const forestEl = h('div', { class: 'chart', id: 'forest' });
   const agpCard = h('div', { class: 'card', id: 'agp-card', style: 'display:none' }, h('h2', { text: 'Ambulatory glucose profile by arm' }));
   const agpEl = h('div', { class: 'chart', id: 'agp' });
   agpCard.append(agpEl);
   const reportFrame = h('iframe', { id: 'report', style: 'width:100%;height:900px;border:1px solid #e4e7ec;background:#fff', title: 'trial report' });
-  const patients = h('div', { class: 'card' }, h('h2', { text: 'Patients' }));
-  root.replaceChildren(h('h1', {}, `${detail.name || id} `, statusEl), tableCard, h('div', { class: 'card' }, forestEl), agpCard, patients, h('div', { class: 'card' }, h('h2', { text: 'Report' }), reportFrame));
+  const forestCard = h('div', { class: 'card', style: 'display:none' }, forestEl);
+  const reportCard = h('div', { class: 'card', style: 'display:none' }, h('h2', { text: 'Report' }), reportFrame);
+  const patients = h('div', { class: 'card scroll', id: 'patients-card' });
+  root.replaceChildren(h('h1', {}, `${detail.name || id} `, statusEl), progressCard, tableCard, forestCard, agpCard, patients, reportCard);
 
-  const byArm = new Map<string, { id: string; patient: string }[]>();
-  for (const j of detail.jobs) {
-    const armValue = j.config?.arm as { name?: string } | string | undefined;
-    const arm = typeof armValue === 'string' ? armValue : (armValue?.name ?? 'arm');
-    const patient = String(j.config?.patientId ?? j.config?.patientIndex ?? j.id);
-    byArm.set(arm, [...(byArm.get(arm) ?? []), { id: j.id, patient }]);
-  }
-  const arms = [...byArm.keys()];
-  const first = byArm.get(arms[0] ?? '') ?? [];
-  patients.append(
-    h(
-      'table',
-      {},
-      h('tr', {}, h('th', { text: 'patient' }), ...arms.map((a) => h('th', { text: a }))),
-      ...first.slice(0, 200).map((p, i) =>
-        h(
-          'tr',
-          {},
-          h('td', { text: p.patient }),
-          ...arms.map((a) => {
-            const job = byArm.get(a)?.[i];
-            const other = byArm.get(arms[0] === a ? (arms[1] ?? a) : (arms[0] as string))?.[i];
-            return h('td', {}, job ? link('episode', toSearch({ view: 'episode', id, run: job.id, compare: other && other.id !== job.id ? `${other.id}|` : undefined })) : '');
-          }),
-        ),
-      ),
-    ),
-  );
+  const spec = (detail.spec ?? {}) as { endpoints?: { primary?: string[] }; reference?: string };
+  const primary = spec.endpoints?.primary?.[0];
+  const draw = (d: TrialDetail) => {
+    const grid = patientGrid(d.jobs);
+    drawProgress(progressCard, grid, d.status);
+    drawPatients(patients, grid, id, primary, state.sort, (sort) => {
+      setState({ ...state, sort }, 'replace');
+      state.sort = sort;
+      draw(d);
+    });
+  };
+  draw(detail);
 
   const load = async () => {
     let analysis: Json;
@@ -110,7 +98,10 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
     const diffTable = h('table', { id: 'differences' }, h('tr', {}, ...['endpoint', 'comparison', 'difference', '95% CI', 'test', 'p'].map((c) => h('th', { text: c }))));
     for (const r of rows) diffTable.append(h('tr', {}, h('td', { text: r.endpoint }), h('td', { text: r.arm }), h('td', { class: 'num', text: fmt(r.estimate) }), h('td', { class: 'num', text: `[${fmt(r.lower)}, ${fmt(r.upper)}]` }), h('td', { text: r.test ?? '' }), h('td', { class: 'num', text: fmt(r.p) })));
     tableCard.replaceChildren(h('h2', { text: 'Endpoints by arm' }), table, h('h2', { text: 'Paired differences' }), diffTable);
+    tableCard.style.display = '';
+    reportCard.style.display = '';
     if (rows.length > 0) {
+      forestCard.style.display = '';
       await mount(forestEl, forestSpec(rows));
     }
     const report = await api.get<{ bands?: { arm: string; agp?: AgpProfile }[] | null }>(`/api/experiments/${enc(id)}/report?format=json`).catch(() => undefined);
@@ -122,15 +113,185 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
     reportFrame.setAttribute('src', `/api/experiments/${enc(id)}/report?format=html`);
     return true;
   };
-  if (!(await load())) {
+  // the analysis exists once the trial has finished (asking earlier would log a 404 on a live page)
+  if (!(detail.status === 'finished' && (await load()))) {
+    // running: progress per arm and the patients' outcomes as their jobs end (job statuses come with
+    // every status message; results are re-read at most once a second)
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const refresh = () => {
+      if (timer || signal.aborted) return;
+      timer = setTimeout(async () => {
+        timer = undefined;
+        const fresh = await getDetail().catch(() => undefined);
+        if (fresh && !signal.aborted) draw(fresh);
+      }, 1000);
+    };
     const sub = await followExperiment(
       id,
       () => undefined,
       async (s) => {
         statusEl.replaceChildren(statusPill(s.status));
-        if (['finished', 'failed', 'cancelled'].includes(s.status)) await load();
+        refresh();
+        if (['finished', 'failed', 'cancelled'].includes(s.status)) {
+          const fresh = await getDetail();
+          draw(fresh);
+          await load();
+        }
       },
+      { afterSeq: Number.MAX_SAFE_INTEGER - 1 },
     );
-    signal.addEventListener('abort', () => sub.close());
+    signal.addEventListener('abort', () => {
+      sub.close();
+      if (timer) clearTimeout(timer);
+    });
   }
+}
+
+interface TrialJob {
+  id: string;
+  status: string;
+  config: Json;
+  result?: Json;
+}
+
+interface TrialDetail {
+  id: string;
+  name: string;
+  status: string;
+  spec?: unknown;
+  jobs: TrialJob[];
+}
+
+interface PatientGrid {
+  arms: string[];
+  /** Patients in enrolment order, each with its job per arm. */
+  rows: { patient: string; index: number; jobs: Map<string, TrialJob> }[];
+}
+
+function patientGrid(jobs: readonly TrialJob[]): PatientGrid {
+  const arms: string[] = [];
+  const rows = new Map<string, PatientGrid['rows'][number]>();
+  for (const j of jobs) {
+    const armValue = j.config?.arm as { name?: string } | string | undefined;
+    const arm = typeof armValue === 'string' ? armValue : (armValue?.name ?? 'arm');
+    if (!arms.includes(arm)) arms.push(arm);
+    const index = typeof j.config?.patientIndex === 'number' ? (j.config.patientIndex as number) : rows.size;
+    const patient = String(j.config?.patientId ?? j.config?.patientIndex ?? j.id);
+    const replicate = typeof j.config?.replicate === 'number' && j.config.replicate > 0 ? ` #${j.config.replicate}` : '';
+    const key = `${patient}${replicate}`;
+    let row = rows.get(key);
+    if (!row) {
+      row = { patient: key, index, jobs: new Map() };
+      rows.set(key, row);
+    }
+    row.jobs.set(arm, j);
+  }
+  return { arms, rows: [...rows.values()] };
+}
+
+const DONE = new Set(['finished', 'failed', 'cancelled']);
+
+/** Per arm: patients done / total with a bar (finished and failed jobs count as done). */
+function drawProgress(card: HTMLElement, grid: PatientGrid, status: string): void {
+  const items = grid.arms.map((arm) => {
+    let done = 0;
+    let failed = 0;
+    for (const r of grid.rows) {
+      const j = r.jobs.get(arm);
+      if (j && DONE.has(j.status)) done++;
+      if (j?.status === 'failed') failed++;
+    }
+    const total = grid.rows.filter((r) => r.jobs.has(arm)).length;
+    const pct = total ? Math.round((100 * done) / total) : 0;
+    return h(
+      'div',
+      { class: 'arm-progress', 'data-arm': arm, 'data-done': done, 'data-total': total },
+      h('strong', { text: arm }),
+      ' ',
+      h('span', { class: 'progress', title: `${done}/${total} patients` }, h('span', { style: `width:${pct}%` })),
+      ` ${done}/${total} patients${failed ? ` (${failed} failed)` : ''}`,
+    );
+  });
+  const title = DONE.has(status) ? 'Patients by arm' : 'Progress by arm (the analysis appears when every patient is done)';
+  card.replaceChildren(h('h2', { text: title }), ...items);
+}
+
+/** The outcome of a job for the patients table: the primary endpoint (or the first one) when finished. */
+function outcome(job: TrialJob | undefined, endpoint: string | undefined): number | undefined {
+  const endpoints = (job?.result?.endpoints ?? {}) as Record<string, unknown>;
+  const key = endpoint ?? Object.keys(endpoints)[0];
+  return key === undefined ? undefined : num(endpoints[key]);
+}
+
+/**
+ * Patients × arms: the primary endpoint per arm once that job is finished (a status pill before), a
+ * link to the episode only when it exists, sortable by any column (`sort=` in the URL, `-col` descending).
+ */
+function drawPatients(
+  card: HTMLElement,
+  grid: PatientGrid,
+  id: string,
+  endpoint: string | undefined,
+  sort: string | undefined,
+  onSort: (sort: string) => void,
+): void {
+  const firstEndpoint =
+    endpoint ??
+    Object.keys(
+      ((
+        grid.rows
+          .find((r) => [...r.jobs.values()].some((j) => j.result))
+          ?.jobs.values()
+          .next().value as TrialJob | undefined
+      )?.result?.endpoints ?? {}) as object,
+    )[0];
+  const cols = ['patient', ...grid.arms];
+  const desc = sort?.startsWith('-') ?? false;
+  const by = sort?.replace(/^-/, '');
+  const rows = [...grid.rows];
+  if (by && cols.includes(by)) {
+    const key = (r: PatientGrid['rows'][number]) => (by === 'patient' ? r.index : outcome(r.jobs.get(by), firstEndpoint));
+    rows.sort((a, b) => {
+      const x = key(a);
+      const y = key(b);
+      if (x === undefined) return y === undefined ? a.index - b.index : 1;
+      if (y === undefined) return -1;
+      return (desc ? y - x : x - y) || a.index - b.index;
+    });
+  }
+  const head = h(
+    'tr',
+    {},
+    ...cols.map((c) => {
+      const th = h(
+        'th',
+        { class: 'sortable', 'data-col': c, title: 'sort' },
+        c === 'patient' ? 'patient' : `${c}${firstEndpoint ? ` · ${firstEndpoint}` : ''}`,
+        c === by ? (desc ? ' ▼' : ' ▲') : '',
+      );
+      th.addEventListener('click', () => onSort(c === by && !desc ? `-${c}` : c));
+      return th;
+    }),
+  );
+  const body = rows.map((r) =>
+    h(
+      'tr',
+      { 'data-patient': r.patient },
+      h('td', { text: r.patient }),
+      ...grid.arms.map((arm) => {
+        const job = r.jobs.get(arm);
+        if (!job) return h('td', {});
+        if (job.status !== 'finished') return h('td', {}, statusPill(job.status));
+        const other = grid.arms.map((a) => r.jobs.get(a)).find((j) => j && j.id !== job.id && j.status === 'finished');
+        const v = outcome(job, firstEndpoint);
+        return h(
+          'td',
+          { class: 'num', 'data-value': v ?? '' },
+          `${fmt(v)} `,
+          link('▶ episode', toSearch({ view: 'episode', id, run: job.id, compare: other ? `${other.id}|` : undefined })),
+        );
+      }),
+    ),
+  );
+  card.replaceChildren(h('h2', { text: `Patients (${grid.rows.length})` }), h('table', { id: 'patients' }, head, ...body));
 }
