@@ -133,6 +133,14 @@ export class T2DNutritionEnv extends BaseEnv<number> {
     this.constraints = dayConstraints(this.energyKcal, this.person.params.BW);
   }
 
+  /**
+   * Feasible meals at the current slot. When no choice can complete a day meeting the constraints
+   * (a heavy person's protein minimum beyond the menu's reach), every meal counts as feasible.
+   */
+  private updateFeasible(): void {
+    if (feasibleMeals(this.slotIndex, this.day, this.constraints, this.feasible) === 0) this.feasible.fill(1);
+  }
+
   get slotIndex(): number {
     return this.stepIndex % MENU.length;
   }
@@ -162,7 +170,7 @@ export class T2DNutritionEnv extends BaseEnv<number> {
     this.cgm = this.sense();
     this.cgmMean = this.cgm;
     this.cgmMax = this.cgm;
-    feasibleMeals(0, this.day, this.constraints, this.feasible);
+    this.updateFeasible();
     this.writeObservation();
     this.writeInfo(null, false, 0, 0, 0, 0, 0);
     return {
@@ -235,7 +243,7 @@ export class T2DNutritionEnv extends BaseEnv<number> {
     this.cgmMean = minutes > 0 ? sum / minutes : this.cgm;
     this.cgmMax = max;
     if (this.slotIndex === 0) this.day = { ...EMPTY_DAY };
-    if (!last) feasibleMeals(this.slotIndex, this.day, this.constraints, this.feasible);
+    if (!last) this.updateFeasible();
     else this.feasible.fill(1);
     const excursion = Math.max(0, peak - pre);
     const tir = minutes > 0 ? inRange / minutes : 1;
@@ -335,7 +343,7 @@ export class T2DNutritionEnv extends BaseEnv<number> {
     this.cgmMax = s.cgmMax;
     this.mealsRng = Rng.restore(s.meals);
     this.cgmRng = Rng.restore(s.cgmRng);
-    if (this.stepIndex < this.days * MENU.length) feasibleMeals(this.slotIndex, this.day, this.constraints, this.feasible);
+    if (this.stepIndex < this.days * MENU.length) this.updateFeasible();
     this.writeObservation();
     this.writeInfo(null, false, 0, 0, 0, 0, 0);
   }

@@ -63,7 +63,7 @@ export function registerGlucoseT2dPolicies(): void {
     name: 'glucose-t2d/dietitian-low-gi',
     description: 'Dietitian rule: the lowest-GI meal among those that keep the day within its energy and nutrient constraints',
     appliesTo: ['glucose/t2d-nutrition-v1'],
-    create: (env, options) => {
+    create: (_env, options) => {
       if (Object.keys(options).length > 0) throw new TwinlabError('INVALID_ARGUMENT', `glucose-t2d/dietitian-low-gi takes no options, got ${describeValue(options)}`);
       return new DietitianLowGiPolicy();
     },
