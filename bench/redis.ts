@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type Executor, PiscinaExecutor } from '../experiments/executor.js';
 import { expandJobs } from '../experiments/jobs.js';
-import { RedisExecutor } from '../experiments/redis-executor.js';
+import { DEFAULT_QUEUE_BATCH, RedisExecutor } from '../experiments/redis-executor.js';
 import { runExperiment } from '../experiments/runner.js';
 import { validateSpec } from '../experiments/spec.js';
 import { Store } from '../experiments/store.js';
@@ -18,7 +18,8 @@ import type { BenchResult } from './types.js';
  * - patient-days/s of a glucose trial (basal-bolus vs PID, 1 day) on 1 and 2 worker threads
  *   (Piscina) and 1 and 2 `twinlab worker` processes of one thread each (Redis);
  * - per-job queue overhead: wall time per job of a trial of near-empty cartpole jobs over Redis with one
- *   worker minus the same on one Piscina thread;
+ *   worker minus the same on one Piscina thread, with queue jobs of 2 (one patient's arms) and of 64 (the
+ *   default `batchSize`) side by side;
  * - coordinator memory: RSS growth (an extrapolation to 10^6 patients is linear in the jobs held) while expanding a 2-arm trial of N cartpole patients into jobs (what
  *   the runner holds for a run today; glucose jobs also carry the patient's parameters, so weigh more).
  *
@@ -100,8 +101,22 @@ export async function run(): Promise<BenchResult[]> {
         const s = await timed(executor, glucoseTrial(PATIENTS));
         results.push({ name: `glucose trial, Redis ${n} worker process${n > 1 ? 'es' : ''}`, value: days / s, unit: 'patient-days/s', note: `${days} days` });
         if (n === 1) {
-          const s1 = await timed(executor, tinyTrial);
-          results.push({ name: 'queue overhead per job (Redis 1 worker − Piscina 1 thread)', value: ((s1 - piscinaTiny) * 1000) / 200, unit: 'ms/job', note: '200 near-empty cartpole jobs, batches of 2' });
+          // Side by side: queue jobs of one patient's 2 arms (before queueBatches) and of 64 jobs (the default).
+          for (const batchSize of [2, DEFAULT_QUEUE_BATCH]) {
+            const batched = new RedisExecutor({ url: redis.url, batchSize });
+            try {
+              await timed(batched, { ...tinyTrial, name: 'warm-up' });
+              const s1 = await timed(batched, tinyTrial);
+              results.push({
+                name: `queue overhead per job, queue jobs of ${batchSize} (Redis 1 worker − Piscina 1 thread)`,
+                value: ((s1 - piscinaTiny) * 1000) / 200,
+                unit: 'ms/job',
+                note: '200 near-empty cartpole jobs',
+              });
+            } finally {
+              await batched.close();
+            }
+          }
         }
       } finally {
         await executor.close();

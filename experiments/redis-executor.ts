@@ -621,6 +621,7 @@ const TrialBlockSchema = z.object({
     endpoints: z.array(z.string()),
     keyframeInterval: z.number().int().min(0),
     keepEvery: z.number().int().min(1),
+    frames: z.boolean().optional(),
   }),
   replicates: z.number().int().min(1),
   from: z.number().int().min(0),

@@ -5,7 +5,7 @@ import { type Command, Option } from 'commander';
 import { TwinlabError } from '../../engine/errors.js';
 import { type Executor, InlineExecutor, PiscinaExecutor } from '../../experiments/executor.js';
 import type { JobSpec, TrainJobConfig } from '../../experiments/jobs.js';
-import { DEFAULT_QUEUE, DEFAULT_REDIS_URL, RedisExecutor } from '../../experiments/redis-executor.js';
+import { DEFAULT_QUEUE, DEFAULT_QUEUE_BATCH, DEFAULT_REDIS_URL, MAX_QUEUE_BATCH, RedisExecutor } from '../../experiments/redis-executor.js';
 import { type ExperimentOutcome, type RunnerEvent, type RunnerOptions, runExperiment } from '../../experiments/runner.js';
 import { loadSpecFile } from '../../experiments/spec.js';
 import { DEFAULT_DATA_DIR, type ExperimentRecord, STORE_FILE, Store } from '../../experiments/store.js';
@@ -24,6 +24,7 @@ export interface ExperimentCliOptions {
   executor?: 'piscina' | 'redis';
   redis?: string;
   queue?: string;
+  batchSize?: number;
 }
 
 export function addDataOption(command: Command): Command {
@@ -37,6 +38,7 @@ export function addRunOptions(command: Command): Command {
     .addOption(new Option('--executor <kind>', 'where jobs run: piscina (worker threads here) or redis (`twinlab worker` processes)').choices(['piscina', 'redis']))
     .option('--redis <url>', `Redis for --executor redis: redis://[user:password@]host:port or rediss:// (default ${DEFAULT_REDIS_URL})`)
     .option('--queue <name>', `queue for --executor redis (default ${DEFAULT_QUEUE})`)
+    .option('--batch-size <n>', `trial jobs per queue job for --executor redis (default ${DEFAULT_QUEUE_BATCH}, at most ${MAX_QUEUE_BATCH})`, parseInteger('--batch-size', { min: 1, max: MAX_QUEUE_BATCH }))
     .option('--json', 'one JSON line per event');
 }
 
@@ -49,9 +51,11 @@ export function openExistingStore(dataDir: string): Store {
 export function makeExecutor(options: ExperimentCliOptions): Executor {
   if (options.executor === 'redis') {
     if (options.inline) throw new TwinlabError('INVALID_ARGUMENT', '--inline and --executor redis exclude each other');
-    return new RedisExecutor({ url: options.redis, queue: options.queue, workers: options.workers });
+    return new RedisExecutor({ url: options.redis, queue: options.queue, workers: options.workers, batchSize: options.batchSize });
   }
-  if (options.redis !== undefined || options.queue !== undefined) throw new TwinlabError('INVALID_ARGUMENT', '--redis and --queue need --executor redis');
+  if (options.redis !== undefined || options.queue !== undefined || options.batchSize !== undefined) {
+    throw new TwinlabError('INVALID_ARGUMENT', '--redis, --queue and --batch-size need --executor redis');
+  }
   return options.inline ? new InlineExecutor() : new PiscinaExecutor({ workers: options.workers });
 }
 

@@ -10,6 +10,7 @@ import { expandJobs, type TrialBlockConfig, type TrialJobConfig } from '../../ex
 import { finishedBlocks, runExperiment, streamingAggregator } from '../../experiments/runner.js';
 import { type TrialSpec, validateSpec } from '../../experiments/spec.js';
 import { Store } from '../../experiments/store.js';
+import { queueBatches } from '../../experiments/redis-executor.js';
 import { ExactSum, LogSketch } from '../../experiments/streaming-stats.js';
 import { blockPatientConfigs, type TrialBlockResult } from '../../experiments/trial-blocks.js';
 import type { TrialAnalysis } from '../../experiments/trial-analysis.js';
@@ -233,5 +234,13 @@ describe('streaming trials (spec `streaming`)', () => {
     expect(errorOf(million)).toContain('needs `streaming: {}`');
     expect(errorOf({ ...million, streaming: {} })).toBe('');
     expect(expandJobs('m', validateSpec({ ...million, streaming: {} }))).toHaveLength(4000);
+  });
+
+  it('Redis queue jobs: up to batchSize trial jobs each (default 64), blocks and training jobs alone', () => {
+    const trial = expandJobs('q', validateSpec({ ...TRIAL, cohort: { env: 'classic/cartpole-v1', size: 65 } })).map((j) => ({ ...j, experimentId: 'q', dataDir: '/tmp' }));
+    expect(queueBatches(trial).map((b) => b.length)).toEqual([64, 64, 2]);
+    expect(queueBatches(trial, 2).map((b) => b.length)).toEqual(Array(65).fill(2));
+    const blocks = expandJobs('q', validateSpec({ ...TRIAL, streaming: { blockSize: 100 } })).map((j) => ({ ...j, experimentId: 'q', dataDir: '/tmp' }));
+    expect(queueBatches(blocks).map((b) => b.length)).toEqual([1, 1, 1]);
   });
 });
