@@ -72,9 +72,10 @@ export class ServerLab implements Lab {
     return { id };
   }
 
-  /** Run a spec to completion (the demo uses this); resolves with the experiment id. */
-  async runToCompletion(spec: unknown): Promise<string> {
+  /** Run a spec to completion (the demo uses this); resolves with the experiment id. `onCreated` gets it once stored. */
+  async runToCompletion(spec: unknown, onCreated?: (id: string) => void): Promise<string> {
     const { created, finished } = this.launch(spec);
+    if (onCreated) void created.then(onCreated);
     await finished;
     return created;
   }

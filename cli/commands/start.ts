@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { TwinlabError } from '../../engine/errors.js';
 import { SPEC_LIMITS } from '../../experiments/spec.js';
+import type { Store } from '../../experiments/store.js';
 import { parseInteger } from '../program.js';
 import { addServeOptions, closeOnSignal, type ServeFlags, startFromFlags } from './serve.js';
 
@@ -40,6 +41,53 @@ export const DEMO = {
   }),
 };
 
+/**
+ * One progress line of an experiment, from the store: a training's env steps per run (from its
+ * episode.return series) and runs finished; a trial's patient-arm jobs done, per arm.
+ */
+export function progressLine(store: Store, id: string, label: string): string {
+  const experiment = store.getExperiment(id);
+  const jobs = store.listJobs(id);
+  const done = (status: string) => status === 'finished' || status === 'failed' || status === 'cancelled';
+  const n = (v: number) => Math.round(v).toLocaleString('en-US');
+  if (experiment?.kind === 'trial') {
+    const arms = new Map<string, { done: number; total: number }>();
+    for (const j of jobs) {
+      const arm = (j.config as { arm?: { name?: string } } | undefined)?.arm?.name ?? 'arm';
+      const a = arms.get(arm) ?? { done: 0, total: 0 };
+      a.total++;
+      if (done(j.status)) a.done++;
+      arms.set(arm, a);
+    }
+    const all = jobs.filter((j) => done(j.status)).length;
+    return `${label}: ${all}/${jobs.length} patient-arm runs done (${[...arms].map(([arm, a]) => `${arm} ${a.done}/${a.total}`).join(' · ')})`;
+  }
+  const steps = (experiment?.spec as { steps?: number } | undefined)?.steps;
+  const perRun = jobs.map((j) => (j.status === 'finished' && steps ? steps : (store.lastMetricStep(j.id, 'episode.return') ?? 0)));
+  const total = steps ? steps * jobs.length : 0;
+  const share = total ? ` ${Math.round((100 * perRun.reduce((a, b) => a + b, 0)) / total)} % of env steps (` : ' env steps (';
+  const runs = perRun.map((s, k) => `run ${k} ${n(s)}${steps ? `/${n(steps)}` : ''}`).join(' · ');
+  return `${label}:${share}${runs}), ${jobs.filter((j) => done(j.status)).length}/${jobs.length} runs done`;
+}
+
+/** Prints `progressLine` every `everyMs` while it changes, until the returned stop is called. */
+function printProgress(store: Store, label: string, everyMs = 5000): { onCreated: (id: string) => void; stop: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let last = '';
+  return {
+    onCreated: (id) => {
+      process.stdout.write(`${label} started: ${id}\n`);
+      timer = setInterval(() => {
+        const line = progressLine(store, id, label);
+        if (line !== last) process.stdout.write(`${line}\n`);
+        last = line;
+      }, everyMs);
+      timer.unref();
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 interface StartFlags extends ServeFlags {
   demo: boolean;
   demoSteps: number;
@@ -58,14 +106,16 @@ export function registerStartCommand(program: Command): void {
       const stopped = closeOnSignal(server);
       if (flags.demo) {
         try {
-          const trainId = await server.lab.runToCompletion(DEMO.train(flags.demoSteps));
+          const trainProgress = printProgress(server.store, 'demo training');
+          const trainId = await server.lab.runToCompletion(DEMO.train(flags.demoSteps), trainProgress.onCreated).finally(trainProgress.stop);
           process.stdout.write(`demo training finished: ${server.url}/?view=experiment&id=${encodeURIComponent(trainId)}\n`);
           const job = server.store.listJobs(trainId).find((j) => j.status === 'finished');
           const artifact = job ? server.store.listArtifacts(job.id).find((a) => a.kind === 'policy') : undefined;
           if (!artifact) throw new TwinlabError('INVALID_STATE', `demo training ${trainId} produced no saved policy`);
           const policyDir = join(server.store.dataDir, artifact.path);
           if (!existsSync(join(policyDir, 'policy.json'))) throw new TwinlabError('INVALID_STATE', `saved policy missing at ${policyDir}`);
-          const trialId = await server.lab.runToCompletion(DEMO.trial(policyDir, flags.demoPatients));
+          const trialProgress = printProgress(server.store, 'demo trial');
+          const trialId = await server.lab.runToCompletion(DEMO.trial(policyDir, flags.demoPatients), trialProgress.onCreated).finally(trialProgress.stop);
           process.stdout.write(`demo trial finished: ${server.url}/?view=trial&id=${encodeURIComponent(trialId)}\n`);
         } catch (error) {
           process.stderr.write(`twinlab: demo failed: ${error instanceof Error ? error.message : String(error)}\n`);
