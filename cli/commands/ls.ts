@@ -23,13 +23,26 @@ export function registerLsCommand(program: Command): void {
         return;
       }
       if (rows.length === 0) process.stdout.write('no experiments\n');
-      for (const r of rows) {
-        process.stdout.write(`${r.id.padEnd(44)} ${r.kind.padEnd(6)} ${r.status.padEnd(10)} ${String(r.finished).padStart(4)}/${r.jobs} jobs${r.failed ? ` (${r.failed} failed)` : ''}  ${r.createdAt}\n`);
-      }
+      else process.stdout.write(lsTable(rows));
     } finally {
       store.close();
     }
   });
+}
+
+/** Columns as wide as their longest cell (ids of any length stay aligned), jobs right-aligned, with a header. */
+export function lsTable(
+  rows: readonly { id: string; kind: string; status: string; createdAt: string; jobs: number; finished: number; failed: number }[],
+): string {
+  const cells = rows.map((r) => [r.id, r.kind, r.status, `${r.finished}/${r.jobs}`, r.failed ? `${r.failed} failed` : '', r.createdAt]);
+  const header = ['id', 'kind', 'status', 'done', 'failed', 'created'];
+  const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => (row[c] as string).length)));
+  const line = (row: string[]) =>
+    row
+      .map((cell, c) => (c === 3 ? cell.padStart(widths[c] as number) : c === row.length - 1 ? cell : cell.padEnd(widths[c] as number)))
+      .join('  ')
+      .concat('\n');
+  return [header, ...cells].map(line).join('');
 }
 
 function isDirectory(path: string): boolean {

@@ -99,6 +99,8 @@ beforeAll(async () => {
   store.setExperimentStatus('other-e2e', 'running');
   store.markJobRunning('other-e2e/job-0');
   store.appendEvents('other-e2e', 'other-e2e/job-0', episodes(9, 0.002, 0, 900));
+  // one greedy evaluation: a one-point chart (its ticks were '10,000.000000', issue #13 item 9)
+  store.appendEvents('other-e2e', 'other-e2e/job-0', [{ type: 'eval.completed', step: 10_000, data: { meanReturn: 412.5, episodes: 2 } } as TwinlabEvent]);
   store.markJobFinished('other-e2e/job-0', { kind: 'train' });
   store.setExperimentStatus('other-e2e', 'finished');
   store.setExperimentStatus('sweep-e2e', 'running');
@@ -242,6 +244,13 @@ describe('run comparison (headless Chromium)', () => {
     expect(rows).toEqual(['run 0', 'run 1', 'run 2', 'run 3']);
     expect(await page.getAttribute('#compare-runs', 'href')).toContain('view=runs');
     await shot('experiment');
+
+    await page.goto(`${server.url}/?view=experiment&id=other-e2e`);
+    await page.waitForSelector('#chart-eval svg.marks');
+    const ticks = await chartText('#chart-eval');
+    expect(ticks).toContain('412.5');
+    expect(ticks).toContain('10k');
+    expect(ticks.filter((t) => /\.0{3,}/.test(t))).toEqual([]);
     expect(messages).toEqual([]);
   }, 60_000);
 });

@@ -147,4 +147,50 @@ describe('a running trial (headless Chromium)', () => {
     await shot('list');
     expect(messages).toEqual([]);
   }, 30_000);
+
+  it('a finished trial page and the episode player: keyboard shortcuts, a rewind glyph the fonts have', async () => {
+    const spec = {
+      kind: 'trial',
+      name: 'e2e sepsis keys',
+      seed: 5,
+      cohort: { twin: 'sepsis', population: 'icu', size: 2 },
+      arms: [
+        { name: 'physician', policy: 'sepsis/physician' },
+        { name: 'optimal', policy: 'sepsis/optimal' },
+      ],
+      endpoints: { primary: ['mortality'] },
+      reference: 'physician',
+    };
+    const res = await fetch(`${server.url}/api/experiments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify({ spec }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    for (let i = 0; i < 600 && server.store.getExperiment(id)?.status !== 'finished'; i++) await new Promise((r) => setTimeout(r, 50));
+    await page.goto(`${server.url}/?view=trial&id=${encodeURIComponent(id)}`);
+    await page.waitForSelector('#forest svg.marks');
+    expect(await progress()).toEqual(['physician 2/2', 'optimal 2/2']);
+    await page.click('#patients a');
+    await page.waitForSelector('[data-pane] .chart svg.marks');
+    const cursor = () => page.evaluate(() => Number(document.getElementById('position')?.dataset.cursor));
+    const length = Number((await page.textContent('#position'))?.split('/')[1]);
+    expect(await page.textContent('#rewind')).not.toContain('⏮');
+    await page.keyboard.press('ArrowRight');
+    expect(await cursor()).toBe(2);
+    await page.keyboard.press('Shift+ArrowRight');
+    expect(await cursor()).toBe(Math.min(12, length));
+    await page.keyboard.press('ArrowLeft');
+    expect(await cursor()).toBe(Math.min(12, length) - 1);
+    await page.keyboard.press('End');
+    expect(await cursor()).toBe(length);
+    await page.keyboard.press('Home');
+    expect(await cursor()).toBe(1);
+    await page.keyboard.press(' ');
+    expect(await page.textContent('#play')).toContain('pause');
+    await page.keyboard.press(' ');
+    expect(await page.textContent('#play')).toContain('play');
+    await shot('episode-keys');
+    expect(messages).toEqual([]);
+  }, 40_000);
 });

@@ -183,7 +183,8 @@ const nice = (metric: string) =>
 
 function overlaySpec(o: ComparisonOptions, grouped: boolean, colorTitle: string, domain: string[]): TopLevelSpec {
   const x = { field: 'step', type: 'quantitative' as const, title: 'env steps', axis: { format: '~s', tickCount: 8 }, scale: { zero: true } };
-  const y = { type: 'quantitative' as const, title: nice(o.metric), scale: { zero: false } };
+  // ',.4~r': a one-point chart gets '10,000', not '10,000.000000'
+  const y = { type: 'quantitative' as const, title: nice(o.metric), scale: { zero: false }, axis: { format: ',.4~r' } };
   const color = {
     field: 'label',
     type: 'nominal' as const,

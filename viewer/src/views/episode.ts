@@ -148,10 +148,11 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
 
   const slider = h('input', { type: 'range', min: 1, max: Math.max(1, length), value: cursor, id: 'seek' });
   const position = h('span', { id: 'position' });
-  const playBtn = h('button', { id: 'play', class: 'primary', text: '▶ play' });
-  const backBtn = h('button', { id: 'step-back', text: '◀ step' });
-  const fwdBtn = h('button', { id: 'step-forward', text: 'step ▶' });
-  const rewindBtn = h('button', { id: 'rewind', text: '⏮ rewind' });
+  // glyphs that Debian's fonts have (⏮ showed as a box); the shortcuts are in the titles
+  const playBtn = h('button', { id: 'play', class: 'primary', text: '▶ play', title: 'play / pause (space)' });
+  const backBtn = h('button', { id: 'step-back', text: '◀ step', title: 'step back (←, shift: 10)' });
+  const fwdBtn = h('button', { id: 'step-forward', text: 'step ▶', title: 'step forward (→, shift: 10)' });
+  const rewindBtn = h('button', { id: 'rewind', text: '|◀ rewind', title: 'rewind (Home; End: last step)' });
   const speedSel = h('select', { id: 'speed' }, ...[1, 4, 8, 32, 128].map((s) => h('option', { value: s, text: `${s}×` })));
   speedSel.value = String(speed);
   const verifyBtn = h('button', { id: 'verify', text: 'verify replay' });
@@ -262,6 +263,22 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
     }
   });
   signal.addEventListener('abort', () => timer && clearInterval(timer));
+  // keyboard: space play/pause, ←/→ step (shift: 10), Home/End; not while typing in a field
+  const onKey = (e: KeyboardEvent) => {
+    const target = e.target as HTMLElement | null;
+    if (e.altKey || e.ctrlKey || e.metaKey || (target && ['INPUT', 'SELECT', 'TEXTAREA'].includes(target.tagName) && !(target === slider && e.key === ' '))) return;
+    if (e.key === ' ' && target?.tagName === 'BUTTON') return; // the focused button takes its own space
+    const by = e.shiftKey ? 10 : 1;
+    if (e.key === ' ') playBtn.click();
+    else if (e.key === 'ArrowRight') seek(cursor + by);
+    else if (e.key === 'ArrowLeft') seek(cursor - by);
+    else if (e.key === 'Home') seek(1);
+    else if (e.key === 'End') seek(length);
+    else return;
+    e.preventDefault();
+  };
+  document.addEventListener('keydown', onKey);
+  signal.addEventListener('abort', () => document.removeEventListener('keydown', onKey));
   verifyBtn.addEventListener('click', async () => {
     verifyBtn.disabled = true;
     verifyOut.className = 'verify-result';
