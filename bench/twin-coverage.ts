@@ -1,6 +1,6 @@
 import { selectFitWindow } from '../twinning/glucose/data-rules.js';
 import { laplaceFactor } from '../twinning/glucose/fit.js';
-import { makeLogPosterior, prepareFitData } from '../twinning/glucose/likelihood.js';
+import { CARB_COUNT_SD, makeLogPosterior, prepareFitData } from '../twinning/glucose/likelihood.js';
 import { fitMap } from '../twinning/glucose/map.js';
 import { GLUCOSE_TWIN_DIM, GLUCOSE_TWIN_PARAMETERS, PHYSIOLOGY_DIM } from '../twinning/glucose/parameters.js';
 import { syntheticPerson } from '../twinning/glucose/synthetic.js';
@@ -9,7 +9,8 @@ import { numberOption } from './util.js';
 
 /**
  * Calibration of the personal glucose twin's uncertainty, fast: on `--people N` synthetic people
- * (default 20; 7 days, Breton–Kovatchev CGM noise) with and without 20 % carb-counting errors, the
+ * (default 20; 7 days, Breton–Kovatchev CGM noise) with and without 20 % carb-counting errors (and,
+ * on the data with errors, with and without the likelihood's carb-counting error term), the
  * share of (person, physiological parameter) pairs whose truth lies in the 90 % interval of the
  * Laplace approximation at the MAP (N(MAP, (−∇²log p)⁻¹), twinning/glucose/fit.ts `laplaceFactor`),
  * and the RMS of the standardised errors z = (truth − MAP)/sd per parameter (1 when calibrated).
@@ -21,13 +22,18 @@ import { numberOption } from './util.js';
 export async function run(): Promise<BenchResult[]> {
   const people = numberOption('--people', 20);
   const out: BenchResult[] = [];
-  for (const carbCountSd of [0, 0.2]) {
+  const cases = [
+    { carbCountSd: 0, modelSd: CARB_COUNT_SD },
+    { carbCountSd: 0.2, modelSd: CARB_COUNT_SD },
+    { carbCountSd: 0.2, modelSd: 0 },
+  ];
+  for (const { carbCountSd, modelSd } of cases) {
     let hits = 0;
     const sumZ2 = new Float64Array(PHYSIOLOGY_DIM);
     for (let index = 0; index < people; index++) {
       const person = syntheticPerson({ seed: 2024, index, days: 7, carbCountSd });
       const window = selectFitWindow(person.dataset);
-      const data = prepareFitData(person.dataset, window.from, window.to, window.include, person.ctx);
+      const data = prepareFitData(person.dataset, window.from, window.to, window.include, person.ctx, modelSd);
       const map = fitMap(data, { seed: index });
       const factor = laplaceFactor(
         makeLogPosterior(data),
@@ -42,7 +48,7 @@ export async function run(): Promise<BenchResult[]> {
         if (Math.abs(z) <= 1.6449) hits++;
       }
     }
-    const label = carbCountSd > 0 ? '20 % carb-count errors' : 'exact carb counts';
+    const label = `${carbCountSd > 0 ? '20 % carb-count errors' : 'exact carb counts'}, ${modelSd > 0 ? `likelihood σ_c ${modelSd}` : 'no carb-count error in the likelihood'}`;
     out.push({
       name: `90 % Laplace intervals containing the truth, ${label}`,
       value: (100 * hits) / (people * PHYSIOLOGY_DIM),

@@ -2,7 +2,8 @@ import { TwinlabError } from '../../engine/errors.js';
 import type { Rng } from '../../engine/random.js';
 import type { GlucoseDataset } from '../../datasets/types.js';
 import { FAST_STATE_DIM, FastModel, StomachTrack } from './fast-model.js';
-import { type CgmErrorParams, ERROR_STATE_DIM, errorStateObserve, errorStatePredict, errorStateReset } from './cgm-error.js';
+import { type CgmErrorParams, ERROR_STATE_DIM, errorStateMeal, errorStateObserve, errorStateReset, errorStateStep } from './cgm-error.js';
+import { CARB_COUNT_SD, glucoseExcessDecay, MealInfluxTrack, typicalPatient } from './likelihood.js';
 import { cgmErrorParamsForTheta, type GlucoseTwinContext, patientForTheta } from './parameters.js';
 import { initialStateFromCgm, type SlotInputs, slotInsulin } from './simulate.js';
 
@@ -44,6 +45,8 @@ export interface FilterTwin {
   /** Posterior draws of θ (at least one). */
   draws: ArrayLike<number>[];
   processNoise: ProcessNoise;
+  /** σ_c of the carb-counting error the twin was fitted with (cgm-error.ts); default CARB_COUNT_SD. */
+  carbCountSd?: number;
 }
 
 export class GlucoseParticleFilter {
@@ -66,6 +69,10 @@ export class GlucoseParticleFilter {
   private readonly logw: Float64Array;
   readonly stomach: StomachTrack;
   private readonly outflow = new Float64Array(5);
+  readonly mealInflux: MealInfluxTrack;
+  readonly carbCountSd: number;
+  /** 5-min decay of a glucose excess (likelihood.ts glucoseExcessDecay of the typical person). */
+  readonly excessPhi: number;
   private readonly noiseRng: Rng;
   private readonly resampleRng: Rng;
   readonly noise: ProcessNoise;
@@ -127,6 +134,10 @@ export class GlucoseParticleFilter {
     }
     const firstModel = this.models[0] as FastModel;
     this.stomach = new StomachTrack(firstModel.p);
+    const typical = typicalPatient(ctx);
+    this.mealInflux = new MealInfluxTrack(typical);
+    this.excessPhi = glucoseExcessDecay(typical);
+    this.carbCountSd = twin.carbCountSd ?? CARB_COUNT_SD;
     this.slot = start;
   }
 
@@ -154,13 +165,25 @@ export class GlucoseParticleFilter {
     this.dataRef = next;
   }
 
-  /** Propagate every particle through slot `this.slot` of the data, then assimilate the next reading (if any). */
+  /**
+   * Propagate every particle through slot `this.slot` of the data — the model state, and the CGM
+   * error state with the slot's meal (a logged meal restarts the carb-counting error, its glucose
+   * appearance feeds the discrepancy) — then assimilate the next reading (if any).
+   */
   advance(): void {
     const k = this.slot;
     const d = this.data;
-    this.stomach.advanceSlot(d.carbsG[k] as number, this.outflow, 0);
+    const carbs = d.carbsG[k] as number;
+    this.stomach.advanceSlot(carbs, this.outflow, 0);
+    const g = this.mealInflux.step(this.outflow, 0);
     const insulin = slotInsulin(d as SlotInputs, k);
     this.propagate(this.states, this.delta, insulin, this.outflow, this.noiseRng);
+    for (let i = 0; i < this.n; i++) {
+      const off = i * ERROR_STATE_DIM;
+      if (carbs > 0 && this.carbCountSd > 0) errorStateMeal(this.errorState, off, this.carbCountSd);
+      errorStateStep(this.errorState, off, this.errorParams[this.drawOf[i] as number] as CgmErrorParams, g, this.excessPhi);
+      this.lastK[i] = k + 1;
+    }
     this.slot = k + 1;
     if (this.slot < d.cgm.length) {
       const y = d.cgm[this.slot] as number;
@@ -197,7 +220,6 @@ export class GlucoseParticleFilter {
       const model = this.models[dIdx] as FastModel;
       const m = model.gsub(this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM));
       const off = i * ERROR_STATE_DIM;
-      errorStatePredict(this.errorState, off, this.errorParams[dIdx] as CgmErrorParams, k - (this.lastK[i] as number));
       const lw = Number.isFinite(m) ? Math.log(this.weights[i] as number) + errorStateObserve(this.errorState, off, y - m) : Number.NEGATIVE_INFINITY;
       this.logw[i] = lw;
       if (lw > maxLog) maxLog = lw;
@@ -251,7 +273,8 @@ export class GlucoseParticleFilter {
 
   /**
    * Read access for forecasts: particle i's model state, last reading slot, δ, model, and its CGM
-   * error model with the error state (five numbers at `errorOffset` of `errorState`).
+   * error model with the error state (ERROR_STATE_DIM numbers at `errorOffset` of `errorState`, at
+   * slot `lastK`: the filter steps it every slot).
    */
   particle(i: number): {
     state: Float64Array;
@@ -272,6 +295,11 @@ export class GlucoseParticleFilter {
       errorState: this.errorState,
       errorOffset: i * ERROR_STATE_DIM,
     };
+  }
+
+  /** The CGM error parameters of particle i (its draw's), without building `particle(i)`. */
+  errorParamsOf(i: number): CgmErrorParams {
+    return this.errorParams[this.drawOf[i] as number] as CgmErrorParams;
   }
 
   /** The draw index of particle i. */

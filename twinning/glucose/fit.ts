@@ -7,7 +7,7 @@ import { inProcessDensity, type LogDensityBatch, sampleEnsemble, workerDensity }
 import { selectFitWindow } from './data-rules.js';
 import { DEFAULT_PROCESS_NOISE, GlucoseParticleFilter, type ProcessNoise } from './filter.js';
 import { forecastAt, GlucoseProjector } from './forecast.js';
-import { type GlucoseFitData, makeLogPosterior, predictWindow, prepareFitData } from './likelihood.js';
+import { CARB_COUNT_SD, type GlucoseFitData, makeLogPosterior, predictWindow, prepareFitData } from './likelihood.js';
 import { fitMap } from './map.js';
 import { GLUCOSE_TWIN_DIM, GLUCOSE_TWIN_PARAMETERS, type GlucoseTwinContext, NATURAL_PARAMETERS, naturalValues } from './parameters.js';
 import { type GlucoseTwinFile, TWIN_FORMAT } from './twin-file.js';
@@ -35,6 +35,8 @@ export interface GlucoseFitOptions {
   draws?: number;
   /** Particles of the living profile. */
   particles?: number;
+  /** SD of the fractional carb-counting error per meal in the likelihood (likelihood.ts CARB_COUNT_SD; 0 = exact counts). */
+  carbCountSd?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
@@ -92,7 +94,10 @@ export async function fitGlucoseTwin(dataset: GlucoseDataset, opts: GlucoseFitOp
     });
   const ctx: GlucoseTwinContext = { group, bodyWeightKg, basalUPerH };
   // 3.
-  const data = prepareFitData(dataset, window.from, window.to, window.include, ctx);
+  const carbCountSd = opts.carbCountSd ?? CARB_COUNT_SD;
+  if (!(carbCountSd >= 0 && carbCountSd <= 1))
+    throw new TwinlabError('INVALID_ARGUMENT', `carbCountSd: must be between 0 and 1 (a fraction of the logged carbohydrate), got ${carbCountSd}`, { field: 'carbCountSd' });
+  const data = prepareFitData(dataset, window.from, window.to, window.include, ctx, carbCountSd);
   // 4.
   progress('map', 0, 1);
   const map = fitMap(data, { seed: opts.seed });
@@ -107,7 +112,7 @@ export async function fitGlucoseTwin(dataset: GlucoseDataset, opts: GlucoseFitOp
   }
   // 6.
   const particles = opts.particles ?? FIT_DEFAULTS.particles;
-  const calibration = calibrateProcessNoise(dataset, ctx, draws, window.from, window.to, particles, opts.seed, progress);
+  const calibration = calibrateProcessNoise(dataset, ctx, draws, carbCountSd, window.from, window.to, particles, opts.seed, progress);
   // 7.
   const m = new Float64Array(data.n);
   predictWindow(map.theta, data, m);
@@ -156,7 +161,7 @@ export async function fitGlucoseTwin(dataset: GlucoseDataset, opts: GlucoseFitOp
       usableReadings: window.usableReadings,
       rules: window.messages,
     },
-    parameters: { names: [...GLUCOSE_TWIN_PARAMETERS], priors: data.priors },
+    parameters: { names: [...GLUCOSE_TWIN_PARAMETERS], priors: data.priors, carbCountSd },
     map: { theta: Array.from(map.theta), logPosterior: map.logPosterior, evaluations: map.evaluations, perStart: map.perStart },
     posterior: { draws: draws.map((d) => Array.from(d)), summary, ...(diagnostics ? { diagnostics } : {}) },
     filter: { particles, processNoise: calibration.chosen, calibration: calibration.table },
@@ -364,6 +369,7 @@ function calibrateProcessNoise(
   dataset: GlucoseDataset,
   ctx: GlucoseTwinContext,
   draws: Float64Array[],
+  carbCountSd: number,
   from: number,
   to: number,
   particles: number,
@@ -379,7 +385,7 @@ function calibrateProcessNoise(
     if (chosen !== undefined) return;
     const noise = { glucose: q, insulinSensitivity: DEFAULT_PROCESS_NOISE.insulinSensitivity };
     const root = Rng.fromSeed(seed).fork(`calibrate/${q}`);
-    const filter = new GlucoseParticleFilter({ ctx, draws, processNoise: noise }, dataset, from, particles, root.fork('filter'));
+    const filter = new GlucoseParticleFilter({ ctx, draws, processNoise: noise, carbCountSd }, dataset, from, particles, root.fork('filter'));
     let hit = 0;
     let total = 0;
     for (let k = evalFrom; k + 12 < to; k += 6) {

@@ -1,6 +1,6 @@
 import { normalCdf } from '../../engine/distributions.js';
 import type { Rng } from '../../engine/random.js';
-import { errorPredictive } from './cgm-error.js';
+import { ERROR_STATE_DIM, errorMean, errorStateMeal, errorStateStep, errorVariance } from './cgm-error.js';
 import { FAST_STATE_DIM } from './fast-model.js';
 import type { GlucoseParticleFilter } from './filter.js';
 
@@ -10,9 +10,11 @@ import type { GlucoseParticleFilter } from './filter.js';
  * forecast, the origin row's own bolus and carbohydrate (logged at the origin time) and then the
  * basal rate in effect at the origin with no further bolus or meal; for a what-if replay, the
  * recorded inputs after the origin as a therapy changes them — with the filter's process noise.
- * The CGM at a later slot is, per particle, normal: model glucose plus the error model's prediction
- * Δ slots past the last reading (cgm-error.ts `errorPredictive`: the sensor and model-discrepancy
- * components each decay towards 0 and their variances grow back to the marginal). The predictive distribution is
+ * The CGM at a later slot is, per particle, normal: model glucose plus the error model's prediction,
+ * stepped slot by slot as the filter does (cgm-error.ts: the sensor and model-discrepancy components
+ * decay towards 0 and their variances grow back to the marginal, while the meals still being absorbed
+ * carry their estimated carb-counting error forward and add its uncertainty, and a meal in the
+ * schedule starts a fresh one). The predictive distribution is
  * the weighted mixture of those normals; its mean is exact and its 2.5 and 97.5 % quantiles come
  * from bisection on the mixture CDF (no sampling). The band therefore combines posterior (the
  * particles' θ), state (their spread and the process noise) and sensor uncertainty.
@@ -32,10 +34,10 @@ export type InputSchedule = (s: number) => { insulin: number; carbs: number };
 
 export class GlucoseProjector {
   private states = new Float64Array(0);
+  private errorStates = new Float64Array(0);
   private delta = new Float64Array(0);
   private mu = new Float64Array(0);
   private sd = new Float64Array(0);
-  private readonly moments = new Float64Array(2);
   private readonly outflow = new Float64Array(5);
 
   /**
@@ -46,6 +48,7 @@ export class GlucoseProjector {
     const n = filter.n;
     if (this.delta.length < n) {
       this.states = new Float64Array(n * FAST_STATE_DIM);
+      this.errorStates = new Float64Array(n * ERROR_STATE_DIM);
       this.delta = new Float64Array(n);
       this.mu = new Float64Array(n);
       this.sd = new Float64Array(n);
@@ -53,20 +56,29 @@ export class GlucoseProjector {
     for (let i = 0; i < n; i++) {
       const p = filter.particle(i);
       this.states.set(p.state, i * FAST_STATE_DIM);
+      this.errorStates.set(p.errorState.subarray(p.errorOffset, p.errorOffset + ERROR_STATE_DIM), i * ERROR_STATE_DIM);
       this.delta[i] = p.delta;
     }
     const stomachState = filter.stomach.getState();
+    const gutState = filter.mealInflux.state;
     try {
       for (let s = 1; s <= slots; s++) {
         const { insulin, carbs } = schedule(s);
         filter.stomach.advanceSlot(carbs, this.outflow, 0);
+        const g = filter.mealInflux.step(this.outflow, 0);
         filter.propagate(this.states, this.delta, insulin, this.outflow, rng, n);
+        for (let i = 0; i < n; i++) {
+          const off = i * ERROR_STATE_DIM;
+          if (carbs > 0 && filter.carbCountSd > 0) errorStateMeal(this.errorStates, off, filter.carbCountSd);
+          errorStateStep(this.errorStates, off, filter.errorParamsOf(i), g, filter.excessPhi);
+        }
         this.target = filter.slot + s;
         this.filter = filter;
         visit(s);
       }
     } finally {
       filter.stomach.setState(stomachState);
+      filter.mealInflux.state = gutState;
     }
   }
 
@@ -91,9 +103,9 @@ export class GlucoseProjector {
     for (let i = 0; i < n; i++) {
       const p = f.particle(i);
       const m = p.model.gsub(this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM));
-      errorPredictive(p.errorState, p.errorOffset, p.error, this.target - p.lastK, this.moments);
-      const mu = m + (this.moments[0] as number);
-      const sd = Math.sqrt(Math.max(1e-12, this.moments[1] as number));
+      const off = i * ERROR_STATE_DIM;
+      const mu = m + errorMean(this.errorStates, off);
+      const sd = Math.sqrt(Math.max(1e-12, errorVariance(this.errorStates, off)));
       if (!Number.isFinite(mu)) {
         this.sd[i] = Number.NaN;
         continue;

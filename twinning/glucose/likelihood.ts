@@ -1,7 +1,8 @@
 import { TwinlabError } from '../../engine/errors.js';
 import type { GlucoseDataset } from '../../datasets/types.js';
 import { FAST_STATE_DIM, FastModel, stomachOutflow } from './fast-model.js';
-import { cgmErrorLogLik, ERROR_STATE_DIM } from './cgm-error.js';
+import { cgmErrorLogLik, ERROR_STATE_DIM, type MealErrorInputs } from './cgm-error.js';
+import type { PatientParams } from '../../environments/glucose/params.js';
 import { cgmErrorParamsForTheta, type GlucoseTwinContext, glucoseTwinPriors, type NormalPrior, patientForTheta } from './parameters.js';
 import { initialStateFromCgm, slotInsulin } from './simulate.js';
 
@@ -27,17 +28,108 @@ export interface GlucoseFitData {
   /** Insulin rate of each slot, U/min (simulate.ts slotInsulin), θ-independent. */
   insulinUPerMin: Float64Array;
   priors: NormalPrior[];
+  /** The carb-counting error of the likelihood (cgm-error.ts): meal appearance, meal slots, σ_c. */
+  meals: MealErrorInputs & { influx: Float64Array; start: Uint8Array };
 }
 
-export function prepareFitData(d: GlucoseDataset, from: number, to: number, include: Uint8Array, ctx: GlucoseTwinContext): GlucoseFitData {
-  const priors = glucoseTwinPriors(ctx.group);
-  const n = to - from;
-  const carbsG = d.carbsG.slice(from, to);
+/**
+ * Carb-counting error per meal, as a fraction of the logged carbohydrate: ≈ 20 % for adults with type
+ * 1 diabetes (Brazeau et al., J Acad Nutr Diet 113(7):1060–1066, 2013: mean absolute error 20.9 g per
+ * meal, ≈ 20 % of the meals' carbohydrate).
+ */
+export const CARB_COUNT_SD = 0.2;
+
+/**
+ * Glucose appearance of the logged meals, mg/dL of plasma glucose per 5-min slot, for the population's
+ * typical gut (θ-independent, so the error model's gains are too): the stomach outflow F (mg/min)
+ * through Qgut' = F − kabs·Qgut, appearing at f·kabs·Qgut/BW (mg/kg/min) into Vg (dL/kg)
+ * (Dalla Man et al., IEEE TBME 54(10), 2007, eqs. 10–13). Integrated exactly per minute with F held.
+ * Online (the particle filter) one slot at a time; `mealGlucoseInflux` for a whole window.
+ */
+export class MealInfluxTrack {
+  private qgut = 0;
+  private readonly decay: number;
+  private readonly gain: number;
+  private readonly kabs: number;
+  private readonly toMgDl: number;
+
+  constructor(typical: PatientParams) {
+    this.kabs = typical.kabs;
+    this.decay = Math.exp(-typical.kabs);
+    this.gain = (1 - this.decay) / typical.kabs;
+    this.toMgDl = (typical.f * typical.kabs) / (typical.BW * typical.Vg);
+  }
+
+  /** Gut content (mg), to save and restore around projections. */
+  get state(): number {
+    return this.qgut;
+  }
+  set state(qgut: number) {
+    this.qgut = qgut;
+  }
+
+  /** Glucose appearance (mg/dL) over one slot whose five minutes of stomach outflow start at outflow[at]. */
+  step(outflow: ArrayLike<number>, at: number): number {
+    let g = 0;
+    for (let j = 0; j < 5; j++) {
+      const steady = (outflow[at + j] as number) / this.kabs;
+      g += steady + (this.qgut - steady) * this.gain; // ∫ Qgut over the minute
+      this.qgut = steady + (this.qgut - steady) * this.decay;
+    }
+    return g * this.toMgDl;
+  }
+}
+
+export function mealGlucoseInflux(typical: PatientParams, outflow: ArrayLike<number>, n: number): Float64Array {
+  const track = new MealInfluxTrack(typical);
+  const out = new Float64Array(n);
+  for (let k = 0; k < n; k++) out[k] = track.step(outflow, 5 * k);
+  return out;
+}
+
+/**
+ * 5-min decay factor of a plasma glucose excess in person p at the basal state: the slowest eigenvalue
+ * λ of the glucose subsystem linearised there (Dalla Man et al., IEEE TBME 54(10), 2007, eqs. 1–6,
+ * insulin held at basal, renal excretion off below its threshold):
+ *
+ *   J = [[−(kp2 + k1), k2], [k1, −(k2 + ∂Uid/∂Gt)]],   ∂Uid/∂Gt = Vm0·Km0/(Km0 + Gtb)²,
+ *
+ * φ_c = e^{5λ}. For the adult population this is a time constant of hours: with no endogenous insulin
+ * an excess from a mis-counted meal lingers (cgm-error.ts, the carb-counting component).
+ */
+export function glucoseExcessDecay(p: PatientParams): number {
+  const uid = (p.Vm0 * p.Km0) / (p.Km0 + p.Gtb) ** 2;
+  const a = -(p.kp2 + p.k1);
+  const d = -(p.k2 + uid);
+  const tr = a + d;
+  const det = a * d - p.k1 * p.k2;
+  const slowest = 0.5 * (tr + Math.sqrt(Math.max(0, tr * tr - 4 * det)));
+  return Math.exp(5 * slowest);
+}
+
+/** The population's typical person of the twin's group (θ at the prior means) in this context. */
+export function typicalPatient(ctx: GlucoseTwinContext): PatientParams {
   const typical = patientForTheta(
-    priors.map((p) => p.mean),
+    glucoseTwinPriors(ctx.group).map((p) => p.mean),
     ctx,
   );
   if (typical === undefined) throw new TwinlabError('INTERNAL', 'the population prior mean has no steady state');
+  return typical;
+}
+
+export function prepareFitData(
+  d: GlucoseDataset,
+  from: number,
+  to: number,
+  include: Uint8Array,
+  ctx: GlucoseTwinContext,
+  carbCountSd: number = CARB_COUNT_SD,
+): GlucoseFitData {
+  const priors = glucoseTwinPriors(ctx.group);
+  const n = to - from;
+  const carbsG = d.carbsG.slice(from, to);
+  const typical = typicalPatient(ctx);
+  const outflow = stomachOutflow(typical, carbsG, n);
   return {
     ctx,
     n,
@@ -47,9 +139,15 @@ export function prepareFitData(d: GlucoseDataset, from: number, to: number, incl
     carbsG,
     include,
     cgm0: d.cgm[from] as number,
-    outflow: stomachOutflow(typical, carbsG, n),
+    outflow,
     insulinUPerMin: Float64Array.from({ length: n }, (_, k) => slotInsulin(d, from + k)),
     priors,
+    meals: {
+      influx: mealGlucoseInflux(typical, outflow, n),
+      start: Uint8Array.from(carbsG, (c) => (c > 0 ? 1 : 0)),
+      carbCountSd,
+      excessPhi: glucoseExcessDecay(typical),
+    },
   };
 }
 
@@ -90,7 +188,7 @@ export function makeLogPosterior(data: GlucoseFitData): (theta: Float64Array) =>
     const error = cgmErrorParamsForTheta(theta);
     if (error === undefined) return Number.NEGATIVE_INFINITY;
     if (!predictWindow(theta, data, m)) return Number.NEGATIVE_INFINITY;
-    const ll = cgmErrorLogLik(data.cgm, m, data.include, error, scratch);
+    const ll = cgmErrorLogLik(data.cgm, m, data.include, error, scratch, data.meals);
     return Number.isFinite(ll) ? ll + logPrior(theta, data.priors) : Number.NEGATIVE_INFINITY;
   };
 }

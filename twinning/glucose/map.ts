@@ -57,7 +57,7 @@ export function fitMap(data: GlucoseFitData, opts: MapOptions): MapResult {
     const error = cgmErrorParamsForTheta(theta);
     if (error === undefined) return;
     // standardised Kalman innovations are linear in the error e = y − m: whiten y and m separately
-    const whitener = new InnovationWhitener(usedSlots, error);
+    const whitener = new InnovationWhitener(usedSlots, error, data.meals);
     const nData = used.length;
     const wm = new Float64Array(nData);
     const y = new Float64Array(nData + PHYSIOLOGY_DIM);
@@ -105,7 +105,7 @@ export function fitMap(data: GlucoseFitData, opts: MapOptions): MapResult {
         for (let i = 0; i < ERROR_DIM; i++) t[PHYSIOLOGY_DIM + i] = x[i] as number;
         const e = cgmErrorParamsForTheta(t);
         if (e === undefined) return Number.POSITIVE_INFINITY;
-        return -(cgmErrorLogLik(data.cgm, m, data.include, e, scratch) + logPrior(t, data.priors));
+        return -(cgmErrorLogLik(data.cgm, m, data.include, e, scratch, data.meals) + logPrior(t, data.priors));
       },
       Array.from(theta.subarray(PHYSIOLOGY_DIM)),
       0.3,

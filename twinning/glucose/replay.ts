@@ -39,7 +39,7 @@ export function livingProfile(
     );
   }
   return new GlucoseParticleFilter(
-    { ctx: twin.context, draws: twin.posterior.draws, processNoise: twin.filter.processNoise },
+    { ctx: twin.context, draws: twin.posterior.draws, processNoise: twin.filter.processNoise, carbCountSd: twin.parameters.carbCountSd },
     data,
     start,
     twin.filter.particles,

@@ -40,7 +40,12 @@ export const glucoseTwinFileSchema = z.object({
     usableReadings: z.number().int(),
     rules: z.array(z.string()),
   }),
-  parameters: z.object({ names: z.array(z.enum(GLUCOSE_TWIN_PARAMETERS)).length(GLUCOSE_TWIN_PARAMETERS.length), priors: z.array(prior) }),
+  parameters: z.object({
+    names: z.array(z.enum(GLUCOSE_TWIN_PARAMETERS)).length(GLUCOSE_TWIN_PARAMETERS.length),
+    priors: z.array(prior),
+    /** σ_c of the carb-counting error in the likelihood and filter; twins fitted before it existed had none (0). */
+    carbCountSd: finite.min(0).max(1).default(0),
+  }),
   map: z.object({ theta: z.array(finite), logPosterior: finite, evaluations: z.number().int(), perStart: z.array(z.number()) }),
   posterior: z.object({
     draws: z.array(z.array(finite)).min(1),

@@ -9,6 +9,7 @@ import {
   errorStatePredict,
   errorStateReset,
   InnovationWhitener,
+  type MealErrorInputs,
 } from '../../../twinning/glucose/cgm-error.js';
 
 const PARAMS: CgmErrorParams = { sensorSd: 9, sensorPhi: 0.75, modelSd: 18, modelPhi: 0.96 };
@@ -141,3 +142,86 @@ describe('two-component CGM error model (Kalman likelihood)', () => {
     }
   });
 });
+
+/**
+ * Meals at slots 3, 17 and 33 of the 40-slot sample (the second one's absorption overlapping the
+ * third's would-be window), each absorbed over a few slots.
+ */
+const MEALS: MealErrorInputs = (() => {
+  const n = 40;
+  const influx = new Float64Array(n);
+  const start = new Uint8Array(n);
+  for (const [at, size] of [
+    [3, 30],
+    [17, 45],
+    [33, 20],
+  ] as const) {
+    start[at] = 1;
+    for (let j = 0; j < 8 && at + j < n; j++) influx[at + j] = size * Math.exp(-0.5 * j);
+  }
+  return { influx, start, carbCountSd: 0.2, excessPhi: 0.97 };
+})();
+
+/**
+ * Cov(e_i, e_j) with the carb-counting component: c_k = Σ_m ε_m·h_m(k), where h_m(k) is meal m's
+ * excess at slot k per unit error — Σ φ_c^{k−1−i}·g_i over the slots i < k from m's start up to the
+ * next meal's start (the slots whose appearance ε_m scales) — so Cov(c_i, c_j) = σ_c² Σ_m h_m(i)·h_m(j).
+ */
+function covWithMeals(p: CgmErrorParams, meals: MealErrorInputs, i: number, j: number): number {
+  const starts: number[] = [];
+  for (let k = 0; k < meals.start.length; k++) if (meals.start[k] === 1) starts.push(k);
+  const h = (m: number, k: number): number => {
+    const from = starts[m] as number;
+    const to = m + 1 < starts.length ? (starts[m + 1] as number) : meals.start.length;
+    let v = 0;
+    for (let t = from; t < Math.min(to, k); t++) v += meals.excessPhi ** (k - 1 - t) * (meals.influx[t] as number);
+    return v;
+  };
+  let c = 0;
+  for (let m = 0; m < starts.length; m++) c += h(m, i) * h(m, j);
+  return cov(p, i, j) + meals.carbCountSd ** 2 * c;
+}
+
+function denseLogLikWithMeals(e: number[], slots: number[], p: CgmErrorParams, meals: MealErrorInputs): number {
+  const n = slots.length;
+  const l = cholesky(slots.map((i) => slots.map((j) => covWithMeals(p, meals, i, j))));
+  let logDet = 0;
+  const z = new Array<number>(n).fill(0);
+  for (let i = 0; i < n; i++) {
+    let s = e[i]!;
+    for (let k = 0; k < i; k++) s -= l[i]![k]! * z[k]!;
+    z[i] = s / l[i]![i]!;
+    logDet += Math.log(l[i]![i]!);
+  }
+  return -0.5 * n * Math.log(2 * Math.PI) - logDet - 0.5 * z.reduce((s, v) => s + v * v, 0);
+}
+
+describe('the carb-counting component (one fractional error per logged meal)', () => {
+  it('the Kalman likelihood equals the dense multivariate-normal density of s + d + c, with gaps, to 1e-9', () => {
+    for (const seed of [7, 8, 9]) {
+      const s = sample(seed);
+      const kalman = cgmErrorLogLik(s.y, s.m, s.include, PARAMS, undefined, MEALS);
+      expect(Math.abs(kalman - denseLogLikWithMeals(s.e, s.slots, PARAMS, MEALS))).toBeLessThan(1e-9);
+      // and the component matters: without it the density differs
+      expect(Math.abs(kalman - cgmErrorLogLik(s.y, s.m, s.include, PARAMS))).toBeGreaterThan(0.1);
+    }
+  });
+
+  it('the innovation whitener with meals gives the same likelihood', () => {
+    const s = sample(10);
+    const w = new InnovationWhitener(Int32Array.from(s.slots), PARAMS, MEALS);
+    const e = new Float64Array(s.y.length);
+    for (let k = 0; k < e.length; k++) e[k] = (s.y[k] as number) - (s.m[k] as number);
+    const out = new Float64Array(s.slots.length);
+    w.whiten(e, out);
+    const ll = -0.5 * out.reduce((a, v) => a + v * v, 0) - w.logDetHalf - 0.5 * s.slots.length * Math.log(2 * Math.PI);
+    expect(Math.abs(ll - cgmErrorLogLik(s.y, s.m, s.include, PARAMS, undefined, MEALS))).toBeLessThan(1e-9);
+  });
+
+  it('σ_c = 0 is the two-component model exactly', () => {
+    const s = sample(11);
+    const off = { ...MEALS, carbCountSd: 0 };
+    expect(cgmErrorLogLik(s.y, s.m, s.include, PARAMS, undefined, off)).toBe(cgmErrorLogLik(s.y, s.m, s.include, PARAMS));
+  });
+});
+
