@@ -18,11 +18,12 @@ export function parseInteger(name: string, { min, max }: { min?: number; max?: n
   };
 }
 
-export function parseNumber(name: string, { min }: { min?: number } = {}) {
+export function parseNumber(name: string, { min, max }: { min?: number; max?: number } = {}) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || (min !== undefined && n < min)) {
-      throw new InvalidArgumentError(`${name} must be a number${min !== undefined ? ` ≥ ${min}` : ''}, got "${value}"`);
+    if (value.trim() === '' || !Number.isFinite(n) || (min !== undefined && n < min) || (max !== undefined && n > max)) {
+      const range = min !== undefined && max !== undefined ? ` from ${min} to ${max}` : min !== undefined ? ` ≥ ${min}` : max !== undefined ? ` ≤ ${max}` : '';
+      throw new InvalidArgumentError(`${name} must be a number${range}, got "${value}"`);
     }
     return n;
   };

@@ -11,6 +11,7 @@ import { loadDataset } from '../../experiments/dataset-store.js';
 import { DEFAULT_DATA_DIR, STORE_FILE, Store } from '../../experiments/store.js';
 import { saveTwinRecord } from '../../experiments/twin-store.js';
 import { FIT_DEFAULTS, fitGlucoseTwin } from '../../twinning/glucose/fit.js';
+import { CARB_COUNT_SD } from '../../twinning/glucose/likelihood.js';
 import { forecastSeries, replay } from '../../twinning/glucose/replay.js';
 import { parseTherapy } from '../../twinning/glucose/therapy.js';
 import { type GlucoseTwinFile, parseTwinFile, twinFileText } from '../../twinning/glucose/twin-file.js';
@@ -101,6 +102,11 @@ export function registerTwinCommand(program: Command): void {
     .option('--steps <n>', `MCMC steps per walker (default ${FIT_DEFAULTS.steps})`, parseInteger('--steps', { min: 10, max: 1_000_000 }))
     .option('--burn <n>', `MCMC burn-in steps (default ${FIT_DEFAULTS.burn})`, parseInteger('--burn', { min: 0 }))
     .option('--workers <n>', `worker threads for MCMC (default ${FIT_DEFAULTS.workers})`, parseInteger('--workers', { min: 1, max: 64 }))
+    .option(
+      '--carb-count-sd <fraction>',
+      `SD of the per-meal carb-counting error as a fraction of the logged grams (default ${CARB_COUNT_SD}; 0 for weighed meals)`,
+      parseNumber('--carb-count-sd', { min: 0, max: 1 }),
+    )
     .requiredOption('--out <dir>', 'directory for twin.json')
     .option('--store <dir>', 'store to look up dataset ids and record the twin in', DEFAULT_DATA_DIR)
     .addOption(new Option('--format <format>', 'input format of a file (default: inferred)').choices(['csv', 'fhir', 'nightscout']))
@@ -125,6 +131,7 @@ export function registerTwinCommand(program: Command): void {
         steps: o.steps,
         burn: o.burn,
         workers: o.workers,
+        carbCountSd: o.carbCountSd,
         onProgress: (stage, done, total) => {
           if (o.json) return;
           const pct = Math.floor((100 * done) / Math.max(1, total));

@@ -72,5 +72,8 @@ describe('twinlab twin fit | forecast | replay (few CLI starts: each costs secon
     const badKey = cli('twin', 'replay', '--twin', out, '--data', csv, '--from', '2026-01-07T00:00:00Z', '--therapy', 'insulin=2');
     expect(badKey.status).toBe(2);
     expect(badKey.stderr).toMatch(/--therapy: unknown key "insulin"/);
+    const badSd = cli('twin', 'fit', '--data', csv, '--body-weight', '70', '--carb-count-sd', '1.5', '--out', join(dir, 'x'));
+    expect(badSd.status).toBe(2);
+    expect(badSd.stderr).toMatch(/--carb-count-sd must be a number from 0 to 1, got "1\.5"/);
   }, 120_000);
 });
