@@ -58,8 +58,8 @@ export function millionSpec(twin: string, patients: number, block: number, keepE
     ...common,
     name: `million glucose ${patients}`,
     // One reference adult repeated (members differ by their seeds: meals, sensor noise). Generated adults
-    // (population 'adult', generated: true) are the issue's cohort, but cost ≈ 2 ms each to generate, and
-    // with seed 15 one of the first 10⁴ makes the integrator diverge (RK4 NaN), failing its block.
+    // (population 'adult', generated: true) are the issue's cohort, but cost ≈ 2 ms each to generate (a
+    // candidate whose meal test diverged used to abort its block: seed 15, index 7482; now it is rejected).
     cohort: { twin: 'glucose', population: process.env.MILLION_POPULATION ?? 'adult#001', size: patients, ...(process.env.MILLION_POPULATION ? { generated: true } : {}) },
     arms: [
       { name: 'basal-bolus', policy: 'glucose/basal-bolus' },

@@ -316,7 +316,8 @@ export function mealTest(p: PatientParams, carbRatio: number): { nadir: number; 
  * (Gpb < ke2); the emptying curve must be ordered (kmin < kmax, d < b); and, given its carb ratio, the
  * standard meal test (mealTest) must stay within [40, 400] mg/dL — CR and physiology are drawn
  * jointly but only loosely correlated (shrinkage), and a draw whose own CR bolus drives it to severe
- * hypoglycaemia or to the renal-glycosuria/DKA range after a 50 g meal is not a titrated patient. BW and
+ * hypoglycaemia or to the renal-glycosuria/DKA range after a 50 g meal is not a titrated patient, nor
+ * is one whose meal test the integrator cannot follow (`meal-test:integration-failed`). BW and
  * Gb ranges are cohort bounds (reasons `bounds:BW`, `bounds:Gb`).
  */
 export function rejectionReason(p: PatientParams, carbRatio?: number): string | undefined {
@@ -326,7 +327,16 @@ export function rejectionReason(p: PatientParams, carbRatio?: number): string | 
   if (!(p.kmin < p.kmax)) return 'kmin>=kmax';
   if (!(p.d < p.b)) return 'd>=b';
   if (carbRatio !== undefined) {
-    const { nadir, peak } = mealTest(p, carbRatio);
+    let test: { nadir: number; peak: number };
+    try {
+      test = mealTest(p, carbRatio);
+    } catch (e) {
+      // A draw whose meal test the integrator cannot follow (a state becomes non-finite) is no
+      // plausible patient either; before this it aborted the whole cohort (adult, seed 15, index 7482).
+      if (e instanceof TwinlabError && e.code === 'INTEGRATION_FAILED') return 'meal-test:integration-failed';
+      throw e;
+    }
+    const { nadir, peak } = test;
     if (!(nadir >= MEAL_TEST.nadirMin)) return 'meal-test:nadir<40';
     if (!(peak <= MEAL_TEST.peakMax)) return 'meal-test:peak>400';
   }

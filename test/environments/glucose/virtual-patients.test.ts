@@ -141,6 +141,14 @@ describe('generated virtual patients', () => {
     expect(rejectionReason(base, 1)).toBe('meal-test:nadir<40');
   });
 
+  it('a candidate whose meal test the integrator cannot follow is rejected, not thrown (adult, seed 15, index 7482)', () => {
+    // This draw's first candidate made RK4 produce NaN in the meal test, which aborted the whole cohort
+    // (a 10⁴-patient streaming trial failed its block); now it is one more rejection reason.
+    const p = generatePatient('adult', 15, 7482);
+    expect(rejectionReason(p.params, p.therapy.carbRatio)).toBeUndefined();
+    expect(plain(generatePatient('adult', 15, 7482))).toEqual(plain(p));
+  });
+
   it('log body weight of a large cohort centres on the group geometric mean (adolescents, n = 300)', () => {
     const { patients } = generateCohort('adolescent', 5, 300);
     const logs = patients.map((p) => Math.log(p.params.BW));
