@@ -2,7 +2,9 @@ import type { EpisodeLog } from '../engine/episode-log.js';
 import { TwinlabError } from '../engine/errors.js';
 import { make } from '../engine/registry.js';
 import '../environments/index.js';
+import type { TrialBlockConfig } from './jobs.js';
 import type { JobRecord, Store } from './store.js';
+import { blockEpisodeSource } from './trial-blocks.js';
 
 /**
  * Step-by-step export of stored episodes, for one job or a whole experiment (every arm and patient of
@@ -11,7 +13,10 @@ import type { JobRecord, Store } from './store.js';
  * whose unit is known get it as a suffix (`info_bg_mg_dl`, `obs_iob_u`). Rows are written one
  * episode at a time through `write`, so memory stays bounded by one episode whatever the trial size.
  * The columns are fixed from the first episode of each job (the union over jobs): an info key that
- * first appears later in an episode is not exported.
+ * first appears later in an episode is not exported. A streaming trial's block job holds several
+ * patients' episodes (`p<i>.r<r>.a<a>.episode-<k>`, its sampled patients): each row's arm, patient and
+ * replicate are those of the episode's own patient job (`episodeConfig`), so a block's episode exports
+ * exactly as the same episode of the trial run job by job, but for the `job` and `episode` columns.
  */
 
 export type EpisodeExportFormat = 'csv' | 'jsonl';
@@ -42,6 +47,27 @@ function unitOf(envId: string, name: string): string | undefined {
   return GLUCOSE_UNITS[name];
 }
 
+/** What the rows of an episode say about where it ran (a trial job config's fields; a training job's env). */
+export interface EpisodeConfig {
+  envId?: string;
+  envOptions?: Record<string, unknown>;
+  arm?: { name?: string } | string;
+  patientId?: string;
+  replicate?: number;
+}
+
+/**
+ * The config an episode of `job` ran with: the job's own, or for a streaming trial's block the config of
+ * the episode's patient job, regenerated from the block config and the key (`blockEpisodeSource`).
+ */
+export function episodeConfig(job: JobRecord, key: string): EpisodeConfig {
+  const config = job.config as EpisodeConfig & { kind?: string };
+  if (config.kind !== 'trial-block') return config;
+  const source = blockEpisodeSource(job.config as TrialBlockConfig, key);
+  if (!source) throw new TwinlabError('NOT_FOUND', `episode ${key} of ${job.id} is not one of its block's patients`, { id: job.id, key });
+  return source.config;
+}
+
 interface JobColumns {
   job: JobRecord;
   envId: string;
@@ -62,10 +88,10 @@ export function observationLabels(envId: string, envOptions: Record<string, unkn
 }
 
 function jobColumns(store: Store, job: JobRecord): JobColumns {
-  const config = job.config as { envId?: string; envOptions?: Record<string, unknown> };
-  const envId = config.envId ?? '';
-  const labels = envId ? observationLabels(envId, config.envOptions ?? {}) : [];
   const first = store.listEpisodes(job.id)[0];
+  const config = first ? episodeConfig(job, first.key) : (job.config as EpisodeConfig);
+  const envId = config.envId ?? (job.config as { shape?: { envId?: string } }).shape?.envId ?? '';
+  const labels = envId ? observationLabels(envId, config.envOptions ?? {}) : [];
   const log = first ? store.getEpisode(job.id, first.key) : undefined;
   const step = log?.steps[0];
   const named = (prefix: string, name: string): string => {
@@ -108,10 +134,11 @@ export function exportEpisodes(store: Store, jobIds: readonly string[], format: 
     throw new TwinlabError('NOT_FOUND', `no stored episodes in ${jobIds.length === 1 ? `job ${jobIds[0]}` : `the ${jobIds.length} jobs`} (try --what events)`);
   if (format === 'csv') write(`${columns.join(',')}\n`);
   let rows = 0;
+  const block = (job: JobRecord): boolean => (job.config as { kind?: string }).kind === 'trial-block';
   for (const j of jobs) {
-    const config = j.job.config as { arm?: { name?: string } | string; patientId?: string; replicate?: number };
-    const arm = typeof config.arm === 'string' ? config.arm : (config.arm?.name ?? '');
     for (const { key } of store.listEpisodes(j.job.id)) {
+      const config = block(j.job) ? episodeConfig(j.job, key) : (j.job.config as EpisodeConfig);
+      const arm = typeof config.arm === 'string' ? config.arm : (config.arm?.name ?? '');
       const log = store.getEpisode(j.job.id, key) as EpisodeLog;
       const lines: string[] = [];
       for (const s of log.steps) {

@@ -11,9 +11,10 @@ import { type Policy, policyContext } from '../policies/policy.js';
 import { armPolicy } from '../policies/shield.js';
 import { getTwin } from '../engine/twin.js';
 import { codeVersion } from './code-version.js';
-import { observationLabels } from './export.js';
-import type { TrainJobConfig, TrialJobConfig } from './jobs.js';
+import { episodeConfig, observationLabels } from './export.js';
+import type { TrainJobConfig, TrialBlockConfig, TrialJobConfig } from './jobs.js';
 import type { JobRecord, Store } from './store.js';
+import { blockEpisodeSource } from './trial-blocks.js';
 
 /**
  * Replay by re-execution (docs/DESIGN.md "Episode logs and replay"): rebuild the episode from its manifest
@@ -26,7 +27,10 @@ import type { JobRecord, Store } from './store.js';
  * Manifest sources: trial episodes `episode-<k>` re-run arm policy `config.arm.policy` with seed
  * `config.episodeSeeds[k]` and policy stream `Rng(config.policySeed).fork('policy/episode/k')`;
  * training episodes `eval-<k>` re-run the saved policy `runs/<jobId>/policy` with seed
- * `deriveSeed(jobSeed, 'eval', k)` (as experiments/train-job.ts recorded them).
+ * `deriveSeed(jobSeed, 'eval', k)` (as experiments/train-job.ts recorded them). A streaming trial's block
+ * job stores its sampled patients' episodes as `p<i>.r<r>.a<a>.episode-<k>`: the patient's job config is
+ * regenerated from the block config (`blockEpisodeSource`: the twin's cohort member at enrolment position
+ * i, as the worker built it) and episode k of that config is replayed like any trial episode.
  */
 export type ReplayVerdict =
   | { identical: true; steps: number; hash: string; codeVersion: { recorded: string; current: string } }
@@ -44,23 +48,20 @@ interface Manifest {
 }
 
 function manifestFor(store: Store, job: JobRecord, key: string): Manifest {
+  if ((job.config as { kind?: string }).kind === 'trial-block') {
+    const block = job.config as TrialBlockConfig;
+    const source = blockEpisodeSource(block, key);
+    if (!source)
+      throw new TwinlabError(
+        'INVALID_ARGUMENT',
+        `episode key ${JSON.stringify(key)} is not p<i>.r<r>.a<a>.episode-<k> of block ${job.id} (patients ${block.from}–${block.to - 1}, ${block.replicates} replicate(s), ${block.shape.arms.length} arms)`,
+      );
+    return trialManifest(job.id, source.config, Number(source.key.slice('episode-'.length)));
+  }
   const match = /^(episode|eval)-(\d+)$/.exec(key);
   if (!match) throw new TwinlabError('INVALID_ARGUMENT', `episode key ${JSON.stringify(key)} is not episode-<k> or eval-<k>`);
   const k = Number(match[2]);
-  if (job.kind === 'trial' && match[1] === 'episode') {
-    const c = job.config as TrialJobConfig;
-    const seed = c.episodeSeeds[k];
-    if (seed === undefined) throw new TwinlabError('NOT_FOUND', `job ${job.id} has no episode ${k} (it ran ${c.episodeSeeds.length})`);
-    return {
-      envId: c.envId,
-      envOptions: c.envOptions,
-      seed,
-      policyRef: c.arm.policy,
-      policyOptions: c.arm.options,
-      policyRng: Rng.fromSeed(c.policySeed).fork(`policy/episode/${k}`),
-      ...(c.arm.shield !== undefined ? { shield: { twinId: c.twinId, ref: c.arm.shield } } : {}),
-    };
-  }
+  if (job.kind === 'trial' && match[1] === 'episode') return trialManifest(job.id, job.config as TrialJobConfig, k);
   if (job.kind === 'train' && match[1] === 'eval') {
     const c = job.config as TrainJobConfig;
     const policyDir = (job.result as { policyDir?: string } | undefined)?.policyDir;
@@ -75,6 +76,21 @@ function manifestFor(store: Store, job: JobRecord, key: string): Manifest {
     };
   }
   throw new TwinlabError('INVALID_ARGUMENT', `episode ${key} does not belong to a ${job.kind} job`);
+}
+
+/** Episode k of a trial job config: its seed, the arm's policy and the policy's stream for that episode. */
+function trialManifest(jobId: string, c: TrialJobConfig, k: number): Manifest {
+  const seed = c.episodeSeeds[k];
+  if (seed === undefined) throw new TwinlabError('NOT_FOUND', `job ${jobId} has no episode ${k} (it ran ${c.episodeSeeds.length})`);
+  return {
+    envId: c.envId,
+    envOptions: c.envOptions,
+    seed,
+    policyRef: c.arm.policy,
+    policyOptions: c.arm.options,
+    policyRng: Rng.fromSeed(c.policySeed).fork(`policy/episode/${k}`),
+    ...(c.arm.shield !== undefined ? { shield: { twinId: c.twinId, ref: c.arm.shield } } : {}),
+  };
 }
 
 function requireJob(store: Store, jobId: string): JobRecord {
@@ -188,10 +204,8 @@ export function exportRun(store: Store, jobId: string, format: ExportFormat, opt
   const what = options.what ?? (episodes.length > 0 ? 'episodes' : 'events');
   const rows: Array<Record<string, unknown>> = [];
   if (what === 'episodes') {
-    const labels = observationLabels(
-      (job.config as { envId: string; envOptions: Record<string, unknown> }).envId,
-      (job.config as { envOptions: Record<string, unknown> }).envOptions,
-    );
+    const config = episodes[0] ? episodeConfig(job, episodes[0].key) : {};
+    const labels = config.envId ? observationLabels(config.envId, config.envOptions ?? {}) : [];
     for (const { key } of episodes) {
       const log = store.getEpisode(jobId, key) as EpisodeLog;
       for (const s of log.steps) {

@@ -14,14 +14,14 @@ export function registerReplayCommand(program: Command): void {
     program
       .command('replay')
       .description('re-execute a stored episode and compare it with the log, step by step')
-      .argument('<run>', 'job id (<experiment>/job-<k>), or an experiment id with a single job')
-      .option('--episode <key>', 'episode key (default: the job\'s first stored episode), e.g. episode-0 or eval-0')
+      .argument('<run>', 'job id (<experiment>/job-<k>), or an experiment id with a single job (or, for a streaming trial, with --episode p<i>.r<r>.a<a>.episode-<k>)')
+      .option('--episode <key>', "episode key (default: the job's first stored episode), e.g. episode-0, eval-0, or a streaming trial's p<i>.r<r>.a<a>.episode-<k>")
       .option('--verify', 're-execute and compare (the only mode the CLI offers; the viewer plays logs back)')
       .option('--json', 'print JSON'),
   ).action(async (run: string, options: { data: string; episode?: string; verify?: boolean; json?: boolean }) => {
     const store = openExistingStore(options.data);
     try {
-      const jobId = resolveRun(store, run);
+      const jobId = (options.episode !== undefined ? blockOfEpisode(store, run, options.episode) : undefined) ?? resolveRun(store, run);
       const key = options.episode ?? store.listEpisodes(jobId)[0]?.key;
       if (!key) throw new TwinlabError('NOT_FOUND', `job ${jobId} has no stored episodes`);
       const verdict = await verifyReplay(store, jobId, key);
@@ -36,6 +36,18 @@ export function registerReplayCommand(program: Command): void {
       store.close();
     }
   });
+}
+
+/**
+ * A streaming trial's sampled episode named by experiment id and key (`p<i>.r<r>.a<a>.episode-<k>`): the
+ * block job holding patient i is job ⌊i / streaming.blockSize⌋ (jobs.ts `generateTrialBlocks`).
+ */
+export function blockOfEpisode(store: Store, run: string, key: string): string | undefined {
+  const m = /^p(\d+)\./.exec(key);
+  const spec = m && !store.getJob(run) ? (store.getExperiment(run)?.spec as { kind?: string; streaming?: { blockSize?: number } } | undefined) : undefined;
+  const blockSize = spec?.kind === 'trial' ? spec.streaming?.blockSize : undefined;
+  if (!m || blockSize === undefined) return undefined;
+  return `${run}/job-${Math.floor(Number(m[1]) / blockSize)}`;
 }
 
 /** A job id, or an experiment id that has exactly one job. */

@@ -6,6 +6,8 @@ import { sha256Hex } from '../../engine/hash.js';
 import { getTwin } from '../../engine/twin.js';
 import { Rng } from '../../engine/random.js';
 import { InlineExecutor } from '../../experiments/executor.js';
+import { exportEpisodes } from '../../experiments/export.js';
+import { exportRun, verifyReplay } from '../../experiments/replay.js';
 import { expandJobs, type TrialBlockConfig, type TrialJobConfig } from '../../experiments/jobs.js';
 import { finishedBlocks, runExperiment, streamingAggregator } from '../../experiments/runner.js';
 import { type TrialSpec, validateSpec } from '../../experiments/spec.js';
@@ -14,6 +16,7 @@ import { queueBatches } from '../../experiments/redis-executor.js';
 import { ExactSum, LogSketch } from '../../experiments/streaming-stats.js';
 import { blockPatientConfigs, type TrialBlockResult } from '../../experiments/trial-blocks.js';
 import type { TrialAnalysis } from '../../experiments/trial-analysis.js';
+import { blockOfEpisode } from '../../cli/commands/replay.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -191,6 +194,94 @@ describe('streaming trials (spec `streaming`)', () => {
     const e = inOrder.result();
     expect(f.endpoints.map((x) => x.comparisons[0]?.meanDifference)).toEqual(e.endpoints.map((x) => x.comparisons[0]?.meanDifference));
     for (const [k, x] of f.endpoints.entries()) expect(x.comparisons[0]?.ci?.lower).toBeCloseTo(e.endpoints[k]?.comparisons[0]?.ci?.lower as number, 10);
+  });
+
+  it("a block's sampled episodes replay bit for bit and export like the job-by-job trial's", async () => {
+    const { store } = streaming as { store: Store };
+    const { store: exactStore } = exact as { store: Store };
+    const exactJob = (enrolled: number, arm: string): string =>
+      (exactStore.listJobs('exact').find((j) => (j.config as TrialJobConfig).enrolled === enrolled && (j.config as TrialJobConfig).arm.name === arm) as { id: string }).id;
+    // Patient 100 is in block 1 (patients 64–127); the key names position, replicate, arm index.
+    expect(blockOfEpisode(store, 'streaming', 'p100.r0.a1.episode-0')).toBe('streaming/job-1');
+    expect(blockOfEpisode(store, 'streaming/job-1', 'p100.r0.a1.episode-0')).toBeUndefined(); // a job id is taken as it is
+    for (const [job, key, enrolled, arm] of [
+      ['streaming/job-0', 'p0.r0.a0.episode-0', 0, 'a'],
+      ['streaming/job-1', 'p100.r0.a1.episode-0', 100, 'b'],
+      ['streaming/job-3', 'p200.r0.a0.episode-0', 200, 'a'],
+    ] as const) {
+      const verdict = await verifyReplay(store, job, key);
+      expect(verdict).toMatchObject({ identical: true });
+      // the same hash as the job-by-job trial's episode of that patient and arm
+      expect(verdict.identical && verdict.hash).toBe(exactStore.getEpisode(exactJob(enrolled, arm), 'episode-0')?.hash);
+    }
+    // A tampered action is found (the policy's random stream is that patient's, not the block's).
+    const log = store.getEpisode('streaming/job-2', 'p150.r0.a1.episode-0');
+    const original = log?.steps[3]?.action as number;
+    store.replaceEpisodeStep('streaming/job-2', 'p150.r0.a1.episode-0', 3, { action: 1 - original });
+    expect(await verifyReplay(store, 'streaming/job-2', 'p150.r0.a1.episode-0')).toMatchObject({ identical: false, step: 3, field: 'action', expected: 1 - original, actual: original });
+    store.replaceEpisodeStep('streaming/job-2', 'p150.r0.a1.episode-0', 3, { action: original });
+    // A key outside the block names the block's patients.
+    await expect(verifyReplay(store, 'streaming/job-0', 'p100.r0.a1.episode-0')).rejects.toThrow(/no episode p100\.r0\.a1\.episode-0 for job streaming\/job-0/);
+    // Export: the block's rows are the exact trial's rows of those patients, but for the job and episode columns.
+    const rows = (s: Store, jobs: string[]): Array<Record<string, unknown>> => {
+      let text = '';
+      exportEpisodes(s, jobs, 'jsonl', (chunk) => {
+        text += chunk;
+      });
+      return text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    const blockRows = rows(store, ['streaming/job-1']);
+    const exactRows = rows(exactStore, [exactJob(100, 'a'), exactJob(100, 'b')]);
+    expect(blockRows.length).toBeGreaterThan(10);
+    expect(blockRows.map(({ job: _j, episode, ...rest }) => ({ ...rest, key: String(episode).split('.').slice(0, 3).join('.') }))).toEqual(
+      exactRows.map(({ job: _j, episode: _e, ...rest }) => ({ ...rest, key: `p100.r0.a${rest.arm === 'a' ? 0 : 1}` })),
+    );
+    expect(blockRows[0]).toMatchObject({ job: 'streaming/job-1', arm: 'a', patient: 'patient-100', replicate: 0, episode: 'p100.r0.a0.episode-0' });
+    // The single-job export (exportRun) names the observation columns too.
+    expect(exportRun(store, 'streaming/job-1', 'csv').split('\n')[0]).toBe(exportRun(exactStore, exactJob(100, 'a'), 'csv').split('\n')[0]);
+  });
+
+  it('generated glucose patients: a block episode replays from the regenerated patient and exports with its id', async () => {
+    const spec = {
+      kind: 'trial',
+      name: 'glucose replay',
+      seed: 8,
+      cohort: { twin: 'glucose', population: 'adult', size: 4, generated: true },
+      arms: [
+        { name: 'bb', policy: 'glucose/basal-bolus' },
+        { name: 'pid', policy: 'glucose/pid' },
+      ],
+      duration: { steps: 24 },
+      keepEpisodes: { every: 2 },
+      endpoints: { primary: ['tir'] },
+    };
+    const exactStore = openStore();
+    expect((await runExperiment({ spec, id: 'g-exact', store: exactStore, executor: new InlineExecutor() })).status).toBe('finished');
+    const store = openStore();
+    expect((await runExperiment({ spec: { ...spec, streaming: { blockSize: 2 } }, id: 'g', store, executor: new InlineExecutor() })).status).toBe('finished');
+    const keys = store.listEpisodes('g/job-1').map((e) => e.key);
+    expect(keys).toEqual(['p2.r0.a0.episode-0', 'p2.r0.a1.episode-0']);
+    const twin = exactStore.listJobs('g-exact').find((j) => (j.config as TrialJobConfig).enrolled === 2 && (j.config as TrialJobConfig).armIndex === 1) as { id: string; config: TrialJobConfig };
+    const verdict = await verifyReplay(store, 'g/job-1', 'p2.r0.a1.episode-0');
+    expect(verdict).toMatchObject({ identical: true, steps: 24 });
+    expect(verdict.identical && verdict.hash).toBe(exactStore.getEpisode(twin.id, 'episode-0')?.hash);
+    let csv = '';
+    exportEpisodes(store, ['g/job-1'], 'csv', (chunk) => {
+      csv += chunk;
+    });
+    const lines = csv.trim().split('\n');
+    expect(lines).toHaveLength(1 + 2 * 24);
+    let exactCsv = '';
+    exportEpisodes(exactStore, [twin.id], 'csv', (chunk) => {
+      exactCsv += chunk;
+    });
+    expect(lines[0]).toBe(exactCsv.split('\n')[0]); // obs_cgm_t-55min_mg_dl, …, info_bg_mg_dl, … from the patient's env
+    expect(lines[0]).toContain(',obs_cgm_mg_dl,');
+    expect(lines.slice(25).map((l) => l.split(',').slice(5).join(','))).toEqual(exactCsv.trim().split('\n').slice(1).map((l) => l.split(',').slice(5).join(',')));
+    expect(lines[25]?.startsWith(`g/job-1,pid,${twin.config.patientId},0,p2.r0.a1.episode-0,0,`)).toBe(true);
   });
 
   it('exact sums and sketches: order-free, exact where the values allow', () => {
