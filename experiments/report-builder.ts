@@ -49,6 +49,9 @@ function glucoseTraces(store: Store, jobs: JobRecord[]): { bands: ArmBands[]; cv
   const readings = new Map<string, GlucoseReading[]>();
   const cvga: CvgaPoint[] = [];
   for (const job of jobs) {
+    // a twin that declares no glucose profile has nothing to draw here: skip decoding its episodes
+    const envId = (job.config as { envId?: string } | undefined)?.envId;
+    if (envId !== undefined && !twinForEnv(envId)?.tracks?.glucoseProfile) continue;
     for (const { key } of store.listEpisodes(job.id)) {
       const log: EpisodeLog | undefined = store.getEpisode(job.id, key);
       if (!log) continue;

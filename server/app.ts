@@ -244,14 +244,48 @@ export function createApp(options: AppOptions): express.Express {
   // Every stored point (run comparison: smoothing is computed on the full series, experiments/curves.ts):
   // little-endian float64 steps then values; `x-points` and `x-through-seq` (the live stream goes on
   // after it). A metric the run does not have yet is an empty series, not a 404 (a live page asks early).
+  // A finished run's series no longer changes: its encoded body is kept (LRU, ≤ 64 MB) and served
+  // again without reading SQLite; a run that is not finished (or resumed since) is always read afresh.
+  const pointsCache = new Map<string, { body: Buffer; points: number; throughSeq: number }>();
+  let pointsCacheBytes = 0;
   api.get('/runs/:jobId/metrics/:name/points', (req, res) => {
     const job = jobOr404(param(req, 'jobId'));
     parse(z.strictObject({}), req.query, 'query');
-    const { steps, values, throughSeq } = store.metricPoints(job.id, param(req, 'name'));
-    const body = Buffer.alloc(16 * steps.length);
-    Buffer.from(steps.buffer, steps.byteOffset, steps.byteLength).copy(body, 0);
-    Buffer.from(values.buffer, values.byteOffset, values.byteLength).copy(body, 8 * steps.length);
-    res.set({ 'content-type': 'application/octet-stream', 'x-points': String(steps.length), 'x-through-seq': String(throughSeq), 'cache-control': 'no-store' }).send(body);
+    const key = `${job.id}\u0000${param(req, 'name')}`;
+    const done = job.status === 'finished' || job.status === 'failed' || job.status === 'cancelled';
+    let entry = pointsCache.get(key);
+    if (entry && !done) {
+      pointsCache.delete(key);
+      pointsCacheBytes -= entry.body.length;
+      entry = undefined;
+    }
+    if (entry) {
+      pointsCache.delete(key);
+      pointsCache.set(key, entry); // most recently used last
+    } else {
+      const { steps, values, throughSeq } = store.metricPoints(job.id, param(req, 'name'));
+      const body = Buffer.alloc(16 * steps.length);
+      Buffer.from(steps.buffer, steps.byteOffset, steps.byteLength).copy(body, 0);
+      Buffer.from(values.buffer, values.byteOffset, values.byteLength).copy(body, 8 * steps.length);
+      entry = { body, points: steps.length, throughSeq };
+      if (done && body.length <= 16 * 1024 * 1024) {
+        pointsCache.set(key, entry);
+        pointsCacheBytes += body.length;
+        for (const [k, e] of pointsCache) {
+          if (pointsCacheBytes <= 64 * 1024 * 1024) break;
+          pointsCache.delete(k);
+          pointsCacheBytes -= e.body.length;
+        }
+      }
+    }
+    res
+      .set({
+        'content-type': 'application/octet-stream',
+        'x-points': String(entry.points),
+        'x-through-seq': String(entry.throughSeq),
+        'cache-control': 'no-store',
+      })
+      .send(entry.body);
   });
 
   api.get('/runs/:jobId/metrics/:name', (req, res) => {

@@ -6,6 +6,7 @@ import {
   configLabel,
   differingKeys,
   drawnCurve,
+  thin,
   emaSmooth,
   eventMetric,
   flattenConfig,
@@ -86,19 +87,26 @@ export function runLabels(runs: readonly RunInfo[]): { labels: Map<string, strin
 }
 
 class Series {
-  steps: number[] = [];
-  values: number[] = [];
+  /** The stored points as read (typed arrays); copied to plain arrays on the first live point. */
+  steps: ArrayLike<number> & Iterable<number> = new Float64Array(0);
+  values: ArrayLike<number> & Iterable<number> = new Float64Array(0);
   constructor(public throughSeq: number) {}
   /** Appends in (step, seq) order: live events come in seq order, so only an earlier step moves back. */
   add(step: number, value: number): void {
-    let i = this.steps.length;
-    while (i > 0 && (this.steps[i - 1] as number) > step) i--;
-    if (i === this.steps.length) {
-      this.steps.push(step);
-      this.values.push(value);
+    if (!Array.isArray(this.steps)) {
+      this.steps = Array.from(this.steps);
+      this.values = Array.from(this.values);
+    }
+    const steps = this.steps as number[];
+    const values = this.values as number[];
+    let i = steps.length;
+    while (i > 0 && (steps[i - 1] as number) > step) i--;
+    if (i === steps.length) {
+      steps.push(step);
+      values.push(value);
     } else {
-      this.steps.splice(i, 0, step);
-      this.values.splice(i, 0, value);
+      steps.splice(i, 0, step);
+      values.splice(i, 0, value);
     }
   }
 }
@@ -271,8 +279,8 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
   const fetched = await Promise.all(runs.map((r) => fetchPoints(r.id, o.metric).then((p) => [r, p] as const)));
   for (const [r, p] of fetched) {
     const s = new Series(p.throughSeq);
-    s.steps = Array.from(p.steps);
-    s.values = Array.from(p.values);
+    s.steps = p.steps;
+    s.values = p.values;
     series.set(r.id, s);
   }
   const domain = [...new Set(runs.map(groupOf))];
@@ -282,15 +290,16 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
   const draw = async () => {
     drawn = new Map();
     const curveRows: object[] = [];
-    const bandInput: { group: string; steps: number[]; smoothed: Float64Array }[] = [];
+    const bandInput: { group: string; steps: ArrayLike<number>; smoothed: Float64Array }[] = [];
     let points = 0;
     for (const r of runs) {
       const s = series.get(r.id) as Series;
       points += s.steps.length;
-      const curve = drawnCurve(s.steps, s.values, o.ema, o.maxPoints ?? 1000);
+      const smoothed = emaSmooth(s.values, o.ema);
+      const curve = thin(s.steps, smoothed, s.values, o.maxPoints ?? 1000); // = drawnCurve(steps, values, ema, maxPoints)
       drawn.set(r.id, curve);
       if (!o.groupBy || o.showRuns) for (const p of curve) curveRows.push({ run: r.id, label: groupOf(r), step: p.step, value: p.value });
-      if (o.groupBy) bandInput.push({ group: groupOf(r), steps: s.steps, smoothed: emaSmooth(s.values, o.ema) });
+      if (o.groupBy) bandInput.push({ group: groupOf(r), steps: s.steps, smoothed });
     }
     const bandRows = o.groupBy ? bandPieces(groupBands(bandInput)) : [];
     el.dataset.points = String(points);

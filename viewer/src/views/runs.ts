@@ -36,7 +36,7 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
   };
   const setRuns = (ids: string[]) => update({ runs: [...new Set(ids)].join(',') || undefined }, 'push');
 
-  const experiments = await api.get<ExperimentRow[]>('/api/experiments');
+  const experimentsRequest = api.get<ExperimentRow[]>('/api/experiments');
   const details = new Map<string, ExperimentDetail>();
   const detail = async (id: string) => {
     let d = details.get(id);
@@ -46,9 +46,11 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
     }
     return d;
   };
+  // every experiment of the selection at once (a comparison of 20 runs may span 20 experiments)
+  const [experiments] = await Promise.all([experimentsRequest, ...[...new Set(selected.map(experimentOf))].map((e) => detail(e).catch(() => undefined))]);
   const runs: RunInfo[] = [];
   for (const id of selected) {
-    const d = await detail(experimentOf(id)).catch(() => undefined);
+    const d = details.get(experimentOf(id));
     const job = d?.jobs.find((j) => j.id === id);
     if (d && job) runs.push(runInfo(d, job));
   }
@@ -85,9 +87,16 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
 
   const metricSelect = h('select', { id: 'metric' });
   const names = new Set<string>([metric]);
-  for (const r of runs.slice(0, 50)) for (const n of await api.get<string[]>(`/api/runs/${enc(r.id)}/metrics`).catch(() => [] as string[])) names.add(n);
-  metricSelect.replaceChildren(...[...names].sort().map((n) => h('option', { value: n, text: n })));
-  metricSelect.value = metric;
+  const fillMetrics = () => {
+    metricSelect.replaceChildren(...[...names].sort().map((n) => h('option', { value: n, text: n })));
+    metricSelect.value = metric;
+  };
+  fillMetrics();
+  // the other metrics of the runs fill the select when they arrive (the chart does not wait for them)
+  void Promise.all(runs.slice(0, 50).map((r) => api.get<string[]>(`/api/runs/${enc(r.id)}/metrics`).catch(() => [] as string[]))).then((lists) => {
+    for (const list of lists) for (const n of list) names.add(n);
+    if (!signal.aborted) fillMetrics();
+  });
   metricSelect.addEventListener('change', () => update({ metric: metricSelect.value }));
   const slider = h('input', { type: 'range', id: 'ema', min: 0, max: 0.99, step: 0.01, value: ema, style: 'width:200px' });
   const emaLabel = h('span', { id: 'ema-value', class: 'num', text: ema.toFixed(2) });
@@ -161,12 +170,13 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
       ema,
       groupBy: groupSelect.value || undefined,
       showRuns: state.seeds === true,
-      maxPoints: 1000,
+      maxPoints: 600,
       onStatus: () => void drawTables().catch(() => undefined),
     },
     signal,
   );
   (window as unknown as { twinlabComparison?: Comparison }).twinlabComparison = comparison;
+  chartEl.dataset.drawn = '1';
   await drawTables();
   chartEl.dataset.ready = '1';
   if (runs.some((r) => r.status === 'running' || r.status === 'pending')) {
