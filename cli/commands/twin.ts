@@ -16,6 +16,7 @@ import { forecastSeries, replay } from '../../twinning/glucose/replay.js';
 import { parseTherapy } from '../../twinning/glucose/therapy.js';
 import { type GlucoseTwinFile, parseTwinFile, twinFileText } from '../../twinning/glucose/twin-file.js';
 import { parseInteger, parseNumber } from '../program.js';
+import { fitT2DCommand, forecastT2DCommand, isT2DTwinDir, loadT2DTwin, replayT2DCommand } from './twin-t2d.js';
 import { addVancomycinFitOptions, fitVancomycinCommand, isVancomycinTwinDir, registerVancomycinDose, replayVancomycinCommand } from './twin-vancomycin.js';
 
 /** `twinlab twin fit|forecast|replay`: personal digital twins fitted to one person's data (twinning/README.md). */
@@ -92,7 +93,7 @@ export function registerTwinCommand(program: Command): void {
     .command('fit')
     .description('identify a personal twin from a dataset (MAP, then optionally MCMC); writes DIR/twin.json')
     .requiredOption('--data <file|dataset-id>', 'a CSV / FHIR / Nightscout file, or a dataset id in the store')
-    .addOption(new Option('--twin <twin>', 'which twin').choices(['glucose', 'vancomycin']).default('glucose'))
+    .addOption(new Option('--twin <twin>', 'which twin').choices(['glucose', 'glucose-t2d', 'vancomycin']).default('glucose'))
     .option('--body-weight <kg>', 'body weight in kg (required unless the data carries it)', parseNumber('--body-weight', { min: 10 }))
     .option('--until <time>', 'fit only data before this ISO 8601 time', isoArg('--until'))
     .addOption(new Option('--method <method>', 'map: the mode only; mcmc: the posterior').choices(['map', 'mcmc']).default('mcmc'))
@@ -107,6 +108,7 @@ export function registerTwinCommand(program: Command): void {
       `SD of the per-meal carb-counting error as a fraction of the logged grams (default ${CARB_COUNT_SD}; 0 for weighed meals)`,
       parseNumber('--carb-count-sd', { min: 0, max: 1 }),
     )
+    .option('--meal-gi <gi>', 'glucose-t2d: glycaemic index of the logged meals (default 55)', parseNumber('--meal-gi', { min: 1, max: 150 }))
     .requiredOption('--out <dir>', 'directory for twin.json')
     .option('--store <dir>', 'store to look up dataset ids and record the twin in', DEFAULT_DATA_DIR)
     .addOption(new Option('--format <format>', 'input format of a file (default: inferred)').choices(['csv', 'fhir', 'nightscout']))
@@ -115,6 +117,11 @@ export function registerTwinCommand(program: Command): void {
     .action(async (o) => {
       if (o.twin === 'vancomycin') return fitVancomycinCommand(o);
       const { dataset, datasetId } = resolveDataset(o.data, o);
+      if (o.twin === 'glucose-t2d') {
+        if (o.group !== 'adult') throw new TwinlabError('INVALID_ARGUMENT', '--group: the type 2 twin has one population (adults); omit --group', { field: 'group' });
+        return fitT2DCommand(o, dataset, datasetId);
+      }
+      if (o.mealGi !== undefined) throw new TwinlabError('INVALID_ARGUMENT', '--meal-gi applies to --twin glucose-t2d only', { field: 'meal-gi' });
       if (o.burn !== undefined && o.burn >= (o.steps ?? FIT_DEFAULTS.steps)) {
         throw new TwinlabError('INVALID_ARGUMENT', `--burn (${o.burn}) must be below --steps (${o.steps ?? FIT_DEFAULTS.steps})`, { field: 'burn' });
       }
@@ -203,6 +210,10 @@ export function registerTwinCommand(program: Command): void {
     .option('--csv', 'CSV: origin,horizon_min,mean_mg_dl,lo_mg_dl,hi_mg_dl')
     .action((o) => {
       if (o.every % 5 !== 0) throw new TwinlabError('INVALID_ARGUMENT', `--every must be a multiple of 5 minutes, got ${o.every}`, { field: 'every' });
+      if (isT2DTwinDir(o.twin)) {
+        const t2d = loadT2DTwin(o.twin);
+        return forecastT2DCommand(o, t2d, resolveDataset(o.data, { ...o, bodyWeight: t2d.patient.bodyWeightKg }).dataset);
+      }
       const twinFile = loadTwin(o.twin);
       const { dataset } = resolveDataset(o.data, { ...o, bodyWeight: twinFile.patient.bodyWeightKg });
       const out: string[] = [o.csv ? 'origin,horizon_min,mean_mg_dl,lo_mg_dl,hi_mg_dl' : 'origin                 horizon    mean      95 % band'];
@@ -237,7 +248,12 @@ export function registerTwinCommand(program: Command): void {
     .requiredOption('--twin <dir>', 'directory of a fitted twin (twin.json)')
     .requiredOption('--data <file|dataset-id>', 'the person’s data')
     .requiredOption('--from <time>', 'replay origin (ISO 8601); CGM after it is not used', isoArg('--from'))
-    .option('--therapy <spec>', 'changes, e.g. carb-ratio=0.8,basal=1.1 (keys: basal, bolus, carb-ratio, carbs, meal-shift, drop-meals)')
+    .option('--therapy <spec>', 'changes, e.g. carb-ratio=0.8,basal=1.1 (keys: basal, bolus, carb-ratio, carbs, meal-shift, drop-meals; glucose-t2d: carbs, gi, meal-shift, drop-meals)')
+    .option(
+      '--swap <time=food[:servings]>',
+      'glucose-t2d: replace the meal logged at TIME with servings of a food of the table (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--seed <n>', 'seed of the filter draws (default: the twin’s)', parseInteger('--seed', { min: 0 }))
     .option('--store <dir>', 'store to look up dataset ids', DEFAULT_DATA_DIR)
     .addOption(new Option('--format <format>', 'input format of a file (default: inferred)').choices(['csv', 'fhir', 'nightscout']))
@@ -245,6 +261,11 @@ export function registerTwinCommand(program: Command): void {
     .option('--json', 'JSON: rows and endpoints')
     .action(async (o) => {
       if (isVancomycinTwinDir(o.twin)) return replayVancomycinCommand(o);
+      if (isT2DTwinDir(o.twin)) {
+        const t2d = loadT2DTwin(o.twin);
+        return replayT2DCommand(o, t2d, resolveDataset(o.data, { ...o, bodyWeight: t2d.patient.bodyWeightKg }).dataset);
+      }
+      if (o.swap !== undefined) throw new TwinlabError('INVALID_ARGUMENT', '--swap applies to type 2 twins (twin fit --twin glucose-t2d) only', { field: 'swap' });
       const therapy = parseTherapy(o.therapy);
       const twinFile = loadTwin(o.twin);
       const { dataset } = resolveDataset(o.data, { ...o, bodyWeight: twinFile.patient.bodyWeightKg });

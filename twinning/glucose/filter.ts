@@ -49,6 +49,26 @@ export interface FilterTwin {
   carbCountSd?: number;
 }
 
+/**
+ * Systematic resampling (Kitagawa 1996, J. Comput. Graph. Stat. 5(1)): one uniform u ∈ [0, 1) places
+ * n evenly spaced pointers (u + i)/n on the cumulative normalised weights; out[i] is the particle
+ * pointer i lands on. Returns out.
+ */
+export function systematicResample(weights: ArrayLike<number>, n: number, u: number, out: Int32Array): Int32Array {
+  const u0 = u / n;
+  let c = weights[0] as number;
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const ui = u0 + i / n;
+    while (ui > c && j < n - 1) {
+      j++;
+      c += weights[j] as number;
+    }
+    out[i] = j;
+  }
+  return out;
+}
+
 export class GlucoseParticleFilter {
   readonly n: number;
   /** Dataset slot the next propagation will consume. */
@@ -65,6 +85,7 @@ export class GlucoseParticleFilter {
   private delta: Float64Array;
   private spareDelta: Float64Array;
   private drawSpare: Int32Array;
+  private readonly sourceIdx: Int32Array;
   readonly weights: Float64Array;
   private readonly logw: Float64Array;
   readonly stomach: StomachTrack;
@@ -117,6 +138,7 @@ export class GlucoseParticleFilter {
     this.spare = new Float64Array(particles * FAST_STATE_DIM);
     this.drawOf = new Int32Array(particles);
     this.drawSpare = new Int32Array(particles);
+    this.sourceIdx = new Int32Array(particles);
     this.errorState = new Float64Array(particles * ERROR_STATE_DIM);
     this.spareErrorState = new Float64Array(particles * ERROR_STATE_DIM);
     this.lastK = new Int32Array(particles).fill(start);
@@ -248,15 +270,9 @@ export class GlucoseParticleFilter {
   /** Systematic resampling (Kitagawa 1996, J. Comput. Graph. Stat. 5(1)). */
   private resample(): void {
     const n = this.n;
-    const u0 = this.resampleRng.next() / n;
-    let c = this.weights[0] as number;
-    let j = 0;
+    const source = systematicResample(this.weights, n, this.resampleRng.next(), this.sourceIdx);
     for (let i = 0; i < n; i++) {
-      const u = u0 + i / n;
-      while (u > c && j < n - 1) {
-        j++;
-        c += this.weights[j] as number;
-      }
+      const j = source[i] as number;
       this.spare.set(this.states.subarray(j * FAST_STATE_DIM, (j + 1) * FAST_STATE_DIM), i * FAST_STATE_DIM);
       this.spareErrorState.set(this.errorState.subarray(j * ERROR_STATE_DIM, (j + 1) * ERROR_STATE_DIM), i * ERROR_STATE_DIM);
       this.spareLastK[i] = this.lastK[j] as number;

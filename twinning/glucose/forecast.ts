@@ -72,7 +72,6 @@ export class GlucoseProjector {
           if (carbs > 0 && filter.carbCountSd > 0) errorStateMeal(this.errorStates, off, filter.carbCountSd);
           errorStateStep(this.errorStates, off, filter.errorParamsOf(i), g, filter.excessPhi);
         }
-        this.target = filter.slot + s;
         this.filter = filter;
         visit(s);
       }
@@ -82,7 +81,6 @@ export class GlucoseProjector {
     }
   }
 
-  private target = 0;
   private filter: GlucoseParticleFilter | undefined;
 
   /** Model subcutaneous glucose of particle i at the current projected slot, mg/dL. */
@@ -95,34 +93,39 @@ export class GlucoseProjector {
   band(): BandPoint {
     const f = this.filter as GlucoseParticleFilter;
     const n = f.n;
-    const w = f.weights;
-    let mean = 0;
-    let total = 0;
-    let lo = Number.POSITIVE_INFINITY;
-    let hi = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) {
       const p = f.particle(i);
       const m = p.model.gsub(this.states.subarray(i * FAST_STATE_DIM, (i + 1) * FAST_STATE_DIM));
       const off = i * ERROR_STATE_DIM;
       const mu = m + errorMean(this.errorStates, off);
-      const sd = Math.sqrt(Math.max(1e-12, errorVariance(this.errorStates, off)));
-      if (!Number.isFinite(mu)) {
-        this.sd[i] = Number.NaN;
-        continue;
-      }
       this.mu[i] = mu;
-      this.sd[i] = sd;
-      mean += (w[i] as number) * mu;
-      total += w[i] as number;
-      lo = Math.min(lo, mu - 6 * sd);
-      hi = Math.max(hi, mu + 6 * sd);
+      this.sd[i] = Number.isFinite(mu) ? Math.sqrt(Math.max(1e-12, errorVariance(this.errorStates, off))) : Number.NaN;
     }
-    if (!(total > 0)) return { mean: Number.NaN, lo: Number.NaN, hi: Number.NaN };
-    return { mean: mean / total, lo: this.quantile(w, n, total, 0.025, lo, hi), hi: this.quantile(w, n, total, 0.975, lo, hi) };
+    return normalMixtureBand(this.mu, this.sd, f.weights, n);
   }
+}
 
-  /** Quantile q of the normal mixture Σ wᵢ N(μᵢ, sdᵢ²)/Σ wᵢ by bisection to 0.01 mg/dL. */
-  private quantile(w: Float64Array, n: number, total: number, q: number, lo: number, hi: number): number {
+/**
+ * Mean and 95 % band (2.5 and 97.5 % quantiles) of the normal mixture Σ wᵢ N(μᵢ, sdᵢ²)/Σ wᵢ over
+ * i < n, skipping entries whose sd is NaN: the mean exactly, the quantiles by bisection on the mixture
+ * CDF to 0.01 mg/dL. NaN everywhere when no entry is left.
+ */
+export function normalMixtureBand(mu: Float64Array, sd: Float64Array, w: ArrayLike<number>, n: number): BandPoint {
+  let mean = 0;
+  let total = 0;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const s = sd[i] as number;
+    if (Number.isNaN(s)) continue;
+    const m = mu[i] as number;
+    mean += (w[i] as number) * m;
+    total += w[i] as number;
+    lo = Math.min(lo, m - 6 * s);
+    hi = Math.max(hi, m + 6 * s);
+  }
+  if (!(total > 0)) return { mean: Number.NaN, lo: Number.NaN, hi: Number.NaN };
+  const quantile = (q: number): number => {
     let a = lo;
     let b = hi;
     const target = q * total;
@@ -130,14 +133,15 @@ export class GlucoseProjector {
       const x = 0.5 * (a + b);
       let c = 0;
       for (let i = 0; i < n; i++) {
-        const sd = this.sd[i] as number;
-        if (!Number.isNaN(sd)) c += (w[i] as number) * normalCdf((x - (this.mu[i] as number)) / sd);
+        const s = sd[i] as number;
+        if (!Number.isNaN(s)) c += (w[i] as number) * normalCdf((x - (mu[i] as number)) / s);
       }
       if (c < target) a = x;
       else b = x;
     }
     return 0.5 * (a + b);
-  }
+  };
+  return { mean: mean / total, lo: quantile(0.025), hi: quantile(0.975) };
 }
 
 /**

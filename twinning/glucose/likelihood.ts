@@ -52,12 +52,18 @@ export class MealInfluxTrack {
   private readonly gain: number;
   private readonly kabs: number;
   private readonly toMgDl: number;
+  private lastScale = 1;
+  private scaledDecay: number;
+  private scaledGain: number;
 
-  constructor(typical: PatientParams) {
+  /** `typical`: the gut of the person whose appearance is tracked (kabs, f, BW, Vg; any glucose twin's parameters). */
+  constructor(typical: Pick<PatientParams, 'kabs' | 'f' | 'BW' | 'Vg'>) {
     this.kabs = typical.kabs;
     this.decay = Math.exp(-typical.kabs);
     this.gain = (1 - this.decay) / typical.kabs;
     this.toMgDl = (typical.f * typical.kabs) / (typical.BW * typical.Vg);
+    this.scaledDecay = this.decay;
+    this.scaledGain = this.gain;
   }
 
   /** Gut content (mg), to save and restore around projections. */
@@ -75,6 +81,26 @@ export class MealInfluxTrack {
       const steady = (outflow[at + j] as number) / this.kabs;
       g += steady + (this.qgut - steady) * this.gain; // ∫ Qgut over the minute
       this.qgut = steady + (this.qgut - steady) * this.decay;
+    }
+    return g * this.toMgDl;
+  }
+
+  /**
+   * As `step`, with the absorption rate of minute j scaled by scale[at + j] (a meal's absorption
+   * multiplier, as the type 2 twin's gut has it: Qgut' = F − s·kabs·Qgut, appearance f·s·kabs·Qgut).
+   */
+  stepScaled(outflow: ArrayLike<number>, scale: ArrayLike<number>, at: number): number {
+    let g = 0;
+    for (let j = 0; j < 5; j++) {
+      const s = scale[at + j] as number;
+      if (s !== this.lastScale) {
+        this.lastScale = s;
+        this.scaledDecay = Math.exp(-this.kabs * s);
+        this.scaledGain = (1 - this.scaledDecay) / (this.kabs * s);
+      }
+      const steady = (outflow[at + j] as number) / (this.kabs * s);
+      g += s * (steady + (this.qgut - steady) * this.scaledGain);
+      this.qgut = steady + (this.qgut - steady) * this.scaledDecay;
     }
     return g * this.toMgDl;
   }

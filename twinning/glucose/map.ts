@@ -1,12 +1,9 @@
 import { levenbergMarquardt } from 'ml-levenberg-marquardt';
 import { Rng } from '../../engine/random.js';
 import { nelderMead } from '../optimize.js';
-import { cgmErrorLogLik, ERROR_STATE_DIM, InnovationWhitener } from './cgm-error.js';
+import { type CgmErrorParams, cgmErrorLogLik, ERROR_STATE_DIM, InnovationWhitener, type MealErrorInputs } from './cgm-error.js';
 import { type GlucoseFitData, logPrior, makeLogPosterior, predictWindow } from './likelihood.js';
-import { cgmErrorParamsForTheta, GLUCOSE_TWIN_DIM, logit, PHYSIOLOGY_DIM } from './parameters.js';
-
-/** The CGM-error parameters follow the physiological ones in θ. */
-const ERROR_DIM = GLUCOSE_TWIN_DIM - PHYSIOLOGY_DIM;
+import { cgmErrorParamsForTheta, GLUCOSE_TWIN_DIM, logit, type NormalPrior, PHYSIOLOGY_DIM } from './parameters.js';
 
 /**
  * Maximum a posteriori θ of a personal glucose twin.
@@ -38,12 +35,50 @@ export interface MapResult {
   perStart: number[];
 }
 
+/**
+ * What the MAP needs of a CGM twin (the type 1 glucose twin here, the type 2 twin in
+ * twinning/glucose-t2d): θ = physiological parameters first, then the CGM error model's; the readings,
+ * which of them count, the meal inputs of the error model, the priors of θ, the model's CGM for θ, the
+ * error model for θ and the log posterior.
+ */
+export interface CgmMapProblem {
+  n: number;
+  cgm: Float64Array;
+  include: Uint8Array;
+  meals: MealErrorInputs;
+  priors: NormalPrior[];
+  physiologyDim: number;
+  predict(theta: Float64Array, out: Float64Array): boolean;
+  errorParams(theta: ArrayLike<number>): CgmErrorParams | undefined;
+  logPosterior(theta: Float64Array): number;
+}
+
 export function fitMap(data: GlucoseFitData, opts: MapOptions): MapResult {
+  return fitCgmMap(
+    {
+      n: data.n,
+      cgm: data.cgm,
+      include: data.include,
+      meals: data.meals,
+      priors: data.priors,
+      physiologyDim: PHYSIOLOGY_DIM,
+      predict: (theta, out) => predictWindow(theta, data, out),
+      errorParams: cgmErrorParamsForTheta,
+      logPosterior: makeLogPosterior(data),
+    },
+    opts,
+  );
+}
+
+/** The MAP of any CgmMapProblem (the procedure above). */
+export function fitCgmMap(data: CgmMapProblem, opts: MapOptions): MapResult {
+  const physDim = data.physiologyDim;
+  const errorDim = data.priors.length - physDim;
   const starts = opts.starts ?? 3;
   const rounds = opts.rounds ?? 2;
   const iterations = opts.iterations ?? 25;
   const screenIterations = Math.min(iterations, 15);
-  const logPost = makeLogPosterior(data);
+  const logPost = data.logPosterior;
   const used: number[] = [];
   for (let k = 0; k < data.n; k++) if (data.include[k] === 1) used.push(k);
   const m = new Float64Array(data.n);
@@ -54,40 +89,40 @@ export function fitMap(data: GlucoseFitData, opts: MapOptions): MapResult {
   const perStart: number[] = [];
   const usedSlots = Int32Array.from(used);
   const refine = (theta: Float64Array, round: number): void => {
-    const error = cgmErrorParamsForTheta(theta);
+    const error = data.errorParams(theta);
     if (error === undefined) return;
     // standardised Kalman innovations are linear in the error e = y − m: whiten y and m separately
     const whitener = new InnovationWhitener(usedSlots, error, data.meals);
     const nData = used.length;
     const wm = new Float64Array(nData);
-    const y = new Float64Array(nData + PHYSIOLOGY_DIM);
+    const y = new Float64Array(nData + physDim);
     whitener.whiten(data.cgm, wm);
     y.set(wm);
-    for (let i = 0; i < PHYSIOLOGY_DIM; i++) {
+    for (let i = 0; i < physDim; i++) {
       const pr = data.priors[i] as { mean: number; sd: number };
       y[nData + i] = pr.mean / pr.sd;
     }
     const full = Float64Array.from(theta);
-    const f = new Float64Array(nData + PHYSIOLOGY_DIM);
+    const f = new Float64Array(nData + physDim);
     const model = (params: number[]) => {
-      for (let i = 0; i < PHYSIOLOGY_DIM; i++) full[i] = params[i] as number;
+      for (let i = 0; i < physDim; i++) full[i] = params[i] as number;
       evaluations++;
-      if (predictWindow(full, data, m)) {
+      if (data.predict(full, m)) {
         whitener.whiten(m, wm);
         f.set(wm);
       } else f.fill(1e6, 0, nData);
-      for (let i = 0; i < PHYSIOLOGY_DIM; i++) {
+      for (let i = 0; i < physDim; i++) {
         const pr = data.priors[i] as { mean: number; sd: number };
         f[nData + i] = (params[i] as number) / pr.sd;
       }
       const snapshot = Float64Array.from(f);
       return (x: number) => snapshot[x] as number;
     };
-    const lo = data.priors.slice(0, PHYSIOLOGY_DIM).map((p) => p.mean - 5 * p.sd);
-    const hi = data.priors.slice(0, PHYSIOLOGY_DIM).map((p) => p.mean + 5 * p.sd);
-    const xs = Array.from({ length: nData + PHYSIOLOGY_DIM }, (_, i) => i);
+    const lo = data.priors.slice(0, physDim).map((p) => p.mean - 5 * p.sd);
+    const hi = data.priors.slice(0, physDim).map((p) => p.mean + 5 * p.sd);
+    const xs = Array.from({ length: nData + physDim }, (_, i) => i);
     const result = levenbergMarquardt({ x: xs, y }, model, {
-      initialValues: Array.from(theta.subarray(0, PHYSIOLOGY_DIM)),
+      initialValues: Array.from(theta.subarray(0, physDim)),
       minValues: lo,
       maxValues: hi,
       gradientDifference: 1e-4,
@@ -95,29 +130,29 @@ export function fitMap(data: GlucoseFitData, opts: MapOptions): MapResult {
       damping: 1e-2,
       errorTolerance: 1e-6,
     });
-    for (let i = 0; i < PHYSIOLOGY_DIM; i++) theta[i] = result.parameterValues[i] as number;
+    for (let i = 0; i < physDim; i++) theta[i] = result.parameterValues[i] as number;
     // CGM-error parameters with the trajectory held
     evaluations++;
-    if (!predictWindow(theta, data, m)) return;
+    if (!data.predict(theta, m)) return;
     const noise = nelderMead(
       (x) => {
         const t = Float64Array.from(theta);
-        for (let i = 0; i < ERROR_DIM; i++) t[PHYSIOLOGY_DIM + i] = x[i] as number;
-        const e = cgmErrorParamsForTheta(t);
+        for (let i = 0; i < errorDim; i++) t[physDim + i] = x[i] as number;
+        const e = data.errorParams(t);
         if (e === undefined) return Number.POSITIVE_INFINITY;
         return -(cgmErrorLogLik(data.cgm, m, data.include, e, scratch, data.meals) + logPrior(t, data.priors));
       },
-      Array.from(theta.subarray(PHYSIOLOGY_DIM)),
+      Array.from(theta.subarray(physDim)),
       0.3,
     );
-    for (let i = 0; i < ERROR_DIM; i++) theta[PHYSIOLOGY_DIM + i] = noise.x[i] as number;
+    for (let i = 0; i < errorDim; i++) theta[physDim + i] = noise.x[i] as number;
   };
   // screening: one round from every start
   for (let s = 0; s < starts; s++) {
     const theta = Float64Array.from(data.priors.map((p) => p.mean));
     if (s > 0) {
       const r = rng.fork(`start/${s}`);
-      for (let i = 0; i < PHYSIOLOGY_DIM; i++)
+      for (let i = 0; i < physDim; i++)
         theta[i] = (data.priors[i] as { mean: number; sd: number }).mean + (data.priors[i] as { sd: number }).sd * r.normal();
     }
     refine(theta, 0);

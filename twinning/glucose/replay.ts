@@ -95,7 +95,8 @@ export interface ReplayResult {
   endpoints: Record<string, { mean: number; lo: number; hi: number; unit: string }>;
 }
 
-const ENDPOINTS = [
+/** Endpoints of a what-if replay, computed per particle on model glucose (any CGM twin's replay). */
+export const REPLAY_ENDPOINTS = [
   { name: 'time_in_range_70_180', unit: '%', f: timeInRange },
   { name: 'time_below_70', unit: '%', f: timeBelow70 },
   { name: 'time_below_54', unit: '%', f: timeBelow54 },
@@ -136,14 +137,15 @@ export function replay(
     },
   );
   const endpoints: ReplayResult['endpoints'] = {};
-  for (const e of ENDPOINTS) {
+  for (const e of REPLAY_ENDPOINTS) {
     const values = perParticle.map((g) => e.f(g));
     endpoints[e.name] = { ...weightedSummary(values, filter.weights), unit: e.unit };
   }
   return { rows, endpoints };
 }
 
-function weightedSummary(values: number[], weights: ArrayLike<number>): { mean: number; lo: number; hi: number } {
+/** Weighted mean and 2.5/97.5 % weighted quantiles of per-particle values (non-finite values skipped). */
+export function weightedSummary(values: number[], weights: ArrayLike<number>): { mean: number; lo: number; hi: number } {
   const idx = values
     .map((_, i) => i)
     .filter((i) => Number.isFinite(values[i] as number))
