@@ -459,6 +459,46 @@ export class Store {
     return (this.stmt('SELECT * FROM jobs WHERE experiment_id = ? ORDER BY idx').all(experimentId) as JobRow[]).map(toJob);
   }
 
+  /** Id and status of every job of an experiment, in index order (no config or result read). */
+  jobStatuses(experimentId: string): { id: string; status: JobStatus }[] {
+    return this.stmt('SELECT id, status FROM jobs WHERE experiment_id = ? ORDER BY idx').all(experimentId) as { id: string; status: JobStatus }[];
+  }
+
+  /**
+   * The experiment's jobs ordered by index, `offset`/`limit` a page of them, without the per-patient parts
+   * of a streaming trial's blocks (jobs.ts `TrialBlockConfig`, trial-blocks.ts `TrialBlockResult`): a
+   * block's config keeps kind, from, to and replicates (not the cohort request and the trial's shape), its
+   * result kind, from, to, jobs, steps and blockHash (not `values` and `patientIds`, ≈ 70 bytes per
+   * patient). SQLite's JSON functions drop them, so the large results are never parsed here. Other jobs
+   * are returned whole, as `listJobs` returns them.
+   */
+  listJobSummaries(experimentId: string, options: { offset?: number; limit?: number } = {}): JobRecord[] {
+    const rows = this.stmt(
+      `SELECT id, experiment_id, idx, kind, seed, status, attempts, error, stack, started_at, finished_at, checkpoint_path, checkpoint_seq,
+         CASE WHEN json_extract(config, '$.kind') = 'trial-block' THEN json_remove(config, '$.cohort', '$.shape') ELSE config END AS config,
+         CASE WHEN json_extract(result, '$.kind') = 'trial-block' THEN json_remove(result, '$.values', '$.patientIds') ELSE result END AS result
+       FROM jobs WHERE experiment_id = ? ORDER BY idx LIMIT ? OFFSET ?`,
+    ).all(experimentId, options.limit ?? -1, options.offset ?? 0) as JobRow[];
+    return rows.map(toJob);
+  }
+
+  /** Jobs of an experiment by status, with the patients of a streaming trial's blocks (`to − from`) summed per status. */
+  jobProgress(experimentId: string): { total: number; patients: number; byStatus: Record<string, { jobs: number; patients: number }> } {
+    const rows = this.stmt(
+      `SELECT status, COUNT(*) AS jobs, COALESCE(SUM(json_extract(config, '$.to') - json_extract(config, '$.from')), 0) AS patients
+       FROM jobs WHERE experiment_id = ? GROUP BY status`,
+    ).all(experimentId) as { status: string; jobs: number; patients: number }[];
+    const byStatus: Record<string, { jobs: number; patients: number }> = {};
+    let total = 0;
+    let patients = 0;
+    for (const r of rows) {
+      byStatus[r.status] = { jobs: r.jobs, patients: r.patients };
+      total += r.jobs;
+      patients += r.patients;
+    }
+    return { total, patients, byStatus };
+  }
+
   getJob(id: string): JobRecord | undefined {
     const row = this.stmt('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return row === undefined ? undefined : toJob(row);

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { TwinlabError } from '../engine/errors.js';
 import { listSpecs, make } from '../engine/registry.js';
 import { twinForEnv } from '../engine/twin.js';
+import { isStreamingTrialSpec, PATIENT_PAGE_LIMIT, streamingPatients } from '../experiments/block-patients.js';
 import { getDatasetRecord, importDatasetIntoStore, listDatasets } from '../experiments/dataset-store.js';
 import { resolveDataPath, type Store } from '../experiments/store.js';
 import { listPolicies } from '../policies/registry.js';
@@ -67,6 +68,15 @@ const RangeQuery = z.strictObject({
   from: z.coerce.number().int().min(0).optional(),
   to: z.coerce.number().int().min(0).optional(),
 });
+
+/** Jobs per page of a streaming trial's listing (GET /experiments/:id and /experiments/:id/jobs). */
+const JOB_PAGE_LIMIT = 1000;
+
+const PageQuery = (max: number) =>
+  z.strictObject({
+    offset: z.coerce.number().int().min(0).optional(),
+    limit: z.coerce.number().int().min(1).max(max).optional(),
+  });
 
 const EventsQuery = z.strictObject({
   after: z.coerce.number().int().min(0).optional(),
@@ -172,7 +182,8 @@ export function createApp(options: AppOptions): express.Express {
   api.get('/experiments', (_req, res) => {
     res.json(
       store.listExperiments().map((e) => {
-        const jobs = store.listJobs(e.id);
+        // ids and statuses only: a streaming trial's block results (its patients' values) are not read
+        const jobs = store.jobStatuses(e.id);
         const count = (s: string) => jobs.filter((j) => j.status === s).length;
         // training: the share of env steps done over all runs (a finished run counts whole), so a list
         // shows movement before the first run ends
@@ -194,9 +205,38 @@ export function createApp(options: AppOptions): express.Express {
     res.status(201).json({ id, url: `/api/experiments/${encodeURIComponent(id)}` });
   });
 
+  // A streaming trial (spec `streaming`) has up to 100,000 block jobs whose results hold every patient's
+  // values (≈ 70 bytes per patient): its detail lists the first page of job summaries (no per-patient
+  // arrays, `Store.listJobSummaries`) with `jobsPage` and the patients done per status (`progress`); the
+  // rest page through /jobs, the patients through /patients. Other experiments are listed whole, as before.
   api.get('/experiments/:id', (req, res) => {
     const experiment = experimentOr404(param(req, 'id'));
+    if (isStreamingTrialSpec(experiment.spec)) {
+      const progress = store.jobProgress(experiment.id);
+      res.json({
+        ...experiment,
+        jobs: store.listJobSummaries(experiment.id, { limit: JOB_PAGE_LIMIT }),
+        jobsPage: { offset: 0, limit: JOB_PAGE_LIMIT, total: progress.total },
+        progress,
+        lastSeq: store.lastSeq(experiment.id),
+      });
+      return;
+    }
     res.json({ ...experiment, jobs: store.listJobs(experiment.id), lastSeq: store.lastSeq(experiment.id) });
+  });
+
+  api.get('/experiments/:id/jobs', (req, res) => {
+    const experiment = experimentOr404(param(req, 'id'));
+    const q = parse(PageQuery(JOB_PAGE_LIMIT), req.query, 'query');
+    const offset = q.offset ?? 0;
+    const limit = q.limit ?? JOB_PAGE_LIMIT;
+    res.json({ offset, limit, total: store.jobProgress(experiment.id).total, jobs: store.listJobSummaries(experiment.id, { offset, limit }) });
+  });
+
+  api.get('/experiments/:id/patients', (req, res) => {
+    const experiment = experimentOr404(param(req, 'id'));
+    const q = parse(PageQuery(PATIENT_PAGE_LIMIT).extend({ sampled: z.enum(['0', '1', 'true', 'false']).optional() }), req.query, 'query');
+    res.json(streamingPatients(store, experiment.id, { offset: q.offset, limit: q.limit, sampled: q.sampled === '1' || q.sampled === 'true' }));
   });
 
   api.post('/experiments/:id/cancel', auth, (req, res) => {

@@ -40,7 +40,11 @@ export interface EventMessage {
 export interface StatusMessage {
   experimentId: string;
   status: string;
+  /** Every job's status; for a streaming trial (`changed: true`) only the jobs whose status changed since the previous message. */
   jobs: { id: string; status: string }[];
+  /** Streaming trials only: `jobs` holds the changes, and `progress` the jobs and patients per status (`Store.jobProgress`). */
+  changed?: true;
+  progress?: { total: number; patients: number; byStatus: Record<string, { jobs: number; patients: number }> };
 }
 
 export interface ApiErrorBody {

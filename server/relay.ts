@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';
+import { isStreamingTrialSpec } from '../experiments/block-patients.js';
 import type { Store, StoredEvent } from '../experiments/store.js';
 import { type EventMessage, experimentRoom, runRoom, SOCKET_MESSAGES, type StatusMessage } from './protocol.js';
 
@@ -98,7 +99,7 @@ export class EventRelay {
     const experiment = this.store.getExperiment(experimentId);
     if (!experiment) return undefined;
     t = { relayed: this.store.lastSeq(experimentId), status: experiment.status, jobStatus: new Map(), replays: 0 };
-    for (const job of this.store.listJobs(experimentId)) t.jobStatus.set(job.id, job.status);
+    for (const job of this.store.jobStatuses(experimentId)) t.jobStatus.set(job.id, job.status);
     this.tracked.set(experimentId, t);
     return t;
   }
@@ -288,17 +289,23 @@ export class EventRelay {
   private pollStatus(experimentId: string, t: Tracked): void {
     const experiment = this.store.getExperiment(experimentId);
     if (!experiment) return;
-    const jobs = this.store.listJobs(experimentId);
+    // ids and statuses only (never the results: a streaming trial's blocks hold every patient's values)
+    const jobs = this.store.jobStatuses(experimentId);
     let changed = experiment.status !== t.status;
+    const changedJobs: { id: string; status: string }[] = [];
     for (const job of jobs) {
       if (t.jobStatus.get(job.id) !== job.status) {
         changed = true;
+        changedJobs.push(job);
         t.jobStatus.set(job.id, job.status);
       }
     }
     t.status = experiment.status;
     if (changed) {
-      const message: StatusMessage = { experimentId, status: experiment.status, jobs: jobs.map((j) => ({ id: j.id, status: j.status })) };
+      // A streaming trial may have 100,000 blocks: its messages carry the changes and the counts, not every job.
+      const message: StatusMessage = isStreamingTrialSpec(experiment.spec)
+        ? { experimentId, status: experiment.status, jobs: changedJobs, changed: true, progress: this.store.jobProgress(experimentId) }
+        : { experimentId, status: experiment.status, jobs };
       this.io.to(experimentRoom(experimentId)).emit(SOCKET_MESSAGES.status, message);
     }
     const room = this.io.sockets.adapter.rooms.get(experimentRoom(experimentId));

@@ -2,7 +2,8 @@
  * All view state lives in the URL query string, so a link reproduces the view:
  * `?view=experiment&id=…&run=…&episode=…&compare=…&cursor=…&smooth=…&group=…&seeds=1`; the twin page
  * adds `origins` (forecast origins), `from` (replay origin), `therapy` and `therapyB`; the runs page
- * (run comparison) `runs` (comma-separated run ids), `metric`, `ema`, `by` (group-by key) and `sort`.
+ * (run comparison) `runs` (comma-separated run ids), `metric`, `ema`, `by` (group-by key) and `sort`; a
+ * streaming trial's patients table `page` (0-based) and `all=1` (every patient, not only the sampled ones).
  */
 export const VIEWS = { list: 'list', experiment: 'experiment', episode: 'episode', trial: 'trial', twins: 'twins', twin: 'twin', runs: 'runs' } as const;
 export type ViewName = (typeof VIEWS)[keyof typeof VIEWS];
@@ -32,6 +33,9 @@ export interface ViewState {
   ema?: number;
   by?: string;
   sort?: string;
+  /** Streaming trial page: the patients page (0-based) and whether every patient is listed. */
+  page?: number;
+  all?: boolean;
 }
 
 export function readState(search = window.location.search): ViewState {
@@ -50,9 +54,11 @@ export function readState(search = window.location.search): ViewState {
   state.patient = num('patient');
   state.smooth = num('smooth');
   state.ema = num('ema');
+  state.page = num('page');
   const group = q.get('group');
   if (group === 'config' || group === 'run') state.group = group;
   if (q.get('seeds') === '1') state.seeds = true;
+  if (q.get('all') === '1') state.all = true;
   return state;
 }
 

@@ -33,7 +33,7 @@ interface RunDetail {
   id: string;
   experimentId: string;
   status: string;
-  config?: { envId?: string; envOptions?: Record<string, unknown>; frames?: boolean };
+  config?: { envId?: string; envOptions?: Record<string, unknown>; frames?: boolean; kind?: string; shape?: { arms?: { name: string }[] } };
   episodes: { key: string; length: number; summary: Record<string, number> }[];
 }
 
@@ -184,11 +184,11 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
   const pa = await mountPane(primary, secondary ? `${run.split('/').pop()} · ${primary.key}` : primary.key);
   const pb = secondary ? await mountPane(secondary, `${(compareRun as string).split('/').pop()} · ${secondary.key}`) : undefined;
 
-  // Side by side: other arms of the same patient (trial jobs of the same experiment with the same episode key).
-  const siblings = await api.get<{ jobs: { id: string; config: Record<string, unknown> }[] }>(`/api/experiments/${enc(detail.experimentId)}`).catch(() => ({ jobs: [] }));
-  const candidates = siblings.jobs.filter((j) => j.id !== run);
-  if (candidates.length > 0) {
-    const sel = h('select', { id: 'compare' }, h('option', { value: '', text: '— none —' }), ...candidates.map((j) => h('option', { value: `${j.id}|${primary.key}`, text: `${j.id.split('/').pop()} ${armLabel(j.config)}${j.config?.patientId ? ` · ${String(j.config.patientId)}` : ''}` })));
+  // Side by side: other arms of the same patient (trial jobs of the same experiment with the same episode
+  // key; in a streaming trial's block, the same run's episodes of that patient in the other arms).
+  const options = blockSiblings(detail, primary.key) ?? (await jobSiblings(detail, run, primary.key));
+  if (options.length > 0) {
+    const sel = h('select', { id: 'compare' }, h('option', { value: '', text: '— none —' }), ...options.map((o) => h('option', { value: o.value, text: o.text })));
     sel.value = state.compare ? (state.compare.endsWith('|') ? `${state.compare}${primary.key}` : state.compare) : '';
     sel.addEventListener('change', () => {
       setState({ ...state, compare: sel.value || undefined, cursor }, 'push');
@@ -295,6 +295,29 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
     }
   });
   render(false);
+}
+
+/** Other trial jobs of the experiment, each with the same episode key (job-by-job trials). */
+async function jobSiblings(detail: RunDetail, run: string, key: string): Promise<{ value: string; text: string }[]> {
+  const siblings = await api.get<{ jobs: { id: string; config: Record<string, unknown> }[] }>(`/api/experiments/${enc(detail.experimentId)}`).catch(() => ({ jobs: [] }));
+  return siblings.jobs
+    .filter((j) => j.id !== run)
+    .map((j) => ({ value: `${j.id}|${key}`, text: `${j.id.split('/').pop()} ${armLabel(j.config)}${j.config?.patientId ? ` · ${String(j.config.patientId)}` : ''}` }));
+}
+
+/**
+ * A streaming trial's block episode `p<i>.r<r>.a<a>.episode-<k>`: the same patient's stored episodes in the
+ * other arms of the same block run (undefined when the run is not a block).
+ */
+function blockSiblings(detail: RunDetail, key: string): { value: string; text: string }[] | undefined {
+  const m = /^p(\d+)\.r(\d+)\.a(\d+)\.(episode-\d+)$/.exec(key);
+  if (!m || detail.config?.kind !== 'trial-block') return undefined;
+  const arms = detail.config.shape?.arms ?? [];
+  return detail.episodes.flatMap((e) => {
+    const o = /^p(\d+)\.r(\d+)\.a(\d+)\.(episode-\d+)$/.exec(e.key);
+    if (!o || e.key === key || o[1] !== m[1] || o[2] !== m[2] || o[4] !== m[4]) return [];
+    return [{ value: `${detail.id}|${e.key}`, text: `${arms[Number(o[3])]?.name ?? `arm ${o[3]}`} · patient ${o[1]}` }];
+  });
 }
 
 /** Q-value gap of a decision: best minus second best (how decisive the greedy choice was). */

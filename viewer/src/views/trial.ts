@@ -53,9 +53,18 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
   const patients = h('div', { class: 'card scroll', id: 'patients-card' });
   root.replaceChildren(h('h1', {}, `${detail.name || id} `, statusEl), progressCard, tableCard, forestCard, agpCard, patients, reportCard);
 
-  const spec = (detail.spec ?? {}) as { endpoints?: { primary?: string[] }; reference?: string };
+  const spec = (detail.spec ?? {}) as { endpoints?: { primary?: string[] }; reference?: string; streaming?: unknown; cohort?: { size?: number }; arms?: { name: string }[] };
   const primary = spec.endpoints?.primary?.[0];
+  // A streaming trial (spec `streaming`): blocks of patients, progress from the block counts, patients
+  // paged from /patients (the job listing carries no per-patient values).
+  const streamed = spec.streaming !== undefined && spec.streaming !== null;
+  const pager = streamed ? streamingPatientsCard(patients, id, state, primary, signal) : undefined;
   const draw = (d: TrialDetail) => {
+    if (pager) {
+      drawBlockProgress(progressCard, (spec.arms ?? []).map((a) => a.name), spec.cohort?.size ?? 0, d.progress, d.status);
+      void pager.refresh();
+      return;
+    }
     const grid = patientGrid(d.jobs);
     drawProgress(progressCard, grid, d.status);
     drawPatients(patients, grid, id, primary, state.sort, (sort) => {
@@ -131,6 +140,7 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
       () => undefined,
       async (s) => {
         statusEl.replaceChildren(statusPill(s.status));
+        if (pager && s.progress) drawBlockProgress(progressCard, (spec.arms ?? []).map((a) => a.name), spec.cohort?.size ?? 0, s.progress, s.status);
         refresh();
         if (['finished', 'failed', 'cancelled'].includes(s.status)) {
           const fresh = await getDetail();
@@ -160,6 +170,137 @@ interface TrialDetail {
   status: string;
   spec?: unknown;
   jobs: TrialJob[];
+  /** Streaming trials: jobs and patients per status (server: Store.jobProgress). */
+  progress?: BlockProgress;
+}
+
+interface BlockProgress {
+  total: number;
+  patients: number;
+  byStatus: Record<string, { jobs: number; patients: number }>;
+}
+
+/** Streaming trial: per arm the patients of finished blocks (a block runs every arm of its patients). */
+function drawBlockProgress(card: HTMLElement, arms: readonly string[], size: number, progress: BlockProgress | undefined, status: string): void {
+  const of = (s: string) => progress?.byStatus[s] ?? { jobs: 0, patients: 0 };
+  const done = of('finished').patients + of('failed').patients + of('cancelled').patients;
+  const failed = of('failed').patients;
+  const total = size || (progress?.patients ?? 0);
+  const pct = total ? Math.round((100 * done) / total) : 0;
+  const items = arms.map((arm) =>
+    h(
+      'div',
+      { class: 'arm-progress', 'data-arm': arm, 'data-done': done, 'data-total': total },
+      h('strong', { text: arm }),
+      ' ',
+      h('span', { class: 'progress', title: `${done}/${total} patients` }, h('span', { style: `width:${pct}%` })),
+      ` ${fmt(done)}/${fmt(total)} patients${failed ? ` (${fmt(failed)} in failed blocks)` : ''}`,
+    ),
+  );
+  const blocks = progress ? `${fmt(of('finished').jobs)} of ${fmt(progress.total)} blocks finished` : '';
+  const title = DONE.has(status) ? 'Patients by arm' : 'Progress by arm (the analysis appears when every block is done)';
+  card.replaceChildren(h('h2', { text: title }), ...items, h('p', { class: 'muted', id: 'block-progress', text: `Streaming trial: results aggregated as blocks arrive. ${blocks}` }));
+}
+
+interface PatientsPage {
+  total: number;
+  offset: number;
+  limit: number;
+  sampled: boolean;
+  keepEvery: number;
+  arms: string[];
+  endpoints: string[];
+  rows: { position: number; patient: string | null; run: string; status: string; values: Record<string, Record<string, number | null>>; episodes: Record<string, string> }[];
+}
+
+const PAGE_SIZE = 100;
+
+/**
+ * A streaming trial's patients, a page at a time from GET /experiments/:id/patients: by default only the
+ * sampled patients (`keepEpisodes.every`), the ones with episodes; "all patients" lists every one (values
+ * only). Episode links only where the store has the episode; the other arm's episode of the same patient
+ * is opened side by side. Sorting (sort= in the URL) orders the rows of the page shown.
+ */
+function streamingPatientsCard(card: HTMLElement, id: string, state: ViewState, endpoint: string | undefined, signal: AbortSignal): { refresh: () => Promise<void> } {
+  const all = state.all === true;
+  const page = Math.max(0, Math.floor(state.page ?? 0));
+  let busy = false;
+  const refresh = async () => {
+    if (busy || signal.aborted) return;
+    busy = true;
+    try {
+      const p = await api.get<PatientsPage>(`/api/experiments/${enc(id)}/patients?offset=${page * PAGE_SIZE}&limit=${PAGE_SIZE}&sampled=${all ? 0 : 1}`);
+      if (!signal.aborted) drawPage(p);
+    } finally {
+      busy = false;
+    }
+  };
+  const go = (next: Partial<ViewState>) => {
+    setState({ ...state, ...next }, 'push');
+    window.dispatchEvent(new PopStateEvent('popstate'));
+  };
+  const drawPage = (p: PatientsPage) => {
+    const ep = endpoint ?? p.endpoints[0] ?? '';
+    const cols = ['patient', ...p.arms];
+    const desc = state.sort?.startsWith('-') ?? false;
+    const by = state.sort?.replace(/^-/, '');
+    const rows = [...p.rows];
+    if (by && p.arms.includes(by)) {
+      rows.sort((a, b) => {
+        const x = a.values[ep]?.[by] ?? null;
+        const y = b.values[ep]?.[by] ?? null;
+        if (x === null) return y === null ? a.position - b.position : 1;
+        if (y === null) return -1;
+        return (desc ? y - x : x - y) || a.position - b.position;
+      });
+    } else if (by === 'patient' && desc) rows.reverse();
+    const head = h(
+      'tr',
+      {},
+      ...cols.map((c) => {
+        const th = h('th', { class: 'sortable', 'data-col': c, title: 'sort this page' }, c === 'patient' ? 'patient' : `${c}${ep ? ` · ${ep}` : ''}`, c === by ? (desc ? ' ▼' : ' ▲') : '');
+        th.addEventListener('click', () => {
+          setState({ ...state, sort: c === by && !desc ? `-${c}` : c }, 'replace');
+          state.sort = c === by && !desc ? `-${c}` : c;
+          drawPage(p);
+        });
+        return th;
+      }),
+    );
+    const body = rows.map((r) =>
+      h(
+        'tr',
+        { 'data-patient': r.patient ?? `#${r.position}`, 'data-position': r.position },
+        h('td', { text: `${r.patient ?? '—'} (#${r.position})` }),
+        ...p.arms.map((arm) => {
+          if (r.status !== 'finished') return h('td', {}, statusPill(r.status));
+          const v = r.values[ep]?.[arm] ?? null;
+          const key = r.episodes[arm];
+          const otherArm = p.arms.find((a) => a !== arm && r.episodes[a] !== undefined);
+          return h(
+            'td',
+            { class: 'num', 'data-value': v ?? '' },
+            `${fmt(v)} `,
+            key ? link('▶ episode', toSearch({ view: 'episode', id, run: r.run, episode: key, compare: otherArm ? `${r.run}|${r.episodes[otherArm]}` : undefined })) : '',
+          );
+        }),
+      ),
+    );
+    const pages = Math.max(1, Math.ceil(p.total / PAGE_SIZE));
+    const prev = h('button', { id: 'patients-prev', text: '◀ previous', disabled: page === 0 });
+    const next = h('button', { id: 'patients-next', text: 'next ▶', disabled: page + 1 >= pages });
+    prev.addEventListener('click', () => go({ page: page - 1 || undefined }));
+    next.addEventListener('click', () => go({ page: page + 1 }));
+    const toggle = h('button', { id: 'patients-all', text: all ? `only patients with episodes (every ${p.keepEvery})` : 'all patients (values only)' });
+    toggle.addEventListener('click', () => go({ all: !all || undefined, page: undefined, sort: undefined }));
+    const what = all ? `${fmt(p.total)} patients` : `${fmt(p.total)} sampled patients (every ${fmt(p.keepEvery)}th: their episodes are stored)`;
+    card.replaceChildren(
+      h('h2', { text: `Patients (${what})` }),
+      h('div', { class: 'controls' }, prev, h('span', { id: 'patients-page', text: `page ${page + 1} of ${fmt(pages)}` }), next, toggle),
+      h('table', { id: 'patients' }, head, ...body),
+    );
+  };
+  return { refresh };
 }
 
 interface PatientGrid {
