@@ -22,8 +22,14 @@ import { T1DPatient } from './patient.js';
  *
  * Every accepted draw then gets its own basal steady state from the identities of data/README.md
  * (deriveBasal), and draws that are physiologically implausible are rejected (rejectionReason).
- * Therapy: CR, CF from the joint draw; TDI = 1440·basal + 200/CR, the identity every Quest.csv row
- * obeys (basal U/day plus meal insulin for 200 g CHO/day); age uniform over the group's Quest ages.
+ * Therapy (physiologicalTherapy): the carb ratio and the correction factor are derived from the
+ * patient's own physiology — CF = the fall of plasma glucose per 1 U given at the basal steady state,
+ * CR = 50 g over the bolus that brings a 50 g meal back to the basal glucose 4 h later — because that
+ * is how the Quest.csv values of the named adolescents and adults relate to their parameters (README
+ * "Therapy"). CR and CF stay in the joint draw (so the physiology drawn for patient i does not depend
+ * on this choice) but are no longer the therapy: after the correlation shrinkage they are nearly
+ * independent of the physiology. TDI = 1440·basal + 200/CR, the identity every Quest.csv row obeys
+ * (basal U/day plus meal insulin for 200 g CHO/day); age uniform over the group's Quest ages.
  * Rejection rules: rejectionReason; counts by reason come back from generateCohort.
  */
 
@@ -200,13 +206,24 @@ function groupModel(group: AgeGroup): { fit: GroupFit; spec: CohortSpec } {
     omega,
     covariates: { age: (rng) => rng.integer(ageLo, ageHi + 1) },
     bounds: { BW: BW_RANGE[group], Gb: GB_RANGE },
-    accept: (vp) => rejectionReason(deriveBasal(fromDraw(vp, fit, '')), vp.params.CR as number) ?? true,
+    accept: (vp) => {
+      const p = deriveBasal(fromDraw(vp, fit, ''));
+      const structural = rejectionReason(p);
+      if (structural !== undefined) return structural;
+      const therapy = physiologicalTherapyOrReason(p);
+      if (typeof therapy === 'string') return therapy;
+      titrated.set(vp.params, therapy);
+      return rejectionReason(p, therapy.carbRatio) ?? true;
+    },
     maxAttempts: 1000,
   };
   const model = { fit, spec };
   fits.set(group, model);
   return model;
 }
+
+/** Therapy derived during acceptance, handed to build() for the same draw (keyed by its params object). */
+const titrated = new WeakMap<Record<string, number>, PhysiologicalTherapy>();
 
 /** A PatientParams (basal fields not yet derived) from a cohort draw. */
 function fromDraw(vp: VirtualPatient, fit: GroupFit, name: string): PatientParams {
@@ -294,7 +311,7 @@ export const MEAL_TEST = { grams: 50, minutes: 480, nadirMin: 40, peakMax: 400 }
 
 /**
  * Standard meal test: from the basal steady state, 50 g announced at minute 0 with a bolus of
- * 50/CR units in the same minute, on basal, for 8 h. Returns the plasma-glucose nadir and peak.
+ * 50/CR units in the same minute, on basal, for 8 h (generated patients: CR = their physiological carb ratio). Returns the plasma-glucose nadir and peak.
  */
 export function mealTest(p: PatientParams, carbRatio: number): { nadir: number; peak: number } {
   const sim = new T1DPatient(p);
@@ -311,12 +328,109 @@ export function mealTest(p: PatientParams, carbRatio: number): { nadir: number; 
 }
 
 /**
+ * The titration a clinician does with a patient, done on the model (physiologicalTherapy):
+ * a 50 g meal with its bolus at the meal, on basal, is checked 4 h later (a carb ratio is right when
+ * glucose is back at its pre-meal level about 4 h after the meal: Walsh & Roberts, *Pumping Insulin*,
+ * 4th ed. 2006, ch. on testing the carb factor); the correction factor is the fall of glucose per unit,
+ * read as the nadir within 8 h of 1 U given at the basal steady state (the definition of a correction
+ * factor; the same book). `tolerance`: |G(4 h) − Gb| at which the carb-ratio search stops, mg/dL.
+ */
+export const TITRATION = { grams: 50, checkMinute: 240, correctionMinutes: 480, tolerance: 0.5, maxIterations: 40 } as const;
+
+export interface PhysiologicalTherapy {
+  /** g/U: 50 g over the bolus that returns plasma glucose to Gb 4 h after a 50 g meal. */
+  carbRatio: number;
+  /** mg/dL/U: Gb minus the plasma-glucose nadir within 8 h of 1 U given at the basal steady state. */
+  correctionFactor: number;
+}
+
+/** Plasma glucose `checkMinute` minutes after `carbs` g and `bolus` U at minute 0 on basal, and the nadir over `minutes`. */
+function challenge(p: PatientParams, bolus: number, carbs: number, minutes: number): { at: number; nadir: number } {
+  const sim = new T1DPatient(p);
+  const basal = basalRate(p);
+  let nadir = sim.plasmaGlucose;
+  let at = Number.NaN;
+  for (let t = 0; t < minutes; t++) {
+    sim.step(basal + (t === 0 ? bolus : 0), t === 0 ? carbs : 0);
+    const g = sim.plasmaGlucose;
+    if (g < nadir) nadir = g;
+    if (t + 1 === TITRATION.checkMinute) at = g;
+  }
+  return { at, nadir };
+}
+
+/**
+ * The carb ratio and correction factor this patient's physiology implies (TITRATION), or the reason
+ * there is none: `therapy:no-bolus-needed` (glucose is back at Gb 4 h after 50 g without insulin),
+ * `therapy:correction` (1 U does not lower glucose), `therapy:no-convergence`,
+ * `therapy:integration-failed` (the integrator cannot follow the tests). The carb-ratio bolus is found
+ * by regula falsi (Illinois variant) on f(B) = G(4 h; B) − Gb, which falls monotonically with B;
+ * ≈ 7 simulated tests per patient.
+ */
+function physiologicalTherapyOrReason(p: PatientParams): PhysiologicalTherapy | string {
+  try {
+    const unit = challenge(p, 1, 0, TITRATION.correctionMinutes);
+    const correctionFactor = p.Gb - unit.nadir;
+    if (!(correctionFactor > 0) || !Number.isFinite(correctionFactor)) return 'therapy:correction';
+    const f = (b: number) => challenge(p, b, TITRATION.grams, TITRATION.checkMinute).at - p.Gb;
+    let lo = 0;
+    let flo = f(0);
+    if (!(flo > TITRATION.tolerance)) return 'therapy:no-bolus-needed';
+    // first guess: the meal's excess at 4 h over the 4-h effect of 1 U (linear response), doubled to bracket
+    const perUnit = p.Gb - unit.at;
+    let hi = perUnit > 0 ? (2 * flo) / perUnit : 1;
+    let fhi = f(hi);
+    let n = 2;
+    while (fhi > 0 && n < TITRATION.maxIterations) {
+      lo = hi;
+      flo = fhi;
+      hi *= 2;
+      fhi = f(hi);
+      n++;
+    }
+    if (fhi > 0) return 'therapy:no-convergence';
+    let side = 0;
+    for (; n < TITRATION.maxIterations; n++) {
+      const b = (lo * fhi - hi * flo) / (fhi - flo);
+      const fb = f(b);
+      if (Math.abs(fb) <= TITRATION.tolerance) return { carbRatio: TITRATION.grams / b, correctionFactor };
+      if (fb > 0) {
+        lo = b;
+        flo = fb;
+        if (side === 1) fhi /= 2;
+        side = 1;
+      } else {
+        hi = b;
+        fhi = fb;
+        if (side === -1) flo /= 2;
+        side = -1;
+      }
+    }
+    return 'therapy:no-convergence';
+  } catch (e) {
+    if (e instanceof TwinlabError && e.code === 'INTEGRATION_FAILED') return 'therapy:integration-failed';
+    throw e;
+  }
+}
+
+/**
+ * The therapy a patient's physiology implies (TITRATION): carb ratio and correction factor. Applied to
+ * the named adolescents and adults it reproduces Quest.csv (README "Therapy"); generated patients get it.
+ * Throws INVALID_ARGUMENT naming the reason when the patient has none.
+ */
+export function physiologicalTherapy(p: PatientParams): PhysiologicalTherapy {
+  const t = physiologicalTherapyOrReason(p);
+  if (typeof t === 'string') throw new TwinlabError('INVALID_ARGUMENT', `patient ${p.name}: no physiological therapy (${t})`);
+  return t;
+}
+
+/**
  * Why a derived patient is implausible, or undefined if it is accepted. Rules, in order: the basal
  * steady state must exist (Gtb > 0, Vm0 > 0, i.e. EGPb > Fsnc) with no renal excretion at basal
  * (Gpb < ke2); the emptying curve must be ordered (kmin < kmax, d < b); and, given its carb ratio, the
- * standard meal test (mealTest) must stay within [40, 400] mg/dL — CR and physiology are drawn
- * jointly but only loosely correlated (shrinkage), and a draw whose own CR bolus drives it to severe
- * hypoglycaemia or to the renal-glycosuria/DKA range after a 50 g meal is not a titrated patient, nor
+ * standard meal test (mealTest) must stay within [40, 400] mg/dL — a draw whose own titrated
+ * carb-ratio bolus still drives it to severe hypoglycaemia or to the renal-glycosuria/DKA range after
+ * a 50 g meal is not a plausible patient, nor
  * is one whose meal test the integrator cannot follow (`meal-test:integration-failed`). BW and
  * Gb ranges are cohort bounds (reasons `bounds:BW`, `bounds:Gb`).
  */
@@ -357,11 +471,12 @@ export function isGeneratedName(name: string): boolean {
 function build(group: AgeGroup, seed: number, vp: VirtualPatient): GeneratedPatient {
   const { fit } = groupModel(group);
   const params = deriveBasal(fromDraw(vp, fit, generatedName(group, seed, vp.index)));
-  const carbRatio = vp.params.CR as number;
+  const derived = titrated.get(vp.params) ?? physiologicalTherapy(params);
+  const carbRatio = derived.carbRatio;
   const basalPerDay = ((params.u2ss * params.BW) / 6000) * 1440;
   const therapy: Therapy = {
     carbRatio,
-    correctionFactor: vp.params.CF as number,
+    correctionFactor: derived.correctionFactor,
     age: vp.covariates.age as number,
     tdi: basalPerDay + 200 / carbRatio,
   };

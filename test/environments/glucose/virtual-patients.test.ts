@@ -10,6 +10,7 @@ import {
   generatePatient,
   groupFit,
   mealTest,
+  physiologicalTherapy,
   rejectionReason,
 } from '../../../environments/glucose/virtual-patients.js';
 
@@ -118,14 +119,16 @@ describe('generated virtual patients', () => {
     }
   });
 
-  it('rejections are counted by reason and sum to the total (child cohort, seed 1, n = 60)', () => {
-    const c = generateCohort('child', 1, 60);
-    expect(c.patients).toHaveLength(60);
+  it('rejections are counted by reason and sum to the total (child cohort, seed 42, n = 100)', () => {
+    const c = generateCohort('child', 42, 100);
+    expect(c.patients).toHaveLength(100);
     const total = Object.values(c.reasons).reduce((s, n) => s + n, 0);
     expect(total).toBe(c.rejected);
     expect(c.rejected).toBe(c.patients.reduce((s, p) => s + p.attempts - 1, 0));
-    expect(c.rejected).toBeGreaterThan(0); // children: ~20% of draws fail the meal test at these settings
-    for (const k of Object.keys(c.reasons)) expect(k).toMatch(/^(bounds:(BW|Gb)|Gtb<=0|Vm0<=0|Gpb>=ke2|kmin>=kmax|d>=b|meal-test:(nadir<40|peak>400))$/);
+    expect(c.rejected).toBeGreaterThan(0); // children: ≈ 5 % of draws (emptying curve, meal test with the titrated bolus, BW)
+    for (const k of Object.keys(c.reasons)) {
+      expect(k).toMatch(/^(bounds:(BW|Gb)|Gtb<=0|Vm0<=0|Gpb>=ke2|kmin>=kmax|d>=b|meal-test:(nadir<40|peak>400)|therapy:(correction|no-bolus-needed|no-convergence|integration-failed))$/);
+    }
   });
 
   it('rejectionReason catches each structural rule', () => {
@@ -157,5 +160,78 @@ describe('generated virtual patients', () => {
     const sd = Math.sqrt((fit.omega[0] as number[])[0] as number);
     // 4 standard errors; rejection conditions only weakly on BW.
     expect(Math.abs(mean - Math.log(fit.thetaPop.BW as number))).toBeLessThan((4 * sd) / Math.sqrt(300));
+  });
+});
+
+/** Plasma glucose 4 h after 50 g with `bolus` U at the meal, and the 8-h nadir after 1 U alone, on basal (an independent re-simulation). */
+function therapyChecks(p: ReturnType<typeof getPatient>, bolus: number): { at240: number; unitNadir: number } {
+  const meal = new T1DPatient(p);
+  const unit = new T1DPatient(p);
+  const basal = basalRate(p);
+  let at240 = Number.NaN;
+  let unitNadir = unit.plasmaGlucose;
+  for (let t = 0; t < 480; t++) {
+    if (t < 240) meal.step(basal + (t === 0 ? bolus : 0), t === 0 ? 50 : 0);
+    if (t === 239) at240 = meal.plasmaGlucose;
+    unit.step(basal + (t === 0 ? 1 : 0), 0);
+    unitNadir = Math.min(unitNadir, unit.plasmaGlucose);
+  }
+  return { at240, unitNadir };
+}
+
+describe('therapy of generated patients (issue #13 item 10)', () => {
+  const corr = (a: number[], b: number[]) => {
+    const ma = a.reduce((s, x) => s + x, 0) / a.length;
+    const mb = b.reduce((s, x) => s + x, 0) / b.length;
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    a.forEach((x, i) => {
+      ab += (x - ma) * ((b[i] as number) - mb);
+      aa += (x - ma) ** 2;
+      bb += ((b[i] as number) - mb) ** 2;
+    });
+    return ab / Math.sqrt(aa * bb);
+  };
+
+  it("the physiological derivation reproduces simglucose's Quest.csv for the 20 named adolescents and adults, and shows the named children overdosed", () => {
+    const cf: number[] = [];
+    const cr: number[] = [];
+    const logs = { qCf: [] as number[], dCf: [] as number[], qCr: [] as number[], dCr: [] as number[] };
+    for (const name of [...patientNames('adolescent'), ...patientNames('adult')]) {
+      const q = getTherapy(name);
+      const d = physiologicalTherapy(getPatient(name));
+      cf.push(q.correctionFactor / d.correctionFactor);
+      cr.push(q.carbRatio / d.carbRatio);
+      logs.qCf.push(Math.log(q.correctionFactor));
+      logs.dCf.push(Math.log(d.correctionFactor));
+      logs.qCr.push(Math.log(q.carbRatio));
+      logs.dCr.push(Math.log(d.carbRatio));
+    }
+    // Quest CF = 0.72–1.04 × the model's fall per unit, log correlation 0.99; CR correlates 0.92 with the 4-h titration.
+    for (const r of cf) expect(r).toBeGreaterThan(0.7);
+    for (const r of cf) expect(r).toBeLessThan(1.1);
+    expect(corr(logs.qCf, logs.dCf)).toBeGreaterThan(0.98);
+    expect(corr(logs.qCr, logs.dCr)).toBeGreaterThan(0.85);
+    const sorted = [...cr].sort((a, b) => a - b);
+    const median = ((sorted[9] as number) + (sorted[10] as number)) / 2;
+    expect(median).toBeGreaterThan(0.8);
+    expect(median).toBeLessThan(1.25);
+    // The named children's Quest settings are far more aggressive than their own physiology: CF 0.39–0.69 × the fall per unit.
+    for (const name of patientNames('child')) {
+      expect(getTherapy(name).correctionFactor / physiologicalTherapy(getPatient(name)).correctionFactor, name).toBeLessThan(0.75);
+    }
+  });
+
+  it("a generated patient's carb ratio returns a 50 g meal to its basal glucose at 4 h and its correction factor is its fall per unit (10 per group)", () => {
+    // The derivation before drew CR and CF from the shrunk joint log-normal, nearly independent of the
+    // physiology: at seed 42 the CR bolus left the 4-h glucose of these patients between 97 mg/dL below and 60 above Gb.
+    for (const g of GROUPS) {
+      for (const { params, therapy } of generateCohort(g, 42, 10).patients) {
+        const { at240, unitNadir } = therapyChecks(params, 50 / therapy.carbRatio);
+        expect(Math.abs(at240 - params.Gb), params.name).toBeLessThanOrEqual(0.5 + 1e-9);
+        expect(therapy.correctionFactor, params.name).toBeCloseTo(params.Gb - unitNadir, 9);
+      }
+    }
   });
 });
