@@ -167,8 +167,11 @@ describe('run comparison (headless Chromium)', () => {
   }, 60_000);
 
   it('groups by a config key, sorts the hyperparameter table and draws parallel coordinates; URL state survives a reload; 800 px', async () => {
+    await page.$eval('#compare-chart', (el) => {
+      (el as HTMLElement).dataset.stale = '1';
+    });
     await page.selectOption('#group-by', 'lr');
-    await page.waitForSelector('#compare-chart[data-ready="1"] svg.marks');
+    await page.waitForSelector('#compare-chart[data-ready="1"]:not([data-stale]) svg.marks');
     expect(page.url()).toContain('by=lr');
     const legend = await chartText('#compare-chart');
     for (const t of ['lr=0.001', 'lr=0.0005', 'lr=0.002']) expect(legend).toContain(t);
@@ -176,12 +179,15 @@ describe('run comparison (headless Chromium)', () => {
 
     // EMA slider: a new weight in the URL, and the drawn values change
     const before = await curves();
+    await page.$eval('#compare-chart', (el) => {
+      (el as HTMLElement).dataset.stale = '1';
+    });
     await page.$eval('#ema', (el) => {
       (el as HTMLInputElement).value = '0.5';
       el.dispatchEvent(new Event('change'));
     });
     await page.waitForFunction(() => window.location.search.includes('ema=0.5'));
-    await page.waitForSelector('#compare-chart[data-ready="1"] svg.marks');
+    await page.waitForSelector('#compare-chart[data-ready="1"]:not([data-stale]) svg.marks');
     expect(await curves()).not.toBe(before);
 
     // sort by final smoothed return, descending, twice clicked
@@ -244,6 +250,34 @@ describe('run comparison (headless Chromium)', () => {
     expect(rows).toEqual(['run 0', 'run 1', 'run 2', 'run 3']);
     expect(await page.getAttribute('#compare-runs', 'href')).toContain('view=runs');
     await shot('experiment');
+
+    // a live experiment page, grouped by config (its default): every live event is drawn (twinlab:chart
+    // fires only after a redraw that succeeded)
+    server.store.createExperiment({
+      id: 'live-e2e',
+      kind: 'train',
+      name: 'live',
+      spec: {},
+      seed: 3,
+      codeVersion: 'e2e',
+      jobs: [0, 1].map((k) => ({ ...sweepJob(k, 0.001, k), id: `live-e2e/job-${k}` })),
+    });
+    server.store.setExperimentStatus('live-e2e', 'running');
+    await page.goto(`${server.url}/?view=experiment&id=live-e2e`);
+    await page.waitForSelector('#chart-returns[data-ready="1"]');
+    await page.evaluate(() => {
+      const w = window as unknown as { drawnEvents: number };
+      w.drawnEvents = 0;
+      window.addEventListener('twinlab:chart', (e) => {
+        w.drawnEvents += (e as CustomEvent<unknown[]>).detail.length;
+      });
+    });
+    for (let batch = 0; batch < 6; batch++) {
+      for (let k = 0; k < 2; k++) server.store.appendEvents('live-e2e', `live-e2e/job-${k}`, episodes(k, 0.001, batch * 10, batch * 10 + 10));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await page.waitForFunction(() => (window as unknown as { drawnEvents: number }).drawnEvents === 120, undefined, { timeout: 10_000 });
+    expect(await chartText('#chart-returns')).toContain('every seed');
 
     await page.goto(`${server.url}/?view=experiment&id=other-e2e`);
     await page.waitForSelector('#chart-eval svg.marks');

@@ -316,12 +316,14 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
       return;
     }
     const v = view;
-    v.change(
-      'curves',
-      changeset()
-        .remove(() => true)
-        .insert(curveRows),
-    );
+    // only the datasets the spec draws exist in the view (grouped without seeds has no 'curves')
+    if (!o.groupBy || o.showRuns)
+      v.change(
+        'curves',
+        changeset()
+          .remove(() => true)
+          .insert(curveRows),
+      );
     if (o.groupBy)
       v.change(
         'bands',
@@ -335,14 +337,31 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
 
   // Live: experiments with unfinished runs stream their events after the seq each run was read through.
   const subs: Subscription[] = [];
+  // Redraws at most every 250 ms (leading edge: a lone event is drawn at once); `twinlab:chart` fires
+  // once the messages that changed this chart are drawn on it (bench/server.ts times it).
   let pending = false;
+  let lastDraw = 0;
+  let drawnMessages: EventMessage[] = [];
   const schedule = () => {
     if (pending || signal.aborted) return;
     pending = true;
-    setTimeout(() => {
-      pending = false;
-      mounting = (mounting ?? Promise.resolve()).then(draw).catch(() => undefined);
-    }, 250);
+    setTimeout(
+      () => {
+        pending = false;
+        const detail = drawnMessages;
+        drawnMessages = [];
+        lastDraw = Date.now();
+        mounting = (mounting ?? Promise.resolve())
+          .then(draw)
+          .then(() => {
+            window.dispatchEvent(new CustomEvent('twinlab:chart', { detail }));
+          })
+          .catch((error: unknown) => {
+            if (!signal.aborted) console.error('twinlab: redraw failed', error);
+          });
+      },
+      Math.max(0, 250 - (Date.now() - lastDraw)),
+    );
   };
   const byExperiment = new Map<string, RunInfo[]>();
   for (const r of runs)
@@ -363,8 +382,10 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
           s.add(Number.isFinite(m.event.step) ? m.event.step : 0, v);
           changed = true;
         }
-        if (changed) schedule();
-        window.dispatchEvent(new CustomEvent('twinlab:chart', { detail: messages }));
+        if (changed) {
+          drawnMessages.push(...messages);
+          schedule();
+        }
       },
       (m) => {
         for (const r of runs) {
