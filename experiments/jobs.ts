@@ -74,6 +74,12 @@ export interface TrialBlockConfig {
   replicates: number;
   from: number;
   to: number;
+  /**
+   * The streaming analysis's Poisson bootstrap (trial seed, `streaming.resamples`, reference arm): the block
+   * draws its patients' weights and returns their sums (trial-blocks.ts), so the coordinator does not. A
+   * block config without it (stored before) leaves them to the coordinator, with the same result.
+   */
+  bootstrap?: { seed: number; resamples: number; reference: string };
 }
 
 export type JobConfig = TrainJobConfig | TrialJobConfig | TrialBlockConfig;
@@ -260,13 +266,15 @@ function* generateTrialBlocks(experimentId: string, spec: TrialSpec): Generator<
   const blockSize = spec.streaming?.blockSize ?? size;
   const shape = trialShape(spec, envId, twin, trialSteps(spec, envId));
   const cohort = cohortRequest(spec);
+  // as streamingAggregator (runner.ts) sets up the analysis: the trial seed, B, the reference arm
+  const bootstrap = { seed: spec.seed, resamples: spec.streaming?.resamples ?? 1_000, reference: spec.reference ?? (spec.arms[0]?.name as string) };
   for (let index = 0, from = 0; from < size; index++, from += blockSize) {
     yield {
       id: jobId(experimentId, index),
       index,
       kind: 'trial',
       seed: deriveSeed(spec.seed, 'job', index),
-      config: { kind: 'trial-block', cohort, shape, replicates: spec.replicates, from, to: Math.min(size, from + blockSize) },
+      config: { kind: 'trial-block', cohort, shape, replicates: spec.replicates, from, to: Math.min(size, from + blockSize), bootstrap },
     };
   }
 }

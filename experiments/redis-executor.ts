@@ -626,6 +626,7 @@ const TrialBlockSchema = z.object({
   replicates: z.number().int().min(1),
   from: z.number().int().min(0),
   to: z.number().int().min(1),
+  bootstrap: z.object({ seed: z.number().int(), resamples: z.number().int().min(2).max(100_000), reference: z.string() }).optional(),
 });
 
 const JobTaskSchema = z.object({

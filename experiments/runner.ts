@@ -305,7 +305,9 @@ async function executeAndFinish(
         }),
         onFinished: guard((jobId, outcome) => {
           buffer.flush();
-          const finished: TwinlabEvent = { type: 'run.finished', step: Number(outcome.result.steps ?? 0), data: { result: outcome.result } };
+          // A block's bootstrap sums are for the aggregation only (2B numbers per comparison): not stored.
+          const result = outcome.result.kind === 'trial-block' ? withoutBootstrap(outcome.result) : outcome.result;
+          const finished: TwinlabEvent = { type: 'run.finished', step: Number(result.steps ?? 0), data: { result } };
           store.transaction(() => {
             for (const e of outcome.episodes) {
               const episode = e.encoded ?? e.log;
@@ -313,7 +315,7 @@ async function executeAndFinish(
               store.saveEpisode(jobId, e.key, episode, e.summary);
             }
             for (const a of outcome.artifacts) store.addArtifact(jobId, a.kind, a.path, a.meta);
-            store.markJobFinished(jobId, outcome.result);
+            store.markJobFinished(jobId, result);
             store.appendEvents(id, jobId, [finished]);
           });
           if (streaming && outcome.result.kind === 'trial-block') streaming.push(outcome.result as unknown as TrialBlockResult);
@@ -437,6 +439,11 @@ export function trialEndpointMetas(spec: TrialSpec): TrialEndpointMeta[] {
     const { hypothesis, margin, alpha } = hypothesisOf(spec, d.id);
     return { id: d.id, label: d.label, unit: d.unit, kind: d.kind, better: d.better, safety: d.safety ?? false, primary: primary.has(d.id), hypothesis, margin, alpha };
   });
+}
+
+function withoutBootstrap(result: Record<string, unknown>): Record<string, unknown> {
+  const { bootstrap: _sums, ...rest } = result;
+  return rest;
 }
 
 /** The streaming analysis of a trial spec with `streaming` (streaming-trial.ts), empty. */

@@ -69,6 +69,64 @@ export interface StreamingAggregation {
 
 export type StreamingTrialAnalysis = TrialAnalysis & { aggregation: StreamingAggregation };
 
+/** What a block needs to know to draw its patients' Poisson weights (jobs.ts `TrialBlockConfig.bootstrap`). */
+export interface BlockBootstrapRequest {
+  seed: number;
+  resamples: number;
+  reference: string;
+}
+
+/**
+ * A block's Poisson-bootstrap sums, per endpoint and non-reference arm: `w[b]` = Σ_i w_bi over the block's
+ * patients with both values finite (integers) and `wd[b]` = Σ_i w_bi·d_i summed in patient order — exactly
+ * the partial sums `StreamingTrialAggregator.push` forms for a block. Computed where the block runs (the
+ * worker draws the B weights of each patient), so the coordinator only adds B numbers per comparison.
+ */
+export interface BlockBootstrap extends BlockBootstrapRequest {
+  sums: Record<string, Record<string, { w: number[]; wd: number[] }>>;
+}
+
+/** The weights of patient `position`: draws b = 0…B−1 of the stream `deriveSeed(seed, 'poisson-bootstrap', position)`. */
+export function poissonWeights(seed: number, position: number, out: Int32Array): Int32Array {
+  const rng = Rng.fromSeed(deriveSeed(seed, 'poisson-bootstrap', position));
+  for (let b = 0; b < out.length; b++) out[b] = poissonOne(rng);
+  return out;
+}
+
+/**
+ * The bootstrap sums of one block (`BlockBootstrap`), for `endpoints` × the arms other than the reference.
+ * The one implementation both the worker (trial-blocks.ts) and the coordinator (when a block arrives
+ * without them: stored blocks on resume, blocks of older configs) run, so the two give the same bits.
+ */
+export function blockBootstrapSums(request: BlockBootstrapRequest, endpoints: readonly string[], arms: readonly string[], block: Pick<TrialBlockResult, 'from' | 'to' | 'values'>): BlockBootstrap {
+  const B = request.resamples;
+  const sums: BlockBootstrap['sums'] = {};
+  const acc: Array<{ e: string; arm: string; w: Float64Array; wd: Float64Array }> = [];
+  for (const e of endpoints) {
+    sums[e] = {};
+    for (const arm of arms) if (arm !== request.reference) acc.push({ e, arm, w: new Float64Array(B), wd: new Float64Array(B) });
+  }
+  const weights = new Int32Array(B);
+  for (let i = 0; i < block.to - block.from; i++) {
+    const w = poissonWeights(request.seed, block.from + i, weights);
+    for (const a of acc) {
+      const byArm = block.values[a.e];
+      const ref = byArm?.[request.reference]?.[i];
+      const y = byArm?.[a.arm]?.[i];
+      if (typeof ref !== 'number' || typeof y !== 'number' || !Number.isFinite(ref) || !Number.isFinite(y)) continue;
+      const d = y - ref;
+      for (let b = 0; b < B; b++) {
+        const wb = w[b] as number;
+        if (wb === 0) continue;
+        a.w[b] = (a.w[b] as number) + wb;
+        a.wd[b] = (a.wd[b] as number) + wb * d;
+      }
+    }
+  }
+  for (const a of acc) (sums[a.e] as Record<string, { w: number[]; wd: number[] }>)[a.arm] = { w: Array.from(a.w), wd: Array.from(a.wd) };
+  return { ...request, sums };
+}
+
 class ArmAccumulator {
   readonly moments = new ExactMoments();
   readonly sketch = new LogSketch();
@@ -122,20 +180,41 @@ export class StreamingTrialAggregator {
 
   /** The B Poisson(1) weights of the patient at enrolment position `patient` (the same whenever asked). */
   weightsOf(patient: number): Int32Array {
-    const rng = Rng.fromSeed(deriveSeed(this.options.seed, 'poisson-bootstrap', patient));
-    for (let b = 0; b < this.resamples; b++) this.weights[b] = poissonOne(rng);
-    return this.weights;
+    return poissonWeights(this.options.seed, patient, this.weights);
   }
 
-  /** Adds one block's patients (a whole block at a time: its bootstrap sums run in patient order). */
+  /** The block's own bootstrap sums when they were made for this analysis (seed, B, reference, every comparison), else undefined. */
+  private usableBootstrap(block: TrialBlockResult): BlockBootstrap | undefined {
+    const bs = block.bootstrap;
+    if (!bs || bs.seed !== this.options.seed || bs.resamples !== this.resamples || bs.reference !== this.reference) return undefined;
+    for (const e of this.options.endpoints) {
+      for (const arm of this.arms) {
+        if (arm === this.reference) continue;
+        const s = bs.sums[e.id]?.[arm];
+        if (!s || s.w.length !== this.resamples || s.wd.length !== this.resamples) return undefined;
+      }
+    }
+    return bs;
+  }
+
+  /**
+   * Adds one block's patients (a whole block at a time: its bootstrap sums run in patient order). The
+   * Poisson-bootstrap sums come with the block when its worker drew them (`TrialBlockResult.bootstrap`,
+   * `blockBootstrapSums`); otherwise (a stored block fed on resume, a block of an older config) they are
+   * computed here by the same function — the same numbers either way.
+   */
   push(block: TrialBlockResult): void {
     const n = block.to - block.from;
     const B = this.resamples;
-    const partial = new Map<string, Float64Array>();
-    for (const key of this.compAcc.keys()) partial.set(key, new Float64Array(B));
+    const bootstrap =
+      this.usableBootstrap(block) ??
+      blockBootstrapSums(
+        { seed: this.options.seed, resamples: B, reference: this.reference },
+        this.options.endpoints.map((e) => e.id),
+        this.arms,
+        block,
+      );
     for (let i = 0; i < n; i++) {
-      const patient = block.from + i;
-      const w = this.weightsOf(patient);
       for (const e of this.options.endpoints) {
         const byArm = block.values[e.id];
         if (byArm === undefined) throw new TwinlabError('INVALID_ARGUMENT', `block ${block.from}–${block.to} has no values of endpoint ${e.id}`);
@@ -161,19 +240,20 @@ export class StreamingTrialAggregator {
             if (ref === 1 && y === 0) comp.b++;
             if (ref === 0 && y === 1) comp.c++;
           } else comp.binaryOnly = false;
-          const sums = partial.get(key) as Float64Array;
-          for (let b = 0; b < B; b++) {
-            const wb = w[b] as number;
-            if (wb === 0) continue;
-            comp.sumW[b] = (comp.sumW[b] as number) + wb;
-            sums[b] = (sums[b] as number) + wb * d;
-          }
         }
       }
     }
-    for (const [key, sums] of partial) {
-      const comp = this.compAcc.get(key) as ComparisonAccumulator;
-      for (let b = 0; b < B; b++) if ((sums[b] as number) !== 0) (comp.sumWD[b] as ExactSum).add(sums[b] as number);
+    for (const e of this.options.endpoints) {
+      for (const arm of this.arms) {
+        if (arm === this.reference) continue;
+        const comp = this.compAcc.get(`${e.id}\0${arm}`) as ComparisonAccumulator;
+        const { w, wd } = (bootstrap.sums[e.id] as Record<string, { w: number[]; wd: number[] }>)[arm] as { w: number[]; wd: number[] };
+        // Σ w are integers (exact in any order); each block's Σ w·d is added exactly.
+        for (let b = 0; b < B; b++) {
+          comp.sumW[b] = (comp.sumW[b] as number) + (w[b] as number);
+          if ((wd[b] as number) !== 0) (comp.sumWD[b] as ExactSum).add(wd[b] as number);
+        }
+      }
     }
     this.blocks++;
     this.patientsSeen += n;

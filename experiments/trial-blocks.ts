@@ -3,6 +3,7 @@ import type { EventSink } from '../engine/events.js';
 import { getTwin, type TwinDefinition } from '../engine/twin.js';
 import type { JobOutcome, JobTask, StoredEpisode } from './job-types.js';
 import { cohortMemberAt, type TrialBlockConfig, type TrialJobConfig, trialJobConfig } from './jobs.js';
+import { type BlockBootstrap, blockBootstrapSums } from './streaming-trial.js';
 import { EnvPool, runTrialJob, type SavedPolicyLoader } from './trial-job.js';
 
 /**
@@ -19,7 +20,9 @@ import { EnvPool, runTrialJob, type SavedPolicyLoader } from './trial-job.js';
  * finite), their ids, the steps, and `blockHash` = SHA-256 over the jobs' trajectory hashes in job order
  * (one per line). Episode logs are returned only for the sampled patients (`keepEvery`), keyed
  * `p<position>.r<replicate>.a<arm>.episode-<k>`, and only those patients' `episode.ended` events are
- * emitted (steps counted over the block), so the store does not grow by two events per patient.
+ * emitted (steps counted over the block), so the store does not grow by two events per patient. With
+ * `config.bootstrap` the block also draws its patients' Poisson-bootstrap weights and returns their sums
+ * (`bootstrap`), the part of the streaming analysis whose cost grows with B (resamples) per patient.
  */
 export interface TrialBlockResult {
   kind: 'trial-block';
@@ -31,6 +34,13 @@ export interface TrialBlockResult {
   jobs: number;
   steps: number;
   blockHash: string;
+  /**
+   * The block's Poisson-bootstrap sums (streaming-trial.ts `blockBootstrapSums`), when its config asks for
+   * them (`TrialBlockConfig.bootstrap`): the coordinator adds them instead of drawing B weights per
+   * patient. Only for the aggregation on arrival: the runner does not store them (a resume recomputes them
+   * from the values, to the same bits).
+   */
+  bootstrap?: BlockBootstrap;
 }
 
 /** The job configs of one enrolment position, in job order (replicate-major, then arm). */
@@ -110,5 +120,6 @@ export async function runTrialBlockJob(task: JobTask, config: TrialBlockConfig, 
     }
   }
   const result: TrialBlockResult = { kind: 'trial-block', from: config.from, to: config.to, patientIds, values, jobs, steps, blockHash: sha256Hex(hashes.join('\n')) };
+  if (config.bootstrap) result.bootstrap = blockBootstrapSums(config.bootstrap, shape.endpoints, arms, result);
   return { result: result as unknown as Record<string, unknown>, episodes, artifacts: [] };
 }

@@ -14,7 +14,8 @@ import { type TrialSpec, validateSpec } from '../../experiments/spec.js';
 import { Store } from '../../experiments/store.js';
 import { queueBatches } from '../../experiments/redis-executor.js';
 import { ExactSum, LogSketch } from '../../experiments/streaming-stats.js';
-import { blockPatientConfigs, type TrialBlockResult } from '../../experiments/trial-blocks.js';
+import { BatchPayloadSchema, WIRE_VERSION } from '../../experiments/redis-executor.js';
+import { blockPatientConfigs, runTrialBlockJob, type TrialBlockResult } from '../../experiments/trial-blocks.js';
 import type { TrialAnalysis } from '../../experiments/trial-analysis.js';
 import { blockOfEpisode } from '../../cli/commands/replay.js';
 
@@ -282,6 +283,51 @@ describe('streaming trials (spec `streaming`)', () => {
     expect(lines[0]).toContain(',obs_cgm_mg_dl,');
     expect(lines.slice(25).map((l) => l.split(',').slice(5).join(','))).toEqual(exactCsv.trim().split('\n').slice(1).map((l) => l.split(',').slice(5).join(',')));
     expect(lines[25]?.startsWith(`g/job-1,pid,${twin.config.patientId},0,p2.r0.a1.episode-0,0,`)).toBe(true);
+  });
+
+  it('Poisson weights drawn in the workers: the same analysis, byte for byte, as the coordinator drawing them', async () => {
+    const store = streaming?.store as Store;
+    const spec = store.getExperiment('streaming')?.spec as TrialSpec;
+    const blocks = expandJobs('streaming', spec);
+    const config = blocks[0]?.config as TrialBlockConfig;
+    expect(config.bootstrap).toEqual({ seed: 31, resamples: 1000, reference: 'a' });
+    // a Redis worker keeps the request (its payload schema would drop an unknown field silently)
+    const wire = BatchPayloadSchema.parse({ v: WIRE_VERSION, codeVersion: 'v', experimentId: 'streaming', stream: 's', tasks: [{ ...(blocks[0] as (typeof blocks)[number]), experimentId: 'streaming', dataDir: '/tmp' }] });
+    expect(((wire.tasks[0] as (typeof wire.tasks)[number]).config as TrialBlockConfig).bootstrap).toEqual(config.bootstrap);
+    // Run the blocks as a worker does: each result carries its bootstrap sums.
+    const results: TrialBlockResult[] = [];
+    for (const job of blocks) {
+      const task = { ...job, experimentId: 'streaming', dataDir: '/tmp' };
+      results.push((await runTrialBlockJob(task, job.config as TrialBlockConfig, () => {})).result as unknown as TrialBlockResult);
+    }
+    expect(Object.keys(results[0]?.bootstrap?.sums ?? {})).toEqual(['return', 'length', 'terminated']);
+    expect(results[0]?.bootstrap?.sums.return?.b?.wd).toHaveLength(1000);
+    const withSums = streamingAggregator(spec);
+    for (const r of results) withSums.push(r);
+    const drawnHere = streamingAggregator(spec);
+    for (const { bootstrap: _b, ...r } of results) drawnHere.push(r);
+    const expected = JSON.stringify(drawnHere.result());
+    expect(JSON.stringify(withSums.result())).toBe(expected);
+    // … in any arrival order, mixing blocks with and without sums (a resume feeds stored blocks, which have none)
+    const mixed = streamingAggregator(spec);
+    for (const [k, r] of shuffled(results, 5).entries()) mixed.push(k % 2 === 0 ? r : { ...r, bootstrap: undefined });
+    expect(JSON.stringify(mixed.result())).toBe(expected);
+    // … and the analysis the runner stored (blocks arrived with their sums, which the store does not keep)
+    expect(JSON.stringify(store.getTrialResult('streaming'))).toBe(expected);
+    expect([...finishedBlocks(store, 'streaming')].every((b) => b.bootstrap === undefined)).toBe(true);
+    // The block's sums are what the coordinator uses when they fit (doubled Σ w·d: the CIs move) …
+    const doubled = streamingAggregator(spec);
+    for (const r of results) {
+      const bs = r.bootstrap as NonNullable<TrialBlockResult['bootstrap']>;
+      const sums = Object.fromEntries(Object.entries(bs.sums).map(([e, arms]) => [e, Object.fromEntries(Object.entries(arms).map(([arm, x]) => [arm, { w: x.w, wd: x.wd.map((v) => 2 * v) }]))]));
+      doubled.push({ ...r, bootstrap: { ...bs, sums } });
+    }
+    const ci = (a: TrialAnalysis) => a.endpoints.find((e) => e.id === 'return')?.comparisons[0]?.ci;
+    expect(ci(doubled.result())?.lower).toBeCloseTo(2 * (ci(JSON.parse(expected))?.lower as number), 9);
+    // … and sums made for another analysis (seed, B or reference) are not: the coordinator draws the weights.
+    const foreign = streamingAggregator(spec);
+    for (const r of results) foreign.push({ ...r, bootstrap: { ...(r.bootstrap as NonNullable<TrialBlockResult['bootstrap']>), seed: 32, sums: {} } });
+    expect(JSON.stringify(foreign.result())).toBe(expected);
   });
 
   it('exact sums and sketches: order-free, exact where the values allow', () => {
