@@ -144,7 +144,7 @@ describe('run comparison (headless Chromium)', () => {
     const total = (await stored('sweep-e2e')) + (await stored('other-e2e'));
     expect(total).toBe(4 * 300 + 50 * 6 + 4 * 12 * 25 + 900);
     await page.waitForFunction((n) => Number(document.getElementById('compare-chart')?.dataset.points) === n, total, { timeout: 20_000 });
-    await page.waitForTimeout(400); // the last redraw (250 ms debounce)
+    await page.waitForTimeout(700); // the last redraw (spaced ≤ 500 ms)
     const live = await curves();
     await shot('live');
 

@@ -5,7 +5,6 @@ import {
   type GroupPoint,
   configLabel,
   differingKeys,
-  drawnCurve,
   thin,
   emaSmooth,
   eventMetric,
@@ -337,10 +336,13 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
 
   // Live: experiments with unfinished runs stream their events after the seq each run was read through.
   const subs: Subscription[] = [];
-  // Redraws at most every 250 ms (leading edge: a lone event is drawn at once); `twinlab:chart` fires
-  // once the messages that changed this chart are drawn on it (bench/server.ts times it).
+  // Redraws are spaced by four times the last redraw's duration (30–500 ms; leading edge: a lone
+  // event is drawn at once), so small runs are drawn within a frame or two and 10^6-point runs do not
+  // redraw back to back; `twinlab:chart` fires once the messages that changed this chart are drawn on
+  // it (bench/server.ts times it).
   let pending = false;
   let lastDraw = 0;
+  let gap = 30;
   let drawnMessages: EventMessage[] = [];
   const schedule = () => {
     if (pending || signal.aborted) return;
@@ -354,13 +356,14 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
         mounting = (mounting ?? Promise.resolve())
           .then(draw)
           .then(() => {
+            gap = Math.min(500, Math.max(30, 4 * (Date.now() - lastDraw)));
             window.dispatchEvent(new CustomEvent('twinlab:chart', { detail }));
           })
           .catch((error: unknown) => {
             if (!signal.aborted) console.error('twinlab: redraw failed', error);
           });
       },
-      Math.max(0, 250 - (Date.now() - lastDraw)),
+      Math.max(0, gap - (Date.now() - lastDraw)),
     );
   };
   const byExperiment = new Map<string, RunInfo[]>();
