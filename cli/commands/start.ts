@@ -9,8 +9,8 @@ import { addServeOptions, closeOnSignal, type ServeFlags, startFromFlags } from 
 
 /**
  * `twinlab start` (what `npm start` runs): the server plus a demonstration — a small DQN training on
- * the glucose twin, then a short virtual trial of the learned policy against basal-bolus and PID on a
- * seeded adult cohort — all visible live in the viewer.
+ * the glucose twin, then a short virtual trial of the learned policy against basal-bolus and PID on
+ * held-out generated adults — all visible live in the viewer.
  */
 export const DEMO = {
   train: (steps: number) => ({
@@ -26,11 +26,14 @@ export const DEMO = {
     preset: 'glucose-adult',
     config: { bufferSize: 100_000, evalEpisodes: 5 },
   }),
+  // Held-out patients: the DQN trains on the 10 named adults; the trial enrols generated adults
+  // (cohort seed 2026, the held-out cohort of test/long/dqn-glucose.test.ts), so it never sees a
+  // patient it trained on. Basal-bolus is the reference: the standard of care.
   trial: (policyDir: string, patients: number) => ({
     kind: 'trial',
-    name: 'demo: learned DQN vs basal-bolus vs PID, adults, one day',
+    name: 'demo: learned DQN vs basal-bolus vs PID, held-out generated adults, one day',
     seed: 7,
-    cohort: { twin: 'glucose', population: 'adult', size: patients },
+    cohort: { twin: 'glucose', population: 'adult', size: patients, generated: true, seed: 2026 },
     arms: [
       { name: 'basal-bolus', policy: 'glucose/basal-bolus' },
       { name: 'pid', policy: 'glucose/pid' },
@@ -99,7 +102,7 @@ export function registerStartCommand(program: Command): void {
   addServeOptions(program.command('start').description('start the lab: server + viewer + a live demonstration experiment'))
     .option('--no-demo', 'only serve; do not launch the demonstration')
     .option('--demo-steps <n>', 'training steps of the demo DQN (per seed)', parseInteger('--demo-steps', { min: 1 }), 150_000)
-    .option('--demo-patients <n>', 'virtual patients in the demo trial', parseInteger('--demo-patients', { min: 1, max: SPEC_LIMITS.cohortSize }), 10)
+    .option('--demo-patients <n>', 'held-out virtual patients in the demo trial', parseInteger('--demo-patients', { min: 1, max: SPEC_LIMITS.cohortSize }), 40)
     .option('--exit-after-demo', 'stop the server when the demonstration has finished')
     .action(async (flags: StartFlags) => {
       const server = await startFromFlags(flags);

@@ -1,72 +1,117 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { trainDqn } from '../../agents/dqn.js';
 import { GLUCOSE_ADULT } from '../../agents/dqn-config.js';
+import type { Env } from '../../engine/env.js';
+import { Rng } from '../../engine/random.js';
 import { make } from '../../engine/registry.js';
 import '../../environments/index.js';
+import { bootstrapMeanCI } from '../../experiments/stats.js';
 import { registerAllPolicies } from '../../policies/index.js';
 import { makePolicy } from '../../policies/registry.js';
-import { endpointsPerSeed, fmt, greedyPolicy, mean, pairedDifference } from './helpers.js';
+import { endpointsPerSeed, fmt, greedyPolicy, mean } from './helpers.js';
 
 /**
- * Issue "DQN agents": on glucose/t1d-v1 (the 10 reference adults, one drawn per episode; simglucose
- * random meals, announced; no bolus channel — the agent covers meals through the 7 basal multiples),
- * a trained DQN policy beats fixed basal (`glucose/basal`, 1× prescribed basal) on time in range.
+ * Issues "DQN agents" and #17 item 6 (compare with the standard of care): on glucose/t1d-v1, a DQN
+ * trained on the 10 reference adults is evaluated on **held-out patients** against the clinical
+ * protocols: `glucose/basal-bolus` (the simglucose BBController rule with the patient's carb ratio and
+ * correction factor — the standard of care), `glucose/pid` and fixed basal.
  *
- * Held-out evaluation: 40 episode seeds 7 000 000 + k, disjoint from training (envs reset from
- * deriveSeed(seed, 'env') + i and their autoreset streams) and from the periodic evaluations used to
- * pick the kept weights (evalSeed 1 000 000 + i). The reset seed fixes the patient, the meals and the
- * sensor noise, so DQN and basal are paired per seed (common random numbers).
+ * Training: `cohort: 'adult'` (the 10 named S2008 adults, one per reset), simglucose random meals,
+ * announced; no bolus channel (every arm delivers insulin through the 7 basal multiples, so the
+ * basal-bolus arm gives its bolus as a square wave at up to 5× basal — environments/glucose/README.md).
+ * Config: the `glucose-adult` preset (agents/README.md), kept weights = best periodic evaluation on
+ * the training patients (evalSeed 1 000 000 + i).
  *
- * Configuration and why: 17-dim observation with very different scales (CGM 39–600, IOB, COB in g)
- * → running normalisation frozen at learningStarts; double DQN + 3-step returns propagate the meal
- * signal (announced carbs now, glucose rise 30–90 min later) faster than 1-step targets; 4 envs with
- * one gradient step per vector step (1 update / 4 env steps); 64×64 net (a 17-input, 7-action problem);
- * lr 5e-4, target every 2 000 env steps. The greedy policy oscillates between evaluations (a known
- * DQN trait with a risk reward that is nearly flat in the 100–160 mg/dL band), so the weights of the
- * best periodic evaluation are kept (SB3 EvalCallback best model) — selection on the validation
- * seeds only. 150 000 env steps ≈ 30–60 s per seed on the shared machine.
+ * Held-out evaluation: 40 **generated** adults (cohort seed 2026, indexes 0–39: other physiology and
+ * physiology-derived therapy, never seen in training or selection), one random-meal day each with
+ * episode seed 7 000 000 + k. Every arm sees the same patient, meals and sensor noise (paired). The
+ * 95 % CI of each paired difference is the percentile bootstrap over patients (10 000 resamples,
+ * experiments/stats.ts `bootstrapMeanCI`), as the trial analysis computes it.
  */
 const CONFIG = GLUCOSE_ADULT;
-const TRAIN_SEEDS = [0, 1, 2, 3, 4];
-const HELD_OUT = Array.from({ length: 40 }, (_, k) => 7_000_000 + k);
-const ENV_OPTIONS = { cohort: 'adult', scenario: 'random' } as const;
+const TRAIN_SEEDS = [0, 1, 2];
+const HELD_OUT_COHORT_SEED = 2026;
+const N = 40;
+const HELD_OUT = Array.from({ length: N }, (_, k) => 7_000_000 + k);
+const TRAIN_OPTIONS = { cohort: 'adult', scenario: 'random' } as const;
 const ENDPOINTS = ['tir', 'tbr70', 'tbr54', 'tar180', 'severe_hypo'];
+const ARMS = ['glucose/basal-bolus', 'glucose/pid', 'glucose/basal'] as const;
 
-describe('DQN on glucose/t1d-v1 (adults, random meals)', () => {
-  it('every trained seed beats fixed basal on time in range over 40 held-out paired seeds', async () => {
+type Values = Record<string, number[]>;
+interface SeedResult {
+  seed: number;
+  dqn: Values;
+  keptAt: number | undefined;
+  seconds: number;
+}
+
+const heldOutEnv = (k: number): Env => make('glucose/t1d-v1', { patient: { group: 'adult', seed: HELD_OUT_COHORT_SEED, index: k }, scenario: 'random' });
+
+function ci(a: number[], b: number[], tag: string): { estimate: number; lower: number; upper: number } {
+  const d = a.map((x, i) => x - (b[i] as number));
+  return bootstrapMeanCI(d, Rng.fromSeed(17).fork(tag), { resamples: 10_000 });
+}
+const show = (c: { estimate: number; lower: number; upper: number }, digits = 1) => `${fmt(c.estimate, digits)} [${fmt(c.lower, digits)}, ${fmt(c.upper, digits)}]`;
+
+describe('DQN on glucose/t1d-v1 against the standard of care, 40 held-out generated adults', () => {
+  const protocols: Record<string, Values> = {};
+  const seeds: SeedResult[] = [];
+
+  beforeAll(async () => {
     registerAllPolicies();
-    const makeEnv = () => make('glucose/t1d-v1', ENV_OPTIONS);
-    const basal = endpointsPerSeed('glucose', ENDPOINTS, makeEnv, (env) => makePolicy('glucose/basal', env), HELD_OUT);
-    const rows: string[] = [];
-    const lowerBounds: number[] = [];
-    const t0 = performance.now();
+    for (const arm of ARMS) protocols[arm] = endpointsPerSeed('glucose', ENDPOINTS, heldOutEnv, (env) => makePolicy(arm, env), HELD_OUT).values;
     for (const seed of TRAIN_SEEDS) {
       const start = performance.now();
-      const result = await trainDqn({ envFactory: makeEnv, config: CONFIG, seed });
+      const result = await trainDqn({ envFactory: () => make('glucose/t1d-v1', TRAIN_OPTIONS), config: CONFIG, seed });
       const seconds = (performance.now() - start) / 1000;
-      const dqn = endpointsPerSeed('glucose', ENDPOINTS, makeEnv, () => greedyPolicy(result, result.bestWeights), HELD_OUT);
-      const tir = dqn.values.tir as number[];
-      const diff = pairedDifference(tir, basal.values.tir as number[]);
-      lowerBounds.push(diff.lo);
-      rows.push(
-        `| ${seed} | ${fmt(mean(tir), 1)} | ${fmt(mean(basal.values.tir as number[]), 1)} | ${fmt(diff.mean, 1)} [${fmt(diff.lo, 1)}, ${fmt(diff.hi, 1)}] | ` +
-          `${fmt(mean(dqn.values.tbr70 as number[]), 1)} / ${fmt(mean(basal.values.tbr70 as number[]), 1)} | ${fmt(mean(dqn.values.tbr54 as number[]), 2)} | ` +
-          `${mean(dqn.values.severe_hypo as number[]) * HELD_OUT.length} | ${result.bestEvaluation?.step} | ${seconds.toFixed(0)} |`,
-      );
-      console.log(`seed ${seed}: per-episode TIR dqn ${tir.map((x) => x.toFixed(0)).join(' ')}`);
+      const dqn = endpointsPerSeed('glucose', ENDPOINTS, heldOutEnv, () => greedyPolicy(result, result.bestWeights), HELD_OUT).values;
+      seeds.push({ seed, dqn, keptAt: result.bestEvaluation?.step, seconds });
       result.online.dispose();
       result.target.dispose();
     }
-    const total = (performance.now() - t0) / 1000;
-    console.log(
-      [
-        `DQN vs glucose/basal, ${HELD_OUT.length} held-out paired seeds per training seed (${total.toFixed(0)} s total)`,
-        '| train seed | DQN TIR % | basal TIR % | paired diff [95 % CI] | TBR70 % dqn / basal | TBR54 % dqn | severe hypo episodes | kept eval @ step | train s |',
-        '|---|---|---|---|---|---|---|---|---|',
-        ...rows,
-        `basal per-episode TIR: ${(basal.values.tir as number[]).map((x) => x.toFixed(0)).join(' ')}`,
-      ].join('\n'),
-    );
-    for (const lo of lowerBounds) expect(lo).toBeGreaterThan(0);
+    const arm = (a: string) => protocols[a] as Values;
+    const row = (name: string, v: Values) =>
+      `| ${name} | ${fmt(mean(v.tir as number[]), 1)} | ${fmt(mean(v.tbr70 as number[]), 2)} | ${fmt(mean(v.tbr54 as number[]), 2)} | ${fmt(mean(v.tar180 as number[]), 1)} | ${mean(v.severe_hypo as number[]) * N} |`;
+    const lines = [
+      `held-out: ${N} generated adults (cohort seed ${HELD_OUT_COHORT_SEED}), one random-meal day each, paired`,
+      '| arm | TIR % | TBR70 % | TBR54 % | TAR180 % | severe hypo days (of 40) |',
+      '|---|---|---|---|---|---|',
+      row('basal-bolus', arm('glucose/basal-bolus')),
+      row('PID', arm('glucose/pid')),
+      row('fixed basal', arm('glucose/basal')),
+      ...seeds.map((s) => row(`DQN seed ${s.seed}`, s.dqn)),
+      '',
+      '| train seed | ΔTIR vs basal-bolus | ΔTBR70 vs basal-bolus | ΔTIR vs PID | ΔTBR70 vs PID | ΔTIR vs basal | kept @ | train s |',
+      '|---|---|---|---|---|---|---|---|',
+      ...seeds.map((s) => {
+        const t = s.dqn.tir as number[];
+        const l = s.dqn.tbr70 as number[];
+        return (
+          `| ${s.seed} | ${show(ci(t, arm('glucose/basal-bolus').tir as number[], `tir/bb/${s.seed}`))} | ${show(ci(l, arm('glucose/basal-bolus').tbr70 as number[], `tbr/bb/${s.seed}`), 2)} | ` +
+          `${show(ci(t, arm('glucose/pid').tir as number[], `tir/pid/${s.seed}`))} | ${show(ci(l, arm('glucose/pid').tbr70 as number[], `tbr/pid/${s.seed}`), 2)} | ` +
+          `${show(ci(t, arm('glucose/basal').tir as number[], `tir/basal/${s.seed}`))} | ${s.keptAt} | ${s.seconds.toFixed(0)} |`
+        );
+      }),
+    ];
+    console.log(lines.join('\n'));
+  });
+
+  it('every trained seed beats PID and fixed basal on time in range (bootstrap 95 % CI > 0)', () => {
+    for (const s of seeds) {
+      for (const arm of ['glucose/pid', 'glucose/basal']) {
+        expect(ci(s.dqn.tir as number[], (protocols[arm] as Values).tir as number[], `tir/${arm}/${s.seed}`).lower, `seed ${s.seed} vs ${arm}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  // Not met (agents/README.md "dqn-glucose"): the DQN matches basal-bolus on TIR only by spending more
+  // time below 70 mg/dL; the variants tried (Magni-risk and TIR-aligned rewards, endpoint-aligned
+  // selection, 300k steps, dueling, a bolus channel) move along the same TIR/TBR trade-off.
+  it.fails('every trained seed beats basal-bolus on time in range (CI > 0) with no more time below 70 mg/dL', () => {
+    for (const s of seeds) {
+      const bb = protocols['glucose/basal-bolus'] as Values;
+      expect(ci(s.dqn.tir as number[], bb.tir as number[], `tir/glucose/basal-bolus/${s.seed}`).lower, `seed ${s.seed} TIR`).toBeGreaterThan(0);
+      expect(mean(s.dqn.tbr70 as number[]), `seed ${s.seed} TBR70`).toBeLessThanOrEqual(mean(bb.tbr70 as number[]));
+    }
   });
 });
