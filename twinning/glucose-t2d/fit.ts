@@ -36,13 +36,16 @@ export interface T2DFitOptions {
 }
 
 /**
- * Sampler defaults of the type 2 twin. Its model (secretion, hepatic extraction) costs ≈ 5 ms of CPU
- * per 14-day evaluation on the loaded development machine — several times the type 1 twin's, whose
- * insulin part is linear — so the default chain is shorter than the type 1 twin's (32 × 2,000): 20
- * walkers (≥ 2 × 9 parameters) × 600 steps, 200 burn-in, which keeps a 14-day fit under a minute on
- * two workers (bench/twin-t2d.ts). The diagnostics say when that is too short (`--steps`).
+ * Sampler defaults of the type 2 twin. Its model (secretion, hepatic extraction: nonlinear, with a fast
+ * liver–plasma insulin exchange that keeps RK4 at 1 min) costs ≈ 5 ms of CPU per 14-day evaluation on
+ * the loaded development machine — several times the type 1 twin's, whose insulin part is linear and
+ * advances exactly — so the default chain is shorter than the type 1 twin's (32 × 2,000): 20 walkers
+ * (≥ 2 × 9 parameters) × 500 steps, 150 burn-in (10,000 evaluations). A 14-day fit then takes 52–54 s
+ * of CPU over all threads: 34 s wall on two workers when the machine is not saturated, 71–92 s at load
+ * 7–9 (bench/twin-t2d.ts). The diagnostics say when the chain is too short (at these defaults they
+ * usually do: run longer with `--steps`).
  */
-export const T2D_FIT_DEFAULTS = { walkers: 20, steps: 600, burn: 200, workers: 2, draws: 200, particles: 64, deProbability: 0.8 } as const;
+export const T2D_FIT_DEFAULTS = { walkers: 20, steps: 500, burn: 150, workers: 2, draws: 200, particles: 64, deProbability: 0.8 } as const;
 
 const TARGET_COVERAGE = 0.95;
 

@@ -68,7 +68,9 @@ describe('identification of a personal type 2 diabetes twin', () => {
     await expect(fitT2DTwin(withBasal, { method: 'map', seed: 0, codeVersion: 'test' })).rejects.toMatchObject({ details: { field: 'basal_u_per_h' } });
     const { bodyWeightKg: _, ...noWeight } = person.dataset;
     await expect(fitT2DTwin(noWeight, { method: 'map', seed: 0, codeVersion: 'test' })).rejects.toThrow(/--body-weight is required/);
-    await expect(fitT2DTwin(person.dataset, { method: 'map', seed: 0, codeVersion: 'test', mealGi: 0 })).rejects.toThrow(/^mealGi: must be a glycaemic index in \[1, 150\], got 0/);
+    await expect(fitT2DTwin(person.dataset, { method: 'map', seed: 0, codeVersion: 'test', mealGi: 0 })).rejects.toThrow(
+      /^mealGi: must be a glycaemic index in \[1, 150\], got 0/,
+    );
     await expect(fitT2DTwin(person.dataset, { method: 'map', seed: 0, codeVersion: 'test', carbCountSd: 2 })).rejects.toMatchObject({
       details: { field: 'carbCountSd' },
     });
