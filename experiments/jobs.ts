@@ -2,7 +2,7 @@ import { DqnConfigSchema, type DqnConfig } from '../agents/dqn-config.js';
 import { describeValue, TwinlabError } from '../engine/errors.js';
 import { deriveSeed } from '../engine/random.js';
 import type { CohortMember, CohortRequest, TwinDefinition } from '../engine/twin.js';
-import { isPersonalCohort, resolvePersonalCohort } from './personal-cohort.js';
+import { isPersonalCohort, resolvePersonalCohort, resolvePersonalMembers } from './personal-cohort.js';
 import { baseAgentConfig, cohortSize, type ExperimentSpec, type PopulationCohort, type SweepSpec, setPath, stepsForDays, type TrainSpec, type TrialSpec, trialTarget } from './spec.js';
 
 /**
@@ -202,7 +202,7 @@ export function enrollCohort(spec: TrialSpec, twin: TwinDefinition | undefined):
 export function* enrolledMembers(spec: TrialSpec, twin: TwinDefinition | undefined): Generator<CohortMember> {
   const { cohort } = spec;
   if (isPersonalCohort(cohort)) {
-    yield* resolvePersonalCohort(cohort).members;
+    yield* resolvePersonalMembers(cohort);
     return;
   }
   const request = cohortRequest(spec);

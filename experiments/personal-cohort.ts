@@ -11,6 +11,7 @@ import { PATIENT_COLUMNS } from '../environments/glucose/params.js';
 import { GLUCOSE_ENV_ID, GLUCOSE_HCL_ENV_ID } from '../environments/glucose/twin.js';
 import { naturalValues, patientForTheta } from '../twinning/glucose/parameters.js';
 import { type GlucoseTwinFile, parseTwinFile } from '../twinning/glucose/twin-file.js';
+import { PERSONAL_T2D_ENV_IDS, resolveT2DPersonalCohort, T2D_PERSONAL_TRAINING_MESSAGE } from './personal-cohort-t2d.js';
 
 /**
  * Personal cohorts: the posterior draws of one person's fitted glucose twin (twinning/glucose,
@@ -31,7 +32,8 @@ import { type GlucoseTwinFile, parseTwinFile } from '../twinning/glucose/twin-fi
 
 /** Paths are resolved against the spec file's directory, like saved policy directories. */
 export const PersonalCohortSchema = z.strictObject({
-  twin: z.literal('glucose'),
+  /** glucose (type 1, this module) or glucose-t2d (type 2: personal-cohort-t2d.ts). */
+  twin: z.enum(['glucose', 'glucose-t2d']),
   /** Env id (default glucose/t1d-v1). */
   env: z.string().min(1).optional(),
   /** Directory of a fitted twin (holds twin.json). */
@@ -151,6 +153,7 @@ export function resolvePersonalCohort(cohort: PersonalCohort, options: { baseDir
       errors: [{ path: `${prefix}.${field}`, message }],
     });
   };
+  if (cohort.twin === 'glucose-t2d') fail('twin', T2D_PERSONAL_TRAINING_MESSAGE);
   const dir = specPath(cohort.personal, options.baseDir);
   const file = existsSync(dir) && statSync(dir).isFile() ? dir : join(dir, 'twin.json');
   if (!existsSync(file)) fail('personal', `no twin file ${file} (make one with twinlab twin fit --out DIR)`);
@@ -215,6 +218,17 @@ export function resolvePersonalCohort(cohort: PersonalCohort, options: { baseDir
   return { file, twin, therapy, members };
 }
 
+/** The members of a trial's personal cohort, of either twin (type 1 here, type 2: personal-cohort-t2d.ts). */
+export function resolvePersonalMembers(cohort: PersonalCohort, options: { baseDir?: string; prefix?: string } = {}): CohortMember[] {
+  if (cohort.twin !== 'glucose-t2d') return resolvePersonalCohort(cohort, options).members;
+  const prefix = options.prefix ?? 'cohort';
+  const fail = (field: string, message: string): never => {
+    throw new TwinlabError('INVALID_SPEC', `invalid experiment spec:\n  - ${prefix}.${field}: ${message}`, { errors: [{ path: `${prefix}.${field}`, message }] });
+  };
+  if (cohort.data !== undefined) fail('data', 'not used by a type 2 personal cohort (no therapy is read from the data); remove it');
+  return resolveT2DPersonalCohort(cohort, specPath(cohort.personal, options.baseDir), fail).members;
+}
+
 /**
  * Spec validation of a personal cohort: the env is a glucose env, the twin file and data resolve;
  * `cohort.personal` and `cohort.data` are made absolute (like saved-policy paths). Errors are pushed.
@@ -222,10 +236,26 @@ export function resolvePersonalCohort(cohort: PersonalCohort, options: { baseDir
 export function checkPersonalCohort(
   cohort: PersonalCohort,
   envId: string,
-  options: { baseDir?: string; prefix?: string },
+  options: { baseDir?: string; prefix?: string; training?: boolean },
   errors: PersonalCohortError[],
 ): ResolvedPersonalCohort | undefined {
   const prefix = options.prefix ?? 'cohort';
+  if (cohort.twin === 'glucose-t2d') {
+    if (options.training) errors.push({ path: `${prefix}.twin`, message: T2D_PERSONAL_TRAINING_MESSAGE });
+    else if (!PERSONAL_T2D_ENV_IDS.includes(envId)) {
+      errors.push({ path: cohort.env !== undefined ? `${prefix}.env` : 'env', message: `a type 2 personal cohort runs on ${PERSONAL_T2D_ENV_IDS.join(' or ')} (got ${describeValue(envId)})` });
+    } else {
+      try {
+        resolvePersonalMembers(cohort, options);
+        cohort.personal = specPath(cohort.personal, options.baseDir);
+      } catch (error) {
+        const details = (error as TwinlabError).details as { errors?: PersonalCohortError[] } | undefined;
+        if (details?.errors) errors.push(...details.errors);
+        else errors.push({ path: `${prefix}.personal`, message: (error as Error).message });
+      }
+    }
+    return undefined;
+  }
   if (!PERSONAL_ENV_IDS.includes(envId)) {
     errors.push({
       path: cohort.env !== undefined ? `${prefix}.env` : 'env',

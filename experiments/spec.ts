@@ -364,7 +364,7 @@ function checkTraining(spec: TrainSpec | SweepSpec, options: ValidateOptions, er
     if (clash.length > 0) errors.push({ path: `envOptions.${clash[0]}`, message: 'the patients come from cohort (a personal twin); remove this option' });
     if (spec.cohort.env !== undefined && spec.cohort.env !== spec.env) {
       errors.push({ path: 'cohort.env', message: `must be the training env ${spec.env} or left out (got ${describeValue(spec.cohort.env)})` });
-    } else checkPersonalCohort(spec.cohort, spec.env, options, errors);
+    } else checkPersonalCohort(spec.cohort, spec.env, { ...options, training: true }, errors);
   }
   if (spec.preset !== undefined && !(spec.preset in DQN_PRESETS)) {
     errors.push({ path: 'preset', message: `unknown preset ${describeValue(spec.preset)} (expected one of ${Object.keys(DQN_PRESETS).join(', ')})` });

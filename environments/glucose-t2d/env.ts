@@ -2,9 +2,10 @@ import { BaseEnv, type Info, type ResetOptions, type ResetResult, type StepResul
 import { describeValue, TwinlabError } from '../../engine/errors.js';
 import { Rng, type RngState } from '../../engine/random.js';
 import { Box, Discrete } from '../../engine/spaces.js';
-import { generateT2DPerson, referenceT2DPerson, type T2DPerson } from './cohort.js';
+import { generateT2DPerson, referenceT2DPerson, T2D_BASAL, type T2DPerson } from './cohort.js';
 import { mealAbsorption } from './foods.js';
 import { addMeal, type DayConstraints, type DayTotals, dayConstraints, EMPTY_DAY, feasibleMeals, MEALS_PER_SLOT, MENU, type MealSlot, type MenuMeal } from './menu.js';
+import { DM2007_T2D, type DM2007Params, type T2DBasal } from './model.js';
 import { T2DPatient, type T2DPatientState } from './patient.js';
 
 /**
@@ -52,6 +53,32 @@ export interface T2DEnvOptions {
   /** CGM noise sd, mg/dL (default 0: the interstitial glucose itself). */
   cgmNoiseSd?: number;
   patientId?: string;
+  /**
+   * A person given by value: a full Table 1-shaped parameter set and its basal state (a personal
+   * twin's posterior draw, experiments/personal-cohort.ts). Overrides patient / cohortSeed / patientIndex.
+   */
+  person?: { id: string; params: DM2007Params; basal: T2DBasal };
+}
+
+/** Check a `person` option: every parameter and basal value of the Table 1 shape, finite; errors name the field. */
+function explicitPerson(value: unknown): T2DPerson {
+  const bad = (field: string, v: unknown) =>
+    new TwinlabError('INVALID_ARGUMENT', `${T2D_ENV_ID}: option person.${field} must be a finite number, got ${describeValue(v)}`, { field: `person.${field}` });
+  if (value === null || typeof value !== 'object') throw new TwinlabError('INVALID_ARGUMENT', `${T2D_ENV_ID}: option person must be { id, params, basal }, got ${describeValue(value)}`, { field: 'person' });
+  const o = value as { id?: unknown; params?: Record<string, unknown>; basal?: Record<string, unknown> };
+  const params = {} as Record<string, number>;
+  for (const key of Object.keys(DM2007_T2D)) {
+    const v = o.params?.[key];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`params.${key}`, v);
+    params[key] = v;
+  }
+  const basal = {} as Record<string, number>;
+  for (const key of Object.keys(T2D_BASAL)) {
+    const v = o.basal?.[key];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(`basal.${key}`, v);
+    basal[key] = v;
+  }
+  return { id: typeof o.id === 'string' ? o.id : 'personal', params: params as unknown as DM2007Params, basal: basal as unknown as T2DBasal };
 }
 
 export interface T2DEnvState {
@@ -85,7 +112,7 @@ export class T2DNutritionEnv extends BaseEnv<number> {
   readonly energyKcal: number;
   readonly jitter: number;
   readonly noiseSd: number;
-  readonly fixedPerson: { seed: number; index: number } | 'reference' | null;
+  readonly fixedPerson: { seed: number; index: number } | 'reference' | 'explicit' | null;
   readonly patientId: string;
 
   private person!: T2DPerson;
@@ -117,17 +144,23 @@ export class T2DNutritionEnv extends BaseEnv<number> {
     if (o.patient !== undefined && o.patient !== 'reference' && o.patient !== 'generated') {
       throw new TwinlabError('INVALID_ARGUMENT', `${T2D_ENV_ID}: option patient must be 'reference' or 'generated', got ${describeValue(o.patient)}`);
     }
-    if (o.patient === 'reference') this.fixedPerson = 'reference';
+    let given: T2DPerson | undefined;
+    if (o.person !== undefined) {
+      given = explicitPerson(o.person);
+      this.fixedPerson = 'explicit';
+    } else if (o.patient === 'reference') this.fixedPerson = 'reference';
     else if (o.cohortSeed !== undefined || o.patientIndex !== undefined) {
       this.fixedPerson = { seed: num(o, 'cohortSeed', 0, -2147483648, 2147483647, true), index: num(o, 'patientIndex', 0, 0, 1e9, true) };
     } else this.fixedPerson = null;
-    this.patientId = typeof o.patientId === 'string' ? o.patientId : this.fixedPerson === 'reference' ? 'dm2007-t2d' : 'generated';
-    if (this.fixedPerson !== null) this.usePerson(this.fixedPerson === 'reference' ? null : this.fixedPerson);
+    this.patientId =
+      typeof o.patientId === 'string' ? o.patientId : given !== undefined ? given.id : this.fixedPerson === 'reference' ? 'dm2007-t2d' : 'generated';
+    if (given !== undefined) this.usePerson(null, given);
+    else if (this.fixedPerson !== null) this.usePerson(this.fixedPerson === 'reference' ? null : (this.fixedPerson as { seed: number; index: number }));
     this.result = { observation: this.observation, reward: 0, terminated: false, truncated: false, info: this.info };
   }
 
-  private usePerson(key: { seed: number; index: number } | null): void {
-    this.person = key === null ? referenceT2DPerson() : generateT2DPerson(key.seed, key.index);
+  private usePerson(key: { seed: number; index: number } | null, given?: T2DPerson): void {
+    this.person = given ?? (key === null ? referenceT2DPerson() : generateT2DPerson(key.seed, key.index));
     this.personKey = key;
     this.patient = new T2DPatient(this.person.params, { basal: this.person.basal });
     this.constraints = dayConstraints(this.energyKcal, this.person.params.BW);

@@ -109,7 +109,7 @@ export function registerGlucoseT2d(): void {
     entryPoint: (options) => new T2DNutritionEnv(options as T2DEnvOptions),
     maxEpisodeSteps: T2D_DEFAULT_DAYS * MENU.length,
     decisionInterval: 'each meal (3 a day)',
-    optionNames: ['patient', 'cohortSeed', 'patientIndex', 'days', 'energyKcal', 'mealJitterMinutes', 'cgmNoiseSd', 'patientId'],
+    optionNames: ['patient', 'cohortSeed', 'patientIndex', 'days', 'energyKcal', 'mealJitterMinutes', 'cgmNoiseSd', 'patientId', 'person'],
     reference: 'Dalla Man, Rizza & Cobelli, IEEE TBME 54:1740 (2007); Atkinson et al., Diabetes Care 31:2281 (2008)',
     optionDocs: {
       patient: "'reference' (Table 1 T2D subject) or 'generated' (default)",
@@ -118,6 +118,7 @@ export function registerGlucoseT2d(): void {
       energyKcal: 'daily energy target, kcal (default 1500, ±15 %)',
       mealJitterMinutes: 'meal times vary by ± this (default 30)',
       cgmNoiseSd: 'CGM noise sd, mg/dL (default 0)',
+      person: 'a person by value { id, params, basal } (a personal twin posterior draw; set by personal cohorts)',
     },
   });
   registerTwin({
