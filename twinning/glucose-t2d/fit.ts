@@ -1,10 +1,9 @@
 import { datasetFingerprint } from '../../datasets/codec.js';
 import { type GlucoseDataset, slotTimeMs } from '../../datasets/types.js';
 import { describeValue, TwinlabError } from '../../engine/errors.js';
-import { Rng } from '../../engine/random.js';
 import { selectFitWindow } from '../glucose/data-rules.js';
-import { DEFAULT_PROCESS_NOISE, type ProcessNoise } from '../glucose/filter.js';
-import { type FitMethod, PROCESS_NOISE_GRID } from '../glucose/fit.js';
+import { calibrateProcessNoise, fitQuality } from '../calibration.js';
+import type { FitMethod } from '../glucose/fit.js';
 import { CARB_COUNT_SD } from '../glucose/likelihood.js';
 import { fitCgmMap } from '../glucose/map.js';
 import { cgmErrorParamsForTheta } from '../glucose/parameters.js';
@@ -46,8 +45,6 @@ export interface T2DFitOptions {
  * usually do: run longer with `--steps`).
  */
 export const T2D_FIT_DEFAULTS = { walkers: 20, steps: 500, burn: 150, workers: 2, draws: 200, particles: 64, deProbability: 0.8 } as const;
-
-const TARGET_COVERAGE = 0.95;
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -152,19 +149,18 @@ export async function fitT2DTwin(dataset: GlucoseDataset, opts: T2DFitOptions): 
     diagnostics = result.diagnostics;
   }
   const particles = opts.particles ?? T2D_FIT_DEFAULTS.particles;
-  const calibration = calibrateT2DProcessNoise(dataset, ctx, draws, carbCountSd, window.from, window.to, particles, opts.seed, progress);
+  const calibration = calibrateProcessNoise({
+    cgm: dataset.cgm,
+    from: window.from,
+    to: window.to,
+    seed: opts.seed,
+    makeFilter: (processNoise, rng) => new T2DParticleFilter({ ctx, draws, processNoise, carbCountSd }, dataset, window.from, particles, rng),
+    advanceTo: (filter, k) => filter.advanceTo(k),
+    forecast60: (filter, rng) => t2dForecastAt(filter, [60], rng)[0],
+    onProgress: (done, total) => progress('calibrate', done, total),
+  });
   const m = new Float64Array(data.n);
   predictT2DWindow(map.theta, data, m);
-  let se = 0;
-  let ape = 0;
-  let count = 0;
-  for (let k = 0; k < data.n; k++) {
-    if (data.include[k] !== 1) continue;
-    const y = data.cgm[k] as number;
-    se += ((m[k] as number) - y) ** 2;
-    ape += Math.abs((m[k] as number) - y) / y;
-    count++;
-  }
   return {
     format: T2D_TWIN_FORMAT,
     twin: 'glucose-t2d',
@@ -190,55 +186,6 @@ export async function fitT2DTwin(dataset: GlucoseDataset, opts: T2DFitOptions): 
       ...(diagnostics ? { diagnostics } : {}),
     },
     filter: { particles, processNoise: calibration.chosen, calibration: calibration.table },
-    fit: { rmse: Math.sqrt(se / count), mard: (100 * ape) / count, readings: count },
+    fit: fitQuality(data.cgm, m, data.include),
   };
-}
-
-/**
- * The type 1 twin's calibration (fit.ts step 6) on this twin's filter: going up PROCESS_NOISE_GRID,
- * the level whose 95 % band covers nearest 95 % of the 60-min-ahead readings over the window's last
- * two days (origins every 30 min), else the largest level.
- */
-function calibrateT2DProcessNoise(
-  dataset: GlucoseDataset,
-  ctx: T2DTwinContext,
-  draws: Float64Array[],
-  carbCountSd: number,
-  from: number,
-  to: number,
-  particles: number,
-  seed: number,
-  progress: (stage: string, done: number, total: number) => void,
-): { chosen: ProcessNoise; table: Array<{ glucose: number; coverage60: number }> } {
-  const evalFrom = Math.max(from + 1, to - 2 * 288);
-  const table: Array<{ glucose: number; coverage60: number }> = [];
-  let chosen: ProcessNoise | undefined;
-  PROCESS_NOISE_GRID.forEach((q, gi) => {
-    progress('calibrate', gi, PROCESS_NOISE_GRID.length);
-    if (chosen !== undefined) return;
-    const noise = { glucose: q, insulinSensitivity: DEFAULT_PROCESS_NOISE.insulinSensitivity };
-    const root = Rng.fromSeed(seed).fork(`calibrate/${q}`);
-    const filter = new T2DParticleFilter({ ctx, draws, processNoise: noise, carbCountSd }, dataset, from, particles, root.fork('filter'));
-    let hit = 0;
-    let total = 0;
-    for (let k = evalFrom; k + 12 < to; k += 6) {
-      filter.advanceTo(k);
-      const y = dataset.cgm[k + 12] as number;
-      if (!Number.isFinite(y)) continue;
-      const [p] = t2dForecastAt(filter, [60], root.fork(`origin/${k}`));
-      if (p === undefined) continue;
-      total++;
-      if (y >= p.lo && y <= p.hi) hit++;
-    }
-    const coverage = total > 0 ? hit / total : 0;
-    const previous = table[table.length - 1];
-    table.push({ glucose: q, coverage60: coverage });
-    if (coverage >= TARGET_COVERAGE) {
-      const below = previous !== undefined && TARGET_COVERAGE - previous.coverage60 < coverage - TARGET_COVERAGE;
-      chosen = below ? { ...noise, glucose: previous.glucose } : noise;
-    }
-  });
-  progress('calibrate', PROCESS_NOISE_GRID.length, PROCESS_NOISE_GRID.length);
-  const last = PROCESS_NOISE_GRID[PROCESS_NOISE_GRID.length - 1] as number;
-  return { chosen: chosen ?? { glucose: last, insulinSensitivity: DEFAULT_PROCESS_NOISE.insulinSensitivity }, table };
 }

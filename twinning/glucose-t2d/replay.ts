@@ -1,10 +1,8 @@
 import { type GlucoseDataset, slotTimeMs } from '../../datasets/types.js';
-import { TwinlabError } from '../../engine/errors.js';
 import { Rng } from '../../engine/random.js';
 import { absorptionForGi } from '../../environments/glucose-t2d/foods.js';
-import { steadyStateStart } from '../glucose/data-rules.js';
 import type { ForecastPoint } from '../glucose/forecast.js';
-import { type ForecastRow, REPLAY_ENDPOINTS, type ReplayResult, slotAt, weightedSummary } from '../glucose/replay.js';
+import { type ForecastRow, profileStart, REPLAY_ENDPOINTS, type ReplayResult, slotAt, weightedSummary } from '../glucose/replay.js';
 import { T2DParticleFilter } from './filter.js';
 import { applyT2DWhatIf, type T2DWhatIf } from './therapy.js';
 import type { T2DTwinFile } from './twin-file.js';
@@ -21,23 +19,7 @@ export function t2dLivingProfile(
   beforeSlot: number,
   onWarning: (m: string) => void = () => {},
 ): T2DParticleFilter {
-  let start = steadyStateStart(data, beforeSlot + 1);
-  if (start < 0) {
-    start = -1;
-    for (let k = 0; k <= beforeSlot && start < 0; k++) if (Number.isFinite(data.cgm[k] as number)) start = k;
-    if (start < 0) {
-      throw new TwinlabError(
-        'INVALID_ARGUMENT',
-        `--from: the data has no CGM reading at or before ${new Date(slotTimeMs(data, beforeSlot)).toISOString()} to start the twin's state from`,
-        {
-          field: 'from',
-        },
-      );
-    }
-    onWarning(
-      `no steady-state start (a CGM reading ≥ 4 h after a meal) before --from; the twin's state starts at the first reading, ${new Date(slotTimeMs(data, start)).toISOString()}, as if nothing had been eaten before it`,
-    );
-  }
+  const start = profileStart(data, beforeSlot, onWarning);
   return new T2DParticleFilter(
     { ctx: twin.context, draws: twin.posterior.draws, processNoise: twin.filter.processNoise, carbCountSd: twin.parameters.carbCountSd },
     data,

@@ -21,23 +21,7 @@ export function livingProfile(
   beforeSlot: number,
   onWarning: (message: string) => void = () => {},
 ): GlucoseParticleFilter {
-  let start = steadyStateStart(data, beforeSlot + 1);
-  if (start < 0) {
-    start = -1;
-    for (let k = 0; k <= beforeSlot && start < 0; k++) if (Number.isFinite(data.cgm[k] as number)) start = k;
-    if (start < 0) {
-      throw new TwinlabError(
-        'INVALID_ARGUMENT',
-        `--from: the data has no CGM reading at or before ${new Date(slotTimeMs(data, beforeSlot)).toISOString()} to start the twin's state from`,
-        {
-          field: 'from',
-        },
-      );
-    }
-    onWarning(
-      `no steady-state start (a CGM reading ≥ 4 h after a meal or bolus) before --from; the twin's state starts at the first reading, ${new Date(slotTimeMs(data, start)).toISOString()}, as if nothing had been eaten or injected before it`,
-    );
-  }
+  const start = profileStart(data, beforeSlot, onWarning);
   return new GlucoseParticleFilter(
     { ctx: twin.context, draws: twin.posterior.draws, processNoise: twin.filter.processNoise, carbCountSd: twin.parameters.carbCountSd },
     data,
@@ -45,6 +29,31 @@ export function livingProfile(
     twin.filter.particles,
     Rng.fromSeed(seed).fork('living-profile'),
   );
+}
+
+/**
+ * Where a living profile starts (any CGM twin): the data's first steady-state slot (a CGM reading ≥ 4 h
+ * after any meal or bolus, data-rules.ts) at or before `beforeSlot`, else — a file that opens in the
+ * middle of a meal — its first CGM reading, with a warning saying so; no reading at all is an error
+ * naming `from`.
+ */
+export function profileStart(data: GlucoseDataset, beforeSlot: number, onWarning: (message: string) => void = () => {}): number {
+  let start = steadyStateStart(data, beforeSlot + 1);
+  if (start >= 0) return start;
+  for (let k = 0; k <= beforeSlot && start < 0; k++) if (Number.isFinite(data.cgm[k] as number)) start = k;
+  if (start < 0) {
+    throw new TwinlabError(
+      'INVALID_ARGUMENT',
+      `--from: the data has no CGM reading at or before ${new Date(slotTimeMs(data, beforeSlot)).toISOString()} to start the twin's state from`,
+      {
+        field: 'from',
+      },
+    );
+  }
+  onWarning(
+    `no steady-state start (a CGM reading ≥ 4 h after a meal or bolus) before --from; the twin's state starts at the first reading, ${new Date(slotTimeMs(data, start)).toISOString()}, as if nothing had been eaten or injected before it`,
+  );
+  return start;
 }
 
 /** The slot of a time in `data` (must lie on or after its start); rounds down to the grid. */
