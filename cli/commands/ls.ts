@@ -15,7 +15,7 @@ export function registerLsCommand(program: Command): void {
     const store = openExistingStore(options.data);
     try {
       const rows = store.listExperiments().map((e) => {
-        const jobs = store.listJobs(e.id);
+        const jobs = store.jobStatuses(e.id); // ids and statuses only (a streaming trial's blocks hold every patient's values)
         return { id: e.id, kind: e.kind, name: e.name, status: e.status, createdAt: e.createdAt, jobs: jobs.length, finished: jobs.filter((j) => j.status === 'finished').length, failed: jobs.filter((j) => j.status === 'failed').length };
       });
       if (options.json) {

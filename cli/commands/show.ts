@@ -12,7 +12,8 @@ export function registerShowCommand(program: Command): void {
         const job = experiment ? undefined : store.getJob(id);
         if (!experiment && !job) throw new TwinlabError('NOT_FOUND', `no experiment or job ${id} in ${store.path}`);
         if (experiment) {
-          const jobs = store.listJobs(id);
+          // a streaming trial's blocks without their per-patient arrays (Store.listJobSummaries); other jobs whole
+          const jobs = store.listJobSummaries(id);
           if (options.json) {
             process.stdout.write(`${JSON.stringify({ experiment, jobs: jobs.map(({ config: _c, ...j }) => j), trial: store.getTrialResult(id) ?? null }, null, 2)}\n`);
             return;
@@ -46,6 +47,7 @@ function summarize(result: unknown): string {
       .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toFixed(3)}`)
       .join(' ')}`;
   }
+  if (r.kind === 'trial-block') return ` patients ${String(r.from)}–${Number(r.to) - 1}: ${String(r.jobs)} jobs, ${String(r.steps)} steps, block hash ${String(r.blockHash).slice(0, 12)}`;
   const final = r.finalEvaluation as { meanReturn?: number } | undefined;
   return final?.meanReturn !== undefined ? ` final eval ${final.meanReturn.toFixed(2)}  weights ${String(r.weightsHash).slice(0, 12)}` : '';
 }

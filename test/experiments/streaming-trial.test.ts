@@ -18,6 +18,7 @@ import { BatchPayloadSchema, WIRE_VERSION } from '../../experiments/redis-execut
 import { blockPatientConfigs, runTrialBlockJob, type TrialBlockResult } from '../../experiments/trial-blocks.js';
 import type { TrialAnalysis } from '../../experiments/trial-analysis.js';
 import { blockOfEpisode } from '../../cli/commands/replay.js';
+import { cli } from './cli-helpers.js';
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -244,6 +245,17 @@ describe('streaming trials (spec `streaming`)', () => {
     // The single-job export (exportRun) names the observation columns too.
     expect(exportRun(store, 'streaming/job-1', 'csv').split('\n')[0]).toBe(exportRun(exactStore, exactJob(100, 'a'), 'csv').split('\n')[0]);
   });
+
+  it('twinlab ls and show list a streamed trial from its block summaries (no per-patient values)', async () => {
+    const { store } = streaming as { store: Store };
+    const ls = await cli(['ls', '--data', store.dataDir, '--json']);
+    expect(JSON.parse(ls.stdout)).toEqual([expect.objectContaining({ id: 'streaming', jobs: 4, finished: 4, failed: 0 })]);
+    const show = await cli(['show', 'streaming', '--data', store.dataDir]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/streaming\/job-1 +finished +patients 64–127: 128 jobs, \d+ steps, block hash [0-9a-f]{12}/);
+    const json = JSON.parse((await cli(['show', 'streaming', '--data', store.dataDir, '--json'])).stdout) as { jobs: Array<{ result: Record<string, unknown> }> };
+    expect(Object.keys(json.jobs[0]?.result ?? {}).sort()).toEqual(['blockHash', 'from', 'jobs', 'kind', 'steps', 'to']);
+  }, 60_000);
 
   it('generated glucose patients: a block episode replays from the regenerated patient and exports with its id', async () => {
     const spec = {
