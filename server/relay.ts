@@ -143,11 +143,13 @@ export class EventRelay {
         }
         // Re-subscribing restarts the stream from afterSeq: out of the room until the replay is done.
         void socket.leave(room);
+        // Counted before the poll below: a finished experiment with an empty room would otherwise be
+        // dropped from tracking by that poll, and this client would never get its later status changes.
+        t.replays++;
         // A client that read history over REST may be ahead of the relay: relay up to the store's
         // head first (this socket is not in the room), so the room never re-sends what it has.
         if (afterSeq > t.relayed) this.pollExperiment(experimentId, t);
         const replay: Replay = { socket, room, experimentId, jobId, cursor: afterSeq, page: [], next: 0, emitted: 0, t, reply, done: false };
-        t.replays++;
         replays.set(room, replay);
         this.queue.push(replay);
         this.pump();
