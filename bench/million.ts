@@ -58,7 +58,7 @@ export function millionSpec(twin: string, patients: number, block: number, keepE
     ...common,
     name: `million glucose ${patients}`,
     // One reference adult repeated (members differ by their seeds: meals, sensor noise). Generated adults
-    // (population 'adult', generated: true) are the issue's cohort, but cost ≈ 2 ms each to generate (a
+    // (population 'adult', generated: true) are the issue's cohort, but cost ≈ 6–7 ms each to generate since their therapy is titrated (66e6df9; a
     // candidate whose meal test diverged used to abort its block: seed 15, index 7482; now it is rejected).
     cohort: { twin: 'glucose', population: process.env.MILLION_POPULATION ?? 'adult#001', size: patients, ...(process.env.MILLION_POPULATION ? { generated: true } : {}) },
     arms: [
