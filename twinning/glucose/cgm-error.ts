@@ -37,8 +37,8 @@
  * so the excess of a mis-counted meal accumulates while it is absorbed and then decays with the
  * glucose system's own slowest time constant (likelihood.ts `glucoseExcessDecay`), and the likelihood
  * stays exact for this linear-Gaussian model. With σ_c = 0 or no meals c and ε stay 0 and this is the
- * two-component model above. A filter state is 20 numbers (the mean of x = (s, d, c, ε), then P row
- * by row) at some offset of a Float64Array, so particles keep theirs in one array and nothing is
+ * two-component model above. A filter state is 14 numbers (the mean of x = (s, d, c, ε), then the
+ * upper triangle of P) at some offset of a Float64Array, so particles keep theirs in one array and nothing is
  * allocated per reading.
  */
 export interface CgmErrorParams {
@@ -65,96 +65,104 @@ export interface MealErrorInputs {
 }
 
 const X = 4;
-export const ERROR_STATE_DIM = X + X * X;
-const S = 0;
-const D = 1;
-const C = 2;
-const E = 3;
-const P0 = X;
-const pij = (i: number, j: number): number => P0 + i * X + j;
+/** Mean (s, d, c, ε), then the upper triangle of P row by row: ss sd sc sε dd dc dε cc cε εε. */
+export const ERROR_STATE_DIM = X + 10;
+const MS = 0;
+const MD = 1;
+const MC = 2;
+const ME = 3;
+const SS = 4;
+const SD = 5;
+const SC = 6;
+const SE = 7;
+const DD = 8;
+const DC = 9;
+const DE = 10;
+const CC = 11;
+const CE = 12;
+const EE = 13;
 
 /** Stationary start: μ = 0, P = diag(σ_s², σ_d², 0, 0) (no meal yet). */
 export function errorStateReset(st: Float64Array, off: number, p: CgmErrorParams): void {
   st.fill(0, off, off + ERROR_STATE_DIM);
-  st[off + pij(S, S)] = p.sensorSd * p.sensorSd;
-  st[off + pij(D, D)] = p.modelSd * p.modelSd;
+  st[off + SS] = p.sensorSd * p.sensorSd;
+  st[off + DD] = p.modelSd * p.modelSd;
 }
 
 function powGap(phi: number, gap: number): number {
   return gap === 1 ? phi : phi ** gap;
 }
 
-const diagScratch = new Float64Array(X);
-
 /**
- * μ ← Fμ, P ← FPFᵀ + Q for F = Λ + g·e_c·e_εᵀ (Λ = diag(f), f_ε = 1) and Q = diag(qs, qd, 0, 0), in
- * place: A = FP scales each row i by f_i except row c, which becomes f_c·P_c· + g·P_ε·; then
- * FPFᵀ = AFᵀ scales each column j by f_j except column c, which becomes f_c·A_·c + g·A_·ε. Row and
- * column ε are left as they are (f_ε = 1), so they can be read after being "scaled".
+ * μ ← Fμ, P ← FPFᵀ + Q for F = diag(a, b, φ, 1) + g·e_c·e_εᵀ and Q = diag(qs, qd, 0, 0), written out
+ * on the upper triangle (every right-hand side reads the old values):
+ *
+ *   ss ← a²ss + qs   sd ← ab·sd   sc ← a(φ·sc + g·sε)   sε ← a·sε
+ *   dd ← b²dd + qd   dc ← b(φ·dc + g·dε)   dε ← b·dε
+ *   cc ← φ²cc + 2φg·cε + g²εε   cε ← φ·cε + g·εε   εε unchanged
  */
-function transition(st: Float64Array, off: number, f: Float64Array, g: number, qs: number, qd: number): void {
-  st[off + C] = (f[C] as number) * (st[off + C] as number) + g * (st[off + E] as number);
-  st[off + S] = (f[S] as number) * (st[off + S] as number);
-  st[off + D] = (f[D] as number) * (st[off + D] as number);
-  for (let j = 0; j < X; j++) {
-    st[off + pij(C, j)] = (f[C] as number) * (st[off + pij(C, j)] as number) + g * (st[off + pij(E, j)] as number);
-    st[off + pij(S, j)] = (f[S] as number) * (st[off + pij(S, j)] as number);
-    st[off + pij(D, j)] = (f[D] as number) * (st[off + pij(D, j)] as number);
-  }
-  for (let i = 0; i < X; i++) {
-    st[off + pij(i, C)] = (f[C] as number) * (st[off + pij(i, C)] as number) + g * (st[off + pij(i, E)] as number);
-    st[off + pij(i, S)] = (f[S] as number) * (st[off + pij(i, S)] as number);
-    st[off + pij(i, D)] = (f[D] as number) * (st[off + pij(i, D)] as number);
-  }
-  st[off + pij(S, S)] = (st[off + pij(S, S)] as number) + qs;
-  st[off + pij(D, D)] = (st[off + pij(D, D)] as number) + qd;
-}
-
-function diag(p: CgmErrorParams, gap: number, excessPhi: number): Float64Array {
-  diagScratch[S] = powGap(p.sensorPhi, gap);
-  diagScratch[D] = powGap(p.modelPhi, gap);
-  diagScratch[C] = powGap(excessPhi, gap);
-  diagScratch[E] = 1;
-  return diagScratch;
+function transition(st: Float64Array, o: number, a: number, b: number, phi: number, g: number, qs: number, qd: number): void {
+  const ss = st[o + SS] as number;
+  const sd = st[o + SD] as number;
+  const sc = st[o + SC] as number;
+  const se = st[o + SE] as number;
+  const dd = st[o + DD] as number;
+  const dc = st[o + DC] as number;
+  const de = st[o + DE] as number;
+  const cc = st[o + CC] as number;
+  const ce = st[o + CE] as number;
+  const ee = st[o + EE] as number;
+  st[o + MS] = a * (st[o + MS] as number);
+  st[o + MD] = b * (st[o + MD] as number);
+  st[o + MC] = phi * (st[o + MC] as number) + g * (st[o + ME] as number);
+  st[o + SS] = a * a * ss + qs;
+  st[o + SD] = a * b * sd;
+  st[o + SC] = a * (phi * sc + g * se);
+  st[o + SE] = a * se;
+  st[o + DD] = b * b * dd + qd;
+  st[o + DC] = b * (phi * dc + g * de);
+  st[o + DE] = b * de;
+  st[o + CC] = phi * phi * cc + 2 * phi * g * ce + g * g * ee;
+  st[o + CE] = phi * ce + g * ee;
 }
 
 /** Advance the error state by `gap` slots (gap ≥ 0) with no meal glucose appearing. */
 export function errorStatePredict(st: Float64Array, off: number, p: CgmErrorParams, gap: number, excessPhi = 1): void {
   if (gap <= 0) return;
-  const f = diag(p, gap, excessPhi);
-  const a = f[S] as number;
-  const b = f[D] as number;
-  transition(st, off, f, 0, p.sensorSd * p.sensorSd * (1 - a * a), p.modelSd * p.modelSd * (1 - b * b));
+  const a = powGap(p.sensorPhi, gap);
+  const b = powGap(p.modelPhi, gap);
+  transition(st, off, a, b, powGap(excessPhi, gap), 0, p.sensorSd * p.sensorSd * (1 - a * a), p.modelSd * p.modelSd * (1 - b * b));
 }
 
 /** A logged meal: the meal error restarts, ε ~ N(0, σ_c²) independent of the rest. */
 export function errorStateMeal(st: Float64Array, off: number, carbCountSd: number): void {
-  st[off + E] = 0;
-  for (let i = 0; i < X; i++) {
-    st[off + pij(i, E)] = 0;
-    st[off + pij(E, i)] = 0;
-  }
-  st[off + pij(E, E)] = carbCountSd * carbCountSd;
+  st[off + ME] = 0;
+  st[off + SE] = 0;
+  st[off + DE] = 0;
+  st[off + CE] = 0;
+  st[off + EE] = carbCountSd * carbCountSd;
 }
 
 /** Advance one slot with meal glucose appearance g (mg/dL) feeding c through the meal error ε. */
 export function errorStateStep(st: Float64Array, off: number, p: CgmErrorParams, g: number, excessPhi: number): void {
-  const f = diag(p, 1, excessPhi);
-  const a = f[S] as number;
-  const b = f[D] as number;
-  transition(st, off, f, g, p.sensorSd * p.sensorSd * (1 - a * a), p.modelSd * p.modelSd * (1 - b * b));
+  const a = p.sensorPhi;
+  const b = p.modelPhi;
+  transition(st, off, a, b, excessPhi, g, p.sensorSd * p.sensorSd * (1 - a * a), p.modelSd * p.modelSd * (1 - b * b));
 }
 
 /** Mean of the predicted error e = s + d + c of a (predicted) state. */
 export function errorMean(st: Float64Array, off: number): number {
-  return (st[off + S] as number) + (st[off + D] as number) + (st[off + C] as number);
+  return (st[off + MS] as number) + (st[off + MD] as number) + (st[off + MC] as number);
 }
 
-/** Variance of the predicted error e = s + d + c (H = (1, 1, 1, 0)): Σ over the first three rows and columns of P. */
+/** Variance of the predicted error e = s + d + c (H = (1, 1, 1, 0)). */
 export function errorVariance(st: Float64Array, off: number): number {
-  let v = 0;
-  for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) v += st[off + pij(i, j)] as number;
-  return v;
+  return (
+    (st[off + SS] as number) +
+    (st[off + DD] as number) +
+    (st[off + CC] as number) +
+    2 * ((st[off + SD] as number) + (st[off + SC] as number) + (st[off + DC] as number))
+  );
 }
 
 /**
@@ -170,25 +178,51 @@ export function errorPredictive(st: Float64Array, off: number, p: CgmErrorParams
 }
 
 const LOG_2PI = Math.log(2 * Math.PI);
-const gainScratch = new Float64Array(X);
 
-/** Kalman gains K = PHᵀ/S into `k`; returns S. */
-function gains(st: Float64Array, off: number, k: Float64Array): number {
-  const s = errorVariance(st, off);
-  for (let i = 0; i < X; i++) k[i] = ((st[off + pij(i, S)] as number) + (st[off + pij(i, D)] as number) + (st[off + pij(i, C)] as number)) / s;
-  return s;
+/** PHᵀ (four numbers) into h; returns S = H·PHᵀ. */
+function crossCov(st: Float64Array, o: number, h: Float64Array): number {
+  const sd = st[o + SD] as number;
+  const sc = st[o + SC] as number;
+  const dc = st[o + DC] as number;
+  h[0] = (st[o + SS] as number) + sd + sc;
+  h[1] = sd + (st[o + DD] as number) + dc;
+  h[2] = sc + dc + (st[o + CC] as number);
+  h[3] = (st[o + SE] as number) + (st[o + DE] as number) + (st[o + CE] as number);
+  return (h[0] as number) + (h[1] as number) + (h[2] as number);
 }
 
+const hScratch = new Float64Array(X);
+
 /**
- * Observe the error e on a predicted state (H = (1, 1, 1, 0)): update the state and return the log
- * predictive density log N(e; Hμ, S).
+ * Observe the error e on a predicted state (H = (1, 1, 1, 0)): with h = PHᵀ and S = Hh, μ ← μ + h·r/S,
+ * P ← P − hhᵀ/S; returns the log predictive density log N(e; Hμ, S).
  */
-export function errorStateObserve(st: Float64Array, off: number, e: number): number {
-  const k = gainScratch;
-  const s = gains(st, off, k);
-  const r = e - errorMean(st, off);
-  for (let i = 0; i < X; i++) st[off + i] = (st[off + i] as number) + (k[i] as number) * r;
-  for (let i = 0; i < X; i++) for (let j = 0; j < X; j++) st[off + pij(i, j)] = (st[off + pij(i, j)] as number) - (k[i] as number) * (k[j] as number) * s;
+export function errorStateObserve(st: Float64Array, o: number, e: number): number {
+  const h = hScratch;
+  const s = crossCov(st, o, h);
+  const r = e - errorMean(st, o);
+  const hs = (h[0] as number) / s;
+  const hd = (h[1] as number) / s;
+  const hc = (h[2] as number) / s;
+  const he = (h[3] as number) / s;
+  st[o + MS] = (st[o + MS] as number) + hs * r;
+  st[o + MD] = (st[o + MD] as number) + hd * r;
+  st[o + MC] = (st[o + MC] as number) + hc * r;
+  st[o + ME] = (st[o + ME] as number) + he * r;
+  const h0 = h[0] as number;
+  const h1 = h[1] as number;
+  const h2 = h[2] as number;
+  const h3 = h[3] as number;
+  st[o + SS] = (st[o + SS] as number) - h0 * hs;
+  st[o + SD] = (st[o + SD] as number) - h0 * hd;
+  st[o + SC] = (st[o + SC] as number) - h0 * hc;
+  st[o + SE] = (st[o + SE] as number) - h0 * he;
+  st[o + DD] = (st[o + DD] as number) - h1 * hd;
+  st[o + DC] = (st[o + DC] as number) - h1 * hc;
+  st[o + DE] = (st[o + DE] as number) - h1 * he;
+  st[o + CC] = (st[o + CC] as number) - h2 * hc;
+  st[o + CE] = (st[o + CE] as number) - h2 * he;
+  st[o + EE] = (st[o + EE] as number) - h3 * he;
   return -0.5 * (LOG_2PI + Math.log(s) + (r * r) / s);
 }
 
@@ -253,7 +287,7 @@ export class InnovationWhitener {
   ) {
     const n = used.length;
     this.meals = mealsActive(meals) ? meals : undefined;
-    this.f = Float64Array.from(diag(p, 1, this.meals?.excessPhi ?? 1));
+    this.f = Float64Array.of(p.sensorPhi, p.modelPhi, this.meals?.excessPhi ?? 1, 1);
     this.gains = new Float64Array(n * (X + 1));
     const st = new Float64Array(ERROR_STATE_DIM);
     errorStateReset(st, 0, p);
@@ -263,8 +297,8 @@ export class InnovationWhitener {
     const k4 = new Float64Array(X);
     for (let k = n === 0 ? 0 : (used[0] as number); k <= last; k++) {
       if (k === used[u]) {
-        const sVar = gains(st, 0, k4);
-        this.gains.set(k4, u * (X + 1));
+        const sVar = crossCov(st, 0, k4);
+        for (let i = 0; i < X; i++) this.gains[u * (X + 1) + i] = (k4[i] as number) / sVar;
         this.gains[u * (X + 1) + X] = 1 / Math.sqrt(sVar);
         logDet += 0.5 * Math.log(sVar);
         errorStateObserve(st, 0, errorMean(st, 0));
@@ -296,17 +330,17 @@ export class InnovationWhitener {
         const o = u * (X + 1);
         const r = (e[k] as number) - ms - md - mc;
         out[u] = r * (g[o + X] as number);
-        ms += (g[o + S] as number) * r;
-        md += (g[o + D] as number) * r;
-        mc += (g[o + C] as number) * r;
-        me += (g[o + E] as number) * r;
+        ms += (g[o] as number) * r;
+        md += (g[o + 1] as number) * r;
+        mc += (g[o + 2] as number) * r;
+        me += (g[o + 3] as number) * r;
         u++;
       }
-      ms *= f[S] as number;
-      md *= f[D] as number;
+      ms *= f[0] as number;
+      md *= f[1] as number;
       if (meals !== undefined) {
         if (meals.start[k] === 1) me = 0;
-        mc = (f[C] as number) * mc + (meals.influx[k] as number) * me;
+        mc = (f[2] as number) * mc + (meals.influx[k] as number) * me;
       }
     }
   }

@@ -9,7 +9,7 @@ import { DEFAULT_PROCESS_NOISE, GlucoseParticleFilter, type ProcessNoise } from 
 import { forecastAt, GlucoseProjector } from './forecast.js';
 import { CARB_COUNT_SD, type GlucoseFitData, makeLogPosterior, predictWindow, prepareFitData } from './likelihood.js';
 import { fitMap } from './map.js';
-import { GLUCOSE_TWIN_DIM, GLUCOSE_TWIN_PARAMETERS, type GlucoseTwinContext, NATURAL_PARAMETERS, naturalValues } from './parameters.js';
+import { ERROR_SD_SPLIT, GLUCOSE_TWIN_DIM, GLUCOSE_TWIN_PARAMETERS, type GlucoseTwinContext, NATURAL_PARAMETERS, naturalValues } from './parameters.js';
 import { type GlucoseTwinFile, TWIN_FORMAT } from './twin-file.js';
 
 export const FIT_METHODS = { map: 'map', mcmc: 'mcmc' } as const;
@@ -241,6 +241,7 @@ async function samplePosterior(
       rng: root.fork('mcmc'),
       density,
       deProbability: FIT_DEFAULTS.deProbability,
+      reparametrization: ERROR_SD_SPLIT,
       names: [...GLUCOSE_TWIN_PARAMETERS],
       onProgress: (step) => progress('mcmc', step, steps),
     });
