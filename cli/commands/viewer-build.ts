@@ -9,7 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * freshness rule from scripts/freshness.mjs, same `viewer/build.ts`). When that is impossible
  * (no esbuild/tsx, read-only tree) the server still starts and the caller prints how to build it.
  */
-export const VIEWER_SOURCES = ['viewer/src', 'viewer/index.html', 'viewer/styles.css', 'server/protocol.ts', 'experiments/charts.ts', 'experiments/agp.ts', 'engine/errors.ts'];
+export const VIEWER_SOURCES = ['viewer/src', 'viewer/index.html', 'viewer/styles.css', 'server/protocol.ts', 'experiments/charts.ts', 'experiments/agp.ts', 'engine/errors.ts', 'experiments/curves.ts', 'environments/hospital/ward-timeline.ts'];
 
 export interface ViewerBuild {
   /** 'fresh': nothing to do; 'built': bundled now; 'failed': could not bundle (see `message`). */
