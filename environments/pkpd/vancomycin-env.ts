@@ -59,6 +59,17 @@ export const VANCO_OBS_LABELS = [
 const OBS_HIGH = [400, 300, 64, 365, 10000, 1000, 1000, 1000, 10000, 1, 1];
 const AKI_PENALTY = -10;
 
+/** One patient of a `patients` pool (e.g. a personal twin's posterior draw, experiments/personal-cohort-vancomycin.ts). */
+export interface VancoPatient {
+  patientId?: string;
+  weight: number;
+  crcl: number;
+  dialysis?: boolean;
+  etaCl: number;
+  etaV1: number;
+  etaV2: number;
+}
+
 export interface VancoEnvOptions {
   weight?: number;
   crcl?: number;
@@ -76,6 +87,11 @@ export interface VancoEnvOptions {
   aki?: boolean;
   akiPenalty?: number;
   patientId?: string;
+  /**
+   * A pool of patients, one drawn per reset (stream `patient` of the reset seed; a reset without a seed
+   * continues that stream). Excludes weight, crcl, dialysis, etaCl/V1/V2 and patientId.
+   */
+  patients?: VancoPatient[];
 }
 
 export interface VancoState {
@@ -90,22 +106,72 @@ export interface VancoState {
   prevAucStep: number;
   assay: RngState;
   akiRng: RngState;
+  /** Index of the current patient in the `patients` pool (absent without a pool). */
+  patient?: number;
+  patientRng?: RngState;
 }
 
-function num(o: Record<string, unknown>, name: string, fallback: number, min: number, max: number): number {
+function num(o: Record<string, unknown>, name: string, fallback: number, min: number, max: number, prefix = ''): number {
   const value = o[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${name} must be a number in [${min}, ${max}], got ${describeValue(value)}`);
+    throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}${name} must be a number in [${min}, ${max}], got ${describeValue(value)}`);
   }
   return value;
 }
 
-function bool(o: Record<string, unknown>, name: string, fallback: boolean): boolean {
+function bool(o: Record<string, unknown>, name: string, fallback: boolean, prefix = ''): boolean {
   const value = o[name];
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${name} must be a boolean, got ${describeValue(value)}`);
+  if (typeof value !== 'boolean') throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}${name} must be a boolean, got ${describeValue(value)}`);
   return value;
+}
+
+interface ResolvedPatient {
+  patientId: string;
+  weight: number;
+  crcl: number;
+  dialysis: boolean;
+  eta: { cl: number; v1: number; v2: number };
+}
+
+const PATIENT_KEYS = ['patientId', 'weight', 'crcl', 'dialysis', 'etaCl', 'etaV1', 'etaV2'] as const;
+
+/** A patient from options (the single-patient options, or one entry of `patients`, field names prefixed). */
+function resolvePatient(o: Record<string, unknown>, prefix: string, required: boolean): ResolvedPatient {
+  if (required) {
+    for (const key of ['weight', 'crcl', 'etaCl', 'etaV1', 'etaV2']) {
+      if (o[key] === undefined) throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}${key} is required`);
+    }
+    const unknown = Object.keys(o).filter((k) => !(PATIENT_KEYS as readonly string[]).includes(k));
+    if (unknown.length > 0) throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}${unknown[0]} is not a patient field (expected ${PATIENT_KEYS.join(', ')})`);
+  }
+  const id = o.patientId;
+  if (id !== undefined && typeof id !== 'string') throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}patientId must be a string, got ${describeValue(id)}`);
+  return {
+    patientId: id ?? 'typical',
+    weight: num(o, 'weight', 70, 20, 400, prefix),
+    crcl: num(o, 'crcl', 90, 1, GOTI.crclCap, prefix),
+    dialysis: bool(o, 'dialysis', false, prefix),
+    eta: { cl: num(o, 'etaCl', 0, -5, 5, prefix), v1: num(o, 'etaV1', 0, -5, 5, prefix), v2: num(o, 'etaV2', 0, -5, 5, prefix) },
+  };
+}
+
+function patientPool(o: Record<string, unknown>): ResolvedPatient[] | undefined {
+  if (o.patients === undefined) return undefined;
+  const clash = PATIENT_KEYS.find((k) => o[k] !== undefined);
+  if (clash) throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: give either option ${clash} or option patients, not both`);
+  if (!Array.isArray(o.patients) || o.patients.length === 0) {
+    throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option patients must be a non-empty list of patients, got ${describeValue(o.patients)}`);
+  }
+  return o.patients.map((p, i) => {
+    if (p === null || typeof p !== 'object' || Array.isArray(p)) {
+      throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option patients[${i}] must be an object, got ${describeValue(p)}`);
+    }
+    const patient = resolvePatient(p as Record<string, unknown>, `patients[${i}].`, true);
+    if (patient.patientId === 'typical' && (p as Record<string, unknown>).patientId === undefined) patient.patientId = `patient-${i}`;
+    return patient;
+  });
 }
 
 function doseList(value: unknown): number[] {
@@ -135,17 +201,22 @@ export class VancomycinEnv extends BaseEnv<number> {
   readonly actionSpace: Discrete;
   readonly stepDuration = { value: VANCO_STEP_HOURS, unit: 'h' };
   readonly doses: readonly number[];
-  readonly weight: number;
-  readonly baselineCrcl: number;
-  readonly dialysis: boolean;
-  readonly eta: { cl: number; v1: number; v2: number };
+  /** The current patient (with a `patients` pool: the one drawn at the last reset). */
+  weight: number;
+  baselineCrcl: number;
+  dialysis: boolean;
+  eta: { cl: number; v1: number; v2: number };
+  patientId: string;
   readonly mic: number;
   readonly maxSteps: number;
   readonly sampleEvery: number;
   readonly assayError: boolean;
   readonly akiEnabled: boolean;
   readonly akiPenalty: number;
-  readonly patientId: string;
+  /** The `patients` pool, or undefined for one patient given by the single-patient options. */
+  private readonly pool: readonly ResolvedPatient[] | undefined;
+  private poolIndex = -1;
+  private patientRng = Rng.fromSeed(0).fork('patient');
 
   private readonly rhs: VancoRhs;
   private readonly rk4 = new Rk4(VANCO_DIM);
@@ -168,10 +239,13 @@ export class VancomycinEnv extends BaseEnv<number> {
   constructor(options: VancoEnvOptions = {}) {
     super();
     const o = options as Record<string, unknown>;
-    this.weight = num(o, 'weight', 70, 20, 400);
-    this.baselineCrcl = num(o, 'crcl', 90, 1, GOTI.crclCap);
-    this.dialysis = bool(o, 'dialysis', false);
-    this.eta = { cl: num(o, 'etaCl', 0, -5, 5), v1: num(o, 'etaV1', 0, -5, 5), v2: num(o, 'etaV2', 0, -5, 5) };
+    this.pool = patientPool(o);
+    const first = this.pool?.[0] ?? resolvePatient(o, '', false);
+    this.weight = first.weight;
+    this.baselineCrcl = first.crcl;
+    this.dialysis = first.dialysis;
+    this.eta = first.eta;
+    this.patientId = first.patientId;
     this.mic = num(o, 'mic', 1, 0.0625, 64);
     const days = num(o, 'days', 7, 0.5, 365);
     this.maxSteps = Math.round((days * 24) / VANCO_STEP_HOURS);
@@ -184,7 +258,6 @@ export class VancomycinEnv extends BaseEnv<number> {
     this.assayError = bool(o, 'assayError', true);
     this.akiEnabled = bool(o, 'aki', true);
     this.akiPenalty = num(o, 'akiPenalty', AKI_PENALTY, -1e6, 0);
-    this.patientId = typeof o.patientId === 'string' ? o.patientId : 'typical';
     this.actionSpace = new Discrete(this.doses.length, 0, this.doses.map((d) => (d === 0 ? 'hold' : `${d} mg`)));
     this.crcl = this.baselineCrcl;
     this.rhs = vancoRhs(this.pk());
@@ -201,7 +274,9 @@ export class VancomycinEnv extends BaseEnv<number> {
       const root = Rng.fromSeed(options.seed);
       this.assayRng = root.fork('assay');
       this.akiRng = root.fork('aki');
+      this.patientRng = root.fork('patient');
     }
+    if (this.pool !== undefined) this.usePatient(this.pool.length === 1 ? 0 : this.patientRng.integer(0, this.pool.length));
     this.y.fill(0);
     this.stepIndex = 0;
     this.crcl = this.baselineCrcl;
@@ -226,6 +301,16 @@ export class VancomycinEnv extends BaseEnv<number> {
         dialysis: this.dialysis,
       },
     };
+  }
+
+  private usePatient(index: number): void {
+    const p = (this.pool as readonly ResolvedPatient[])[index] as ResolvedPatient;
+    this.poolIndex = index;
+    this.weight = p.weight;
+    this.baselineCrcl = p.crcl;
+    this.dialysis = p.dialysis;
+    this.eta = p.eta;
+    this.patientId = p.patientId;
   }
 
   private measure(concentration: number): number {
@@ -340,6 +425,7 @@ export class VancomycinEnv extends BaseEnv<number> {
       prevAucStep: this.prevAucStep,
       assay: this.assayRng.saveState(),
       akiRng: this.akiRng.saveState(),
+      ...(this.pool !== undefined ? { patient: this.poolIndex, patientRng: this.patientRng.saveState() } : {}),
     };
   }
 
@@ -347,6 +433,13 @@ export class VancomycinEnv extends BaseEnv<number> {
     const s = saved as VancoState;
     if (!s || !Array.isArray(s.y) || s.y.length !== VANCO_DIM || !Array.isArray(s.levels) || !Number.isInteger(s.step)) {
       throw new TwinlabError('INVALID_STATE', `${VANCO_ENV_ID}: setState expects a state from getState(), got ${describeValue(saved)}`);
+    }
+    if (this.pool !== undefined) {
+      if (!(Number.isInteger(s.patient) && (s.patient as number) >= 0 && (s.patient as number) < this.pool.length) || s.patientRng === undefined) {
+        throw new TwinlabError('INVALID_STATE', `${VANCO_ENV_ID}: setState of an env with ${this.pool.length} patients needs the patient index of getState(), got ${describeValue(s.patient)}`);
+      }
+      this.usePatient(s.patient as number);
+      this.patientRng = Rng.restore(s.patientRng);
     }
     this.y.set(s.y);
     this.stepIndex = s.step;

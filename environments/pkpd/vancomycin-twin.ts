@@ -236,7 +236,7 @@ export function registerVancomycin(): void {
     entryPoint: (options) => new VancomycinEnv(options as VancoEnvOptions),
     maxEpisodeSteps: VANCO_MAX_STEPS,
     decisionInterval: '12 h',
-    optionNames: ['weight', 'crcl', 'dialysis', 'etaCl', 'etaV1', 'etaV2', 'mic', 'days', 'doseLevels', 'sampleEvery', 'assayError', 'aki', 'akiPenalty', 'patientId'],
+    optionNames: ['weight', 'crcl', 'dialysis', 'etaCl', 'etaV1', 'etaV2', 'mic', 'days', 'doseLevels', 'sampleEvery', 'assayError', 'aki', 'akiPenalty', 'patientId', 'patients'],
     reference: 'Goti et al., Ther Drug Monit 2018;40(2):212–221; Rybak et al., Am J Health-Syst Pharm 2020;77:835–864',
     optionDocs: {
       weight: 'body weight, kg (default 70)',
@@ -250,6 +250,8 @@ export function registerVancomycin(): void {
       assayError: 'add Goti 2018 residual error to levels (default true)',
       aki: 'synthetic kidney-injury model on (default true)',
       akiPenalty: 'reward at AKI onset (default −10)',
+      patients:
+        'a pool [{ patientId?, weight, crcl, dialysis?, etaCl, etaV1, etaV2 }], one drawn per reset (stream patient); instead of the single-patient options (set by personal cohorts)',
     },
   });
   registerTwin({

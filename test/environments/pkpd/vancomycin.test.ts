@@ -239,3 +239,69 @@ describe('pkpd/vancomycin-v1 env', () => {
     expect(() => new VancomycinEnv({ days: 1.2 })).toThrow(/days/);
   });
 });
+
+describe('pkpd/vancomycin-v1 with a patients pool (personal-cohort training)', () => {
+  const pool = [
+    { patientId: 'a', weight: 60, crcl: 40, etaCl: -0.3, etaV1: 0.2, etaV2: 0.1 },
+    { patientId: 'b', weight: 95, crcl: 120, dialysis: false, etaCl: 0.4, etaV1: -0.5, etaV2: 0 },
+    { patientId: 'c', weight: 70, crcl: 80, etaCl: 0, etaV1: 0, etaV2: 0 },
+  ];
+
+  it('draws one patient per reset from stream "patient"; each simulates exactly as that patient given alone', () => {
+    const env = new VancomycinEnv({ patients: pool });
+    const seen = new Map<string, number>();
+    for (let s = 0; s < 30; s++) {
+      const r = env.reset({ seed: s });
+      const id = r.info.patientId as string;
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+      const p = pool.find((q) => q.patientId === id);
+      expect(r.info.pk).toEqual(individualPk(p?.crcl as number, p?.weight as number, false, { cl: p?.etaCl as number, v1: p?.etaV1 as number, v2: p?.etaV2 as number }));
+    }
+    expect([...seen.keys()].sort()).toEqual(['a', 'b', 'c']);
+    // The same seed gives the same patient and the same trajectory as that patient alone (streams assay, aki unchanged).
+    const pooled = new VancomycinEnv({ patients: pool });
+    const first = pooled.reset({ seed: 11 });
+    const alone = new VancomycinEnv(pool.find((q) => q.patientId === first.info.patientId));
+    alone.reset({ seed: 11 });
+    for (let k = 0; k < 14; k++) {
+      const x = pooled.step(k % 5);
+      const y = alone.step(k % 5);
+      expect(x.reward).toBe(y.reward);
+      expect(Array.from(x.observation)).toEqual(Array.from(y.observation));
+    }
+  });
+
+  it('resets without a seed continue the patient stream; getState/setState restore the patient', () => {
+    const ids = (n: number) => {
+      const env = new VancomycinEnv({ patients: pool });
+      const out = [env.reset({ seed: 3 }).info.patientId];
+      for (let i = 1; i < n; i++) out.push(env.reset().info.patientId);
+      return out;
+    };
+    expect(ids(12)).toEqual(ids(12));
+    expect(new Set(ids(12)).size).toBeGreaterThan(1);
+    const env = new VancomycinEnv({ patients: pool });
+    let id = env.reset({ seed: 0 }).info.patientId;
+    for (let s = 1; id === 'c'; s++) id = env.reset({ seed: s }).info.patientId; // a patient other than the last one
+    env.step(3);
+    const saved = structuredClone(env.getState());
+    const next = env.step(4);
+    const copy = new VancomycinEnv({ patients: pool });
+    copy.reset({ seed: 99 });
+    while (copy.patientId !== 'c') copy.reset();
+    copy.setState(saved);
+    expect(copy.patientId).toBe(id);
+    const replayed = copy.step(4);
+    expect(replayed.reward).toBe(next.reward);
+    expect(Array.from(replayed.observation)).toEqual(Array.from(next.observation));
+  });
+
+  it('bad pools are refused naming the option and field', () => {
+    expect(() => new VancomycinEnv({ patients: [] })).toThrow(/option patients must be a non-empty list/);
+    expect(() => new VancomycinEnv({ patients: pool, weight: 70 })).toThrow(/either option weight or option patients/);
+    expect(() => new VancomycinEnv({ patients: [{ ...pool[0], crcl: 400 }] as never })).toThrow(/option patients\[0\]\.crcl must be a number/);
+    const { etaV2: _, ...noEta } = pool[1] as (typeof pool)[1];
+    expect(() => new VancomycinEnv({ patients: [pool[0], noEta] as never })).toThrow(/option patients\[1\]\.etaV2 is required/);
+    expect(() => new VancomycinEnv({ patients: [{ ...pool[0], mic: 2 }] as never })).toThrow(/option patients\[0\]\.mic is not a patient field/);
+  });
+});
