@@ -3,14 +3,11 @@ import { join } from 'node:path';
 import express, { type Request } from 'express';
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';
-import { datasetFingerprint } from '../datasets/codec.js';
 import { LIMITS, STEP_MS } from '../datasets/grid.js';
-import { formatIsoTime, parseIsoTime } from '../datasets/time.js';
+import { parseIsoTime } from '../datasets/time.js';
 import { GLUCOSE_STEP_MIN, type GlucoseDataset, slotTimeMs } from '../datasets/types.js';
-import { normalCdf } from '../engine/distributions.js';
 import { TwinlabError } from '../engine/errors.js';
 import { Rng } from '../engine/random.js';
-import { loadDataset } from '../experiments/dataset-store.js';
 import type { Store } from '../experiments/store.js';
 import {
   appendTwinObservations,
@@ -29,6 +26,20 @@ import { livingProfile, replay } from '../twinning/glucose/replay.js';
 import { parseTherapy } from '../twinning/glucose/therapy.js';
 import { type GlucoseTwinFile, parseTwinFile } from '../twinning/glucose/twin-file.js';
 import { zodToTwinlab } from './errors.js';
+import {
+  asQueryError,
+  FIT_BAND_DRAWS,
+  ForecastQuery,
+  finiteOrNull,
+  iso,
+  MAX_FORECAST_ORIGINS,
+  mixtureQuantile,
+  posteriorPanel,
+  queryTime,
+  storedDataset,
+} from './twin-common.js';
+import { T2DTwins } from './twins-t2d.js';
+import { VancomycinTwins } from './twins-vancomycin.js';
 import { type HypoRisk, SOCKET_MESSAGES, type TwinLiveState, type TwinStateMessage, twinRoom } from './protocol.js';
 
 /**
@@ -66,14 +77,8 @@ export const MAX_OBSERVATION_ROWS = 2016;
 const RECENT_SLOTS = 144;
 /** Sessions kept in memory; the least recently used is dropped (and rebuilt from the store on demand). */
 const MAX_SESSIONS = 32;
-const MAX_FORECAST_ORIGINS = 1000;
 /** A row may lie at most this far after the one before it (or the twin's end): a wrong year would otherwise allocate centuries of slots. */
 export const MAX_GAP_DAYS = 7;
-/** Posterior draws the fit band is computed from (evenly spaced), bounding the work of `GET …/fit` on long windows. */
-const FIT_BAND_DRAWS = 50;
-
-const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
-const iso = (ms: number) => formatIsoTime(ms, 0);
 
 /** Body of POST /api/twins/:id/observations; the limits are the importers' (datasets/grid.ts LIMITS). */
 const ObservationRowSchema = z.strictObject({
@@ -224,59 +229,22 @@ interface Session {
   state: TwinLiveState;
 }
 
-/** Quantile q of the equal-weight normal mixture Σ N(μᵢ, σᵢ²)/n by bisection to 0.01 mg/dL. */
-function mixtureQuantile(mu: Float64Array, sd: Float64Array, q: number): number {
-  let a = Number.POSITIVE_INFINITY;
-  let b = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < mu.length; i++) {
-    a = Math.min(a, (mu[i] as number) - 6 * (sd[i] as number));
-    b = Math.max(b, (mu[i] as number) + 6 * (sd[i] as number));
-  }
-  while (b - a > 0.01) {
-    const x = 0.5 * (a + b);
-    let c = 0;
-    for (let i = 0; i < mu.length; i++) c += normalCdf((x - (mu[i] as number)) / (sd[i] as number));
-    if (c / mu.length < q) a = x;
-    else b = x;
-  }
-  return 0.5 * (a + b);
-}
-
-const HorizonsParam = z
-  .string()
-  .regex(/^\d+(,\d+)*$/, 'must be comma-separated minutes, e.g. 30,60,120')
-  .transform((s) => s.split(',').map(Number))
-  .refine((hs) => hs.every((h) => h > 0 && h % 5 === 0 && h <= 720), 'every horizon must be a multiple of 5 in 5–720 minutes');
-const ForecastQuery = z.strictObject({
-  from: z.string().min(1),
-  to: z.string().min(1).optional(),
-  horizons: HorizonsParam.optional(),
-  every: z.coerce.number().int().min(5).max(1440).multipleOf(5).optional(),
-});
 const ReplayQuery = z.strictObject({ from: z.string().min(1), therapy: z.string().max(200).optional() });
 
-function queryTime(value: string, field: string): number {
-  const t = parseIsoTime(value);
-  if (typeof t === 'string') throw new TwinlabError('INVALID_ARGUMENT', `query.${field} ${t}, got ${JSON.stringify(value)}`, { field: `query.${field}` });
-  return t.ms;
-}
-
-/** twinning/ words its errors for the CLI (`--from`); the API names the query field. */
-function asQueryError(error: unknown): unknown {
-  if (error instanceof TwinlabError && typeof error.details?.field === 'string' && /^--?[a-z]/.test(error.message)) {
-    return new TwinlabError(error.code, error.message.replace(/^--([a-z-]+)/, 'query.$1'), { ...error.details, field: `query.${error.details.field}` });
-  }
-  return error;
-}
+export type TwinKind = 'glucose' | 'glucose-t2d' | 'vancomycin';
 
 export class TwinService {
   private readonly sessions = new Map<string, Session>();
   private readonly files = new Map<string, GlucoseTwinFile>();
   private readonly fits = new Map<string, unknown>();
   private readonly projector = new GlucoseProjector();
+  private readonly t2d: T2DTwins;
+  private readonly vancomycin = new VancomycinTwins();
   private io: Server | undefined;
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store) {
+    this.t2d = new T2DTwins(store);
+  }
 
   /** Stream updates over socket.io: `subscribe-twin { twinId }` joins room `twin:<id>` and acks with the current state. */
   attach(io: Server): void {
@@ -327,23 +295,38 @@ export class TwinService {
 
   /** The dataset the twin was fitted to, or undefined when it was fitted to a file outside the store. */
   fittedDataset(record: TwinRecord, twin: GlucoseTwinFile): GlucoseDataset | undefined {
-    if (record.datasetId === null) return undefined;
-    const dataset = loadDataset(this.store, record.datasetId);
-    if (datasetFingerprint(dataset) !== twin.data.fingerprint) {
-      throw new TwinlabError('CONFLICT', `twin "${record.id}" was fitted to other data than dataset ${record.datasetId} holds (fingerprints differ)`);
+    return storedDataset(this.store, record, twin.data.fingerprint);
+  }
+
+  /** The twin's kind: `glucose` (type 1, live), `glucose-t2d` or `vancomycin` (the `twins.twin` column). */
+  kind(record: TwinRecord): TwinKind {
+    if (record.twin === 'glucose' || record.twin === 'glucose-t2d' || record.twin === 'vancomycin') return record.twin;
+    throw new TwinlabError('CONFLICT', `twin "${record.id}" is of kind "${record.twin}", which the server does not know`);
+  }
+
+  /** A type 1 twin's record; other kinds are refused naming what they offer instead. */
+  private glucoseRecord(id: string, what: string): TwinRecord {
+    const record = this.record(id);
+    const kind = this.kind(record);
+    if (kind !== 'glucose') {
+      throw new TwinlabError('CONFLICT', `twin "${id}" is a ${kind} twin: ${what} is for type 1 glucose twins only${kind === 'vancomycin' ? ' (see /curve and /dose)' : ''}`, { field: 'id', kind });
     }
-    return dataset;
+    return record;
   }
 
   list(): unknown[] {
-    return listTwinRecords(this.store).map((r) => ({ ...r, url: `/api/twins/${encodeURIComponent(r.id)}` }));
+    return listTwinRecords(this.store).map((r) => ({ ...r, kind: r.twin, url: `/api/twins/${encodeURIComponent(r.id)}` }));
   }
 
   summary(id: string): unknown {
     const record = this.record(id);
+    const kind = this.kind(record);
+    if (kind === 'glucose-t2d') return this.t2d.summary(record);
+    if (kind === 'vancomycin') return this.vancomycin.summary(record);
     const t = this.twinFile(record);
     return {
       id: record.id,
+      kind,
       twin: record.twin,
       datasetId: record.datasetId,
       createdAt: record.createdAt,
@@ -364,38 +347,50 @@ export class TwinService {
       map: { logPosterior: t.map.logPosterior, evaluations: t.map.evaluations },
       fit: t.fit,
       filter: t.filter,
+      live: true,
     };
   }
 
-  /**
-   * Posterior draws on the natural scale beside each prior's density there: the prior is normal on
-   * the transformed scale t, so for x = exp(t) its density is N(log x; m, s)/x and for x = sigmoid(t)
-   * N(logit x; m, s)/(x(1 − x)); 80 points over the prior's central 99.8 % and the draws' range.
-   */
+  /** Posterior draws on the natural scale beside each prior's density there (twin-common.ts `posteriorPanel`). */
   posterior(id: string): unknown {
-    const t = this.twinFile(this.record(id));
+    const record = this.record(id);
+    const kind = this.kind(record);
+    if (kind === 'glucose-t2d') return this.t2d.posterior(record);
+    if (kind === 'vancomycin') return this.vancomycin.posterior(record);
+    const t = this.twinFile(record);
     const draws = t.posterior.draws.map((d) => naturalValues(d));
     const mapNat = naturalValues(t.map.theta);
     return {
       parameters: NATURAL_PARAMETERS.map((p) => {
         const index = t.parameters.names.indexOf(p.from);
-        const prior = t.parameters.priors[index] as { mean: number; sd: number };
-        const logit = p.from === 'logitPhi';
-        const toNat = (u: number) => (logit ? 1 / (1 + Math.exp(-u)) : Math.exp(u));
-        const values = draws.map((d) => d[p.name]);
-        let lo = Math.min(toNat(prior.mean - 3.1 * prior.sd), ...values);
-        let hi = Math.max(toNat(prior.mean + 3.1 * prior.sd), ...values);
-        if (!(hi > lo)) [lo, hi] = [lo * 0.9, hi * 1.1];
-        const density = Array.from({ length: 80 }, (_, j) => {
-          const x = lo + ((hi - lo) * (j + 0.5)) / 80;
-          const u = logit ? Math.log(x / (1 - x)) : Math.log(x);
-          const jac = logit ? x * (1 - x) : x;
-          const z = (u - prior.mean) / prior.sd;
-          return { x, density: Math.exp(-0.5 * z * z) / (prior.sd * Math.sqrt(2 * Math.PI) * jac) };
+        return posteriorPanel({
+          name: p.name,
+          label: p.label,
+          unit: p.unit,
+          transform: p.from === 'logitPhi' ? 'logit' : 'log',
+          prior: t.parameters.priors[index] as { mean: number; sd: number },
+          map: mapNat[p.name],
+          draws: draws.map((d) => d[p.name]),
         });
-        return { name: p.name, label: p.label, unit: p.unit, transform: logit ? 'logit' : 'log', prior, map: mapNat[p.name], draws: values, priorDensity: density };
       }),
     };
+  }
+
+  /** The concentration–time curve of a vancomycin twin (server/twins-vancomycin.ts). */
+  curve(id: string, query: unknown): unknown {
+    return this.vancomycin.curve(this.vancomycinRecord(id, 'the concentration curve'), query);
+  }
+
+  /** The dose table of a vancomycin twin (`twinlab twin dose`). */
+  dose(id: string, query: unknown): unknown {
+    return this.vancomycin.dose(this.vancomycinRecord(id, 'the dose table'), query);
+  }
+
+  private vancomycinRecord(id: string, what: string): TwinRecord {
+    const record = this.record(id);
+    const kind = this.kind(record);
+    if (kind !== 'vancomycin') throw new TwinlabError('CONFLICT', `twin "${id}" is a ${kind} twin: ${what} is for vancomycin twins only`, { field: 'id', kind });
+    return record;
   }
 
   /**
@@ -408,6 +403,9 @@ export class TwinService {
     const cached = this.fits.get(id);
     if (cached) return cached;
     const record = this.record(id);
+    const kind = this.kind(record);
+    if (kind === 'glucose-t2d') return this.t2d.fit(record);
+    if (kind === 'vancomycin') throw new TwinlabError('CONFLICT', `twin "${id}" is a vancomycin twin: its fit is drawn by /curve (levels against the curve)`, { field: 'id', kind });
     const t = this.twinFile(record);
     const dataset = this.fittedDataset(record, t);
     if (!dataset) throw new TwinlabError('NOT_FOUND', `twin "${id}" was fitted to a file, not a stored dataset: no data to draw the fit against`);
@@ -461,7 +459,7 @@ export class TwinService {
       this.sessions.set(id, existing);
       return existing;
     }
-    const record = this.record(id);
+    const record = this.glucoseRecord(id, 'live recalibration');
     const twin = this.twinFile(record);
     const session: Session = { twinId: id, twin, data: this.fittedDataset(record, twin), filter: undefined, appended: 0, state: emptyState(id) };
     const stored = listTwinObservations(this.store, id);
@@ -552,6 +550,10 @@ export class TwinService {
 
   /** Forecast rows (like `twinlab twin forecast`) at every `every` minutes from `from` to `to` (default: the end of the live data). */
   forecast(id: string, query: unknown): unknown {
+    const record = this.record(id);
+    const kind = this.kind(record);
+    if (kind === 'glucose-t2d') return this.t2d.forecast(record, query);
+    if (kind === 'vancomycin') throw new TwinlabError('CONFLICT', `twin "${id}" is a vancomycin twin: its forecast is /curve`, { field: 'id', kind });
     const q = ForecastQuery.safeParse(query);
     if (!q.success) throw zodToTwinlab(q.error, 'query');
     const session = this.session(id);
@@ -596,6 +598,10 @@ export class TwinService {
 
   /** What-if replay (like `twinlab twin replay --json`) on the live data from `from`. */
   replay(id: string, query: unknown): unknown {
+    const record = this.record(id);
+    const kind = this.kind(record);
+    if (kind === 'glucose-t2d') return this.t2d.replay(record, query);
+    if (kind === 'vancomycin') throw new TwinlabError('CONFLICT', `twin "${id}" is a vancomycin twin: its what-if is /curve with a proposed regimen`, { field: 'id', kind });
     const q = ReplayQuery.safeParse(query);
     if (!q.success) throw zodToTwinlab(q.error, 'query');
     const session = this.session(id);
@@ -651,6 +657,12 @@ export function twinRoutes(twins: TwinService, auth: express.RequestHandler): ex
   });
   r.get('/twins/:id/replay', (req, res) => {
     res.json(twins.replay(idParam(req), req.query));
+  });
+  r.get('/twins/:id/curve', (req, res) => {
+    res.json(twins.curve(idParam(req), req.query));
+  });
+  r.get('/twins/:id/dose', (req, res) => {
+    res.json(twins.dose(idParam(req), req.query));
   });
   r.post('/twins/:id/observations', auth, (req, res) => {
     const id = idParam(req);

@@ -2,10 +2,12 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { formatIsoTime } from '../../datasets/time.js';
-import { importVancomycin, type VancomycinDataset } from '../../datasets/vancomycin.js';
+import { importVancomycin, type VancomycinDataset, vancomycinToCsv } from '../../datasets/vancomycin.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { sha256Hex } from '../../engine/hash.js';
 import { codeVersion } from '../../experiments/code-version.js';
+import { STORE_FILE, Store } from '../../experiments/store.js';
+import { saveTwinRecord } from '../../experiments/twin-store.js';
 import { recommendDoses } from '../../twinning/vancomycin/dose.js';
 import { fitVancomycinTwin } from '../../twinning/vancomycin/fit.js';
 import { makeCovariates } from '../../twinning/vancomycin/parameters.js';
@@ -103,7 +105,25 @@ export async function fitVancomycinCommand(o: Record<string, unknown>): Promise<
   mkdirSync(out, { recursive: true });
   const text = vancoTwinFileText(twin);
   writeAtomic(path.join(out, 'twin.json'), text);
+  // the doses and levels beside twin.json, so the server (server/twins-vancomycin.ts) can draw the curve
+  writeAtomic(path.join(out, 'data.csv'), vancomycinToCsv(dataset));
   const id = `twin-${sha256Hex(text).slice(0, 16)}`;
+  const store = o.store as string | undefined;
+  if (store !== undefined && existsSync(path.join(store, STORE_FILE))) {
+    const s = Store.open(store);
+    try {
+      saveTwinRecord(s, {
+        id,
+        twin: 'vancomycin',
+        datasetId: null,
+        dir: path.resolve(out),
+        fingerprint: twin.data.fingerprint,
+        summary: { method: twin.method, patient: twin.patient.id, auc24: twin.auc24.mean, ok: twin.posterior.diagnostics?.ok ?? null },
+      });
+    } finally {
+      s.close();
+    }
+  }
   const seconds = (performance.now() - started) / 1000; // clock-ok
   const parameters = parameterIntervals(twin);
   if (o.json) {

@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { datasetFingerprint } from '../datasets/codec.js';
+import { formatIsoTime, parseIsoTime } from '../datasets/time.js';
+import type { GlucoseDataset } from '../datasets/types.js';
+import { normalCdf } from '../engine/distributions.js';
+import { TwinlabError } from '../engine/errors.js';
+import { loadDataset } from '../experiments/dataset-store.js';
+import type { Store } from '../experiments/store.js';
+import type { TwinRecord } from '../experiments/twin-store.js';
+
+/**
+ * Pieces the twin routes of every kind share (server/twins.ts: type 1 glucose, server/twins-t2d.ts:
+ * type 2, server/twins-vancomycin.ts): time formatting, query validation and error naming, the stored
+ * dataset of a CGM twin, the fit band's mixture quantile and the posterior-beside-prior panels.
+ */
+
+export const finiteOrNull = (x: number) => (Number.isFinite(x) ? x : null);
+export const iso = (ms: number) => formatIsoTime(ms, 0);
+
+/** Posterior draws the fit band is computed from (evenly spaced), bounding the work of `GET …/fit` on long windows. */
+export const FIT_BAND_DRAWS = 50;
+export const MAX_FORECAST_ORIGINS = 1000;
+
+export const HorizonsParam = z
+  .string()
+  .regex(/^\d+(,\d+)*$/, 'must be comma-separated minutes, e.g. 30,60,120')
+  .transform((s) => s.split(',').map(Number))
+  .refine((hs) => hs.every((h) => h > 0 && h % 5 === 0 && h <= 720), 'every horizon must be a multiple of 5 in 5–720 minutes');
+
+export const ForecastQuery = z.strictObject({
+  from: z.string().min(1),
+  to: z.string().min(1).optional(),
+  horizons: HorizonsParam.optional(),
+  every: z.coerce.number().int().min(5).max(1440).multipleOf(5).optional(),
+});
+
+export function queryTime(value: string, field: string): number {
+  const t = parseIsoTime(value);
+  if (typeof t === 'string') throw new TwinlabError('INVALID_ARGUMENT', `query.${field} ${t}, got ${JSON.stringify(value)}`, { field: `query.${field}` });
+  return t.ms;
+}
+
+/** twinning/ words its errors for the CLI (`--from`); the API names the query field. */
+export function asQueryError(error: unknown): unknown {
+  if (error instanceof TwinlabError && typeof error.details?.field === 'string' && /^--?[a-z]/.test(error.message)) {
+    return new TwinlabError(error.code, error.message.replace(/^--([a-z-]+)/, 'query.$1'), { ...error.details, field: `query.${error.details.field}` });
+  }
+  return error;
+}
+
+/** The stored dataset a CGM twin was fitted to (undefined: fitted to a file); CONFLICT when its fingerprint is not the twin's. */
+export function storedDataset(store: Store, record: TwinRecord, fingerprint: string): GlucoseDataset | undefined {
+  if (record.datasetId === null) return undefined;
+  const dataset = loadDataset(store, record.datasetId);
+  if (datasetFingerprint(dataset) !== fingerprint) {
+    throw new TwinlabError('CONFLICT', `twin "${record.id}" was fitted to other data than dataset ${record.datasetId} holds (fingerprints differ)`);
+  }
+  return dataset;
+}
+
+/** Quantile q of the equal-weight normal mixture Σ N(μᵢ, σᵢ²)/n by bisection to 0.01 mg/dL. */
+export function mixtureQuantile(mu: Float64Array, sd: Float64Array, q: number): number {
+  let a = Number.POSITIVE_INFINITY;
+  let b = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < mu.length; i++) {
+    a = Math.min(a, (mu[i] as number) - 6 * (sd[i] as number));
+    b = Math.max(b, (mu[i] as number) + 6 * (sd[i] as number));
+  }
+  while (b - a > 0.01) {
+    const x = 0.5 * (a + b);
+    let c = 0;
+    for (let i = 0; i < mu.length; i++) c += normalCdf((x - (mu[i] as number)) / (sd[i] as number));
+    if (c / mu.length < q) a = x;
+    else b = x;
+  }
+  return 0.5 * (a + b);
+}
+
+/** One natural-scale parameter: x = scale·exp(u) ('log') or sigmoid(u) ('logit') of the sampled u with prior N(mean, sd). */
+export interface PanelParameter {
+  name: string;
+  label: string;
+  unit: string;
+  transform: 'log' | 'logit';
+  /** x = scale·exp(u) for 'log' (1 unless the sampled coordinate is a log-ratio to a typical value). */
+  scale?: number;
+  prior: { mean: number; sd: number };
+  map: number;
+  draws: number[];
+}
+
+/**
+ * A parameter's posterior draws on the natural scale beside its prior's density there: the prior is
+ * normal on the sampled scale u, so for x = s·exp(u) its density is N(log(x/s); m, sd)/x and for
+ * x = sigmoid(u) N(logit x; m, sd)/(x(1 − x)); 80 points over the prior's central 99.8 % and the draws' range.
+ */
+export function posteriorPanel(p: PanelParameter) {
+  const { prior } = p;
+  const logit = p.transform === 'logit';
+  const s = p.scale ?? 1;
+  const toNat = (u: number) => (logit ? 1 / (1 + Math.exp(-u)) : s * Math.exp(u));
+  let lo = Math.min(toNat(prior.mean - 3.1 * prior.sd), ...p.draws);
+  let hi = Math.max(toNat(prior.mean + 3.1 * prior.sd), ...p.draws);
+  if (!(hi > lo)) [lo, hi] = [lo * 0.9, hi * 1.1];
+  const priorDensity = Array.from({ length: 80 }, (_, j) => {
+    const x = lo + ((hi - lo) * (j + 0.5)) / 80;
+    const u = logit ? Math.log(x / (1 - x)) : Math.log(x / s);
+    const jac = logit ? x * (1 - x) : x;
+    const z = (u - prior.mean) / prior.sd;
+    return { x, density: Math.exp(-0.5 * z * z) / (prior.sd * Math.sqrt(2 * Math.PI) * jac) };
+  });
+  return { name: p.name, label: p.label, unit: p.unit, transform: p.transform, prior, map: p.map, draws: p.draws, priorDensity };
+}
