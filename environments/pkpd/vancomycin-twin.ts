@@ -31,6 +31,9 @@ export function dailyAucOverMic(log: EpisodeLog): number[] {
   return days;
 }
 
+/** AUC24 (mg·h/L, whatever the MIC) above which the risk of acute kidney injury rises: Rybak et al., Am J Health-Syst Pharm 2020;77:835–864. */
+const AKI_AUC24 = 600;
+
 const inTarget = (x: number): boolean => x >= AUC_TARGET.low && x <= AUC_TARGET.high;
 
 function dayValue(log: EpisodeLog, day: 'day2' | 'final'): number {
@@ -91,6 +94,27 @@ export const VANCO_ENDPOINTS: EndpointDefinition[] = [
     kind: 'continuous',
     better: 'none',
     compute: (log) => dayValue(log, 'final'),
+  },
+  {
+    id: 'auc24_above_600_final',
+    label: 'AUC24 above 600 mg·h/L on the last day (where the risk of kidney injury rises; Rybak 2020)',
+    unit: '',
+    kind: 'binary',
+    better: 'lower',
+    safety: true,
+    compute: (log) => {
+      const days = dailyAucOverMic(log);
+      if (days.length === 0) return Number.NaN;
+      return (days[days.length - 1] as number) * num(log.steps[0]?.info as Info, 'mic') > AKI_AUC24 ? 1 : 0;
+    },
+  },
+  {
+    id: 'trough_final',
+    label: 'True trough at the end of the episode',
+    unit: 'mg/L',
+    kind: 'continuous',
+    better: 'none',
+    compute: (log) => (log.steps.length === 0 ? Number.NaN : num(log.steps[log.steps.length - 1]?.info as Info, 'trough')),
   },
   {
     id: 'max_trough',

@@ -222,6 +222,16 @@ describe('pkpd/vancomycin-v1 env', () => {
     expect(e.auc24_final).toBeCloseTo(2000 / 4.5, -1);
     expect(e.auc24_day2).toBeLessThan(400);
     expect(e.target_attained_day2).toBe(0);
+    expect(e.auc24_above_600_final).toBe(0);
+    expect(e.trough_final).toBe(log.steps.at(-1)?.info.trough);
+    expect(e.trough_final).toBeCloseTo(12.9, 0); // docs/MODELS.md §4: day-5 trough 12.9 mg/L at CrCL 120, 1 g q12h (day 7 ≈ the same)
+    // 1 g q12h at CrCL 40: day-5 AUC24 ≈ 944 (docs/MODELS.md §4) → above 600
+    const over = new RecordEpisode(make('pkpd/vancomycin-v1', { crcl: 40, assayError: false, aki: false }));
+    over.reset({ seed: 0 });
+    for (let k = 0; k < 14; k++) over.step(DOSE_1000);
+    const overLog = over.lastEpisode;
+    if (!overLog) throw new Error('no log');
+    expect(twin.endpoints.find((d) => d.id === 'auc24_above_600_final')?.compute(overLog)).toBe(1);
   });
 
   it('cohort: strata respect their CrCL range; patient i is independent of cohort size', () => {
