@@ -203,12 +203,27 @@ export interface ForestRow {
 }
 
 /**
- * Forest rows from a trial analysis: one per (endpoint, arm ≠ reference) with a CI — primary endpoints
- * first, then the others in the analysis order (safety, then the rest as declared).
+ * Endpoints in reading order: the primary ones first — in `primaryOrder` (the spec's
+ * `endpoints.primary`, so the first declared primary endpoint leads) when given, else as analysed —,
+ * then the others in the analysis order (safety, then the rest as declared).
  */
-export function forestRowsFromTrial(trial: TrialAnalysis): ForestRow[] {
+export function endpointsInOrder<E extends { id: string; primary: boolean }>(endpoints: readonly E[], primaryOrder: readonly string[] = []): E[] {
+  const rank = (e: E) => {
+    const i = primaryOrder.indexOf(e.id);
+    return i >= 0 ? i : primaryOrder.length;
+  };
+  const primary = endpoints.filter((e) => e.primary);
+  const ordered = primary.map((e, i) => ({ e, i })).sort((a, b) => rank(a.e) - rank(b.e) || a.i - b.i);
+  return [...ordered.map((o) => o.e), ...endpoints.filter((e) => !e.primary)];
+}
+
+/**
+ * Forest rows from a trial analysis: one per (endpoint, arm ≠ reference) with a CI, endpoints in
+ * `endpointsInOrder` (primary first, in `primaryOrder` when given).
+ */
+export function forestRowsFromTrial(trial: TrialAnalysis, primaryOrder: readonly string[] = []): ForestRow[] {
   const rows: ForestRow[] = [];
-  const endpoints = [...trial.endpoints.filter((e) => e.primary), ...trial.endpoints.filter((e) => !e.primary)];
+  const endpoints = endpointsInOrder(trial.endpoints, primaryOrder);
   for (const e of endpoints) {
     const tags = [e.primary ? 'primary' : '', e.safety ? 'safety' : ''].filter(Boolean).join(', ');
     const label = `${e.label}${e.unit ? ` (${e.unit})` : ''}${tags ? ` [${tags}]` : ''}`;
@@ -268,7 +283,8 @@ export function forestPlotSpec(rows: readonly ForestRow[], options: { title?: st
     const pad = (hi - lo) * 0.05 || 1;
     const x = {
       type: 'quantitative' as const,
-      title: `Difference,${only} (${unit})`,
+      // a difference of two percentages is in percentage points
+      title: `Difference,${only} (${unit === '%' ? 'percentage points' : unit})`,
       scale: { domain: [lo - pad, hi + pad], nice: false, zero: false },
     };
     return {

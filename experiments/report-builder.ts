@@ -5,6 +5,7 @@ import { twinForEnv } from '../engine/twin.js';
 import { ambulatoryGlucoseProfile, type GlucoseReading } from './agp.js';
 import { type ArmBands, type CvgaPoint, type LearningSeries, percentileBands, stepClockMinute, trackValue } from './charts.js';
 import { type ReportFormat, type ReportOptions, renderReport } from './report.js';
+import type { TwinInfo } from './report-trial.js';
 import type { JobRecord, Store } from './store.js';
 import type { TrialAnalysis } from './trial-analysis.js';
 
@@ -83,6 +84,15 @@ function glucoseTraces(store: Store, jobs: JobRecord[]): { bands: ArmBands[]; cv
   return { bands, cvga };
 }
 
+/** The trial's twin for the report's methods: title, env and endpoint labels (from the first job's env). */
+function twinInfo(jobs: JobRecord[]): TwinInfo | undefined {
+  const config = jobs[0]?.config as { envId?: string; shape?: { envId?: string } } | undefined;
+  const envId = config?.envId ?? config?.shape?.envId;
+  const twin = envId ? twinForEnv(envId) : undefined;
+  if (!twin || !envId) return undefined;
+  return { id: twin.id, title: twin.title, envId, endpointLabels: Object.fromEntries(twin.endpoints.map((e) => [e.id, `${e.label}${e.unit ? ` (${e.unit})` : ''}`])) };
+}
+
 export async function buildReport(store: Store, experimentId: string, format: ReportFormat, options: ReportOptions = {}): Promise<string> {
   const experiment = store.getExperiment(experimentId);
   if (!experiment) throw new TwinlabError('NOT_FOUND', `no experiment ${experimentId} in ${store.path}`, { id: experimentId });
@@ -90,8 +100,11 @@ export async function buildReport(store: Store, experimentId: string, format: Re
   if (experiment.kind === 'trial') {
     const trial = store.getTrialResult(experimentId) as TrialAnalysis | undefined;
     const { bands, cvga } = glucoseTraces(store, jobs);
-    return renderReport({ experiment, jobs, trial, bands: bands.length ? bands : undefined, cvga: cvga.length ? cvga : undefined }, format, options);
+    return renderReport({ experiment, jobs, trial, twin: twinInfo(jobs), bands: bands.length ? bands : undefined, cvga: cvga.length ? cvga : undefined }, format, options);
   }
-  const series = ['episode.return', 'eval.meanReturn'].map((m) => learningSeries(store, jobs, m)).filter((s) => s.runs.length > 0);
+  // Constrained training (agent config `constraint`) adds λ and the constraint violation (mean episode cost − budget).
+  const series = ['episode.return', 'eval.meanReturn', 'train.lambda', 'train.constraintViolation', 'train.shieldInterventions']
+    .map((m) => learningSeries(store, jobs, m))
+    .filter((s) => s.runs.length > 0);
   return renderReport({ experiment, jobs, series }, format, options);
 }

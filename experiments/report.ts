@@ -7,12 +7,14 @@ import {
   type ArmBands,
   type CvgaPoint,
   cvgaSpec,
+  endpointsInOrder,
   forestPlotSpec,
   forestRowsFromTrial,
   glucoseBandsSpec,
   type LearningSeries,
   learningCurveSpec,
 } from './charts.js';
+import { type SectionTable, type TrialSections, type TwinInfo, trialSections } from './report-trial.js';
 import type { ExperimentRecord, JobRecord } from './store.js';
 import { type EndpointAnalysis, type TrialAnalysis, withVerdicts } from './trial-analysis.js';
 
@@ -38,6 +40,13 @@ export interface ReportInput {
   bands?: ArmBands[];
   /** Per (patient, arm) minimum/maximum BG for the CVGA plot. */
   cvga?: CvgaPoint[];
+  /** The trial's twin (title, env, endpoint labels) for the methods section; report-builder.ts fills it. */
+  twin?: TwinInfo;
+}
+
+/** The spec's declared primary endpoint ids, in order (the first leads every table and the forest plot). */
+function primaryOrder(input: ReportInput): string[] {
+  return ((input.experiment.spec as { endpoints?: { primary?: string[] } } | undefined)?.endpoints?.primary ?? []).slice();
 }
 
 export interface ReportOptions {
@@ -85,7 +94,7 @@ export interface ReportChart {
 export function reportCharts(input: ReportInput): ReportChart[] {
   const charts: ReportChart[] = [];
   if (input.trial) {
-    const rows = forestRowsFromTrial(input.trial);
+    const rows = forestRowsFromTrial(input.trial, primaryOrder(input));
     if (rows.length > 0) charts.push({ name: 'forest', title: 'Paired differences (forest plot)', spec: forestPlotSpec(rows, { level: input.trial.level }) });
   }
   if (input.bands && input.bands.length > 0) charts.push({ name: 'glucose-bands', title: 'Glucose by time of day', spec: glucoseBandsSpec(input.bands) });
@@ -239,7 +248,12 @@ function trialFacts(trial: TrialAnalysis): string {
     streaming?.mode === 'streaming'
       ? `aggregated as results arrived: Poisson bootstrap, ${trial.resamples} replicates with Poisson(1) weights per patient (percentile, seed ${trial.seed}); means and SDs exact; medians, quartiles and Wilcoxon ranks from a sketch with relative accuracy ${streaming.sketchRelativeAccuracy}`
       : `bootstrap: ${trial.resamples} resamples of patients (percentile, seed ${trial.seed})`;
-  return `Patients: ${trial.patients}; replicates per patient and arm: ${trial.replicates}; reference arm: ${trial.reference}; ${bootstrap}. Paired tests: Wilcoxon signed-rank (McNemar for binary endpoints). Safety endpoints first. Favours: an arm is favoured when the ${pct}% CI of the paired difference excludes 0 on the side the endpoint declares better; "neither" when the CI covers 0; "n/a" for endpoints with no better direction (e.g. mean glucose). The test's p-value is given next to it, and a disagreement between CI and test is stated. Hypotheses (declared per endpoint in the spec, default superiority): superiority is shown when the arm is favoured; non-inferiority when the one-sided paired-t bound of the difference on the worse side lies beyond −Δ (lower-better endpoints: below Δ); equivalence when the (1 − 2α) paired-t CI lies inside (−Δ, Δ) (TOST). Secondary endpoints: p-values Holm-adjusted across the secondary endpoints of each arm (primary not adjusted), raw and adjusted both shown.`;
+  return `Patients: ${trial.patients}; replicates per patient and arm: ${trial.replicates}; reference arm: ${trial.reference}; ${bootstrap}. Paired tests: Wilcoxon signed-rank (McNemar for binary endpoints). Primary endpoints first (in their declared order), then safety endpoints, then the rest. Favours: an arm is favoured when the ${pct}% CI of the paired difference excludes 0 on the side the endpoint declares better; "neither" when the CI covers 0; "n/a" for endpoints with no better direction (e.g. mean glucose). The test's p-value is given next to it, and a disagreement between CI and test is stated. Hypotheses (declared per endpoint in the spec, default superiority): superiority is shown when the arm is favoured; non-inferiority when the one-sided paired-t bound of the difference on the worse side lies beyond −Δ (lower-better endpoints: below Δ); equivalence when the (1 − 2α) paired-t CI lies inside (−Δ, Δ) (TOST). Secondary endpoints: p-values Holm-adjusted across the secondary endpoints of each arm (primary not adjusted), raw and adjusted both shown.`;
+}
+
+function reproducibilityLines(sections: TrialSections): string[] {
+  const r = sections.reproducibility;
+  return [`Spec SHA-256 (canonical JSON, keys sorted): \`${r.specSha256}\`; code version \`${r.codeVersion}\`.`, '', '```sh', ...r.commands, '```', '', 'The spec:', '', '```json', r.specJson, '```'];
 }
 
 async function renderMarkdown(input: ReportInput, options: ReportOptions): Promise<string> {
@@ -251,9 +265,18 @@ async function renderMarkdown(input: ReportInput, options: ReportOptions): Promi
     for (const j of failed) out.push(`- job ${j.index} (${j.id}): ${mdCell(j.error ?? 'unknown error')}`);
     out.push('');
   }
+  if (input.trial || input.experiment.kind === 'trial') {
+    const sections = trialSections(input.experiment, input.jobs, input.trial, input.twin);
+    out.push('## Methods', '', mdTable({ head: ['', ''], rows: sections.methods }), '');
+    out.push('## Participant flow', '', ...sections.flow.lines.flatMap((l) => [l, '']), mdTable(sections.flow.table), '');
+    out.push('## Baseline characteristics by arm', '', sections.baseline.note, '');
+    if (sections.baseline.table) out.push(mdTable(sections.baseline.table), '');
+    out.push('## Multiplicity', '', sections.multiplicity, '');
+    out.push('## Reproducibility', '', ...reproducibilityLines(sections).map((l) => l), '');
+  }
   if (input.trial) {
     out.push('## Endpoints', '', trialFacts(input.trial), '');
-    for (const e of input.trial.endpoints) {
+    for (const e of endpointsInOrder(input.trial.endpoints, primaryOrder(input))) {
       const t = endpointTables(e, input.trial.level);
       out.push(`### ${endpointTitle(e)}`, '', mdTable(t.arms), '');
       if (t.comparisons.rows.length > 0) out.push(mdTable(t.comparisons), '');
@@ -291,9 +314,9 @@ async function renderMarkdown(input: ReportInput, options: ReportOptions): Promi
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
-function htmlTable(t: Table, headless = false): string {
+function htmlTable(t: Table | SectionTable, headless = false, id?: string): string {
   const head = headless ? '' : `<thead><tr>${t.head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>`;
-  return `<table>${head}<tbody>${t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+  return `<table${id ? ` id="${id}"` : ''}>${head}<tbody>${t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
 async function renderHtml(input: ReportInput): Promise<string> {
@@ -302,9 +325,21 @@ async function renderHtml(input: ReportInput): Promise<string> {
   const failed = input.jobs.filter((j) => j.status === 'failed');
   if (failed.length > 0)
     body.push(`<ul class="failed">${failed.map((j) => `<li>job ${j.index} (${esc(j.id)}): ${esc(j.error ?? 'unknown error')}</li>`).join('')}</ul>`);
+  if (input.trial || input.experiment.kind === 'trial') {
+    const sections = trialSections(input.experiment, input.jobs, input.trial, input.twin);
+    body.push('<h2 id="methods">Methods</h2>', htmlTable({ head: [], rows: sections.methods }, true));
+    body.push('<h2 id="flow">Participant flow</h2>', ...sections.flow.lines.map((l) => `<p>${esc(l)}</p>`), htmlTable(sections.flow.table, false, 'flow-table'));
+    body.push('<h2 id="baseline">Baseline characteristics by arm</h2>', `<p>${esc(sections.baseline.note)}</p>`);
+    if (sections.baseline.table) body.push(htmlTable(sections.baseline.table, false, 'baseline-table'));
+    body.push('<h2 id="multiplicity">Multiplicity</h2>', `<p>${esc(sections.multiplicity)}</p>`);
+    const r = sections.reproducibility;
+    body.push(
+      `<h2 id="reproducibility">Reproducibility</h2><div class="repro"><p>Spec SHA-256 (canonical JSON, keys sorted): <code>${r.specSha256}</code><br>Code version: <code>${esc(r.codeVersion)}</code></p><pre>${esc(r.commands.join('\n'))}</pre><p>The spec (JSON):</p><pre class="spec">${esc(r.specJson)}</pre></div>`,
+    );
+  }
   if (input.trial) {
     body.push('<h2>Endpoints</h2>', `<p>${esc(trialFacts(input.trial))}</p>`);
-    for (const e of input.trial.endpoints) {
+    for (const e of endpointsInOrder(input.trial.endpoints, primaryOrder(input))) {
       const t = endpointTables(e, input.trial.level);
       body.push(`<h3 class="${e.safety ? 'safety' : ''}">${esc(endpointTitle(e))}</h3>`, htmlTable(t.arms));
       if (t.comparisons.rows.length > 0) body.push(htmlTable(t.comparisons));
@@ -315,7 +350,8 @@ async function renderHtml(input: ReportInput): Promise<string> {
   for (const chart of charts)
     body.push(`<figure id="chart-${esc(chart.name)}"><figcaption>${esc(chart.title)}</figcaption>${await renderSvg(chart.spec)}</figure>`);
   const css =
-    'body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}th{background:#f3f3f3}h3.safety{color:#b71c1c}figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}';
+    'body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}th{background:#f3f3f3}h3.safety{color:#b71c1c}figure{margin:1em 0}figcaption{font-weight:600;margin-bottom:.3em}figure svg{max-width:100%;height:auto}.repro{border:1px solid #9ca3af;background:#f9fafb;padding:.5em 1em}pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em}code{overflow-wrap:anywhere}' +
+    '@media print{body{max-width:none;margin:0;font-size:10pt}h2{break-after:avoid}table,figure,.repro{break-inside:avoid}a{color:inherit}}';
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)} — twinlab report</title><style>${css}</style></head><body>\n${body.join('\n')}\n</body></html>\n`;
 }
 
@@ -335,6 +371,7 @@ export async function renderReport(given: ReportInput, format: ReportFormat, opt
           bands: input.bands ?? null,
           cvga: input.cvga ?? null,
           series: input.series ?? null,
+          sections: input.experiment.kind === 'trial' ? trialSections(input.experiment, input.jobs, input.trial, input.twin) : null,
         },
         jsonReplacer,
         2,

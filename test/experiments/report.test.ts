@@ -110,12 +110,14 @@ describe('chart helpers', () => {
 describe('renderReport', () => {
   const input = trialInput();
 
-  it('html embeds one inline SVG per chart with the expected marks, safety endpoints first', async () => {
+  it('html embeds one inline SVG per chart with the expected marks, primary endpoints first', async () => {
     const html = await renderReport(input, 'html');
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
     expect(html).toContain('PID vs basal-bolus &lt;adults&gt;'); // escaped
     expect(count(html, '<svg')).toBe(3); // forest, glucose bands, CVGA
-    expect(html.indexOf('Severe hypoglycaemia')).toBeLessThan(html.indexOf('Time in range'));
+    // the primary endpoint leads the endpoint tables (issue #13: the primary came last)
+    expect(html.indexOf('<h3 class="">Time in range')).toBeGreaterThan(0);
+    expect(html.indexOf('<h3 class="">Time in range')).toBeLessThan(html.indexOf('<h3 class="safety">Severe hypoglycaemia'));
     expect(html).toContain('integration failed at t=3');
     const forest = html.slice(html.indexOf('id="chart-forest"'), html.indexOf('id="chart-glucose-bands"'));
     expect(count(forest, 'aria-roledescription="point"')).toBe(forestRowsFromTrial(input.trial!).length);
@@ -135,7 +137,8 @@ describe('renderReport', () => {
     expect(count(md, '](data:image/svg+xml;base64,')).toBe(3);
     const uri = /\]\(data:image\/svg\+xml;base64,([^)]+)\)/.exec(md)?.[1] as string;
     expect(Buffer.from(uri, 'base64').toString('utf8').startsWith('<svg')).toBe(true);
-    expect(md.indexOf('### Severe hypoglycaemia')).toBeLessThan(md.indexOf('### Time in range'));
+    expect(md.indexOf('### Time in range')).toBeGreaterThan(0);
+    expect(md.indexOf('### Time in range')).toBeLessThan(md.indexOf('### Severe hypoglycaemia'));
     const tir = input.trial!.endpoints.find((e) => e.id === 'tir')!.comparisons[0]!;
     expect(md).toContain(`| pid − basal-bolus | 12 |`);
     expect(md).toContain(formatP(tir.test.pValue));

@@ -120,7 +120,7 @@ describe('report output', () => {
     expect(rows[0]?.endpoint).toMatch(/^Time in range/);
     const spec = forestPlotSpec(rows) as unknown as { vconcat: { layer: { encoding: { x: { title?: string } } }[] }[] };
     const titles = spec.vconcat.map((p) => p.layer[1]?.encoding.x.title);
-    expect(titles).toEqual(['Difference, new − ref (%)', 'Difference, new − ref (risk difference)', 'Difference, new − ref (mg/dL)']);
+    expect(titles).toEqual(['Difference, new − ref (percentage points)', 'Difference, new − ref (risk difference)', 'Difference, new − ref (mg/dL)']);
     const warnings: string[] = [];
     const original = console.warn;
     console.warn = (...args: unknown[]) => void warnings.push(args.map(String).join(' '));

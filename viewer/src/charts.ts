@@ -72,32 +72,3 @@ export function seriesSpec(title: string): TopLevelSpec {
     ],
   } as TopLevelSpec;
 }
-
-export interface ForestRow {
-  endpoint: string;
-  arm: string;
-  estimate: number;
-  lower: number;
-  upper: number;
-  p?: number;
-  test?: string;
-}
-
-export function forestSpec(rows: ForestRow[]): TopLevelSpec {
-  return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: 'Paired differences vs reference arm (95% bootstrap CI)',
-    data: { values: rows },
-    facet: { row: { field: 'endpoint', type: 'nominal', title: null } },
-    spec: {
-      width: 420,
-      height: { step: 22 },
-      layer: [
-        { mark: 'rule', encoding: { y: { field: 'arm', type: 'nominal', title: null }, x: { field: 'lower', type: 'quantitative', title: 'difference' }, x2: { field: 'upper' } } },
-        { mark: { type: 'point', filled: true }, encoding: { y: { field: 'arm', type: 'nominal' }, x: { field: 'estimate', type: 'quantitative' } } },
-        { data: { values: [{ zero: 0 }] }, mark: { type: 'rule', strokeDash: [4, 3], color: '#94a3b8' }, encoding: { x: { field: 'zero', type: 'quantitative' } } },
-      ],
-    },
-    resolve: { scale: { x: 'independent' } },
-  } as TopLevelSpec;
-}

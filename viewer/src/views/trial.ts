@@ -1,7 +1,8 @@
 import type { AgpProfile } from '../../../experiments/agp.js';
-import { agpSpec } from '../../../experiments/charts.js';
+import { agpSpec, endpointsInOrder, forestPlotSpec, forestRowsFromTrial } from '../../../experiments/charts.js';
+import type { TrialAnalysis } from '../../../experiments/trial-analysis.js';
 import { api, enc } from '../api.js';
-import { type ForestRow, forestSpec, mount } from '../charts.js';
+import { mount } from '../charts.js';
 import { fmt, h, link, statusPill } from '../dom.js';
 import { followExperiment } from '../live.js';
 import { setState, toSearch, type ViewState } from '../state.js';
@@ -13,21 +14,16 @@ function num(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
-/** (endpoint, comparison, estimate, CI) rows of the analysis (experiments/trial-analysis.ts). */
-function forestRows(analysis: Json): ForestRow[] {
-  const rows: ForestRow[] = [];
-  for (const e of (analysis.endpoints ?? []) as Json[]) {
-    for (const c of (e.comparisons ?? []) as Json[]) {
-      const ci = (c.ci ?? {}) as Json;
-      const estimate = num(c.meanDifference) ?? num(c.riskDifference) ?? num(c.estimate);
-      const lower = num(ci.lower);
-      const upper = num(ci.upper);
-      if (estimate === undefined || lower === undefined || upper === undefined) continue;
-      const test = (c.test ?? {}) as Json;
-      rows.push({ endpoint: `${String(e.label ?? e.id)}${e.safety ? ' (safety)' : ''}`, arm: `${String(c.arm)} − ${String(c.reference)}`, estimate, lower, upper, p: num(test.pValue), test: String(test.name ?? '') });
-    }
-  }
-  return rows;
+/** The analysis's endpoints, primary first (in the spec's declared order), then the rest as analysed. */
+function endpointsPrimaryFirst(analysis: Json, primaryOrder: readonly string[]): Json[] {
+  const endpoints = Array.isArray(analysis.endpoints) ? (analysis.endpoints as (Json & { id: string; primary: boolean })[]) : [];
+  return endpointsInOrder(endpoints, primaryOrder);
+}
+
+/** "Time in range 70–180 mg/dL (%) [primary]": the endpoint's label, unit and role. */
+function endpointLabel(e: Json): string {
+  const tags = [e.primary ? 'primary' : '', e.safety ? 'safety' : ''].filter(Boolean).join(', ');
+  return `${String(e.label ?? e.id)}${e.unit ? ` (${String(e.unit)})` : ''}${tags ? ` [${tags}]` : ''}`;
 }
 
 /**
@@ -82,10 +78,10 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
     } catch {
       return false;
     }
-    const endpoints = (analysis.endpoints ?? []) as Json[];
+    const endpoints = endpointsPrimaryFirst(analysis, spec.endpoints?.primary ?? []);
     const table = h('table', { id: 'endpoints' });
     table.append(h('tr', {}, ...['endpoint', 'arm', 'mean', 'sd', 'median', 'n'].map((c) => h('th', { text: c }))));
-    for (const e of Array.isArray(endpoints) ? endpoints : []) {
+    for (const e of endpoints) {
       const perArm = (e.arms ?? []) as Json[];
       for (const a of Array.isArray(perArm) ? perArm : []) {
         const s = (a.summary ?? a) as Json;
@@ -93,9 +89,9 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
           h(
             'tr',
             {},
-            h('td', { text: `${String(e.label ?? e.id ?? e.endpoint)}${e.safety ? ' (safety)' : ''}` }),
+            h('td', { text: endpointLabel(e) }),
             h('td', { text: String(a.arm ?? a.name) }),
-            h('td', { class: 'num', text: fmt(s.mean) }),
+            h('td', { class: 'num', text: fmt(e.kind === 'binary' ? (s.proportion ?? s.mean) : s.mean) }),
             h('td', { class: 'num', text: fmt(s.sd) }),
             h('td', { class: 'num', text: fmt(s.median) }),
             h('td', { class: 'num', text: fmt(s.n) }),
@@ -103,15 +99,35 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
         );
       }
     }
-    const rows = forestRows(analysis);
-    const diffTable = h('table', { id: 'differences' }, h('tr', {}, ...['endpoint', 'comparison', 'difference', '95% CI', 'test', 'p'].map((c) => h('th', { text: c }))));
-    for (const r of rows) diffTable.append(h('tr', {}, h('td', { text: r.endpoint }), h('td', { text: r.arm }), h('td', { class: 'num', text: fmt(r.estimate) }), h('td', { class: 'num', text: `[${fmt(r.lower)}, ${fmt(r.upper)}]` }), h('td', { text: r.test ?? '' }), h('td', { class: 'num', text: fmt(r.p) })));
+    // the same rows and spec as the reports (experiments/charts.ts): primary first, full labels, one
+    // panel per unit with the unit in the x title, coloured by the favours rule
+    const rows = forestRowsFromTrial({ ...analysis, endpoints } as unknown as TrialAnalysis);
+    const diffTable = h('table', { id: 'differences' }, h('tr', {}, ...['endpoint', 'comparison', 'difference', '95% CI', 'test', 'p', 'favours'].map((c) => h('th', { text: c }))));
+    for (const e of endpoints) {
+      for (const c of (e.comparisons ?? []) as Json[]) {
+        const ci = (c.ci ?? null) as Json | null;
+        const test = (c.test ?? {}) as Json;
+        diffTable.append(
+          h(
+            'tr',
+            {},
+            h('td', { text: endpointLabel(e) }),
+            h('td', { text: `${String(c.arm)} − ${String(c.reference)}` }),
+            h('td', { class: 'num', text: fmt(c.meanDifference) }),
+            h('td', { class: 'num', text: ci ? `[${fmt(ci.lower)}, ${fmt(ci.upper)}]` : '—' }),
+            h('td', { text: test.name === 'mcnemar' ? 'McNemar' : test.name ? 'Wilcoxon signed-rank' : '' }),
+            h('td', { class: 'num', text: fmt(test.pValue) }),
+            h('td', { text: String(c.note ?? c.favours ?? '') }),
+          ),
+        );
+      }
+    }
     tableCard.replaceChildren(h('h2', { text: 'Endpoints by arm' }), table, h('h2', { text: 'Paired differences' }), diffTable);
     tableCard.style.display = '';
     reportCard.style.display = '';
     if (rows.length > 0) {
       forestCard.style.display = '';
-      await mount(forestEl, forestSpec(rows));
+      await mount(forestEl, forestPlotSpec(rows, { level: num(analysis.level) }));
     }
     const report = await api.get<{ bands?: { arm: string; agp?: AgpProfile }[] | null }>(`/api/experiments/${enc(id)}/report?format=json`).catch(() => undefined);
     const profiles = (report?.bands ?? []).flatMap((b) => (b.agp && b.agp.readings > 0 ? [{ name: b.arm, profile: b.agp }] : []));
