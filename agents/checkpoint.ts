@@ -73,6 +73,10 @@ export interface DqnCheckpoint {
   evaluations: EvaluationSummary[];
   /** `score`: what chose it (the selectionScore when one was given, else the mean return). */
   best: { evaluation: EvaluationSummary; score?: number; weights: Float32Array[] } | null;
+  /** config.shield: each env's allowed actions now (numEnvs × numActions) and the interventions (total, since the last metrics). */
+  shield?: { masks: Uint8Array; interventions: number; windowInterventions: number; windowDecisions: number };
+  /** config.constraint: λ, each env's cost so far in its episode, and the episode costs since the last metrics. */
+  constraint?: { lambda: number; episodeCosts: number[]; windowCostSum: number; windowEpisodes: number };
 }
 
 export function captureEnv(env: Env): EnvSnapshot {

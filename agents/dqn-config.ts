@@ -24,6 +24,48 @@ export const PrioritizedConfigSchema = z
   })
   .strict();
 
+/**
+ * A safety shield declared by the env's twin (`TwinDefinition.shields`), enforced during training:
+ * - `mask`: inside the learner — ε-greedy explores only allowed actions, the greedy action is the
+ *   argmax over allowed actions, and the TD target's max over next actions runs over the next state's
+ *   allowed actions (Huang & Ontañón 2022's invalid-action masking, applied to Q-learning's max);
+ * - `replace`: post-posed (Alshiekh et al. 2018) — the agent's masked choice is replaced by the
+ *   shield's safest allowed action before the env steps, and the replaced action is what is stored.
+ * The saved policy carries the shield, so deployment acts the same way.
+ */
+export const ShieldConfigSchema = z
+  .object({
+    /** The twin's shield id, or true = its first (default) shield. */
+    id: z.union([z.literal(true), z.string().min(1)]).default(true),
+    mode: z.enum(['mask', 'replace']).default('mask'),
+  })
+  .strict();
+
+/**
+ * Constrained training (a CMDP, Altman 1999) by a Lagrangian relaxation: the learner optimises
+ * r − λ·c with c the twin's declared per-step cost `cost`, and after every finished episode
+ * λ ← clip(λ + η·(Ĉ − d), 0, lambdaMax) — dual ascent on the episode cost Ĉ (its mean per step, or its
+ * sum) against the budget d (Tessler, Mankowitz & Mannor 2019, "Reward constrained policy
+ * optimization", ICLR). Costs are stored in the replay buffer apart from rewards, so every TD target
+ * uses the current λ.
+ */
+export const ConstraintConfigSchema = z
+  .object({
+    /** Id of a cost signal the env's twin declares (`TwinDefinition.costs`). */
+    cost: z.string().min(1),
+    /** Budget d on the episode cost. */
+    budget: z.number().nonnegative(),
+    /** Episode cost Ĉ: mean per step (a fraction of time for 0/1 costs) or sum over the episode. */
+    episodeCost: z.enum(['mean', 'sum']).default('mean'),
+    /** Dual step size η. */
+    lambdaLearningRate: z.number().positive().default(0.05),
+    /** λ at step 0. */
+    lambdaInit: z.number().nonnegative().default(0),
+    /** Upper clip of λ (keeps r − λc bounded). */
+    lambdaMax: z.number().positive().default(100),
+  })
+  .strict();
+
 export const DqnConfigSchema = z
   .object({
     /** Env steps to train for (exact: the last rollout is cut at this budget). */
@@ -86,11 +128,18 @@ export const DqnConfigSchema = z
     metricsEvery: positiveInt.default(1_000),
     /** tfjs backend. */
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** Enforce the twin's shield during training (ShieldConfigSchema); absent or null = none (absent keeps older configs byte-identical). */
+    shield: ShieldConfigSchema.nullable().optional(),
+    /** Lagrangian constrained training on a twin's cost signal (ConstraintConfigSchema); absent or null = none. */
+    constraint: ConstraintConfigSchema.nullable().optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
     if (c.explorationFinal > c.explorationInitial) {
       ctx.addIssue({ code: 'custom', path: ['explorationFinal'], message: `must be ≤ explorationInitial (${c.explorationInitial})` });
+    }
+    if (c.constraint && c.constraint.lambdaInit > c.constraint.lambdaMax) {
+      ctx.addIssue({ code: 'custom', path: ['constraint', 'lambdaInit'], message: `must be ≤ lambdaMax (${c.constraint.lambdaMax})` });
     }
     if (c.prioritized && c.prioritized.betaEnd < c.prioritized.betaStart) {
       ctx.addIssue({ code: 'custom', path: ['prioritized', 'betaEnd'], message: `must be ≥ betaStart (${c.prioritized.betaStart})` });

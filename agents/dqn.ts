@@ -3,11 +3,14 @@ import { TwinlabError } from '../engine/errors.js';
 import type { EventSink, TwinlabEvent } from '../engine/events.js';
 import { Rng, deriveSeed } from '../engine/random.js';
 import { isDiscrete } from '../engine/spaces.js';
+import { type BoundCost, type BoundShield, type TwinDefinition, twinForEnv } from '../engine/twin.js';
 import { VectorEnv } from '../engine/vector.js';
+import { bindShield, resolveShield } from '../policies/shield.js';
 import { initBackend } from './backend.js';
 import { CHECKPOINT_VERSION, type DqnCheckpoint, type DqnCounters, type EvaluationSummary, captureEnv, restoreEnv } from './checkpoint.js';
 import { type DqnConfig, parseDqnConfig } from './dqn-config.js';
-import { argmaxRow, evaluateGreedy } from './evaluate.js';
+import { argmaxAllowed, argmaxRow, evaluateGreedy } from './evaluate.js';
+import { DualAscent, bindCost, resolveCost } from './lagrangian.js';
 import { NStepAccumulator } from './n-step.js';
 import { ObservationNormalizer } from './normalization.js';
 import { PrioritizedReplayBuffer } from './prioritized-replay.js';
@@ -49,6 +52,21 @@ import { LinearSchedule } from './schedules.js';
  *     (at this phase boundary); stop at `totalSteps` (the last rollout is cut there, unlike SB3's
  *     overshoot to a multiple of trainFrequency) or when `signal` aborts.
  *  6. Final greedy evaluation; run.finished.
+ *
+ * Safety options (agents/dqn-config.ts; both off by default, and then nothing above changes):
+ *  - `shield` (a shield the env's twin declares): each env's allowed actions are computed from its
+ *    current observation and info. Mode `mask` (invalid-action masking, Huang & Ontañón 2022, "A
+ *    closer look at invalid action masking in policy gradient algorithms", FLAIRS-35, applied to
+ *    Q-learning's max): warm-up and ε draws are uniform over the allowed actions, the greedy action is
+ *    argmax over the allowed ones, the replay buffer stores the allowed actions of s′ (bytes) and the
+ *    TD target's argmax runs over them: y = R + γᵏ·(1 − done)·Q_target(s′, argmax_{a ∈ A(s′)} Q(s′, a)).
+ *    Mode `replace` (post-posed shield, Alshiekh et al. 2018, AAAI): a masked choice is replaced by
+ *    the shield's safest allowed action before the step, and the replaced action is stored.
+ *    Evaluation acts the same way; interventions (replaced choices) are counted in train.metrics.
+ *  - `constraint` (a cost signal the twin declares, budget d): the per-step cost c is accumulated
+ *    beside the reward (n-step discounted, its own replay column), targets use R − λ·C with the
+ *    current λ, and λ follows dual ascent on each finished episode's cost (agents/lagrangian.ts).
+ *    train.metrics report λ, the mean episode cost and the violation (mean episode cost − d).
  */
 export interface TrainOptions {
   envFactory: (index: number) => Env;
@@ -69,6 +87,8 @@ export interface TrainOptions {
    * observation → action index, including the action offset).
    */
   selectionScore?: (act: (observation: Float32Array) => number) => number;
+  /** The twin whose shields and costs `config.shield` / `config.constraint` name (default: the twin listing envId). */
+  twin?: TwinDefinition;
 }
 
 export interface DqnResult {
@@ -89,6 +109,47 @@ export interface DqnResult {
   aborted: boolean;
   /** Wall-clock training throughput (env steps/s), excluding evaluations. */
   stepsPerSecond: number;
+  /** config.shield: the shield's id and mode, and the choices it replaced during training (0 in mask mode). */
+  shield?: { id: string; mode: 'mask' | 'replace'; interventions: number };
+  /** config.constraint: λ at the end. */
+  lambda?: number;
+}
+
+/** Rows of TD targets y_i = (R_i − λ·C_i) + γᵏ_i·(1 − done_i)·Q_target(s′_i, a*_i); see `tdTargets`. */
+export interface TdTargetInput {
+  rows: number;
+  numActions: number;
+  /** Batch rows [row0, row0 + rows) of the columns below. */
+  row0: number;
+  rewards: Float32Array;
+  discounts: Float32Array;
+  dones: Float32Array;
+  /** Q_target(s′) rows, row qNextRow0 + i for batch row row0 + i. */
+  qNext: Float32Array;
+  qNextRow0: number;
+  /** Double DQN: Q_online(s′) rows i = 0 … rows − 1 choose a*; null = vanilla (argmax of Q_target). */
+  qSelect: Float32Array | null;
+  /** Allowed actions of s′ (batch row row0 + i, numActions bytes each): a* maximises over them; null = all. */
+  nextMasks: Uint8Array | null;
+  /** n-step costs and λ (constrained training); null = none. */
+  costs: Float32Array | null;
+  lambda: number;
+  out: Float32Array;
+}
+
+/** TD targets of a minibatch (the masked, penalised max target of the file comment). Exported for its tests. */
+export function tdTargets(t: TdTargetInput): Float32Array {
+  const A = t.numActions;
+  for (let i = 0; i < t.rows; i++) {
+    const k = t.row0 + i;
+    const select = t.qSelect ?? t.qNext;
+    const selectRow = t.qSelect ? i : t.qNextRow0 + i;
+    const a = t.nextMasks ? argmaxAllowed(select, selectRow, A, t.nextMasks, k) : argmaxRow(select, selectRow, A);
+    const bootstrap = t.qNext[(t.qNextRow0 + i) * A + a] as number;
+    const reward = t.costs ? (t.rewards[k] as number) - t.lambda * (t.costs[k] as number) : (t.rewards[k] as number);
+    t.out[i] = reward + (t.discounts[k] as number) * (1 - (t.dones[k] as number)) * bootstrap;
+  }
+  return t.out;
 }
 
 const MAX_EVAL_LANES = 16;
@@ -117,6 +178,17 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
   const envId = options.envId ?? (vec.envs[0] as Env).id;
   const evalEnvs = Array.from({ length: Math.min(config.evalEpisodes, MAX_EVAL_LANES) }, (_, k) => options.envFactory(n + k));
 
+  // Safety: the twin's shield (allowed actions per env) and cost signal (constrained training).
+  const twin = config.shield || config.constraint ? (options.twin ?? twinForEnv(envId)) : undefined;
+  const shieldDef = config.shield ? resolveShield(twin, config.shield.id, 'dqn config: shield.id') : null;
+  const shieldMode = config.shield?.mode ?? 'mask';
+  const masking = shieldDef !== null && shieldMode === 'mask';
+  const shields: BoundShield[] | null = shieldDef ? vec.envs.map((e) => bindShield(shieldDef, e)) : null;
+  const evalShield = shieldDef ? { bounds: evalEnvs.map((e) => bindShield(shieldDef, e)), mode: shieldMode } : undefined;
+  const constraint = config.constraint ?? null;
+  const costs: BoundCost[] | null = constraint ? vec.envs.map((e) => bindCost(resolveCost(twin, constraint.cost, 'dqn config: constraint.cost'), e)) : null;
+  const dual = constraint ? new DualAscent(constraint.lambdaInit, constraint.budget, constraint.lambdaLearningRate, constraint.lambdaMax) : null;
+
   const spec = { inputSize: d, numActions, hidden: config.hidden, dueling: config.dueling };
   const opt = { learningRate: config.learningRate, adamEpsilon: config.adamEpsilon, maxGradNorm: config.maxGradNorm, loss: config.loss };
   const online = QNetwork.create(spec, root.fork('init'), opt);
@@ -125,9 +197,14 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
 
   const capacity = Math.min(config.bufferSize, config.totalSteps);
   const per = config.prioritized;
-  const buffer = per ? new PrioritizedReplayBuffer(capacity, d, per.alpha, per.epsilon) : new ReplayBuffer(capacity, d);
-  const nStep = new NStepAccumulator(config.nStep, config.gamma, n, d, (o, oo, a, r, s2, so, done, disc) => {
-    buffer.add(o, a, r, s2, done, disc, oo, so);
+  const extras = { maskWidth: masking ? numActions : 0, costs: constraint !== null };
+  const buffer = per ? new PrioritizedReplayBuffer(capacity, d, per.alpha, per.epsilon, extras) : new ReplayBuffer(capacity, d, extras);
+  // Allowed actions (1 byte per action) of each env's current state, and of each transition's s′.
+  const masks = new Uint8Array(shields ? n * numActions : 0);
+  const nextMasks = new Uint8Array(masking ? n * numActions : 0);
+  const nStep = new NStepAccumulator(config.nStep, config.gamma, n, d, (o, oo, a, r, s2, so, done, disc, cost, env) => {
+    const slot = buffer.add(o, a, r, s2, done, disc, oo, so);
+    if (masking || constraint) buffer.setExtras(slot, masking ? nextMasks : null, env * numActions, cost);
   });
   const normalizer = new ObservationNormalizer(config.normalization, vec.observationSpace);
   const epsilon = new LinearSchedule(config.explorationInitial, config.explorationFinal, config.explorationFraction, config.totalSteps);
@@ -150,10 +227,24 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
   const obs = new Float32Array(n * d);
   const episodeReturns = new Float64Array(n);
   const episodeLengths = new Int32Array(n);
+  const episodeCosts = new Float64Array(n);
+  const safety = { interventions: 0, windowInterventions: 0, windowDecisions: 0, windowCostSum: 0, windowEpisodes: 0 };
   const evaluations: EvaluationSummary[] = [];
   let best: { evaluation: EvaluationSummary; score: number; weights: Float32Array[] } | null = null;
 
-  obs.set(vec.reset({ seed: deriveSeed(seed, 'env') }).observations);
+  const obsViews = Array.from({ length: n }, (_, i) => obs.subarray(i * d, (i + 1) * d));
+  const maskViews = Array.from({ length: shields ? n : 0 }, (_, i) => masks.subarray(i * numActions, (i + 1) * numActions));
+  const nextMaskViews = Array.from({ length: masking ? n : 0 }, (_, i) => nextMasks.subarray(i * numActions, (i + 1) * numActions));
+  /** allowed ← the shield's mask of env i for (observation, info). */
+  const maskInto = (i: number, observation: Float32Array, info: Record<string, unknown>, allowed: Uint8Array): void => {
+    allowed.fill(0);
+    (shields as BoundShield[])[i]?.mask(observation, info, allowed);
+    if (allowed.indexOf(1) < 0) throw new TwinlabError('INTERNAL', `shield ${shieldDef?.id} masked every action of env ${i}`);
+  };
+
+  const first = vec.reset({ seed: deriveSeed(seed, 'env') });
+  obs.set(first.observations);
+  if (shields) for (let i = 0; i < n; i++) maskInto(i, obsViews[i] as Float32Array, first.infos[i] ?? {}, maskViews[i] as Uint8Array);
   if (options.resumeFrom) {
     const r = options.resumeFrom;
     if (r.version !== CHECKPOINT_VERSION) throw new TwinlabError('INVALID_ARGUMENT', `checkpoint version ${r.version}, expected ${CHECKPOINT_VERSION}`);
@@ -174,6 +265,20 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
     episodeLengths.set(r.episodeLengths);
     evaluations.push(...r.evaluations);
     best = r.best ? { ...r.best, score: r.best.score ?? r.best.evaluation.meanReturn } : null;
+    if (shields) {
+      if (!r.shield) throw new TwinlabError('INVALID_ARGUMENT', 'resumeFrom has no shield state, the config has a shield');
+      masks.set(r.shield.masks);
+      safety.interventions = r.shield.interventions;
+      safety.windowInterventions = r.shield.windowInterventions;
+      safety.windowDecisions = r.shield.windowDecisions;
+    }
+    if (dual) {
+      if (!r.constraint) throw new TwinlabError('INVALID_ARGUMENT', 'resumeFrom has no constraint state, the config has a constraint');
+      dual.lambda = r.constraint.lambda;
+      episodeCosts.set(r.constraint.episodeCosts);
+      safety.windowCostSum = r.constraint.windowCostSum;
+      safety.windowEpisodes = r.constraint.windowEpisodes;
+    }
   }
 
   emit({
@@ -188,20 +293,34 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
   const B = config.batchSize;
   const G = config.gradientSteps;
   const usePhaseBatch = per === null;
-  const phaseBatch = allocateBatch(usePhaseBatch ? B * G : B, d);
-  const stepBatch = allocateBatch(B, d);
+  const phaseBatch = allocateBatch(usePhaseBatch ? B * G : B, d, extras);
+  const stepBatch = allocateBatch(B, d, extras);
   const phaseNext = new Float32Array(phaseBatch.size * d);
   const trainObs = new Float32Array(B * d);
   const trainNext = new Float32Array(B * d);
   const targets = new Float32Array(B);
 
   const selectInput = new Float32Array(d);
+  const selectMask = new Uint8Array(numActions);
+  /** The greedy policy as deployed (under the shield, with an empty info); for selectionScore. */
   const greedyAct = (observation: Float32Array): number => {
     normalizer.apply(observation, 1, selectInput);
-    return actionStart + argmaxRow(online.predict(selectInput, 1), 0, numActions);
+    const q = online.predict(selectInput, 1);
+    if (!shields) return actionStart + argmaxRow(q, 0, numActions);
+    maskInto(0, observation, {}, selectMask);
+    if (masking) return actionStart + argmaxAllowed(q, 0, numActions, selectMask, 0);
+    const a = actionStart + argmaxRow(q, 0, numActions);
+    return selectMask[a - actionStart] === 1 ? a : (shields[0] as BoundShield).safest(a, selectMask);
   };
   const evaluate = (): EvaluationSummary => {
-    const summary = evaluateGreedy(online, evalEnvs, { episodes: config.evalEpisodes, seed: config.evalSeed, normalizer, actionStart, step: c.steps });
+    const summary = evaluateGreedy(online, evalEnvs, {
+      episodes: config.evalEpisodes,
+      seed: config.evalSeed,
+      normalizer,
+      actionStart,
+      step: c.steps,
+      ...(evalShield ? { shield: evalShield } : {}),
+    });
     evaluations.push(summary);
     const score = options.selectionScore ? options.selectionScore(greedyAct) : summary.meanReturn;
     if (config.keepBest && (best === null || score > best.score)) best = { evaluation: summary, score, weights: online.getWeights() };
@@ -215,16 +334,6 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
     return summary;
   };
 
-  /** TD targets y_i for rows [row0, row0 + B) of `batch`, given Q_target(s′) rows in `qNext`. */
-  const tdTargets = (batch: ReplayBatch, row0: number, qNext: Float32Array, qNextRow0: number, qOnlineNext: Float32Array | null): void => {
-    for (let i = 0; i < B; i++) {
-      const k = row0 + i;
-      const a = qOnlineNext ? argmaxRow(qOnlineNext, i, numActions) : argmaxRow(qNext, qNextRow0 + i, numActions);
-      const bootstrap = qNext[(qNextRow0 + i) * numActions + a] as number;
-      targets[i] = (batch.rewards[k] as number) + (batch.discounts[k] as number) * (1 - (batch.dones[k] as number)) * bootstrap;
-    }
-  };
-
   const gradientStep = (batch: ReplayBatch, row0: number, qNext: Float32Array, qNextRow0: number): void => {
     trainObs.set(batch.observations.subarray(row0 * d, (row0 + B) * d));
     normalizer.apply(trainObs, B, trainObs);
@@ -234,7 +343,21 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
       normalizer.apply(trainNext, B, trainNext);
       qOnlineNext = online.predict(trainNext, B);
     }
-    tdTargets(batch, row0, qNext, qNextRow0, qOnlineNext);
+    tdTargets({
+      rows: B,
+      numActions,
+      row0,
+      rewards: batch.rewards,
+      discounts: batch.discounts,
+      dones: batch.dones,
+      qNext,
+      qNextRow0,
+      qSelect: qOnlineNext,
+      nextMasks: masking ? batch.nextMasks : null,
+      costs: dual ? batch.costs : null,
+      lambda: dual?.lambda ?? 0,
+      out: targets,
+    });
     const result = online.trainStep({
       observations: trainObs,
       actions: row0 === 0 && batch.size === B ? batch.actions : batch.actions.subarray(row0, row0 + B),
@@ -286,7 +409,46 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
     episodeLengths: Array.from(episodeLengths),
     evaluations: evaluations.map((e) => ({ ...e })),
     best: best ? { evaluation: best.evaluation, score: best.score, weights: best.weights.map((w) => w.slice()) } : null,
+    ...(shields
+      ? { shield: { masks: masks.slice(), interventions: safety.interventions, windowInterventions: safety.windowInterventions, windowDecisions: safety.windowDecisions } }
+      : {}),
+    ...(dual ? { constraint: { lambda: dual.lambda, episodeCosts: Array.from(episodeCosts), windowCostSum: safety.windowCostSum, windowEpisodes: safety.windowEpisodes } } : {}),
   });
+
+  /** A uniform draw over env i's allowed actions (one `explore` draw, as the unmasked draw). */
+  const randomAllowed = (i: number): number => {
+    const base = i * numActions;
+    let k = 0;
+    for (let a = 0; a < numActions; a++) k += masks[base + a] as number;
+    let j = explore.integer(0, k);
+    for (let a = 0; a < numActions; a++) {
+      if (masks[base + a] !== 1) continue;
+      if (j === 0) return a;
+      j--;
+    }
+    throw new TwinlabError('INTERNAL', `no allowed action for env ${i}`);
+  };
+  const stepCost = (i: number, info: Record<string, unknown>): number => {
+    const value = (costs as BoundCost[])[i]?.cost(info) as number;
+    if (!(value >= 0) || !Number.isFinite(value)) throw new TwinlabError('INVALID_STATE', `cost ${constraint?.cost} of env ${i} is ${value} (must be finite and ≥ 0)`);
+    return value;
+  };
+  /** train.metrics fields of the shield and the constraint since the last metrics. */
+  const safetyMetrics = (): Record<string, number> => {
+    const m: Record<string, number> = {};
+    if (shields) {
+      m.shieldInterventions = safety.windowInterventions;
+      m.shieldInterventionRate = safety.windowDecisions > 0 ? safety.windowInterventions / safety.windowDecisions : 0;
+    }
+    if (dual && constraint) {
+      m.lambda = dual.lambda;
+      if (safety.windowEpisodes > 0) {
+        m.episodeCost = safety.windowCostSum / safety.windowEpisodes;
+        m.constraintViolation = m.episodeCost - constraint.budget;
+      }
+    }
+    return m;
+  };
 
   let aborted = false;
   let evalMs = 0;
@@ -304,12 +466,12 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
       for (let call = 0; call < config.trainFrequency && c.steps < config.totalSteps; call++) {
         // 3a. actions
         if (c.steps < config.learningStarts) {
-          for (let i = 0; i < n; i++) actions[i] = actionStart + explore.integer(0, numActions);
+          for (let i = 0; i < n; i++) actions[i] = actionStart + (masking ? randomAllowed(i) : explore.integer(0, numActions));
         } else {
           const eps = epsilon.value(c.steps);
           let greedyNeeded = false;
           for (let i = 0; i < n; i++) {
-            if (explore.next() < eps) actions[i] = actionStart + explore.integer(0, numActions);
+            if (explore.next() < eps) actions[i] = actionStart + (masking ? randomAllowed(i) : explore.integer(0, numActions));
             else {
               actions[i] = -1;
               greedyNeeded = true;
@@ -318,9 +480,23 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
           if (greedyNeeded) {
             normalizer.apply(obs, n, actInput);
             const q = online.predict(actInput, n);
-            for (let i = 0; i < n; i++) if (actions[i] === -1) actions[i] = actionStart + argmaxRow(q, i, numActions);
+            for (let i = 0; i < n; i++) {
+              if (actions[i] !== -1) continue;
+              actions[i] = actionStart + (masking ? argmaxAllowed(q, i, numActions, masks, i) : argmaxRow(q, i, numActions));
+            }
           }
         }
+        // 3a′. post-posed shield: a masked choice is replaced by the shield's safest allowed action
+        if (shields && !masking) {
+          for (let i = 0; i < n; i++) {
+            const a = actions[i] as number;
+            safety.windowDecisions++;
+            if (masks[i * numActions + a - actionStart] === 1) continue;
+            actions[i] = (shields[i] as BoundShield).safest(a, maskViews[i] as Uint8Array);
+            safety.interventions++;
+            safety.windowInterventions++;
+          }
+        } else if (shields) safety.windowDecisions += n;
         // 3e (statistics of the observations acted on, before freezing)
         if (!normalizer.isFrozen) normalizer.observe(obs, n);
         // 3b. step
@@ -338,17 +514,39 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
           const terminated = out.terminated[i] === 1;
           const truncated = out.truncated[i] === 1;
           const ended = terminated || truncated;
-          nStep.push(i, obs, i * d, (actions[i] as number) - actionStart, out.rewards[i] as number, ended ? out.finalObservations : out.observations, i * d, terminated, truncated);
+          const next = ended ? out.finalObservations : out.observations;
+          const info = out.infos[i] ?? {};
+          // allowed actions of s′ (the true final observation when the episode ended), before the n-step sink stores them
+          if (masking) maskInto(i, next.subarray(i * d, (i + 1) * d), info, nextMaskViews[i] as Uint8Array);
+          const cost = costs ? stepCost(i, info) : 0;
+          nStep.push(i, obs, i * d, (actions[i] as number) - actionStart, out.rewards[i] as number, next, i * d, terminated, truncated, cost);
           episodeReturns[i] = (episodeReturns[i] as number) + (out.rewards[i] as number);
           episodeLengths[i] = (episodeLengths[i] as number) + 1;
+          if (costs) episodeCosts[i] = (episodeCosts[i] as number) + cost;
           if (ended) {
             c.episodes++;
-            emit({ type: 'episode.ended', step: c.steps, data: { episode: c.episodes, return: episodeReturns[i] as number, length: episodeLengths[i] as number, terminated } });
+            let metrics: Record<string, number> | undefined;
+            if (dual && constraint) {
+              const episodeCost = constraint.episodeCost === 'mean' ? (episodeCosts[i] as number) / (episodeLengths[i] as number) : (episodeCosts[i] as number);
+              metrics = { cost: episodeCost, lambda: dual.update(episodeCost) };
+              safety.windowCostSum += episodeCost;
+              safety.windowEpisodes++;
+              episodeCosts[i] = 0;
+            }
+            const data = { episode: c.episodes, return: episodeReturns[i] as number, length: episodeLengths[i] as number, terminated };
+            emit({ type: 'episode.ended', step: c.steps, data: metrics ? { ...data, metrics } : data });
             episodeReturns[i] = 0;
             episodeLengths[i] = 0;
           }
         }
         obs.set(out.observations);
+        // the allowed actions of each env's state now (after an autoreset: of the new episode's first state)
+        if (shields) {
+          for (let i = 0; i < n; i++) {
+            const ended = out.terminated[i] === 1 || out.truncated[i] === 1;
+            maskInto(i, obsViews[i] as Float32Array, (ended ? out.resetInfos[i] : out.infos[i]) ?? {}, maskViews[i] as Uint8Array);
+          }
+        }
         // 3e. freeze running statistics when learning starts
         if (!normalizer.isFrozen && c.steps >= config.learningStarts) normalizer.freeze();
         // 3f. periodic evaluation
@@ -383,9 +581,14 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
               stepsPerSecond: sps,
               gradientSteps: c.gradientSteps,
               ...(beta ? { beta: beta.value(c.steps) } : {}),
+              ...safetyMetrics(),
             },
           });
         }
+        safety.windowInterventions = 0;
+        safety.windowDecisions = 0;
+        safety.windowCostSum = 0;
+        safety.windowEpisodes = 0;
         c.lossSum = 0;
         c.meanQSum = 0;
         c.metricSteps = 0;
@@ -421,6 +624,8 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
       tfjsVersion,
       aborted,
       stepsPerSecond: ((c.steps - stepsAtStart) * 1000) / Math.max(trainWallMs, 1e-6),
+      ...(shieldDef ? { shield: { id: shieldDef.id, mode: shieldMode, interventions: safety.interventions } } : {}),
+      ...(dual ? { lambda: dual.lambda } : {}),
     };
     emit({
       type: 'run.finished',
@@ -434,6 +639,8 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
           aborted,
           finalMeanReturn: finalEvaluation.meanReturn,
           bestMeanReturn: bestEval?.evaluation.meanReturn ?? null,
+          ...(shieldDef ? { shieldInterventions: safety.interventions } : {}),
+          ...(dual ? { lambda: dual.lambda } : {}),
           backend: backendName,
           tfjsVersion,
         },

@@ -1,4 +1,5 @@
-import type { Env } from '../engine/env.js';
+import type { Env, Info } from '../engine/env.js';
+import type { BoundShield } from '../engine/twin.js';
 import { argmax } from '../policies/dense-stack.js';
 import { TrajectoryHasher, sha256Hex } from '../engine/hash.js';
 import type { ObservationNormalizer } from './normalization.js';
@@ -15,6 +16,33 @@ export function argmaxRow(q: ArrayLike<number>, row: number, numActions: number)
 }
 
 /**
+ * Index of the largest of q[row·A .. row·A + A) among the actions allowed by mask[maskRow·A + a] = 1
+ * (lowest index on ties) — the masked max of invalid-action masking. A row with no allowed action
+ * (a shield must allow one) falls back to the unmasked argmax.
+ */
+export function argmaxAllowed(q: ArrayLike<number>, row: number, numActions: number, mask: Uint8Array, maskRow: number): number {
+  const base = row * numActions;
+  const m = maskRow * numActions;
+  let best = -1;
+  let bestValue = Number.NEGATIVE_INFINITY;
+  for (let a = 0; a < numActions; a++) {
+    if (mask[m + a] !== 1) continue;
+    const v = q[base + a] as number;
+    if (best < 0 || v > bestValue) {
+      best = a;
+      bestValue = v;
+    }
+  }
+  return best < 0 ? argmaxRow(q, row, numActions) : best;
+}
+
+/** A shield during greedy evaluation: one bound shield per env (lane), and how it acts (agents/dqn-config.ts ShieldConfigSchema). */
+export interface EvaluationShield {
+  bounds: BoundShield[];
+  mode: 'mask' | 'replace';
+}
+
+/**
  * Greedy evaluation (SB3 `evaluate_policy(deterministic=True)`: no ε): episode i is reset with seed
  * `seed + i`. Up to `envs.length` episodes run side by side with one batched forward pass per step;
  * the result does not depend on how they are interleaved except through the batch composition of
@@ -24,7 +52,16 @@ export function argmaxRow(q: ArrayLike<number>, row: number, numActions: number)
 export function evaluateGreedy(
   q: QFunction,
   envs: Env[],
-  options: { episodes: number; seed: number; normalizer: ObservationNormalizer; actionStart?: number; step?: number; maxStepsPerEpisode?: number },
+  options: {
+    episodes: number;
+    seed: number;
+    normalizer: ObservationNormalizer;
+    actionStart?: number;
+    step?: number;
+    maxStepsPerEpisode?: number;
+    /** Act under a shield (masked argmax, or replacement of a masked argmax by the shield's safest action). */
+    shield?: EvaluationShield;
+  },
 ): EvaluationSummary {
   const { episodes, seed, normalizer } = options;
   const start = options.actionStart ?? 0;
@@ -38,6 +75,9 @@ export function evaluateGreedy(
   const returns = new Array<number>(episodes).fill(0);
   const lengths = new Array<number>(episodes).fill(0);
   const hashes: TrajectoryHasher[] = [];
+  const shield = options.shield;
+  const laneInfo: Info[] = new Array<Info>(lanes).fill({});
+  let allowed = new Uint8Array(0);
   let nextEpisode = 0;
   let running = 0;
 
@@ -50,7 +90,8 @@ export function evaluateGreedy(
     laneEpisode[lane] = e;
     const hasher = new TrajectoryHasher();
     hashes[e] = hasher;
-    const { observation } = (envs[lane] as Env).reset({ seed: seed + e });
+    const { observation, info } = (envs[lane] as Env).reset({ seed: seed + e });
+    laneInfo[lane] = info;
     hasher.observation(observation);
     obs.set(observation, lane * d);
     running++;
@@ -67,12 +108,26 @@ export function evaluateGreedy(
     }
     normalizer.apply(input, m, input);
     const values = q.predict(m === lanes ? input : input.subarray(0, m * d), m);
-    if (numActions === 0) numActions = values.length / m;
+    if (numActions === 0) {
+      numActions = values.length / m;
+      allowed = new Uint8Array(numActions);
+    }
     for (let lane = 0; lane < lanes; lane++) {
       const e = laneEpisode[lane] as number;
       if (e < 0) continue;
-      const action = start + argmaxRow(values, laneRows[lane] as number, numActions);
+      let action: number;
+      if (shield) {
+        const bound = shield.bounds[lane] as BoundShield;
+        allowed.fill(0);
+        bound.mask(obs.subarray(lane * d, lane * d + d), laneInfo[lane] as Info, allowed);
+        if (shield.mode === 'mask') action = start + argmaxAllowed(values, laneRows[lane] as number, numActions, allowed, 0);
+        else {
+          action = start + argmaxRow(values, laneRows[lane] as number, numActions);
+          if (allowed[action - start] !== 1) action = bound.safest(action, allowed);
+        }
+      } else action = start + argmaxRow(values, laneRows[lane] as number, numActions);
       const out = (envs[lane] as Env).step(action);
+      laneInfo[lane] = out.info;
       const hasher = hashes[e] as TrajectoryHasher;
       hasher.step(action, out.reward, out.observation);
       returns[e] = (returns[e] as number) + out.reward;

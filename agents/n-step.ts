@@ -9,9 +9,23 @@ import { TwinlabError } from '../engine/errors.js';
  * final observation, so the learner bootstraps through the time limit. The discount column carries
  * the γ^k actually applied, so the TD target is R + γ^k·(1 − done)·Q(s_{t+k}).
  *
- * Storage: one ring of n pending (obs, action, reward) per env, preallocated; nothing allocates per step.
+ * A per-step cost (constrained training) is accumulated the same way, C = Σ_{j=0}^{k−1} γ^j c_{t+j},
+ * and handed to the sink with the env index (whose current next-state mask the sink may read).
+ *
+ * Storage: one ring of n pending (obs, action, reward, cost) per env, preallocated; nothing allocates per step.
  */
-export type TransitionSink = (obs: Float32Array, obsOffset: number, action: number, reward: number, nextObs: Float32Array, nextOffset: number, terminated: boolean, discount: number) => void;
+export type TransitionSink = (
+  obs: Float32Array,
+  obsOffset: number,
+  action: number,
+  reward: number,
+  nextObs: Float32Array,
+  nextOffset: number,
+  terminated: boolean,
+  discount: number,
+  cost: number,
+  env: number,
+) => void;
 
 export interface NStepState {
   n: number;
@@ -24,12 +38,15 @@ export interface NStepState {
   observations: Float32Array;
   actions: Int32Array;
   rewards: Float64Array;
+  /** Pending per-step costs (absent in states saved before costs existed: all 0). */
+  costs?: Float64Array;
 }
 
 export class NStepAccumulator {
   private readonly obs: Float32Array;
   private readonly actions: Int32Array;
   private readonly rewards: Float64Array;
+  private readonly costs: Float64Array;
   private readonly heads: Int32Array;
   private readonly counts: Int32Array;
 
@@ -45,13 +62,14 @@ export class NStepAccumulator {
     this.obs = new Float32Array(numEnvs * n * obsDim);
     this.actions = new Int32Array(numEnvs * n);
     this.rewards = new Float64Array(numEnvs * n);
+    this.costs = new Float64Array(numEnvs * n);
     this.heads = new Int32Array(numEnvs);
     this.counts = new Int32Array(numEnvs);
   }
 
   /**
    * Record env `env`'s step (obs row `obsOffset` of `obs`, action, reward) that led to `nextObs`
-   * (row `nextOffset`; the true final observation when the episode ended).
+   * (row `nextOffset`; the true final observation when the episode ended), with the step's cost.
    */
   push(
     env: number,
@@ -63,6 +81,7 @@ export class NStepAccumulator {
     nextOffset: number,
     terminated: boolean,
     truncated: boolean,
+    cost = 0,
   ): void {
     const n = this.n;
     const d = this.obsDim;
@@ -72,6 +91,7 @@ export class NStepAccumulator {
     this.obs.set(obs.subarray(obsOffset, obsOffset + d), k * d);
     this.actions[k] = action;
     this.rewards[k] = reward;
+    this.costs[k] = cost;
     this.counts[env] = count + 1;
     if (terminated || truncated) {
       while ((this.counts[env] as number) > 0) this.emitOldest(env, nextObs, nextOffset, terminated);
@@ -90,13 +110,16 @@ export class NStepAccumulator {
     const head = this.heads[env] as number;
     const count = this.counts[env] as number;
     let ret = 0;
+    let cost = 0;
     let discount = 1;
     for (let j = 0; j < count; j++) {
-      ret += discount * (this.rewards[env * n + ((head + j) % n)] as number);
+      const slot = env * n + ((head + j) % n);
+      ret += discount * (this.rewards[slot] as number);
+      cost += discount * (this.costs[slot] as number);
       discount *= this.gamma;
     }
     const k = env * n + head;
-    this.sink(this.obs, k * this.obsDim, this.actions[k] as number, ret, nextObs, nextOffset, terminated, discount);
+    this.sink(this.obs, k * this.obsDim, this.actions[k] as number, ret, nextObs, nextOffset, terminated, discount, cost, env);
     this.heads[env] = (head + 1) % n;
     this.counts[env] = count - 1;
   }
@@ -112,6 +135,7 @@ export class NStepAccumulator {
       observations: this.obs.slice(),
       actions: this.actions.slice(),
       rewards: this.rewards.slice(),
+      costs: this.costs.slice(),
     };
   }
 
@@ -127,5 +151,7 @@ export class NStepAccumulator {
     this.obs.set(state.observations);
     this.actions.set(state.actions);
     this.rewards.set(state.rewards);
+    if (state.costs) this.costs.set(state.costs);
+    else this.costs.fill(0);
   }
 }

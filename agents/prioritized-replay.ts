@@ -1,6 +1,6 @@
 import { TwinlabError } from '../engine/errors.js';
 import type { Rng } from '../engine/random.js';
-import { type ReplayBatch, ReplayBuffer, type ReplayBufferState } from './replay-buffer.js';
+import { type ReplayBatch, ReplayBuffer, type ReplayBufferState, type ReplayExtras } from './replay-buffer.js';
 import { SumTree } from './sum-tree.js';
 
 /**
@@ -22,8 +22,9 @@ export class PrioritizedReplayBuffer extends ReplayBuffer {
     obsDim: number,
     readonly alpha: number,
     readonly epsilon: number,
+    extras: ReplayExtras = {},
   ) {
-    super(capacity, obsDim);
+    super(capacity, obsDim, extras);
     if (!(alpha >= 0)) throw new TwinlabError('INVALID_ARGUMENT', `prioritized.alpha must be ≥ 0, got ${alpha}`);
     if (!(epsilon > 0)) throw new TwinlabError('INVALID_ARGUMENT', `prioritized.epsilon must be > 0, got ${epsilon}`);
     this.tree = new SumTree(capacity);

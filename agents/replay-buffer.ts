@@ -11,6 +11,10 @@ import type { Rng } from '../engine/random.js';
  *   done          Uint8Array     (1 = *terminated* only: a time-limit truncation is bootstrapped,
  *                                 as Stable-Baselines3's `handle_timeout_termination`)
  * ⇒ (2·obsDim + 3)·4 + 1 bytes per transition, within the budget (2·obsDim + 4)·4.
+ * Optional columns (only allocated when asked for):
+ *   nextMask      Uint8Array × numActions   (allowed actions of s′ under a shield in mask mode: the
+ *                                            TD target's max runs over them; `maskWidth` = numActions)
+ *   cost          Float32Array              (the n-step discounted cost, for constrained training)
  *
  * Sampling is uniform **with replacement** over the filled part (SB3 `ReplayBuffer.sample`), from the
  * caller's Rng substream, into preallocated batch arrays.
@@ -29,9 +33,20 @@ export interface ReplayBatch {
   indices: Int32Array;
   /** Importance-sampling weights (all 1 for uniform replay). */
   weights: Float32Array;
+  /** size × maskWidth allowed-action bytes of s′ (1 = allowed); empty when the buffer stores no masks. */
+  nextMasks: Uint8Array;
+  /** n-step discounted cost of each transition; empty when the buffer stores no costs. */
+  costs: Float32Array;
 }
 
-export function allocateBatch(size: number, obsDim: number): ReplayBatch {
+export interface ReplayExtras {
+  /** Store the next state's allowed-action mask, this many bytes per transition (the number of actions). */
+  maskWidth?: number;
+  /** Store a per-transition cost. */
+  costs?: boolean;
+}
+
+export function allocateBatch(size: number, obsDim: number, extras: ReplayExtras = {}): ReplayBatch {
   return {
     size,
     obsDim,
@@ -43,6 +58,8 @@ export function allocateBatch(size: number, obsDim: number): ReplayBatch {
     dones: new Float32Array(size),
     indices: new Int32Array(size),
     weights: new Float32Array(size).fill(1),
+    nextMasks: new Uint8Array(size * (extras.maskWidth ?? 0)),
+    costs: new Float32Array(extras.costs ? size : 0),
   };
 }
 
@@ -59,6 +76,9 @@ export interface ReplayBufferState {
   rewards: Float32Array;
   discounts: Float32Array;
   dones: Uint8Array;
+  /** Optional columns (ReplayExtras): the next-state masks (size × maskWidth) and costs. */
+  nextMasks?: Uint8Array;
+  costs?: Float32Array;
   /** Prioritized replay only: leaf priorities p_i^α of the filled part, and the running max p. */
   priorities?: Float64Array;
   maxPriority?: number;
@@ -73,10 +93,14 @@ export class ReplayBuffer {
   protected readonly reward: Float32Array;
   protected readonly discount: Float32Array;
   protected readonly done: Uint8Array;
+  /** Bytes per transition of the next-state mask column (0 = no masks stored). */
+  readonly maskWidth: number;
+  protected readonly nextMask: Uint8Array;
+  protected readonly cost: Float32Array | null;
   protected position = 0;
   protected filled = 0;
 
-  constructor(capacity: number, obsDim: number) {
+  constructor(capacity: number, obsDim: number, extras: ReplayExtras = {}) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new TwinlabError('INVALID_ARGUMENT', `replay buffer capacity must be an integer ≥ 1, got ${capacity}`);
     }
@@ -91,6 +115,30 @@ export class ReplayBuffer {
     this.reward = new Float32Array(capacity);
     this.discount = new Float32Array(capacity);
     this.done = new Uint8Array(capacity);
+    const w = extras.maskWidth ?? 0;
+    if (!Number.isInteger(w) || w < 0) throw new TwinlabError('INVALID_ARGUMENT', `replay buffer maskWidth must be an integer ≥ 0, got ${w}`);
+    this.maskWidth = w;
+    this.nextMask = new Uint8Array(capacity * w);
+    this.cost = extras.costs ? new Float32Array(capacity) : null;
+  }
+
+  /** Whether the buffer stores a cost per transition. */
+  get storesCosts(): boolean {
+    return this.cost !== null;
+  }
+
+  /**
+   * The optional columns of the transition in `slot` (the value `add` returned): the next state's mask
+   * (maskWidth bytes of `mask` from `maskOffset`) and the cost. Call right after `add`.
+   */
+  setExtras(slot: number, mask: Uint8Array | null, maskOffset: number, cost: number): void {
+    const w = this.maskWidth;
+    if (w > 0) {
+      if (mask === null) throw new TwinlabError('INVALID_ARGUMENT', 'this replay buffer stores next-state masks; none was given');
+      const base = slot * w;
+      for (let j = 0; j < w; j++) this.nextMask[base + j] = mask[maskOffset + j] as number;
+    }
+    if (this.cost) this.cost[slot] = cost;
   }
 
   /** Number of stored transitions. */
@@ -152,16 +200,37 @@ export class ReplayBuffer {
       out.discounts[i] = this.discount[slot] as number;
       out.dones[i] = this.done[slot] as number;
     }
+    const w = this.maskWidth;
+    if (w > 0) {
+      if (out.nextMasks.length < out.size * w) throw new TwinlabError('INVALID_ARGUMENT', `batch has no room for next-state masks of width ${w}`);
+      for (let i = 0; i < out.size; i++) {
+        const src = (out.indices[i] as number) * w;
+        for (let j = 0; j < w; j++) out.nextMasks[i * w + j] = this.nextMask[src + j] as number;
+      }
+    }
+    if (this.cost) {
+      if (out.costs.length < out.size) throw new TwinlabError('INVALID_ARGUMENT', 'batch has no room for costs');
+      for (let i = 0; i < out.size; i++) out.costs[i] = this.cost[out.indices[i] as number] as number;
+    }
   }
 
   /** Bytes held by the columns (the per-transition cost times capacity; object overhead excluded). */
   bytes(): number {
-    return this.obs.byteLength + this.nextObs.byteLength + this.action.byteLength + this.reward.byteLength + this.discount.byteLength + this.done.byteLength;
+    return (
+      this.obs.byteLength +
+      this.nextObs.byteLength +
+      this.action.byteLength +
+      this.reward.byteLength +
+      this.discount.byteLength +
+      this.done.byteLength +
+      this.nextMask.byteLength +
+      (this.cost?.byteLength ?? 0)
+    );
   }
 
   /** Bytes per stored transition. */
-  static bytesPerTransition(obsDim: number): number {
-    return (2 * obsDim + 3) * 4 + 1;
+  static bytesPerTransition(obsDim: number, extras: ReplayExtras = {}): number {
+    return (2 * obsDim + 3) * 4 + 1 + (extras.maskWidth ?? 0) + (extras.costs ? 4 : 0);
   }
 
   /** A copy of the filled part (for checkpoints). */
@@ -180,6 +249,8 @@ export class ReplayBuffer {
       rewards: this.reward.slice(0, n),
       discounts: this.discount.slice(0, n),
       dones: this.done.slice(0, n),
+      ...(this.maskWidth > 0 ? { nextMasks: this.nextMask.slice(0, n * this.maskWidth) } : {}),
+      ...(this.cost ? { costs: this.cost.slice(0, n) } : {}),
     };
   }
 
@@ -201,6 +272,14 @@ export class ReplayBuffer {
     this.reward.set(state.rewards);
     this.discount.set(state.discounts);
     this.done.set(state.dones);
+    if (this.maskWidth > 0) {
+      if (state.nextMasks?.length !== n * this.maskWidth) throw new TwinlabError('INVALID_ARGUMENT', `replay state lacks next-state masks of width ${this.maskWidth}`);
+      this.nextMask.set(state.nextMasks);
+    }
+    if (this.cost) {
+      if (state.costs?.length !== n) throw new TwinlabError('INVALID_ARGUMENT', 'replay state lacks costs');
+      this.cost.set(state.costs);
+    }
     this.filled = n;
     this.position = state.position;
   }

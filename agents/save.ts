@@ -12,6 +12,8 @@ export interface SavePolicyMeta {
   envOptions?: Record<string, unknown>;
   normalization: NormalizationSpec;
   actionLabels?: string[];
+  /** The shield the policy was trained with (DqnResult.shield); deployment acts under it. */
+  shield?: { id: string; mode: 'mask' | 'replace' };
   provenance: {
     seed: number | string;
     config: Record<string, unknown>;
@@ -100,6 +102,7 @@ export async function savePolicy(dir: string, network: QNetwork, meta: SavePolic
       trainedSteps: meta.provenance.trainedSteps,
       finalEvaluation: meta.provenance.finalEvaluation ?? null,
     },
+    ...(meta.shield ? { shield: { id: meta.shield.id, mode: meta.shield.mode } } : {}),
     integrity,
   };
   await writeFile(join(dir, 'policy.json'), `${JSON.stringify(policy, null, 2)}\n`);

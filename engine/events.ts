@@ -26,7 +26,24 @@ interface EventBase<T extends EventType, D> {
 
 export type RunStartedEvent = EventBase<'run.started', { envId: string; agent: string; seed: number; config: Record<string, unknown>; backend?: string; tfjsVersion?: string; codeVersion?: string }>;
 export type EpisodeEndedEvent = EventBase<'episode.ended', { episode: number; return: number; length: number; terminated: boolean; metrics?: Record<string, number> }>;
-export type TrainMetricsEvent = EventBase<'train.metrics', { loss: number; meanQ: number; epsilon: number; stepsPerSecond: number; gradientSteps: number; beta?: number }>;
+export type TrainMetricsEvent = EventBase<
+  'train.metrics',
+  {
+    loss: number;
+    meanQ: number;
+    epsilon: number;
+    stepsPerSecond: number;
+    gradientSteps: number;
+    beta?: number;
+    /** DQN shield: replaced choices since the last metrics and their share of the decisions. */
+    shieldInterventions?: number;
+    shieldInterventionRate?: number;
+    /** DQN constraint: λ now, mean episode cost since the last metrics and its excess over the budget. */
+    lambda?: number;
+    episodeCost?: number;
+    constraintViolation?: number;
+  }
+>;
 export type EvalCompletedEvent = EventBase<'eval.completed', { meanReturn: number; stdReturn: number; episodes: number; returns: number[]; hash: string; metrics?: Record<string, number> }>;
 export type CheckpointSavedEvent = EventBase<'checkpoint.saved', { path: string }>;
 /** One step of a running episode (trial spec `frames: true`): t = steps taken; t = 0 is the reset (action null, reward 0). */

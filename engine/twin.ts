@@ -65,6 +65,27 @@ export interface ShieldDefinition {
 }
 
 /**
+ * A per-step cost signal bound to one env, for constrained training (agents/dqn.ts `constraint`):
+ * the cost (≥ 0) of the step whose result carried `info`. A budget on an episode's cost (its mean or
+ * sum over the steps) makes the env a constrained MDP (Altman 1999).
+ */
+export interface BoundCost {
+  cost(info: Info): number;
+}
+
+export interface CostDefinition {
+  /** Stable id used in agent configs (`constraint.cost`), e.g. "glucose/below-70". */
+  id: string;
+  title: string;
+  /** What one step's cost means (e.g. "1 per step with plasma glucose < 70 mg/dL"). */
+  unit: string;
+  /** Why, with the source of any threshold cited. */
+  rationale: string;
+  /** The cost for this env; undefined when it cannot apply (the info it reads is absent). */
+  bind(env: Env): BoundCost | undefined;
+}
+
+/**
  * Display vocabulary: what a twin's episode tracks are, so the viewer and the reports draw only
  * declared quantities with their units and reference bands (a twin without `tracks` gets a generic view).
  * - continuous: a measured or simulated quantity, drawn as a line;
@@ -145,6 +166,8 @@ export interface TwinDefinition {
   cohortMember(request: CohortRequest, index: number): CohortMember;
   /** Safety constraints (action masks) the twin declares; the first is the default (`shield: true`). */
   shields?: ShieldDefinition[];
+  /** Per-step cost signals the twin declares for constrained training (`constraint.cost` of the DQN config). */
+  costs?: CostDefinition[];
   /** What the viewer and reports draw for this twin's episodes (see TRACK_KINDS). */
   tracks?: TwinTracks;
 }

@@ -12,6 +12,8 @@ export interface VectorStepResult {
   finalObservations: Float32Array;
   /** Per-env info of this step (for an env that ended: the info of its final step). */
   infos: Info[];
+  /** Per-env reset info of the next episode for an env that ended on this step (else the previous value, stale). */
+  resetInfos: Info[];
 }
 
 /**
@@ -51,6 +53,7 @@ export class VectorEnv {
       truncated: new Uint8Array(n),
       finalObservations: new Float32Array(n * this.observationSize),
       infos: new Array<Info>(n).fill({}),
+      resetInfos: new Array<Info>(n).fill({}),
     };
     const space = this.singleActionSpace;
     const width = isBox(space) || isMultiDiscrete(space) ? space.shape.reduce((a, b) => a * b, 1) : 1;
@@ -107,6 +110,7 @@ export class VectorEnv {
         r.finalObservations.set(out.observation, i * this.observationSize);
         const next = env.reset();
         r.observations.set(next.observation, i * this.observationSize);
+        r.resetInfos[i] = next.info;
       } else {
         r.observations.set(out.observation, i * this.observationSize);
       }

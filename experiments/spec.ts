@@ -379,6 +379,7 @@ function checkTraining(spec: TrainSpec | SweepSpec, options: ValidateOptions, er
     }
     return;
   }
+  if (hasEnv(spec.env)) checkSafetyConfig(spec.env, baseResult.data, errors);
   if (spec.kind !== 'sweep') return;
   const keys = Object.keys(spec.grid);
   if (keys.length === 0) errors.push({ path: 'grid', message: 'a sweep needs at least one field to vary (got {})' });
@@ -397,6 +398,24 @@ function checkTraining(spec: TrainSpec | SweepSpec, options: ValidateOptions, er
         errors.push({ path: `grid.${key}[${j}]`, message: `${issue.message} (got ${describeValue(value)})` });
       }
     });
+  }
+}
+
+/** config.shield and config.constraint name a shield and a cost signal that the env's twin declares. */
+function checkSafetyConfig(envId: string, config: { shield?: { id: true | string } | null; constraint?: { cost: string } | null }, errors: SpecError[]): void {
+  const twin = twinForEnv(envId);
+  const owner = twin ? `twin ${twin.id}` : `env ${envId}`;
+  if (config.shield) {
+    const ids = (twin?.shields ?? []).map((d) => d.id);
+    if (ids.length === 0) errors.push({ path: 'config.shield', message: `${owner} declares no shields` });
+    else if (config.shield.id !== true && !ids.includes(config.shield.id))
+      errors.push({ path: 'config.shield.id', message: `unknown shield ${describeValue(config.shield.id)} (expected true or one of ${ids.join(', ')})` });
+  }
+  if (config.constraint) {
+    const ids = (twin?.costs ?? []).map((d) => d.id);
+    if (ids.length === 0) errors.push({ path: 'config.constraint', message: `${owner} declares no cost signals` });
+    else if (!ids.includes(config.constraint.cost))
+      errors.push({ path: 'config.constraint.cost', message: `unknown cost ${describeValue(config.constraint.cost)} (expected one of ${ids.join(', ')})` });
   }
 }
 

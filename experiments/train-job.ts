@@ -75,6 +75,7 @@ export async function runTrainJob(task: JobTask, config: TrainJobConfig, emit: E
     envOptions: config.envOptions,
     normalization: trained.normalizer.toSpec(),
     ...(labels ? { actionLabels: [...labels] } : {}),
+    ...(trained.shield ? { shield: { id: trained.shield.id, mode: trained.shield.mode } } : {}),
     provenance: {
       seed: task.seed,
       config: config.agentConfig as unknown as Record<string, unknown>,

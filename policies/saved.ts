@@ -5,9 +5,11 @@ import * as tf from '@tensorflow/tfjs';
 import type { Env } from '../engine/env.js';
 import { TwinlabError } from '../engine/errors.js';
 import type { DenseActivation, DenseLayerWeights } from './dense-stack.js';
+import { twinForEnv } from '../engine/twin.js';
 import { GreedyQPolicy } from './greedy-q.js';
 import type { NormalizationSpec } from './observation-transform.js';
 import type { Policy } from './policy.js';
+import { MaskedQPolicy, resolveShield, shielded } from './shield.js';
 
 /**
  * Saved learned policies: a directory with
@@ -43,6 +45,12 @@ export interface PolicyFile {
     trainedSteps: number;
     finalEvaluation: unknown;
   };
+  /**
+   * The twin shield the policy was trained with and acts under (agents/dqn-config.ts `shield`): `mask` =
+   * argmax over the allowed actions (MaskedQPolicy), `replace` = a masked argmax replaced by the shield's
+   * safest action (ShieldedPolicy). Absent: the plain greedy policy.
+   */
+  shield?: { id: string; mode: 'mask' | 'replace' };
   /** SHA-256 (hex) of `model.json` and each weight file, by file name; absent in policies saved before it existed. */
   integrity?: Record<string, string>;
 }
@@ -209,5 +217,13 @@ export interface SavedPolicyHandle {
 export async function loadSavedPolicy(dir: string): Promise<SavedPolicyHandle> {
   const { policy, layers } = await readSavedPolicy(dir);
   const base = new GreedyQPolicy(layers, { name: `greedy-q:${policy.envId}`, normalization: policy.observation.normalization });
-  return { envId: policy.envId, envOptions: policy.envOptions ?? {}, create: (env: Env) => base.bindTo(env) };
+  const saved = policy.shield;
+  if (saved === undefined) return { envId: policy.envId, envOptions: policy.envOptions ?? {}, create: (env: Env) => base.bindTo(env) };
+  if (saved.mode !== 'mask' && saved.mode !== 'replace') throw new TwinlabError('INVALID_SPEC', `${join(dir, 'policy.json')}: shield.mode must be mask or replace (got ${JSON.stringify(saved.mode)})`);
+  const definition = resolveShield(twinForEnv(policy.envId), saved.id, `${join(dir, 'policy.json')}: shield.id`);
+  return {
+    envId: policy.envId,
+    envOptions: policy.envOptions ?? {},
+    create: (env: Env) => (saved.mode === 'mask' ? new MaskedQPolicy(base.bindTo(env), definition, env) : shielded(base.bindTo(env), definition, env)),
+  };
 }

@@ -17,6 +17,9 @@ import type { Policy, PolicyContext } from './policy.js';
  * - `ShieldedEnv`: the same replacement inside the env, for training (the agent's ε-greedy and
  *   greedy actions both go through it; the replay buffer stores the action actually taken, so the
  *   learned Q-values are those of the shielded system — Alshiekh et al., AAAI 2018, "post-posed" shield).
+ * - `MaskedQPolicy`: a Q-based policy that chooses the argmax over the allowed actions only — how a
+ *   DQN trained with the shield in `mask` mode (agents/dqn.ts: masked exploration, greedy action and
+ *   TD target) acts at deployment. It never proposes a masked action, so it has no interventions.
  * - `DecisionInfo`: an env wrapper that adds to each step's info what the policy knew when it chose
  *   the step's action: `q` (per-action Q-values, Q-based policies) and `shield` (1 when the shield
  *   masked the proposal, else 0). Info is not part of the trajectory hash, so episode hashes are
@@ -173,6 +176,61 @@ export class ShieldedEnv extends Wrapper<number, number> {
     this.observation.set(result.observation);
     this.info = result.info;
     return { ...result, info: { ...result.info, shield: this.checker.lastMasked ? 1 : 0 } };
+  }
+}
+
+/** What MaskedQPolicy needs of a Q-based policy (GreedyQPolicy has it). */
+export interface QValued extends Policy<number> {
+  readonly numActions: number;
+  readonly actionStart: number;
+  qValues(observation: Float32Array, out?: Float32Array): Float32Array;
+}
+
+/** Greedy over the allowed actions: a = argmax_{a allowed by the shield} Q(s, a), lowest index on ties. */
+export class MaskedQPolicy implements Policy<number> {
+  readonly kind;
+  readonly name: string;
+  private readonly bound: BoundShield;
+  private readonly allowed: Uint8Array;
+  private readonly q: Float32Array;
+
+  constructor(
+    readonly inner: QValued,
+    readonly definition: ShieldDefinition,
+    env: Env,
+  ) {
+    const { n } = discreteShape(env);
+    if (n !== inner.numActions) throw new TwinlabError('INVALID_ARGUMENT', `env ${env.id} has ${n} actions, the policy ${inner.numActions}`);
+    this.bound = bindShield(definition, env);
+    this.allowed = new Uint8Array(n);
+    this.q = new Float32Array(n);
+    this.kind = inner.kind;
+    this.name = `${inner.name}+mask:${definition.id}`;
+  }
+
+  get shieldId(): string {
+    return this.definition.id;
+  }
+
+  reset(context: PolicyContext): void {
+    this.inner.reset?.(context);
+  }
+
+  act(observation: Float32Array, _rng: Rng, info?: Info): number {
+    this.inner.qValues(observation, this.q);
+    this.allowed.fill(0);
+    this.bound.mask(observation, info ?? {}, this.allowed);
+    let best = -1;
+    for (let a = 0; a < this.q.length; a++) {
+      if (this.allowed[a] !== 1) continue;
+      if (best < 0 || (this.q[a] as number) > (this.q[best] as number)) best = a;
+    }
+    if (best < 0) throw new TwinlabError('INTERNAL', `shield ${this.definition.id} masked every action`);
+    return this.inner.actionStart + best;
+  }
+
+  lastQValues(): Float32Array | undefined {
+    return this.q;
   }
 }
 

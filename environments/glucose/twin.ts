@@ -2,7 +2,15 @@ import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import type { Env } from '../../engine/env.js';
 import { isDiscrete } from '../../engine/spaces.js';
-import { type BoundShield, type CohortMember, type CohortRequest, registerTwin, type ShieldDefinition, type TwinTracks } from '../../engine/twin.js';
+import {
+  type BoundShield,
+  type CohortMember,
+  type CohortRequest,
+  type CostDefinition,
+  registerTwin,
+  type ShieldDefinition,
+  type TwinTracks,
+} from '../../engine/twin.js';
 import { GLUCOSE_ENDPOINTS } from './endpoints.js';
 import { GlucoseEnv, type GlucoseEnvOptions } from './env.js';
 import { AGE_GROUPS, type AgeGroup, isAgeGroup, patientNames } from './params.js';
@@ -170,6 +178,7 @@ export function registerGlucose(): void {
     populations: glucosePopulations(),
     cohortMember: glucoseCohortMember,
     shields: [GLUCOSE_LOW_SHIELD],
+    costs: [GLUCOSE_BELOW_70_COST],
     tracks: GLUCOSE_TRACKS,
   });
 }
@@ -211,6 +220,36 @@ export const GLUCOSE_LOW_SHIELD: ShieldDefinition = {
         return allowed;
       },
       safest: () => safest,
+    };
+  },
+};
+
+/** Plasma glucose (mg/dL) below which a step costs 1: level 1 hypoglycaemia. */
+export const BELOW_70_COST_MG_DL = 70;
+
+/**
+ * Cost 1 for a step that ends with plasma glucose (info.bg, the quantity of the tbr70 endpoint)
+ * below 70 mg/dL, else 0 — so an episode's mean cost is its time below 70 as a fraction. Info only:
+ * trajectories and their hashes are unchanged. A budget of 0.04 is the consensus target of < 4 % of
+ * time below 70 mg/dL (Battelino et al. 2019, "Clinical targets for continuous glucose monitoring data
+ * interpretation: recommendations from the International Consensus on Time in Range", Diabetes Care
+ * 42:1593–1603).
+ */
+export const GLUCOSE_BELOW_70_COST: CostDefinition = {
+  id: 'glucose/below-70',
+  title: `Time below ${BELOW_70_COST_MG_DL} mg/dL`,
+  unit: `1 per step ending with plasma glucose < ${BELOW_70_COST_MG_DL} mg/dL`,
+  rationale:
+    'Level 1 hypoglycaemia is glucose < 70 mg/dL (ADA Standards of Care in Diabetes—2024, section 6, Diabetes Care 47(Suppl 1):S111–S125); ' +
+    'the International Consensus on Time in Range (Battelino et al. 2019, Diabetes Care 42:1593) targets < 4 % of time below it.',
+  bind(env: Env) {
+    if (!env.id.startsWith('glucose/t1d')) return undefined;
+    return {
+      cost(info) {
+        const bg = info.bg;
+        if (typeof bg !== 'number') throw new TwinlabError('INVALID_STATE', `cost glucose/below-70: step info has no numeric bg (got ${typeof bg})`);
+        return bg < BELOW_70_COST_MG_DL ? 1 : 0;
+      },
     };
   },
 };

@@ -3,7 +3,7 @@ import type { Info } from '../../engine/env.js';
 import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
-import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
+import { type CohortMember, type CohortRequest, type CostDefinition, type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
 import { ChemoEnv, type ChemoEnvOptions, CHEMO_CLEARANCE_THRESHOLD, CHEMO_ENV_ID, CHEMO_STEP_DAYS } from './chemo-env.js';
 import { CHEMO_PARAM_NAMES, DTR_BENCH_INITIAL, PUBLISHED_CHEMO_PARAMS } from './chemo-model.js';
 
@@ -236,6 +236,31 @@ export function registerChemo(): void {
     primaryEndpoints: ['time_to_clearance', 'death', 'normal_nadir'],
     populations: [...CHEMO_POPULATIONS],
     cohortMember: chemoCohortMember,
+    costs: [CHEMO_DRUG_COST],
     tracks: CHEMO_TRACKS,
   });
 }
+
+/**
+ * Cost of a step = the drug given in it, v·Δt (dose rate × 0.25 day), so an episode's summed cost is
+ * its `cumulative_dose` endpoint — the total-drug toxicity measure this twin reports beside the
+ * normal-cell nadir. No clinical threshold is built in: the budget (`constraint.budget` with
+ * `episodeCost: 'sum'`) is the trial designer's. Reads info.dose only; trajectories are unchanged.
+ */
+export const CHEMO_DRUG_COST: CostDefinition = {
+  id: 'chemo/drug',
+  title: 'Drug given (dose rate × days)',
+  unit: 'v·day per step (v ∈ [0, 1] the normalised dose rate, 0.25 day per step)',
+  rationale:
+    'The total drug given is the toxicity endpoint cumulative_dose of this twin (de Pillis & Radunskaya 2003 dose rate v ∈ [0, 1]); a budget on it asks for a policy that clears the tumour with less drug.',
+  bind(env) {
+    if (env.id !== CHEMO_ENV_ID) return undefined;
+    return {
+      cost(info) {
+        const dose = info.dose;
+        if (typeof dose !== 'number') throw new TwinlabError('INVALID_STATE', `cost chemo/drug: step info has no numeric dose (got ${typeof dose})`);
+        return dose * CHEMO_STEP_DAYS;
+      },
+    };
+  },
+};
