@@ -1,6 +1,11 @@
 import { describeValue, TwinlabError } from '../../engine/errors.js';
 import type { Policy, PolicyContext } from '../policy.js';
 import { registerPolicy } from '../registry.js';
+import { nearestDoseLevel, readContext, regimenFor, TAU_H, type VancoContext } from './vancomycin-common.js';
+import { VancoRegimen } from './vancomycin-regimen.js';
+import { VancoTroughNomogram } from './vancomycin-trough.js';
+
+export { nearestDoseLevel, regimenFor } from './vancomycin-common.js';
 
 /**
  * Vancomycin dosing protocols for `pkpd/vancomycin-v1` (q12h decisions). They read only what a
@@ -24,49 +29,6 @@ import { registerPolicy } from '../registry.js';
  *   hold otherwise: q24h, q36h, q48h). Infusion time t_inf = max(1 h, D / infusionRate) with infusionRate 1000 mg/h
  *   (the env's rule). Implausible fits (Cp ≤ Ct, non-positive V) keep the current dose.
  */
-const TAU_H = 12;
-
-interface VancoContext {
-  doses: number[];
-  weight: number;
-  mic: number;
-  idx: Record<string, number>;
-}
-
-const LABELS = ['weight_kg', 'mic_mg_l', 'last_dose_mg', 'level_predose_mg_l', 'level_peak_mg_l', 'level_trough_mg_l', 'hours_since_levels', 'has_levels'] as const;
-
-function readContext(context: PolicyContext, who: string): VancoContext {
-  const prescription = context.resetInfo.prescription as { weightKg?: number; mic?: number; doseLevelsMg?: number[] } | undefined;
-  if (!prescription || !Array.isArray(prescription.doseLevelsMg) || !(typeof prescription.weightKg === 'number' && prescription.weightKg > 0)) {
-    throw new TwinlabError('INVALID_STATE', `${who}: reset info of ${context.envId} has no 'prescription' { weightKg, mic, doseLevelsMg }, got ${describeValue(prescription)}`);
-  }
-  const labels = context.observationSpace.labels ?? [];
-  const idx: Record<string, number> = {};
-  for (const l of LABELS) {
-    const i = labels.indexOf(l);
-    if (i < 0) throw new TwinlabError('INVALID_STATE', `${who}: observation of ${context.envId} has no '${l}' component (labels: ${labels.join(', ')})`);
-    idx[l] = i;
-  }
-  return { doses: prescription.doseLevelsMg, weight: prescription.weightKg, mic: prescription.mic ?? 1, idx };
-}
-
-/** Index of the non-zero dose level nearest `mg` (ties to the lower dose). */
-export function nearestDoseLevel(doses: readonly number[], mg: number): number {
-  let best = -1;
-  let dist = Number.POSITIVE_INFINITY;
-  for (let k = 0; k < doses.length; k++) {
-    const d = doses[k] as number;
-    if (d <= 0) continue;
-    const e = Math.abs(d - mg);
-    if (e < dist - 1e-9 || (Math.abs(e - dist) <= 1e-9 && d < (doses[best] as number))) {
-      dist = e;
-      best = k;
-    }
-  }
-  if (best < 0) throw new TwinlabError('INVALID_STATE', `vancomycin protocol: no non-zero dose level in [${doses.join(', ')}]`);
-  return best;
-}
-
 export interface TwoLevelFit {
   ke: number;
   v: number;
@@ -158,11 +120,9 @@ export class VancoAucGuided implements Policy<number> {
 
   /** Per-12-h dose `mg`; below ¾ of the smallest level, extend the interval (q24h, q36h, q48h) instead. */
   private setRegimen(doses: readonly number[], mg: number): void {
-    const smallest = Math.min(...doses.filter((d) => d > 0));
-    let k = 1;
-    while (k < 4 && mg * k < 0.75 * smallest) k++;
-    this.action = nearestDoseLevel(doses, mg * k);
-    this.intervalSteps = this.holdAction >= 0 ? k : 1;
+    const r = regimenFor(doses, mg, this.holdAction >= 0);
+    this.action = r.action;
+    this.intervalSteps = r.intervalSteps;
     this.phase = 0;
   }
 }
@@ -180,5 +140,28 @@ export function registerPkpdPolicies(): void {
     description: 'AUC-guided: nomogram start, then Sawchuk–Zaske two-level (peak/trough) dose adjustment to AUC24/MIC 500',
     appliesTo,
     create: (_env, options) => new VancoAucGuided(positive(options, 'mgPerKg', 15), positive(options, 'targetAuc', 500), positive(options, 'infusionRate', 1000)),
+  });
+  registerPolicy({
+    name: 'pkpd/vancomycin-trough',
+    description: 'Trough-guided (Rybak 2009 consensus): mgPerKg (default 15) q12h, then proportional adjustment of steady-state troughs to 15–20 mg/L',
+    appliesTo,
+    create: (_env, options) =>
+      new VancoTroughNomogram({
+        mgPerKg: positive(options, 'mgPerKg', 15),
+        troughLow: positive(options, 'troughLow', 15),
+        troughHigh: positive(options, 'troughHigh', 20),
+        steadyDoses: positive(options, 'steadyDoses', 3),
+      }),
+  });
+  registerPolicy({
+    name: 'pkpd/vancomycin-regimen',
+    description: 'Fixed regimen: optional loadingMg, then doseMg every intervalH (12, 24, … h); e.g. the Bayesian AUC-guided regimen of a personal twin',
+    appliesTo,
+    create: (_env, options) =>
+      new VancoRegimen({
+        doseMg: options.doseMg as number,
+        intervalH: (options.intervalH ?? 12) as number,
+        ...(options.loadingMg !== undefined ? { loadingMg: options.loadingMg as number } : {}),
+      }),
   });
 }

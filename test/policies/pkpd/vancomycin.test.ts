@@ -82,3 +82,40 @@ describe('vancomycin protocols', () => {
     expect(acts.slice(2)).toContain(0);
   });
 });
+
+describe('fixed regimen and trough-guided protocols', () => {
+  const doseOf = (env: ReturnType<typeof make>, steps: Array<{ action: unknown }> | undefined) => {
+    const labels = (env.actionSpace as unknown as { labels: string[] }).labels;
+    return (steps ?? []).map((s) => labels[s.action as number]);
+  };
+
+  it('pkpd/vancomycin-regimen: the loading dose, then the dose every interval, holds in between; doses the env cannot give are refused naming the option', () => {
+    const env = make('pkpd/vancomycin-v1', { weight: 80 });
+    const r = evaluatePolicy(env, makePolicy('pkpd/vancomycin-regimen', env, { doseMg: 1250, intervalH: 24, loadingMg: 2000 }), { seed: 0, episodes: 1, record: true });
+    expect(doseOf(env, r.episodes[0]?.log?.steps)).toEqual(['2000 mg', 'hold', '1250 mg', 'hold', '1250 mg', 'hold', '1250 mg', 'hold', '1250 mg', 'hold', '1250 mg', 'hold', '1250 mg', 'hold']);
+    const q12 = evaluatePolicy(env, makePolicy('pkpd/vancomycin-regimen', env, { doseMg: 750 }), { seed: 0, episodes: 1, record: true });
+    expect(new Set(doseOf(env, q12.episodes[0]?.log?.steps))).toEqual(new Set(['750 mg']));
+    expect(() => evaluatePolicy(env, makePolicy('pkpd/vancomycin-regimen', env, { doseMg: 2250 }), { seed: 0, episodes: 1 })).toThrow(/option doseMg 2250 mg is not a dose level/);
+    expect(() => makePolicy('pkpd/vancomycin-regimen', env, { doseMg: 1000, intervalH: 18 })).toThrow(/option intervalH must be 12, 24/);
+    expect(() => makePolicy('pkpd/vancomycin-regimen', env, {})).toThrow(/option doseMg must be a dose/);
+  });
+
+  it('pkpd/vancomycin-trough: 15 mg/kg q12h until a steady-state trough (the 48-h one, not the 24-h one), then the dose scaled by 17.5 / trough', () => {
+    // CrCL 40, 80 kg: 1250 mg q12h overshoots (troughs > 20 mg/L); exact levels so the arithmetic is checkable
+    const env = make('pkpd/vancomycin-v1', { weight: 80, crcl: 40, assayError: false, aki: false });
+    const log = evaluatePolicy(env, makePolicy('pkpd/vancomycin-trough', env), { seed: 0, episodes: 1, record: true }).episodes[0]?.log;
+    const doses = doseOf(env, log?.steps);
+    expect(doses.slice(0, 4)).toEqual(['1250 mg', '1250 mg', '1250 mg', '1250 mg']); // the 24-h trough (2 doses) is not used
+    const trough48 = log?.steps[3]?.info.trough as number;
+    expect(trough48).toBeGreaterThan(20);
+    const mg = (1250 * 17.5) / trough48; // per 12 h; ≥ 375 mg so no interval extension
+    const levels = [500, 750, 1000, 1250, 1500, 1750, 2000, 2500];
+    const nearest = levels.reduce((b, d) => (Math.abs(d - mg) < Math.abs(b - mg) ? d : b));
+    expect(doses[4]).toBe(`${nearest} mg`);
+    expect(doses[4]).not.toBe('1250 mg');
+    // it ends nearer the 15–20 mg/L window than the unadjusted nomogram
+    const nomogram = evaluatePolicy(env, makePolicy('pkpd/vancomycin-nomogram', env), { seed: 0, episodes: 1, record: true }).episodes[0]?.log;
+    const last = (l: typeof log) => l?.steps.at(-1)?.info.trough as number;
+    expect(Math.abs(last(log) - 17.5)).toBeLessThan(Math.abs(last(nomogram) - 17.5));
+  });
+});
