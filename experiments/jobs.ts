@@ -2,7 +2,7 @@ import { DqnConfigSchema, type DqnConfig } from '../agents/dqn-config.js';
 import { describeValue, TwinlabError } from '../engine/errors.js';
 import { deriveSeed } from '../engine/random.js';
 import type { CohortMember, CohortRequest, TwinDefinition } from '../engine/twin.js';
-import { isPersonalCohort, resolvePersonalCohort, resolvePersonalMembers } from './personal-cohort.js';
+import { isPersonalCohort, personalTrainingEnvOptions, resolvePersonalMembers } from './personal-cohort.js';
 import { baseAgentConfig, cohortSize, type ExperimentSpec, type PopulationCohort, type SweepSpec, setPath, stepsForDays, type TrainSpec, type TrialSpec, trialTarget } from './spec.js';
 
 /**
@@ -146,9 +146,7 @@ function* iterateGrid(entries: Array<[string, unknown[]]>, prefix: Record<string
 function* generateTraining(experimentId: string, spec: TrainSpec | SweepSpec): Generator<JobSpec> {
   const points = spec.kind === 'sweep' ? iterateGrid(Object.entries(spec.grid), {}) : [{}];
   // A personal cohort trains on its draws, one drawn per reset (the env's `patients` pool).
-  const envOptions = spec.cohort
-    ? { ...spec.envOptions, patients: resolvePersonalCohort(spec.cohort).members.map((m) => m.envOptions.patient) }
-    : spec.envOptions;
+  const envOptions = spec.cohort ? { ...spec.envOptions, ...personalTrainingEnvOptions(spec.cohort) } : spec.envOptions;
   let index = 0;
   for (const point of points) {
     const raw = baseAgentConfig(spec);

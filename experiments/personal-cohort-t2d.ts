@@ -1,15 +1,13 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { describeValue, TwinlabError } from '../engine/errors.js';
 import type { CohortMember } from '../engine/twin.js';
 import { T2D_ENV_ID } from '../environments/glucose-t2d/env.js';
 import { t2dNaturalValues, t2dPersonForTheta } from '../twinning/glucose-t2d/parameters.js';
 import { parseT2DTwinFile, type T2DTwinFile } from '../twinning/glucose-t2d/twin-file.js';
+import { fieldFailer, noPatientMessage, type PersonalCohortKind, type PersonalTwinAdapter, resolveTwinDraws, specPath } from './personal-cohort-core.js';
 
 /**
  * Personal cohorts of a type 2 twin (twinning/glucose-t2d): the posterior draws of one person's fitted
  * twin as the patients of a trial on `glucose/t2d-nutrition-v1`, as experiments/personal-cohort.ts does
- * for the type 1 twin:
+ * for the type 1 twin (the file, range and errors: personal-cohort-core.ts):
  *
  *   cohort: { twin: glucose-t2d, personal: DIR, draws: 40, offset: 0 }
  *
@@ -21,60 +19,42 @@ import { parseT2DTwinFile, type T2DTwinFile } from '../twinning/glucose-t2d/twin
  */
 export const PERSONAL_T2D_ENV_IDS: readonly string[] = [T2D_ENV_ID];
 
-export interface ResolvedT2DPersonalCohort {
-  file: string;
-  twin: T2DTwinFile;
-  members: CohortMember[];
-}
-
-export function resolveT2DPersonalCohort(
-  cohort: { personal: string; draws: number; offset: number },
-  dir: string,
-  fail: (field: string, message: string) => never,
-): ResolvedT2DPersonalCohort {
-  const file = existsSync(dir) && statSync(dir).isFile() ? dir : join(dir, 'twin.json');
-  if (!existsSync(file)) fail('personal', `no twin file ${file} (make one with twinlab twin fit --twin glucose-t2d --out DIR)`);
-  let twin: T2DTwinFile;
-  try {
-    twin = parseT2DTwinFile(readFileSync(file, 'utf8'), file);
-  } catch (error) {
-    return fail('personal', `invalid type 2 twin file: ${(error as Error).message}`);
-  }
-  const available = twin.posterior.draws.length;
-  if (cohort.offset + cohort.draws > available) {
-    fail(
-      'draws',
-      `draws ${cohort.offset}–${cohort.offset + cohort.draws - 1} asked for, but ${file} holds ${available} posterior draw${available === 1 ? '' : 's'} (got draws ${cohort.draws}${cohort.offset > 0 ? `, offset ${cohort.offset}` : ''})`,
-    );
-  }
-  const members: CohortMember[] = [];
-  for (let i = 0; i < cohort.draws; i++) {
-    const k = cohort.offset + i;
-    const theta = twin.posterior.draws[k] as number[];
-    const name = `${twin.patient.id}#draw-${k}`;
-    const person = t2dPersonForTheta(theta, twin.context);
-    if (person === undefined) fail('personal', `posterior draw ${k} of ${file} gives no physiological steady state (${describeValue(theta)})`);
-    const p = person as NonNullable<typeof person>;
-    const natural = t2dNaturalValues(theta);
-    members.push({
+export const T2D_TWIN_ADAPTER: PersonalTwinAdapter<T2DTwinFile> = {
+  fitCommand: 'twinlab twin fit --twin glucose-t2d --out DIR',
+  fileKind: 'type 2 twin file',
+  parse: parseT2DTwinFile,
+  draws: (twin) => twin.posterior.draws,
+  patientId: (twin) => twin.patient.id,
+  member(twin, theta, k, name, fail, file): CohortMember {
+    const person = t2dPersonForTheta(theta as number[], twin.context);
+    if (person === undefined) return fail('personal', noPatientMessage(k, file, theta));
+    const natural = t2dNaturalValues(theta as number[]);
+    return {
       index: k,
       patientId: name,
-      envOptions: { person: { id: name, params: { ...p.params }, basal: { ...p.basal } }, patientId: name },
+      envOptions: { person: { id: name, params: { ...person.params }, basal: { ...person.basal } }, patientId: name },
       covariates: {
         draw: k,
-        bodyWeight: p.params.BW,
-        fastingGlucose: p.basal.Gb,
+        bodyWeight: person.params.BW,
+        fastingGlucose: person.basal.Gb,
         insulinSensitivity: natural.SI,
         betaCell: natural.beta,
         kabsScale: natural.kabsScale,
       },
-    });
-  }
-  return { file, twin, members };
-}
+    };
+  },
+};
 
 /** A personal type 2 cohort cannot train (see above): the message spec validation gives. */
 export const T2D_PERSONAL_TRAINING_MESSAGE =
   'a type 2 personal cohort is for trials only (glucose/t2d-nutrition-v1 has no per-reset patient pool); train on the generated T2D cohort';
 
-export { TwinlabError };
+export const T2D_PERSONAL_KIND: PersonalCohortKind = {
+  twin: 'glucose-t2d',
+  envIds: PERSONAL_T2D_ENV_IDS,
+  label: 'a type 2 personal cohort',
+  patientOptions: ['person', 'patientId', 'patient', 'cohortSeed', 'patientIndex'],
+  trainingRefused: T2D_PERSONAL_TRAINING_MESSAGE,
+  dataRefused: 'not used by a type 2 personal cohort (no therapy is read from the data); remove it',
+  members: (cohort, { baseDir, prefix }) => resolveTwinDraws(T2D_TWIN_ADAPTER, cohort, specPath(cohort.personal, baseDir), fieldFailer(prefix)).members,
+};

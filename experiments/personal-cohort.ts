@@ -1,21 +1,26 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { importDataset } from '../datasets/import.js';
 import { type GlucoseDataset, slotTimeMs } from '../datasets/types.js';
 import { quantileSorted } from '../engine/distributions.js';
-import { describeValue, TwinlabError } from '../engine/errors.js';
+import { describeValue, type TwinlabError } from '../engine/errors.js';
 import type { CohortMember } from '../engine/twin.js';
 import type { ExplicitPatient } from '../environments/glucose/env.js';
 import { PATIENT_COLUMNS } from '../environments/glucose/params.js';
 import { GLUCOSE_ENV_ID, GLUCOSE_HCL_ENV_ID } from '../environments/glucose/twin.js';
 import { naturalValues, patientForTheta } from '../twinning/glucose/parameters.js';
 import { type GlucoseTwinFile, parseTwinFile } from '../twinning/glucose/twin-file.js';
-import { PERSONAL_T2D_ENV_IDS, resolveT2DPersonalCohort, T2D_PERSONAL_TRAINING_MESSAGE } from './personal-cohort-t2d.js';
+import { drawMembers, type FieldFail, fieldFailer, noPatientMessage, type PersonalCohortKind, type PersonalTwinAdapter, readTwinFile, specPath } from './personal-cohort-core.js';
+import { T2D_PERSONAL_KIND } from './personal-cohort-t2d.js';
+import { VANCO_PERSONAL_KIND } from './personal-cohort-vancomycin.js';
+
+export { specPath } from './personal-cohort-core.js';
 
 /**
- * Personal cohorts: the posterior draws of one person's fitted glucose twin (twinning/glucose,
- * `twinlab twin fit`) as the patients of a trial or the training population of a DQN.
+ * Personal cohorts: the posterior draws of one person's fitted twin (`twinlab twin fit`) as the
+ * patients of a trial or the training population of a DQN. This module holds the spec schema, the
+ * dispatch on `cohort.twin` (PERSONAL_COHORT_KINDS) and the type 1 glucose twin (twinning/glucose);
+ * the shared file/range/member plumbing is personal-cohort-core.ts, the type 2 twin
+ * personal-cohort-t2d.ts, the vancomycin twin personal-cohort-vancomycin.ts.
  *
  *   cohort: { twin: glucose, personal: DIR, draws: 50, offset: 50, data: person.csv }
  *
@@ -32,9 +37,9 @@ import { PERSONAL_T2D_ENV_IDS, resolveT2DPersonalCohort, T2D_PERSONAL_TRAINING_M
 
 /** Paths are resolved against the spec file's directory, like saved policy directories. */
 export const PersonalCohortSchema = z.strictObject({
-  /** glucose (type 1, this module) or glucose-t2d (type 2: personal-cohort-t2d.ts). */
-  twin: z.enum(['glucose', 'glucose-t2d']),
-  /** Env id (default glucose/t1d-v1). */
+  /** glucose (type 1, this module), glucose-t2d (type 2: personal-cohort-t2d.ts) or vancomycin (personal-cohort-vancomycin.ts). */
+  twin: z.enum(['glucose', 'glucose-t2d', 'vancomycin']),
+  /** Env id (default: the twin's default env). */
   env: z.string().min(1).optional(),
   /** Directory of a fitted twin (holds twin.json). */
   personal: z.string().min(1),
@@ -42,7 +47,7 @@ export const PersonalCohortSchema = z.strictObject({
   draws: z.number().int().positive(),
   /** First posterior draw (0-based, file order). */
   offset: z.number().int().nonnegative().default(0),
-  /** The person's data file (CSV / FHIR / Nightscout) the twin was fitted on: carb ratio and TDI come from it. */
+  /** Type 1 glucose only: the person's data file (CSV / FHIR / Nightscout) the twin was fitted on: carb ratio and TDI come from it. */
   data: z.string().min(1).optional(),
 });
 
@@ -137,141 +142,133 @@ function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
 }
 
-/** Absolute path of a spec path (relative paths against the spec file's directory). */
-export function specPath(path: string, baseDir: string | undefined): string {
-  return isAbsolute(path) ? path : resolve(baseDir ?? process.cwd(), path);
+/** The type 1 twin's file and the member of a draw with the person's therapy (the same for every draw; none when only reading the file). */
+function glucoseAdapter(therapy?: PersonalTherapy): PersonalTwinAdapter<GlucoseTwinFile> {
+  return {
+    fitCommand: 'twinlab twin fit --out DIR',
+    fileKind: 'twin file',
+    parse: parseTwinFile,
+    draws: (twin) => twin.posterior.draws,
+    patientId: (twin) => twin.patient.id,
+    member(twin, theta, k, name, fail, file): CohortMember {
+      const p = patientForTheta(theta as number[], twin.context, name);
+      if (p === undefined) return fail('personal', noPatientMessage(k, file, theta));
+      const t = therapy as PersonalTherapy;
+      const patient: ExplicitPatient = {
+        name,
+        params: Object.fromEntries(PATIENT_COLUMNS.map((c) => [c, p[c]])),
+        x0: Array.from(p.x0),
+        therapy: { carbRatio: t.carbRatio, correctionFactor: t.correctionFactor, tdi: t.tdi },
+      };
+      const natural = naturalValues(theta as number[]);
+      return {
+        index: k,
+        patientId: name,
+        envOptions: { patient },
+        covariates: {
+          draw: k,
+          bodyWeight: p.BW,
+          basalGlucose: p.Gb,
+          insulinSensitivity: natural.SI,
+          carbRatio: t.carbRatio,
+          correctionFactor: t.correctionFactor,
+          tdi: t.tdi,
+        },
+      };
+    },
+  };
 }
 
 /**
- * Read DIR/twin.json (and the data file, if given) and build the cohort's members. Throws one
- * TwinlabError('INVALID_SPEC') naming the field (`<prefix>.personal`, `<prefix>.draws`, `<prefix>.data`).
+ * Read DIR/twin.json of a type 1 twin (and the data file, if given) and build the cohort's members.
+ * Throws one TwinlabError('INVALID_SPEC') naming the field (`<prefix>.personal`, `<prefix>.draws`, `<prefix>.data`).
  */
 export function resolvePersonalCohort(cohort: PersonalCohort, options: { baseDir?: string; prefix?: string } = {}): ResolvedPersonalCohort {
-  const prefix = options.prefix ?? 'cohort';
-  const fail = (field: string, message: string): never => {
-    throw new TwinlabError('INVALID_SPEC', `invalid experiment spec:\n  - ${prefix}.${field}: ${message}`, {
-      errors: [{ path: `${prefix}.${field}`, message }],
-    });
-  };
-  if (cohort.twin === 'glucose-t2d') fail('twin', T2D_PERSONAL_TRAINING_MESSAGE);
-  const dir = specPath(cohort.personal, options.baseDir);
-  const file = existsSync(dir) && statSync(dir).isFile() ? dir : join(dir, 'twin.json');
-  if (!existsSync(file)) fail('personal', `no twin file ${file} (make one with twinlab twin fit --out DIR)`);
-  let twin: GlucoseTwinFile;
-  try {
-    twin = parseTwinFile(readFileSync(file, 'utf8'), file);
-  } catch (error) {
-    return fail('personal', `invalid twin file: ${(error as Error).message}`);
-  }
-  const available = twin.posterior.draws.length;
-  if (cohort.offset + cohort.draws > available) {
-    fail(
-      'draws',
-      `draws ${cohort.offset}–${cohort.offset + cohort.draws - 1} asked for, but ${file} holds ${available} posterior draw${available === 1 ? '' : 's'} (got draws ${cohort.draws}${cohort.offset > 0 ? `, offset ${cohort.offset}` : ''})`,
-    );
-  }
-  let dataset: GlucoseDataset | undefined;
-  if (cohort.data !== undefined) {
-    const dataFile = specPath(cohort.data, options.baseDir);
-    try {
-      // importedAt only fills the provenance; a fixed value keeps resolution free of wall-clock reads.
-      dataset = importDataset(dataFile, { patientId: twin.patient.id, bodyWeightKg: twin.patient.bodyWeightKg, importedAt: twin.data.end });
-    } catch (error) {
-      return fail('data', `cannot read ${dataFile}: ${(error as Error).message}`);
-    }
-    const span = `${iso(dataset.startMs)}–${iso(slotTimeMs(dataset, dataset.cgm.length))}`;
-    if (span !== `${twin.data.start}–${twin.data.end}`) {
-      fail('data', `${dataFile} covers ${span}, but ${file} was fitted on ${twin.data.start}–${twin.data.end} (give the data the twin was fitted on)`);
-    }
-  }
-  const therapy = personalTherapy(twin, dataset);
-  const members: CohortMember[] = [];
-  for (let i = 0; i < cohort.draws; i++) {
-    const k = cohort.offset + i;
-    const theta = twin.posterior.draws[k] as number[];
-    const name = `${twin.patient.id}#draw-${k}`;
-    const p = patientForTheta(theta, twin.context, name);
-    if (p === undefined) fail('personal', `posterior draw ${k} of ${file} gives no physiological steady state (${describeValue(theta)})`);
-    const params = p as NonNullable<typeof p>;
-    const patient: ExplicitPatient = {
-      name,
-      params: Object.fromEntries(PATIENT_COLUMNS.map((c) => [c, params[c]])),
-      x0: Array.from(params.x0),
-      therapy: { carbRatio: therapy.carbRatio, correctionFactor: therapy.correctionFactor, tdi: therapy.tdi },
-    };
-    const natural = naturalValues(theta);
-    members.push({
-      index: k,
-      patientId: name,
-      envOptions: { patient },
-      covariates: {
-        draw: k,
-        bodyWeight: params.BW,
-        basalGlucose: params.Gb,
-        insulinSensitivity: natural.SI,
-        carbRatio: therapy.carbRatio,
-        correctionFactor: therapy.correctionFactor,
-        tdi: therapy.tdi,
-      },
-    });
-  }
-  return { file, twin, therapy, members };
+  const fail = fieldFailer(options.prefix);
+  if (cohort.twin !== 'glucose') fail('twin', `this resolves a type 1 glucose cohort (got ${describeValue(cohort.twin)})`);
+  const source = readTwinFile(glucoseAdapter(), cohort, specPath(cohort.personal, options.baseDir), fail);
+  const therapy = glucoseTherapy(cohort, source, options.baseDir, fail);
+  return { ...source, therapy, members: drawMembers(glucoseAdapter(therapy), source, cohort, fail) };
 }
 
-/** The members of a trial's personal cohort, of either twin (type 1 here, type 2: personal-cohort-t2d.ts). */
+function glucoseTherapy(cohort: PersonalCohort, source: { twin: GlucoseTwinFile; file: string }, baseDir: string | undefined, fail: FieldFail): PersonalTherapy {
+  const { twin, file } = source;
+  if (cohort.data === undefined) return personalTherapy(twin);
+  const dataFile = specPath(cohort.data, baseDir);
+  let dataset: GlucoseDataset;
+  try {
+    // importedAt only fills the provenance; a fixed value keeps resolution free of wall-clock reads.
+    dataset = importDataset(dataFile, { patientId: twin.patient.id, bodyWeightKg: twin.patient.bodyWeightKg, importedAt: twin.data.end });
+  } catch (error) {
+    return fail('data', `cannot read ${dataFile}: ${(error as Error).message}`);
+  }
+  const span = `${iso(dataset.startMs)}–${iso(slotTimeMs(dataset, dataset.cgm.length))}`;
+  if (span !== `${twin.data.start}–${twin.data.end}`) {
+    fail('data', `${dataFile} covers ${span}, but ${file} was fitted on ${twin.data.start}–${twin.data.end} (give the data the twin was fitted on)`);
+  }
+  return personalTherapy(twin, dataset);
+}
+
+/** The type 1 glucose twin's personal cohorts (this module). */
+export const GLUCOSE_PERSONAL_KIND: PersonalCohortKind = {
+  twin: 'glucose',
+  envIds: PERSONAL_ENV_IDS,
+  label: 'a personal glucose cohort',
+  patientOptions: ['patient', 'patients', 'cohort'],
+  members: (cohort, options) => resolvePersonalCohort({ ...cohort, twin: 'glucose' }, options).members,
+  // The glucose env's `patients` pool takes explicit patients (ExplicitPatient) by value.
+  trainingEnvOptions: (members) => ({ patients: members.map((m) => m.envOptions.patient) }),
+};
+
+/** Every twin with personal cohorts, by `cohort.twin`. */
+export const PERSONAL_COHORT_KINDS: Readonly<Record<PersonalCohort['twin'], PersonalCohortKind>> = Object.freeze({
+  glucose: GLUCOSE_PERSONAL_KIND,
+  'glucose-t2d': T2D_PERSONAL_KIND,
+  vancomycin: VANCO_PERSONAL_KIND,
+});
+
+/** The members of a personal cohort, of any twin. */
 export function resolvePersonalMembers(cohort: PersonalCohort, options: { baseDir?: string; prefix?: string } = {}): CohortMember[] {
-  if (cohort.twin !== 'glucose-t2d') return resolvePersonalCohort(cohort, options).members;
-  const prefix = options.prefix ?? 'cohort';
-  const fail = (field: string, message: string): never => {
-    throw new TwinlabError('INVALID_SPEC', `invalid experiment spec:\n  - ${prefix}.${field}: ${message}`, { errors: [{ path: `${prefix}.${field}`, message }] });
-  };
-  if (cohort.data !== undefined) fail('data', 'not used by a type 2 personal cohort (no therapy is read from the data); remove it');
-  return resolveT2DPersonalCohort(cohort, specPath(cohort.personal, options.baseDir), fail).members;
+  const kind = PERSONAL_COHORT_KINDS[cohort.twin];
+  if (cohort.data !== undefined && kind.dataRefused !== undefined) fieldFailer(options.prefix)('data', kind.dataRefused);
+  return kind.members(cohort, options);
+}
+
+/** Env options a personal cohort sets (the spec's `envOptions` may not set them too). */
+export function personalPatientOptions(cohort: PersonalCohort): readonly string[] {
+  return PERSONAL_COHORT_KINDS[cohort.twin].patientOptions;
+}
+
+/** The env options of a training job on a personal cohort: the draws as the env's per-reset patient pool. */
+export function personalTrainingEnvOptions(cohort: PersonalCohort, options: { baseDir?: string } = {}): Record<string, unknown> {
+  const kind = PERSONAL_COHORT_KINDS[cohort.twin];
+  if (kind.trainingEnvOptions === undefined) return fieldFailer()('twin', kind.trainingRefused ?? `twin ${cohort.twin} cannot train`);
+  return kind.trainingEnvOptions(resolvePersonalMembers(cohort, options));
 }
 
 /**
- * Spec validation of a personal cohort: the env is a glucose env, the twin file and data resolve;
- * `cohort.personal` and `cohort.data` are made absolute (like saved-policy paths). Errors are pushed.
+ * Spec validation of a personal cohort: the env is one of the twin's, training is allowed, the twin
+ * file (and data) resolve; `cohort.personal` and `cohort.data` are made absolute (like saved-policy
+ * paths). Errors are pushed.
  */
-export function checkPersonalCohort(
-  cohort: PersonalCohort,
-  envId: string,
-  options: { baseDir?: string; prefix?: string; training?: boolean },
-  errors: PersonalCohortError[],
-): ResolvedPersonalCohort | undefined {
+export function checkPersonalCohort(cohort: PersonalCohort, envId: string, options: { baseDir?: string; prefix?: string; training?: boolean }, errors: PersonalCohortError[]): void {
   const prefix = options.prefix ?? 'cohort';
-  if (cohort.twin === 'glucose-t2d') {
-    if (options.training) errors.push({ path: `${prefix}.twin`, message: T2D_PERSONAL_TRAINING_MESSAGE });
-    else if (!PERSONAL_T2D_ENV_IDS.includes(envId)) {
-      errors.push({ path: cohort.env !== undefined ? `${prefix}.env` : 'env', message: `a type 2 personal cohort runs on ${PERSONAL_T2D_ENV_IDS.join(' or ')} (got ${describeValue(envId)})` });
-    } else {
-      try {
-        resolvePersonalMembers(cohort, options);
-        cohort.personal = specPath(cohort.personal, options.baseDir);
-      } catch (error) {
-        const details = (error as TwinlabError).details as { errors?: PersonalCohortError[] } | undefined;
-        if (details?.errors) errors.push(...details.errors);
-        else errors.push({ path: `${prefix}.personal`, message: (error as Error).message });
-      }
-    }
-    return undefined;
+  const kind = PERSONAL_COHORT_KINDS[cohort.twin];
+  if (options.training && kind.trainingEnvOptions === undefined) {
+    errors.push({ path: `${prefix}.twin`, message: kind.trainingRefused ?? `twin ${cohort.twin} cannot train` });
+    return;
   }
-  if (!PERSONAL_ENV_IDS.includes(envId)) {
-    errors.push({
-      path: cohort.env !== undefined ? `${prefix}.env` : 'env',
-      message: `a personal glucose cohort runs on ${PERSONAL_ENV_IDS.join(' or ')} (got ${describeValue(envId)})`,
-    });
-    return undefined;
+  if (!kind.envIds.includes(envId)) {
+    errors.push({ path: cohort.env !== undefined ? `${prefix}.env` : 'env', message: `${kind.label} runs on ${kind.envIds.join(' or ')} (got ${describeValue(envId)})` });
+    return;
   }
   try {
-    const resolved = resolvePersonalCohort(cohort, options);
+    resolvePersonalMembers(cohort, options);
     cohort.personal = specPath(cohort.personal, options.baseDir);
     if (cohort.data !== undefined) cohort.data = specPath(cohort.data, options.baseDir);
-    return resolved;
   } catch (error) {
     const details = (error as TwinlabError).details as { errors?: PersonalCohortError[] } | undefined;
     if (details?.errors) errors.push(...details.errors);
     else errors.push({ path: `${prefix}.personal`, message: (error as Error).message });
-    return undefined;
   }
 }

@@ -10,7 +10,7 @@ import '../environments/index.js';
 import '../policies/index.js';
 import { hasPolicy, listPolicies } from '../policies/registry.js';
 import { GENERIC_ENDPOINTS, SHIELD_ENDPOINT } from './endpoints.js';
-import { checkPersonalCohort, isPersonalCohort, type PersonalCohort, PersonalCohortSchema } from './personal-cohort.js';
+import { checkPersonalCohort, isPersonalCohort, type PersonalCohort, PersonalCohortSchema, personalPatientOptions } from './personal-cohort.js';
 import { EXPERIMENT_KINDS } from './store.js';
 
 /**
@@ -360,7 +360,7 @@ function checkTraining(spec: TrainSpec | SweepSpec, options: ValidateOptions, er
   if (!hasEnv(spec.env)) errors.push({ path: 'env', message: `unknown env ${describeValue(spec.env)} (expected one of ${registeredIds().join(', ')})` });
   else if (!checkOptionNames(spec.env, spec.envOptions, 'envOptions', errors)) checkDiscreteActions(spec.env, spec.envOptions, errors);
   if (spec.cohort !== undefined && hasEnv(spec.env)) {
-    const clash = ['patient', 'patients', 'cohort'].filter((key) => key in spec.envOptions);
+    const clash = personalPatientOptions(spec.cohort).filter((key) => key in spec.envOptions);
     if (clash.length > 0) errors.push({ path: `envOptions.${clash[0]}`, message: 'the patients come from cohort (a personal twin); remove this option' });
     if (spec.cohort.env !== undefined && spec.cohort.env !== spec.env) {
       errors.push({ path: 'cohort.env', message: `must be the training env ${spec.env} or left out (got ${describeValue(spec.cohort.env)})` });
