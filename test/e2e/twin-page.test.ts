@@ -59,7 +59,8 @@ describe('patient-twin page in headless Chromium', () => {
     await page.waitForSelector('#replay-endpoints tr[data-endpoint="time_in_range_70_180"]', { timeout: 60_000 });
     // bands and lines are drawn, not just axes
     expect(await page.$$eval('#twin-fit svg path', (ps) => ps.length)).toBeGreaterThan(3);
-    expect(await page.$$eval('#twin-posteriors svg .role-mark', (ms) => ms.length)).toBeGreaterThanOrEqual(7 * 3);
+    // a MAP fit: per parameter the prior line and the MAP rule (no histogram layer without draws)
+    expect(await page.$$eval('#twin-posteriors svg .role-mark', (ms) => ms.length)).toBeGreaterThanOrEqual(9 * 2);
     expect(await page.textContent('#live-forecast')).toContain('120 min');
     const legend = await page.textContent('#twin-replay');
     expect(legend).toContain('A: recorded');

@@ -1,7 +1,8 @@
 /**
  * All view state lives in the URL query string, so a link reproduces the view:
  * `?view=experiment&id=…&run=…&episode=…&compare=…&cursor=…&smooth=…&group=…&seeds=1`; the twin page
- * adds `origins` (forecast origins), `from` (replay origin), `therapy` and `therapyB`; the runs page
+ * adds `origins` (forecast origins), `from` (replay origin), `therapy` and `therapyB` (a type 2 twin also
+ * `swap` and `swapB`; a vancomycin twin `targetAuc`, `intervals`, `mic` and `regimen` DOSE@HOURS); the runs page
  * (run comparison) `runs` (comma-separated run ids), `metric`, `ema`, `by` (group-by key) and `sort`; a
  * streaming trial's patients table `page` (0-based) and `all=1` (every patient, not only the sampled ones).
  */
@@ -26,6 +27,14 @@ export interface ViewState {
   from?: string;
   therapy?: string;
   therapyB?: string;
+  /** Type 2 twin page: the food swaps (TIME=FOOD[:SERVINGS], comma-separated) of what-ifs A and B. */
+  swap?: string;
+  swapB?: string;
+  /** Vancomycin twin page: the dose table's query and the regimen drawn (`DOSE@HOURS`). */
+  targetAuc?: string;
+  intervals?: string;
+  mic?: string;
+  regimen?: string;
   /** Ward view: the patient (id) whose tracks are shown. */
   patient?: number;
   runs?: string;
@@ -46,7 +55,7 @@ export function readState(search = window.location.search): ViewState {
     return v === null || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v);
   };
   const state: ViewState = { view: isViewName(view) ? view : 'list' };
-  for (const k of ['id', 'run', 'episode', 'compare', 'origins', 'from', 'therapy', 'therapyB', 'runs', 'metric', 'by', 'sort'] as const) {
+  for (const k of ['id', 'run', 'episode', 'compare', 'origins', 'from', 'therapy', 'therapyB', 'swap', 'swapB', 'targetAuc', 'intervals', 'mic', 'regimen', 'runs', 'metric', 'by', 'sort'] as const) {
     const v = q.get(k);
     if (v) state[k] = v;
   }

@@ -9,16 +9,37 @@ import { insert, mount, replace } from '../charts.js';
 import { fmt, h } from '../dom.js';
 import { connection } from '../live.js';
 import { setState, type ViewState } from '../state.js';
+import {
+  coneRows,
+  conesSpec,
+  errorText,
+  type ForecastRow,
+  GLUCOSE,
+  isoMinute,
+  ms,
+  onGrid,
+  type PosteriorParameter,
+  posteriorSpec,
+  type ReplayResult,
+  replaySpec,
+  SCHEMA,
+  short,
+  TIME,
+} from './twin-charts.js';
+import { renderT2DTwin } from './twin-t2d.js';
+import { renderVancomycinTwin } from './twin-vancomycin.js';
 
 /**
  * Patient-twin page: (a) the data against the fit with its 95 % posterior band, (b) each parameter's
  * posterior beside its prior, (c) forecast cones at chosen origins, (d) the live recalibration stream
  * (socket `twin-update`s appended as they come), (e) two what-if replays on the same axes with their
  * endpoints. Origins, replay origin and therapies live in the URL (`origins`, `from`, `therapy`,
- * `therapyB`). Times are epoch ms in the charts (temporal axes in local time).
+ * `therapyB`). Times are epoch ms in the charts (temporal axes in UTC). Type 2 and vancomycin twins
+ * (the summary's `kind`) have their own pages: views/twin-t2d.ts, views/twin-vancomycin.ts.
  */
 interface Summary {
   id: string;
+  kind?: 'glucose' | 'glucose-t2d' | 'vancomycin';
   datasetId?: string | null;
   method: string;
   seed: number;
@@ -37,36 +58,7 @@ interface FitRow {
   lo: number;
   hi: number;
 }
-interface PosteriorParameter {
-  name: string;
-  label: string;
-  unit: string;
-  map: number;
-  draws: number[];
-  priorDensity: { x: number; density: number }[];
-}
-interface ForecastRow {
-  origin: string;
-  horizonMin: number;
-  mean: number | null;
-  lo: number | null;
-  hi: number | null;
-}
-interface ReplayResult {
-  rows: { time: string; mean: number | null; lo: number | null; hi: number | null }[];
-  endpoints: Record<string, { mean: number; lo: number; hi: number; unit: string }>;
-}
 type LiveState = TwinLiveState & { recent?: { time: string; cgm: number | null }[] };
-
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-const GLUCOSE = { type: 'quantitative', title: 'glucose (mg/dL)', scale: { zero: false } } as const;
-const TIME = { field: 't', type: 'temporal', title: null } as const;
-
-const ms = (iso: string) => Date.parse(iso);
-const isoMinute = (t: number) => `${new Date(t).toISOString().slice(0, 16)}:00Z`;
-const short = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')}Z`;
-/** Round down to the 5-minute grid. */
-const onGrid = (t: number) => Math.floor(t / 300_000) * 300_000;
 
 function fitSpec(rows: FitRow[]): TopLevelSpec {
   const values = rows.map((r) => ({ t: ms(r.time), cgm: r.cgm, map: r.map, lo: r.lo, hi: r.hi }));
@@ -85,84 +77,6 @@ function fitSpec(rows: FitRow[]): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-/** Histogram of the draws as a density (bins over the prior's plotted range), the prior density, the MAP. */
-function posteriorSpec(parameters: PosteriorParameter[]): TopLevelSpec {
-  return {
-    $schema: SCHEMA,
-    title: 'Posterior draws (bars) beside the prior (orange line); dashed: MAP',
-    columns: 4,
-    concat: parameters.map((p) => {
-      const xs = p.priorDensity.map((d) => d.x);
-      const lo = Math.min(...xs);
-      const hi = Math.max(...xs);
-      const bins = 24;
-      const width = (hi - lo) / bins;
-      const counts = new Array<number>(bins).fill(0);
-      for (const v of p.draws) counts[Math.min(bins - 1, Math.max(0, Math.floor((v - lo) / width)))] += 1;
-      const histogram = p.draws.length >= 5 ? counts.map((c, i) => ({ x0: lo + i * width, x1: lo + (i + 1) * width, density: c / (p.draws.length * width) })) : [];
-      return {
-        width: 220,
-        height: 120,
-        title: { text: `${p.name} (${p.unit})`, subtitle: p.draws.length < 5 ? 'MAP only' : `${p.draws.length} draws`, fontSize: 12 },
-        layer: [
-          { data: { values: histogram }, mark: { type: 'rect', opacity: 0.55, color: '#2563eb' }, encoding: { x: { field: 'x0', type: 'quantitative', title: null, scale: { zero: false } }, x2: { field: 'x1' }, y: { field: 'density', type: 'quantitative', title: 'density' } } },
-          { data: { values: p.priorDensity }, mark: { type: 'line', color: '#d97706', strokeWidth: 1.6 }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'density', type: 'quantitative' } } },
-          { data: { values: [{ map: p.map }] }, mark: { type: 'rule', color: '#dc2626', strokeDash: [4, 3] }, encoding: { x: { field: 'map', type: 'quantitative' } } },
-        ],
-      };
-    }),
-    resolve: { scale: { x: 'independent', y: 'independent' } },
-  } as TopLevelSpec;
-}
-
-/** Cone rows: the reading at the origin, then mean and band at each horizon, per origin. */
-function coneRows(rows: ForecastRow[], cgmAt: (t: number) => number | null | undefined, label = (o: string) => short(ms(o))) {
-  const out: { t: number; origin: string; mean: number; lo: number; hi: number }[] = [];
-  const origins = [...new Set(rows.map((r) => r.origin))];
-  for (const o of origins) {
-    const t0 = ms(o);
-    const y = cgmAt(t0);
-    if (typeof y === 'number') out.push({ t: t0, origin: label(o), mean: y, lo: y, hi: y });
-    for (const r of rows) {
-      if (r.origin !== o || r.mean === null || r.lo === null || r.hi === null) continue;
-      out.push({ t: t0 + r.horizonMin * 60_000, origin: label(o), mean: r.mean, lo: r.lo, hi: r.hi });
-    }
-  }
-  return out;
-}
-
-function conesSpec(title: string, observedName: string, coneName: string, observed?: object[], cones?: object[], height = 260): TopLevelSpec {
-  return {
-    $schema: SCHEMA,
-    title,
-    width: 'container',
-    height,
-    layer: [
-      { data: { name: observedName, ...(observed ? { values: observed } : {}) }, mark: { type: 'point', filled: true, size: 10, color: '#0f172a' }, encoding: { x: TIME, y: { field: 'cgm', ...GLUCOSE } } },
-      { data: { name: coneName, ...(cones ? { values: cones } : {}) }, mark: { type: 'area', opacity: 0.2 }, encoding: { x: TIME, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { field: 'origin', type: 'nominal', title: 'origin' } } },
-      { data: { name: coneName, ...(cones ? { values: cones } : {}) }, mark: { type: 'line', point: true, strokeWidth: 1.5 }, encoding: { x: TIME, y: { field: 'mean', type: 'quantitative' }, color: { field: 'origin', type: 'nominal' } } },
-    ],
-  } as TopLevelSpec;
-}
-
-function replaySpec(values: object[], observed: object[]): TopLevelSpec {
-  return {
-    $schema: SCHEMA,
-    title: 'What-if replays: mean and 95 % band of each therapy (dots: the CGM that was recorded, not used)',
-    width: 'container',
-    height: 280,
-    layer: [
-      { data: { values: observed }, mark: { type: 'point', filled: true, size: 6, color: '#64748b', opacity: 0.6 }, encoding: { x: TIME, y: { field: 'cgm', ...GLUCOSE } } },
-      { data: { values }, mark: { type: 'area', opacity: 0.18 }, encoding: { x: TIME, y: { field: 'lo', type: 'quantitative' }, y2: { field: 'hi' }, color: { field: 'therapy', type: 'nominal', title: 'therapy' } } },
-      { data: { values }, mark: { type: 'line', strokeWidth: 1.6 }, encoding: { x: TIME, y: { field: 'mean', type: 'quantitative' }, color: { field: 'therapy', type: 'nominal' } } },
-    ],
-  } as TopLevelSpec;
-}
-
-function errorText(error: unknown): HTMLElement {
-  return h('p', { class: 'error', text: error instanceof Error ? error.message : String(error) });
-}
-
 function forecastTable(state: TwinLiveState): HTMLTableElement {
   return h(
     'table',
@@ -177,6 +91,8 @@ export async function renderTwin(root: HTMLElement, state: ViewState, signal: Ab
   const base = `/api/twins/${enc(id)}`;
   const summary = await api.get<Summary>(base);
   if (signal.aborted) return;
+  if (summary.kind === 'glucose-t2d') return renderT2DTwin(root, state, signal, base);
+  if (summary.kind === 'vancomycin') return renderVancomycinTwin(root, state, signal, base);
   const windowEnd = ms(summary.data.windowEnd);
 
   const fitCard = h('div', { class: 'card' }, h('h2', { text: 'Data against the fit' }));

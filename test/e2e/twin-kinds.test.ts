@@ -1,0 +1,132 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InlineExecutor } from '../../experiments/executor.js';
+import { type RunningServer, startServer } from '../../server/index.js';
+import { buildViewer } from '../../viewer/build.js';
+import { fitTinyT2DTwin, fitVancoTwinWithCli, installT2DTwin } from '../server/twin-kinds-fixture.js';
+
+/**
+ * The type 2 diabetes and vancomycin twin pages in headless Debian Chromium (issue #18, "from the CLI
+ * and the viewer"): the twins list names each kind; the type 2 page draws the fit over the logged
+ * meals, posteriors, forecast cones and two what-if replays (a GI change and a food swap) with their
+ * endpoints; the vancomycin page draws the concentration curve with the measured levels, its band and
+ * the dose table's best regimen continued after the recorded doses, the dose table itself, the
+ * estimates and posteriors, and redraws the curve for a clicked regimen. Axis titles carry units and
+ * the clock; no console errors and no vega warnings. Screenshots: test-artifacts/e2e-twin-t2d.png,
+ * e2e-twin-vancomycin.png.
+ */
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts');
+const TOKEN = 'e2e-token-0123456789abcdef';
+const T2D = 'twin-e2e2000000000000';
+
+let server: RunningServer;
+let browser: Browser;
+let page: Page;
+let dataDir: string;
+let vancoId: string;
+let swapAt: string;
+const messages: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (scripts/ensure-chromium.sh does it)`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const [t2d] = await Promise.all([fitTinyT2DTwin(), buildViewer()]);
+  dataDir = mkdtempSync(join(tmpdir(), 'twinlab-e2e-twin-kinds-'));
+  server = await startServer({ dataDir, port: 0, token: TOKEN, executor: new InlineExecutor(), pollMs: 20 });
+  installT2DTwin(server.store, t2d, T2D);
+  vancoId = (await fitVancoTwinWithCli(server.store, 'v1')).id;
+  // a logged meal of the last day, to swap for lentils
+  const d = t2d.dataset;
+  let k = d.cgm.length - 280;
+  while ((d.carbsG[k] as number) < 30) k++;
+  swapAt = new Date(d.startMs + k * 300_000).toISOString().replace('.000Z', 'Z');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') messages.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (error) => messages.push(`pageerror: ${error.message}`));
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+const texts = (selector: string) => page.$$eval(`${selector} svg text`, (ts) => ts.map((t) => t.textContent ?? ''));
+
+describe('type 2 and vancomycin twin pages in headless Chromium', () => {
+  it('lists each twin with its kind', async () => {
+    await page.goto(`${server.url}/?view=twins#token=${TOKEN}`);
+    await page.waitForSelector(`tr[data-twin="${vancoId}"]`);
+    expect(await page.textContent(`tr[data-twin="${T2D}"] td[data-kind]`)).toBe('type 2 diabetes');
+    expect(await page.textContent(`tr[data-twin="${vancoId}"] td[data-kind]`)).toBe('vancomycin');
+    expect(await page.textContent(`tr[data-twin="${vancoId}"]`)).toMatch(/AUC24 [\d.]+ mg·h\/L/);
+  });
+
+  it('type 2 page: fit over the meals, posteriors, cones, a GI change and a food swap with endpoints', async () => {
+    await page.click(`tr[data-twin="${T2D}"] a`);
+    await page.waitForSelector('#twin-summary[data-kind="glucose-t2d"]');
+    for (const chart of ['twin-fit', 'twin-posteriors', 'twin-forecast', 'twin-replay']) await page.waitForSelector(`#${chart} svg.marks`, { timeout: 60_000 });
+    await page.waitForSelector('#replay-endpoints tr[data-endpoint="time_in_range_70_180"]', { timeout: 60_000 });
+    const fit = await texts('#twin-fit');
+    for (const title of ['glucose (mg/dL)', 'carbs (g)', 'time (UTC)']) expect(fit).toContain(title);
+    expect(await page.$$eval('#twin-fit svg path', (ps) => ps.length)).toBeGreaterThan(3);
+    const posteriors = await texts('#twin-posteriors');
+    for (const title of ['Gb (mg/dL)', 'beta (pmol/kg/min per mg/dL)', 'density']) expect(posteriors).toContain(title);
+    expect(await page.$$eval('#t2d-estimates tr[data-parameter]', (rs) => rs.length)).toBe(9);
+    expect(await page.$('#twin-live-note')).not.toBeNull();
+    // swap a logged meal for lentils in what-if B, keep A as logged
+    await page.fill('#therapy-b', 'gi=40');
+    await page.fill('#swap-b', `${swapAt}=lentils`);
+    await page.click('#replay-run');
+    await page.waitForFunction(() => (document.querySelector('#replay-endpoints')?.textContent ?? '').includes('swap'), undefined, { timeout: 60_000 });
+    const legend = await page.textContent('#twin-replay');
+    expect(legend).toContain('A: logged meals');
+    expect(legend).toContain(`B: gi=40, swap ${swapAt}=lentils`);
+    expect(page.url()).toContain('swapB=');
+    await page.screenshot({ path: join(ARTIFACTS, 'e2e-twin-t2d.png'), fullPage: true });
+    expect(messages).toEqual([]);
+  }, 180_000);
+
+  it('vancomycin page: curve with levels, band and the proposed regimen, dose table, estimates; a clicked regimen is redrawn', async () => {
+    await page.goto(`${server.url}/?view=twin&id=${vancoId}`);
+    await page.waitForSelector('#twin-summary[data-kind="vancomycin"]');
+    await page.waitForSelector('#vanco-curve svg.marks', { timeout: 60_000 });
+    await page.waitForSelector('#twin-posteriors svg.marks', { timeout: 60_000 });
+    const best = (await page.getAttribute('#dose-regimens tr[data-regimen]', 'data-regimen')) as string;
+    expect(best).toMatch(/^\d+@\d+$/);
+    expect(await page.getAttribute('#vanco-curve', 'data-regimen')).toBe(best);
+    const curve = await texts('#vanco-curve');
+    for (const title of ['vancomycin (mg/L)', 'dose (mg)', 'time (UTC)', 'recorded doses', 'proposed regimen', 'measured level (fitted)']) expect(curve).toContain(title);
+    const [dose, every] = best.split('@');
+    expect(curve.some((t) => t.startsWith(`proposed: ${dose} mg every ${every} h`) && /AUC24 [\d.]+ \[[\d.]+, [\d.]+\] mg·h\/L/.test(t))).toBe(true);
+    // three measured levels drawn as points
+    expect(await page.$$eval('#vanco-curve svg .mark-symbol.role-mark path', (ps) => ps.length)).toBe(3);
+    expect(await page.$$eval('#dose-regimens tr[data-regimen]', (rs) => rs.length)).toBe(10);
+    expect(await page.textContent('#dose-loading')).toMatch(/^Target AUC24 400–600 mg·h\/L .* Loading dose \d+ mg/);
+    expect(await page.textContent('#vanco-estimates')).toContain('CL (clearance)');
+    expect(await texts('#twin-posteriors')).toContain('CL (L/h)');
+    await page.screenshot({ path: join(ARTIFACTS, 'e2e-twin-vancomycin.png'), fullPage: true });
+
+    // another regimen of the table: the curve is redrawn with it, and the URL keeps it
+    const other = (await page.$$eval('#dose-regimens tr[data-regimen]', (rs) => rs.map((r) => r.getAttribute('data-regimen') ?? '')))[3] as string;
+    await page.click(`#dose-regimens tr[data-regimen="${other}"]`);
+    await page.waitForFunction((r) => document.getElementById('vanco-curve')?.dataset.regimen === r, other, { timeout: 30_000 });
+    const [d2, e2] = other.split('@');
+    expect((await texts('#vanco-curve')).some((t) => t.startsWith(`proposed: ${d2} mg every ${e2} h`))).toBe(true);
+    expect(page.url()).toContain(`regimen=${encodeURIComponent(other)}`);
+
+    // a bad target: the server's message names the field, shown in place of the table
+    await page.fill('#dose-target', '600-400');
+    await page.click('#dose-run');
+    await page.waitForSelector('#dose-table .error');
+    expect(await page.textContent('#dose-table .error')).toContain('query.targetAuc');
+    expect(messages.filter((m) => !m.includes('400 (Bad Request)'))).toEqual([]);
+  }, 180_000);
+});
