@@ -265,7 +265,14 @@ export function forestPlotSpec(rows: readonly ForestRow[], options: { title?: st
   }));
   const units: string[] = [];
   for (const r of data) if (!units.includes(r.panel)) units.push(r.panel);
-  const color = { field: 'favours', type: 'nominal' as const, title: 'Favours', scale: { domain: FAVOURS_DOMAIN, range: FAVOURS_RANGE } };
+  // legend above the panels: beside them it widened the plot past an 800 px page
+  const color = {
+    field: 'favours',
+    type: 'nominal' as const,
+    title: 'Favours',
+    scale: { domain: FAVOURS_DOMAIN, range: FAVOURS_RANGE },
+    legend: { orient: 'top' as const, direction: 'horizontal' as const },
+  };
   const pct = Math.round((options.level ?? 0.95) * 100);
   const only = comparisons.size === 1 ? ` ${[...comparisons][0]}` : ' arm − reference';
   const panels = units.map((unit) => {
@@ -649,6 +656,11 @@ export interface EpisodeTracksOptions {
   /** Steps on the x axis (default: the episode's); a longer side-by-side episode widens both. */
   length?: number;
   observationLabels?: readonly string[];
+  /**
+   * Episodes drawn beside this one (side by side): each continuous or dose/event panel's y domain then
+   * spans the values of all of them (and the panel's band), so the panes share their y scales.
+   */
+  shareY?: readonly (readonly TrackStep[])[];
 }
 
 export interface EpisodeTracksChart {
@@ -714,6 +726,31 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
     }
     panel.members.push({ track, index });
   });
+  // side by side: one y domain per panel over every episode shown (values, the band, 0 for doses/events)
+  const sharedDomain = (members: readonly { track: TrackDefinition; index: number }[]): [number, number] | undefined => {
+    if (!options.shareY || options.shareY.length === 0) return undefined;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = Number.NEGATIVE_INFINITY;
+    for (const episode of [steps, ...options.shareY]) {
+      for (const s of episode) {
+        for (const { track } of members) {
+          const v = trackValue(s, track.field, labels);
+          if (v === null || ((track.kind === 'dose' || track.kind === 'event') && v === 0)) continue;
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
+      }
+    }
+    for (const { track } of members) {
+      if (track.band) {
+        lo = Math.min(lo, track.band.low);
+        hi = Math.max(hi, track.band.high);
+      }
+      if (track.kind === 'dose' || track.kind === 'event') lo = Math.min(lo, 0);
+    }
+    if (!Number.isFinite(lo) || !Number.isFinite(hi)) return undefined;
+    return lo === hi ? [lo - 1, hi + 1] : [lo, hi];
+  };
   const vconcat = panels.map((panel, p) => {
     const axis = p === panels.length - 1 ? xAxis : { ...xAxis, title: null };
     const xOf = (field: string) => ({ field, type: 'quantitative' as const, scale: xScale, axis });
@@ -737,6 +774,8 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
     } else if (panel.members.some((m) => m.track.kind === 'dose' || m.track.kind === 'event')) {
       yScale = { zero: true };
     }
+    const shared = categorical ? undefined : sharedDomain(panel.members);
+    if (shared) yScale = { ...yScale, domain: shared, nice: true };
     if (unit === 'count') yAxis.tickMinStep = 1;
     // a track without a value to draw (no dose given, an absent field) gets no layer: vega warns on empty extents
     const drawn = panel.members.filter(({ track, index }) => rows.some((r) => r[`v${index}`] !== null && (r[`v${index}`] !== 0 || (track.kind !== 'dose' && track.kind !== 'event'))));

@@ -158,6 +158,29 @@ describe('episode track charts (rendered to SVG)', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('side by side (shareY): each panel\'s y domain spans both episodes, the band, and 0 for doses', () => {
+    const declared = twinForEnv('glucose/t1d-v1')?.tracks;
+    const a = rollout('glucose/t1d-v1', 288).steps;
+    const b = rollout('glucose/t1d-v1', 288, { patient: 'adolescent#003' }).steps;
+    const domains = (steps: TrackStep[], other: TrackStep[]) =>
+      (episodeTracksSpec(declared, steps, { width: 400, shareY: [other] }).spec as unknown as { vconcat: { layer: { encoding: { y?: { scale?: { domain?: number[] } } } }[] }[] }).vconcat.map(
+        (p) => p.layer.map((l) => l.encoding.y?.scale?.domain).find((d) => d !== undefined),
+      );
+    const ab = domains(a, b);
+    expect(domains(b, a)).toEqual(ab); // the same scales in both panes
+    const glucose = (declared?.tracks ?? []).filter((t) => t.panel === declared?.tracks[0]?.panel);
+    const values = [...a, ...b].flatMap((s) => glucose.map((t) => trackValue(s, t.field))).filter((v): v is number => v !== null);
+    const band = glucose.find((t) => t.band)?.band as { low: number; high: number };
+    expect(ab[0]).toEqual([Math.min(band.low, ...values), Math.max(band.high, ...values)]);
+    // the insulin panel (doses) starts at 0
+    const insulinPanel = (declared?.tracks ?? []).find((t) => t.kind === 'dose')?.panel;
+    const panels = [...new Set((declared?.tracks ?? []).map((t) => t.panel))];
+    expect(ab[panels.indexOf(insulinPanel as string)]?.[0]).toBe(0);
+    // without shareY a panel's domain is vega's own (from its data)
+    const alone = episodeTracksSpec(declared, a, { width: 400 }).spec as unknown as { vconcat: { layer: { encoding: { y?: { scale?: { domain?: number[] } } } }[] }[] };
+    expect(alone.vconcat[0]?.layer.map((l) => l.encoding.y?.scale?.domain).find((d) => d !== undefined)).toBeUndefined();
+  });
+
   it('HIV, chemotherapy and OPC render their declared tracks without warnings', async () => {
     const hiv = await render('hiv/sti-v1', 40);
     for (const t of ['viral load (log10 copies/mL)', 'drugs', 'RTI+PI', 'day 1']) expect(hiv.texts).toContain(t);

@@ -170,19 +170,30 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
 
   const catalogue = await api.get<EnvEntry[]>('/api/envs').catch((): EnvEntry[] => []);
   const paneCount = secondary ? 2 : 1;
-  const mountPane = async (data: EpisodeData, title: string): Promise<Pane> => {
+  const mountPane = async (data: EpisodeData, title: string, subtitle: string, other?: EpisodeData): Promise<Pane> => {
     const entry = catalogue.find((e) => e.id === data.envId);
     const chartEl = h('div', { class: 'chart' });
     // pre-wrap: the info line wraps inside the pane instead of being cut off
     const details = h('pre', { class: 'step-details', style: 'white-space:pre-wrap;overflow-wrap:anywhere' });
-    panes.append(h('div', { class: 'grow card', 'data-pane': title }, h('h2', { text: title }), chartEl, details));
+    panes.append(h('div', { class: 'grow card', 'data-pane': title }, h('h2', { text: title }), h('p', { class: 'muted pane-subtitle', text: subtitle }), chartEl, details));
     const width = Math.max(240, Math.floor((panes.clientWidth || 1200) / paneCount) - 170);
-    const chart = episodeTracksSpec(entry?.twin?.tracks ?? undefined, data.steps, { width, length, observationLabels: entry?.observationSpace.labels ?? [] });
+    // side by side: both panes on the same y scale per panel (the other episode's values count too)
+    const chart = episodeTracksSpec(entry?.twin?.tracks ?? undefined, data.steps, {
+      width,
+      length,
+      observationLabels: entry?.observationSpace.labels ?? [],
+      shareY: other && other.envId === data.envId ? [other.steps] : undefined,
+    });
     const view = await mount(chartEl, chart.spec);
     return { data, view, details, x: chart.x, tracks: chart.tracks, clock: chart.clock };
   };
-  const pa = await mountPane(primary, secondary ? `${run.split('/').pop()} · ${primary.key}` : primary.key);
-  const pb = secondary ? await mountPane(secondary, `${(compareRun as string).split('/').pop()} · ${secondary.key}`) : undefined;
+  // panes named by arm and patient (the job and episode key below them)
+  const secondaryDetail = compareRun && compareRun !== run ? await api.get<RunDetail>(`/api/runs/${enc(compareRun)}`).catch(() => undefined) : detail;
+  const subtitle = (jobId: string, key: string) => `${jobId.split('/').pop()} · ${key}`;
+  const pa = await mountPane(primary, paneTitle(detail, primary.key) ?? primary.key, subtitle(run, primary.key), secondary);
+  const pb = secondary
+    ? await mountPane(secondary, (secondaryDetail && paneTitle(secondaryDetail, secondary.key)) ?? subtitle(compareRun as string, secondary.key), subtitle(compareRun as string, secondary.key), primary)
+    : undefined;
 
   // Side by side: other arms of the same patient (trial jobs of the same experiment with the same episode
   // key; in a streaming trial's block, the same run's episodes of that patient in the other arms).
@@ -297,12 +308,19 @@ export async function renderEpisode(root: HTMLElement, state: ViewState, signal:
   render(false);
 }
 
-/** Other trial jobs of the experiment, each with the same episode key (job-by-job trials). */
+/**
+ * Other trial jobs of the experiment, each with the same episode key (job-by-job trials): the same
+ * patient's other arms first, then the other patients; each named "arm · patient (job)".
+ */
 async function jobSiblings(detail: RunDetail, run: string, key: string): Promise<{ value: string; text: string }[]> {
   const siblings = await api.get<{ jobs: { id: string; config: Record<string, unknown> }[] }>(`/api/experiments/${enc(detail.experimentId)}`).catch(() => ({ jobs: [] }));
-  return siblings.jobs
-    .filter((j) => j.id !== run)
-    .map((j) => ({ value: `${j.id}|${key}`, text: `${j.id.split('/').pop()} ${armLabel(j.config)}${j.config?.patientId ? ` · ${String(j.config.patientId)}` : ''}` }));
+  const patient = (detail.config as { patientId?: unknown } | undefined)?.patientId;
+  const others = siblings.jobs.filter((j) => j.id !== run);
+  const same = others.filter((j) => patient !== undefined && j.config?.patientId === patient);
+  return [...same, ...others.filter((j) => !same.includes(j))].map((j) => ({
+    value: `${j.id}|${key}`,
+    text: `${armLabel(j.config) || 'arm'}${j.config?.patientId ? ` · ${String(j.config.patientId)}` : ''} (${j.id.split('/').pop()})`,
+  }));
 }
 
 /**
@@ -318,6 +336,20 @@ function blockSiblings(detail: RunDetail, key: string): { value: string; text: s
     if (!o || e.key === key || o[1] !== m[1] || o[2] !== m[2] || o[4] !== m[4]) return [];
     return [{ value: `${detail.id}|${e.key}`, text: `${arms[Number(o[3])]?.name ?? `arm ${o[3]}`} · patient ${o[1]}` }];
   });
+}
+
+/**
+ * "arm · patient" of a trial episode: a trial job's arm and patient id, or in a streaming trial's block
+ * the arm and patient index in the key `p<i>.r<r>.a<a>.episode-<k>`; undefined outside trials.
+ */
+function paneTitle(detail: RunDetail, key: string): string | undefined {
+  const config = detail.config as (RunDetail['config'] & { patientId?: string; arm?: unknown; replicate?: number }) | undefined;
+  const block = /^p(\d+)\.r(\d+)\.a(\d+)\.episode-\d+$/.exec(key);
+  if (block && config?.kind === 'trial-block') return `${config.shape?.arms?.[Number(block[3])]?.name ?? `arm ${block[3]}`} · patient ${block[1]}`;
+  if (config?.kind !== 'trial') return undefined;
+  const arm = armLabel(config as Record<string, unknown>);
+  const replicate = typeof config.replicate === 'number' && config.replicate > 0 ? ` (replicate ${config.replicate + 1})` : '';
+  return `${arm || 'arm'} · ${config.patientId ?? 'patient'}${replicate}`;
 }
 
 /** Q-value gap of a decision: best minus second best (how decisive the greedy choice was). */

@@ -44,7 +44,7 @@ export async function renderTrial(root: HTMLElement, state: ViewState, signal: A
   const agpEl = h('div', { class: 'chart', id: 'agp' });
   agpCard.append(agpEl);
   const reportFrame = h('iframe', { id: 'report', style: 'width:100%;height:900px;border:1px solid #e4e7ec;background:#fff', title: 'trial report' });
-  const forestCard = h('div', { class: 'card', style: 'display:none' }, forestEl);
+  const forestCard = h('div', { class: 'card scroll', style: 'display:none' }, forestEl);
   const reportCard = h('div', { class: 'card', style: 'display:none' }, h('h2', { text: 'Report' }), reportFrame);
   const patients = h('div', { class: 'card scroll', id: 'patients-card' });
   root.replaceChildren(h('h1', {}, `${detail.name || id} `, statusEl), progressCard, tableCard, forestCard, agpCard, patients, reportCard);
