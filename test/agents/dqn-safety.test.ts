@@ -18,7 +18,11 @@ import { type CostDefinition, type EndpointDefinition, getTwin, registerTwin, ty
 import { TimeLimit, Wrapper } from '../../engine/wrappers.js';
 import { type ExplicitMdp, MdpEnv, type Outcome } from '../../agents/tabular.js';
 import '../../environments/index.js';
+import { InlineExecutor } from '../../experiments/executor.js';
+import { buildReport } from '../../experiments/report-builder.js';
+import { runExperiment } from '../../experiments/runner.js';
 import { validateSpec } from '../../experiments/spec.js';
+import { Store } from '../../experiments/store.js';
 import { evaluatePolicy } from '../../policies/evaluate.js';
 import type { Policy } from '../../policies/policy.js';
 import { loadSavedPolicy } from '../../policies/saved.js';
@@ -524,4 +528,76 @@ describe('twin cost signals', () => {
     const ok = validateSpec({ kind: 'train', name: 't', env: 'glucose/t1d-v1', config: { shield: { mode: 'mask' }, constraint: { cost: 'glucose/below-70', budget: 0.04 } } });
     expect(ok.kind).toBe('train');
   });
+});
+
+describe('shielded and constrained training jobs end to end', () => {
+  it('a train spec with shield + constraint saves a masked policy, stores λ and the violation, and its trial arm has no shield interventions', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'twinlab-safety-job-'));
+    const store = Store.open(join(root, 'store'));
+    try {
+      const train = await runExperiment({
+        spec: {
+          kind: 'train',
+          name: 'glucose masked + constrained',
+          seed: 3,
+          env: 'glucose/t1d-v1',
+          envOptions: { patient: 'adult#001', scenario: 'random' },
+          evalEpisodes: 1,
+          config: {
+            totalSteps: 1_500,
+            learningStarts: 300,
+            hidden: [16],
+            evalEvery: 0,
+            evalEpisodes: 1,
+            metricsEvery: 300,
+            backend: BACKEND,
+            shield: { mode: 'mask' },
+            constraint: { cost: 'glucose/below-70', budget: 0.04, lambdaLearningRate: 1 },
+          },
+        },
+        id: 'safety-train',
+        store,
+        executor: new InlineExecutor(),
+      });
+      expect(train.status).toBe('finished');
+      const job = train.jobs[0] as { id: string; result: Record<string, unknown> };
+      expect(job.result.shield).toEqual({ id: 'glucose/no-insulin-above-basal-when-low', mode: 'mask', interventions: 0 });
+      expect(job.result.lambda).toBeGreaterThanOrEqual(0);
+      const policyDir = join(root, 'store', job.result.policyDir as string);
+      expect(JSON.parse(readFileSync(join(policyDir, 'policy.json'), 'utf8')).shield).toEqual({ id: 'glucose/no-insulin-above-basal-when-low', mode: 'mask' });
+      expect(store.metricNames(job.id)).toEqual(expect.arrayContaining(['train.lambda', 'train.constraintViolation', 'episode.metrics.cost', 'episode.metrics.lambda']));
+      // the training report draws λ and the violation as learning curves
+      const report = JSON.parse(await buildReport(store, 'safety-train', 'json')) as { series: { metric: string; runs: unknown[] }[] };
+      const drawn = report.series.filter((x) => x.runs.length > 0).map((x) => x.metric);
+      expect(drawn).toEqual(expect.arrayContaining(['train.lambda', 'train.constraintViolation']));
+
+      // the saved policy in a trial with the shield endpoint: the masked argmax never proposes a masked action
+      const trial = await runExperiment({
+        spec: {
+          kind: 'trial',
+          name: 'masked policy on the shield endpoint',
+          seed: 4,
+          cohort: { env: 'glucose/t1d-v1', population: 'adult', size: 3 },
+          arms: [
+            { name: 'dqn-masked', policy: policyDir },
+            { name: 'basal-bolus', policy: 'glucose/basal-bolus' },
+          ],
+          endpoints: { primary: ['tir'], secondary: ['shieldInterventions'] },
+        },
+        id: 'safety-trial',
+        store,
+        executor: new InlineExecutor(),
+      });
+      expect(trial.status).toBe('finished');
+      const perArm = new Map<string, number>();
+      for (const j of trial.jobs) {
+        const r = j.result as { arm: string; endpoints: Record<string, number> };
+        perArm.set(r.arm, (perArm.get(r.arm) ?? 0) + (r.endpoints.shieldInterventions as number));
+      }
+      expect(perArm.get('dqn-masked')).toBe(0);
+    } finally {
+      store.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
