@@ -28,9 +28,15 @@ import { iso, posteriorPanel, queryTime } from './twin-common.js';
  */
 export const VANCO_DATA_FILE = 'data.csv';
 const HOUR = 3_600_000;
-/** Posterior draws the curve's band is computed from (evenly spaced): the band of 400 draws differs by < 0.1 mg/L and costs 4× more. */
-const CURVE_DRAWS = 100;
-const MAX_CURVE_POINTS = 600;
+/**
+ * The curve's band is computed from at most CURVE_DRAWS posterior draws (evenly spaced) at ≤
+ * MAX_CURVE_POINTS times, its quantiles to CURVE_TOL_MG_L: the mixture quantiles are ≈ 97 % of the
+ * work. On two synthetic Goti patients 200 of the 400 draws moved the band by ≤ 1.7 mg/L (≤ 4 % of its
+ * width) against all 400, 100 draws by up to 6.6 mg/L (13 %); all 400 took 2× as long again.
+ */
+const CURVE_DRAWS = 200;
+const MAX_CURVE_POINTS = 300;
+const CURVE_TOL_MG_L = 0.01;
 
 const DoseQuery = z.strictObject({
   targetAuc: z
@@ -192,13 +198,14 @@ export class VancomycinTwins {
     const stepMin = Math.max(10, Math.ceil(span / 60_000 / MAX_CURVE_POINTS / 5) * 5);
     const times: number[] = [];
     for (let tm = firstMs; tm <= endMs; tm += stepMin * 60_000) times.push(tm);
-    const bands = predictLevels(t.covariates, draws, { doses }, times);
+    const bands = predictLevels(t.covariates, draws, { doses }, times, CURVE_TOL_MG_L);
     const untilMs = t.data.until === null ? Number.POSITIVE_INFINITY : Date.parse(t.data.until);
     const levelBands = predictLevels(
       t.covariates,
       draws,
       { doses },
       data.levels.map((l) => l.timeMs),
+      CURVE_TOL_MG_L,
     );
     return {
       twinId: record.id,

@@ -10,9 +10,10 @@ const HOUR = 3_600_000;
 
 /**
  * Quantile p of the mixture (1/n)·Σ N(m_i, s_i²) by bisection on its CDF; observations are floored
- * at 0 (an assay reports no negative level), so a negative quantile is 0.
+ * at 0 (an assay reports no negative level), so a negative quantile is 0. `tolMgL`: stop once the
+ * bracket is that narrow (default: to ~1e-9 relative; a chart needs 0.01 mg/L, 5× fewer CDF sweeps).
  */
-export function mixtureQuantile(means: ArrayLike<number>, sds: ArrayLike<number>, p: number): number {
+export function mixtureQuantile(means: ArrayLike<number>, sds: ArrayLike<number>, p: number, tolMgL = 0): number {
   const n = means.length;
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
@@ -25,7 +26,7 @@ export function mixtureQuantile(means: ArrayLike<number>, sds: ArrayLike<number>
     for (let i = 0; i < n; i++) s += normalCdf((y - (means[i] as number)) / (sds[i] as number));
     return s / n;
   };
-  for (let it = 0; it < 80 && hi - lo > 1e-9 * Math.max(1, Math.abs(hi)); it++) {
+  for (let it = 0; it < 80 && hi - lo > Math.max(tolMgL, 1e-9 * Math.max(1, Math.abs(hi))); it++) {
     const mid = (lo + hi) / 2;
     if (cdf(mid) < p) lo = mid;
     else hi = mid;
@@ -42,12 +43,13 @@ export interface VancoPredictionRow {
   observed: number;
 }
 
-/** Predictive mean and 95 % band (posterior × residual error) of a level at each time (epoch ms). */
+/** Predictive mean and 95 % band (posterior × residual error) of a level at each time (epoch ms); `tolMgL` as mixtureQuantile's. */
 export function predictLevels(
   cov: VancoCovariates,
   draws: ArrayLike<number>[],
   dataset: Pick<VancomycinDataset, 'doses'>,
   timesMs: number[],
+  tolMgL = 0,
 ): { mean: number; lo: number; hi: number }[] {
   const originMs = (dataset.doses[0] as { timeMs: number }).timeMs;
   const doses = dataset.doses.map((d) => ({ timeH: (d.timeMs - originMs) / HOUR, amountMg: d.amountMg, durationH: d.durationH }));
@@ -59,8 +61,8 @@ export function predictLevels(
     const sds = means.map((m) => Math.sqrt(residualVariance(m)));
     return {
       mean: means.reduce((a, v) => a + v, 0) / means.length,
-      lo: mixtureQuantile(means, sds, 0.025),
-      hi: mixtureQuantile(means, sds, 0.975),
+      lo: mixtureQuantile(means, sds, 0.025, tolMgL),
+      hi: mixtureQuantile(means, sds, 0.975, tolMgL),
     };
   });
 }
