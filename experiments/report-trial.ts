@@ -3,9 +3,9 @@ import type { ExperimentRecord, JobRecord } from './store.js';
 import type { TrialAnalysis } from './trial-analysis.js';
 
 /**
- * The parts of a trial report a reviewer asks for beyond the endpoint tables (CONSORT 2010 items 6, 11,
- * 12, 13 and 15 — outcomes, blinding/methods, statistical methods, participant flow, baseline data;
- * Schulz, Altman & Moher, BMJ 2010;340:c332): participant flow, baseline characteristics by arm,
+ * The parts of a trial report a reviewer asks for beyond the endpoint tables (CONSORT 2010 items 6a outcomes,
+ * 12a statistical methods, 13a participant flow and 15 baseline data; Schulz, Altman & Moher, BMJ
+ * 2010;340:c332): participant flow, baseline characteristics by arm,
  * methods, a multiplicity note and a reproducibility box. Pure functions of the stored experiment,
  * its jobs and analysis (report-builder.ts adds the twin's title); rendered by report.ts as md and html.
  */
