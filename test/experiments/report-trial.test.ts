@@ -97,6 +97,17 @@ describe('trial report sections', () => {
     expect(JSON.parse(sections.reproducibility.specJson)).toEqual(experiment?.spec);
   });
 
+  it('the reproducibility box\'s claim holds: running the stored spec again gives the same spec hash, episodes and analysis', async () => {
+    const again = await runExperiment({ spec: JSON.parse(sections.reproducibility.specJson), store, executor: new InlineExecutor() });
+    expect(again.status).toBe('finished');
+    const other = (JSON.parse(await buildReport(store, again.id, 'json')) as { sections: TrialSections }).sections;
+    expect(other.reproducibility.specSha256).toBe(sections.reproducibility.specSha256);
+    const hashes = (experimentId: string) => store.listJobs(experimentId).map((j) => store.getEpisode(j.id, 'episode-0')?.hash);
+    expect(hashes(again.id)).toEqual(hashes(id));
+    expect(hashes(id).every((h) => typeof h === 'string' && h.length === 64)).toBe(true);
+    expect(store.getTrialResult(again.id)).toEqual(store.getTrialResult(id));
+  }, 60_000);
+
   it('canonical JSON ignores key order and undefined fields', () => {
     expect(canonicalJson({ b: 1, a: [{ d: 2, c: undefined, e: 'x' }] })).toBe('{"a":[{"d":2,"e":"x"}],"b":1}');
     expect(canonicalJson({ a: [{ e: 'x', d: 2 }], b: 1 })).toBe(canonicalJson({ b: 1, a: [{ d: 2, e: 'x' }] }));
