@@ -76,4 +76,20 @@ describe('twinlab report', () => {
     expect(svg).toBeDefined();
     expect(existsSync(join(dir, svg as string))).toBe(true);
   }, 60_000);
+
+  it('a trial\'s html is the full report (methods with the twin, flow, baseline, AGP per arm); --format pdf prints it with Chromium', async () => {
+    const html = await cli(['report', id, '--data', data, '--format', 'html']);
+    expect(html.code, html.stderr).toBe(0);
+    expect(html.stdout).toContain('Glucose–insulin (type 1 diabetes');
+    for (const section of ['id="flow"', 'id="baseline"', 'id="reproducibility"', 'id="chart-glucose-bands"', 'id="chart-cvga"']) expect(html.stdout).toContain(section);
+    const noOut = await cli(['report', id, '--data', data, '--format', 'pdf']);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toMatch(/--format pdf needs --out/);
+    const pdf = join(dir, 'report.pdf');
+    const printed = await cli(['report', id, '--data', data, '--format', 'pdf', '--out', pdf]);
+    expect(printed.code, printed.stderr).toBe(0);
+    const bytes = readFileSync(pdf);
+    expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    expect(bytes.length).toBeGreaterThan(20_000);
+  }, 120_000);
 });
