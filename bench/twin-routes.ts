@@ -21,7 +21,8 @@ import { median } from './util.js';
  * timed below HTTP on TwinService (JSON encoding and the socket not included), medians of REPEATS calls
  * after one warm-up (the first call also parses twin.json and, for vancomycin, data.csv):
  * - vancomycin (the defaults' posterior: 400 draws; a synthetic Goti patient, 7 doses, 3 levels):
- *   the curve of the recorded doses, the curve with a proposed regimen for 48 h, the dose table;
+ *   one level posted for live recalibration (4th to 11th level), then the curve of the recorded doses, the curve with a
+ *   proposed regimen for 48 h, the dose table;
  * - type 2 (MAP on 7 synthetic days): the fit with its band (uncached: a fresh service per call),
  *   one forecast origin (30/60/120 min), a what-if replay of the last day.
  *
@@ -76,7 +77,16 @@ export async function run(): Promise<BenchResult[]> {
     const d = person.dataset;
     const origin = new Date(d.startMs + (d.cgm.length - 100) * 300_000).toISOString();
     const lastDay = new Date(d.startMs + (d.cgm.length - 288) * 300_000).toISOString();
+    // live recalibration: one level posted (validate, MAP re-fit of every level, the new level's prediction, SQLite insert)
+    const lastMs = Math.max(...dataset.levels.map((l) => l.timeMs), ...dataset.doses.map((x) => x.timeMs));
+    let k = 0;
+    const post = () => {
+      k++;
+      twins.observe('twin-bench0000000000v', { rows: [{ time: new Date(lastMs + k * 12 * HOUR).toISOString(), event: 'level', conc_mg_l: 15 + (k % 5) }] });
+    };
+    const observeMs = timeIt(post);
     return [
+      { name: 'vancomycin: POST one level → MAP re-fit + state (target < 50 ms)', value: observeMs, unit: 'ms' },
       { name: 'vancomycin curve, recorded doses (200 draws × ≤ 300 times)', value: timeIt(() => twins.curve('twin-bench0000000000v', {})), unit: 'ms' },
       { name: 'vancomycin curve + proposed regimen 48 h', value: timeIt(() => twins.curve('twin-bench0000000000v', { dose: '1250', interval: '12' })), unit: 'ms' },
       { name: 'vancomycin dose table (8,12,24 h × 16 doses × 400 draws)', value: timeIt(() => twins.dose('twin-bench0000000000v', {})), unit: 'ms' },

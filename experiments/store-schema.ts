@@ -189,6 +189,25 @@ CREATE TABLE twin_observations (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * Migration 5: live recalibration of event-based personal twins (server/twins-vancomycin.ts).
+ * `twin_events` holds the dose and level rows posted to `POST /api/twins/:id/observations` of a
+ * vancomycin twin after its data (`event` 'dose': `amount` mg over `duration` h; 'level': `value`
+ * mg/L), as received; the twin's data plus these rows in time order is its live data after a restart.
+ */
+const TWIN_EVENTS = `
+CREATE TABLE twin_events (
+  twin_id     TEXT NOT NULL REFERENCES twins (id) ON DELETE CASCADE,
+  time_ms     INTEGER NOT NULL,
+  event       TEXT NOT NULL CHECK (event IN ('dose', 'level')),
+  amount      REAL,
+  duration    REAL,
+  value       REAL,
+  received_at TEXT NOT NULL,
+  PRIMARY KEY (twin_id, time_ms, event)
+) WITHOUT ROWID;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -216,6 +235,13 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'live personal twins: twin_observations (rows appended to a twin after its data, replayed on restart)',
     up(db) {
       db.exec(TWIN_OBSERVATIONS);
+    },
+  },
+  {
+    version: 5,
+    description: 'live event-based personal twins: twin_events (vancomycin doses and levels appended to a twin after its data)',
+    up(db) {
+      db.exec(TWIN_EVENTS);
     },
   },
 ];

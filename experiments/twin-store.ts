@@ -94,3 +94,35 @@ export function listTwinObservations(store: Store, twinId: string): TwinObservat
 export function countTwinObservations(store: Store, twinId: string): number {
   return (store.prepare('SELECT COUNT(*) AS n FROM twin_observations WHERE twin_id = ?').get(twinId) as { n: number }).n;
 }
+
+/** One dose or level row posted to a live vancomycin twin (store-schema.ts migration 5). */
+export type TwinEvent = { timeMs: number; event: 'dose'; amountMg: number; durationH: number } | { timeMs: number; event: 'level'; concMgL: number };
+
+interface EventRow {
+  time_ms: number;
+  event: 'dose' | 'level';
+  amount: number | null;
+  duration: number | null;
+  value: number | null;
+}
+
+/** Append validated event rows (in order, after the twin's last event) in one transaction. */
+export function appendTwinEvents(store: Store, twinId: string, rows: readonly TwinEvent[], receivedAt = new Date().toISOString()): void {
+  store.transaction(() => {
+    const insert = store.prepare('INSERT INTO twin_events (twin_id, time_ms, event, amount, duration, value, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    for (const r of rows) {
+      if (r.event === 'dose') insert.run(twinId, r.timeMs, 'dose', r.amountMg, r.durationH, null, receivedAt);
+      else insert.run(twinId, r.timeMs, 'level', null, null, r.concMgL, receivedAt);
+    }
+  });
+}
+
+/** Every event row appended to a twin, in time order (a dose before a level at the same time). */
+export function listTwinEvents(store: Store, twinId: string): TwinEvent[] {
+  const rows = store.prepare('SELECT time_ms, event, amount, duration, value FROM twin_events WHERE twin_id = ? ORDER BY time_ms, event').all(twinId) as EventRow[];
+  return rows.map((r) =>
+    r.event === 'dose'
+      ? { timeMs: r.time_ms, event: 'dose' as const, amountMg: r.amount as number, durationH: r.duration as number }
+      : { timeMs: r.time_ms, event: 'level' as const, concMgL: r.value as number },
+  );
+}

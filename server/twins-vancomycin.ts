@@ -1,12 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { importVancomycin, type VancomycinDataset } from '../datasets/vancomycin.js';
+import { parseIsoTime } from '../datasets/time.js';
+import { importVancomycin, VANCO_LIMITS, type VancomycinDataset } from '../datasets/vancomycin.js';
 import { TwinlabError } from '../engine/errors.js';
-import type { TwinRecord } from '../experiments/twin-store.js';
+import type { Store } from '../experiments/store.js';
+import { appendTwinEvents, listTwinEvents, type TwinEvent, type TwinRecord } from '../experiments/twin-store.js';
 import { infusionDurationH, MAX_MAINTENANCE_DOSE_MG, recommendDoses } from '../twinning/vancomycin/dose.js';
-import { interval95 } from '../twinning/vancomycin/fit.js';
-import { conditioningFingerprint, prepareFitData } from '../twinning/vancomycin/likelihood.js';
+import { interval95, regimenOf } from '../twinning/vancomycin/fit.js';
+import { conditioningFingerprint, fitMap, prepareFitData } from '../twinning/vancomycin/likelihood.js';
 import { kinetics, steadyState } from '../twinning/vancomycin/model.js';
 import { pkAt, typicalPk } from '../twinning/vancomycin/parameters.js';
 import { predictLevels } from '../twinning/vancomycin/replay.js';
@@ -62,13 +64,169 @@ const CurveQuery = z.strictObject({
   hours: z.coerce.number().gt(0).max(168).optional(),
 });
 
+/** Rows of POST /api/twins/:id/observations for a vancomycin twin: the import's CSV columns, limits as datasets/vancomycin.ts. */
+const EventRowSchema = z.strictObject({
+  time: z.string().min(1).max(64),
+  event: z.enum(['dose', 'level']),
+  amount_mg: z.number().gt(0).max(VANCO_LIMITS.doseMaxMg).optional(),
+  duration_h: z.number().min(0).max(VANCO_LIMITS.durationMaxH).optional(),
+  conc_mg_l: z.number().min(0).max(VANCO_LIMITS.concMaxMgL).optional(),
+});
+const EventsBody = z.strictObject({ rows: z.array(EventRowSchema).min(1).max(200) });
+/** A row may lie at most this far after the one before it (or the twin's last event). */
+const MAX_EVENT_GAP_DAYS = 7;
+
+function rowError(i: number, field: string, message: string): TwinlabError {
+  return new TwinlabError('INVALID_ARGUMENT', `body.rows.${i}.${field}: ${message}`, { row: i, field });
+}
+
+function parseEvents(body: unknown): TwinEvent[] {
+  const parsed = EventsBody.safeParse(body);
+  if (!parsed.success) {
+    const error = zodToTwinlab(parsed.error, 'body');
+    const first = parsed.error.issues[0];
+    const keys = first && 'keys' in first ? (first.keys as string[]) : [];
+    const row = first?.path[0] === 'rows' && typeof first.path[1] === 'number' ? first.path[1] : undefined;
+    const field = keys.length > 0 ? keys.join(', ') : first?.path.slice(2).map(String).join('.');
+    throw new TwinlabError('INVALID_ARGUMENT', error.message, { ...error.details, ...(row !== undefined ? { row } : {}), ...(field ? { field } : {}) });
+  }
+  return parsed.data.rows.map((r, i): TwinEvent => {
+    const t = parseIsoTime(r.time);
+    if (typeof t === 'string') throw rowError(i, 'time', `${t}, got ${JSON.stringify(r.time)}`);
+    if (r.event === 'dose') {
+      if (r.amount_mg === undefined) throw rowError(i, 'amount_mg', 'a dose needs amount_mg');
+      if (r.duration_h === undefined) throw rowError(i, 'duration_h', 'a dose needs duration_h (0 = bolus)');
+      if (r.conc_mg_l !== undefined) throw rowError(i, 'conc_mg_l', 'a dose has no concentration');
+      return { timeMs: t.ms, event: 'dose', amountMg: r.amount_mg, durationH: r.duration_h };
+    }
+    if (r.conc_mg_l === undefined) throw rowError(i, 'conc_mg_l', 'a level needs conc_mg_l');
+    if (r.amount_mg !== undefined || r.duration_h !== undefined) throw rowError(i, r.amount_mg !== undefined ? 'amount_mg' : 'duration_h', 'a level has no dose');
+    return { timeMs: t.ms, event: 'level', concMgL: r.conc_mg_l };
+  });
+}
+
+/** The data with appended events (each after the data's last event, in order). */
+function withEvents(data: VancomycinDataset, events: readonly TwinEvent[]): VancomycinDataset {
+  if (events.length === 0) return data;
+  return {
+    ...data,
+    doses: [...data.doses, ...events.flatMap((e) => (e.event === 'dose' ? [{ timeMs: e.timeMs, amountMg: e.amountMg, durationH: e.durationH }] : []))],
+    levels: [...data.levels, ...events.flatMap((e) => (e.event === 'level' ? [{ timeMs: e.timeMs, concMgL: e.concMgL }] : []))],
+  };
+}
+
+function lastEventMs(data: VancomycinDataset): number {
+  return Math.max((data.doses[data.doses.length - 1] as { timeMs: number }).timeMs, ...data.levels.map((l) => l.timeMs));
+}
+
+/**
+ * The live state of a vancomycin twin: its data plus the rows posted since the fit, and the MAP
+ * re-fitted to every level (fitMap, ≈ 10–20 ms) — CL, V1, V2 and, for the regimen the live data ends
+ * with, steady-state AUC24 and trough at the MAP. The posterior draws (curve band, dose table) stay
+ * the fitted ones until the twin is re-fitted; each appended level carries its prediction from them
+ * (mean and 95 % band, made before it was known).
+ */
+export interface VancoLiveState {
+  twinId: string;
+  kind: 'vancomycin';
+  status: 'live';
+  lastEventTime: string;
+  appended: number;
+  doses: number;
+  levels: number;
+  levelsInPosterior: number;
+  map: { CL: number; V1: number; V2: number; logPosterior: number; evaluations: number };
+  regimen: { amountMg: number; intervalH: number; durationH: number; source: string } | null;
+  atMap: { auc24: number; trough: number } | null;
+  newLevels: { time: string; observed: number; mean: number; lo: number; hi: number }[];
+}
+
 interface Loaded {
   twin: VancoTwinFile;
   data: VancomycinDataset;
 }
 
+interface Live extends Loaded {
+  base: VancomycinDataset;
+  appended: number;
+  state: VancoLiveState;
+}
+
 export class VancomycinTwins {
   private readonly loaded = new Map<string, Loaded>();
+  private readonly lives = new Map<string, Live>();
+
+  constructor(private readonly store: Store) {}
+
+  /** twin.json and the data it was fitted to, plus every row appended since (the live data). */
+  live(record: TwinRecord): Live {
+    const cached = this.lives.get(record.id);
+    if (cached) return cached;
+    const { twin, data: base } = this.load(record);
+    const events = listTwinEvents(this.store, record.id);
+    const live = this.liveOf(record.id, twin, base, withEvents(base, events), events.length);
+    this.lives.set(record.id, live);
+    return live;
+  }
+
+  /** `known`: predictions of appended levels already made (a later dose cannot change an earlier level's), reused. */
+  private liveOf(id: string, twin: VancoTwinFile, base: VancomycinDataset, data: VancomycinDataset, appended: number, known: VancoLiveState['newLevels'] = []): Live {
+    const cov = twin.covariates;
+    const map = fitMap(prepareFitData(data, cov));
+    const pk = pkAt(cov, map.theta);
+    let regimen: VancoLiveState['regimen'] = null;
+    let atMap: VancoLiveState['atMap'] = null;
+    try {
+      regimen = regimenOf(data, data.doses.length === 1 ? twin.regimen.intervalH : undefined);
+      const ss = steadyState(kinetics(pk), regimen.amountMg, regimen.intervalH, regimen.durationH);
+      atMap = { auc24: ss.auc24, trough: ss.trough };
+    } catch (error) {
+      if (!(error instanceof TwinlabError)) throw error;
+    }
+    const fresh = data.levels.slice(base.levels.length + known.length);
+    const preds = predictLevels(
+      cov,
+      twin.posterior.draws,
+      data,
+      fresh.map((l) => l.timeMs),
+      CURVE_TOL_MG_L,
+    );
+    const state: VancoLiveState = {
+      twinId: id,
+      kind: 'vancomycin',
+      status: 'live',
+      lastEventTime: iso(lastEventMs(data)),
+      appended,
+      doses: data.doses.length,
+      levels: data.levels.length,
+      levelsInPosterior: twin.data.levelsUsed,
+      map: { CL: pk.cl, V1: pk.v1, V2: pk.v2, logPosterior: map.logPosterior, evaluations: map.evaluations },
+      regimen,
+      atMap,
+      newLevels: [...known, ...fresh.map((l, i) => ({ time: iso(l.timeMs), observed: l.concMgL, ...(preds[i] as { mean: number; lo: number; hi: number }) }))],
+    };
+    return { twin, base, data, appended, state };
+  }
+
+  state(record: TwinRecord): VancoLiveState {
+    return this.live(record).state;
+  }
+
+  /** POST …/observations of a vancomycin twin: validate the rows, store them, re-fit the MAP; the new state. */
+  observe(record: TwinRecord, body: unknown): { state: VancoLiveState; rows: TwinEvent[] } {
+    const rows = parseEvents(body);
+    const live = this.live(record);
+    let end = lastEventMs(live.data);
+    rows.forEach((r, i) => {
+      if (r.timeMs <= end) throw rowError(i, 'time', `${iso(r.timeMs)} must be after ${i > 0 ? `row ${i - 1}` : "the twin's last event"} (${iso(end)})`);
+      if (r.timeMs - end > MAX_EVENT_GAP_DAYS * 86_400_000) throw rowError(i, 'time', `${iso(r.timeMs)} is more than ${MAX_EVENT_GAP_DAYS} days after ${i > 0 ? `row ${i - 1}` : "the twin's last event"} (${iso(end)})`);
+      end = r.timeMs;
+    });
+    const next = this.liveOf(record.id, live.twin, live.base, withEvents(live.data, rows), live.appended + rows.length, live.state.newLevels);
+    appendTwinEvents(this.store, record.id, rows);
+    this.lives.set(record.id, next);
+    return { state: next.state, rows };
+  }
 
   load(record: TwinRecord): Loaded {
     const cached = this.loaded.get(record.id);
@@ -92,6 +250,7 @@ export class VancomycinTwins {
 
   summary(record: TwinRecord): unknown {
     const { twin: t, data } = this.load(record);
+    const live = this.live(record).state;
     const pick = (name: string) => {
       const r = t.posterior.summary.find((s) => s.name === name);
       return r ? { unit: r.unit, map: r.map, mean: r.mean, lo: r.q025, hi: r.q975 } : null;
@@ -117,7 +276,8 @@ export class VancomycinTwins {
       diagnostics: t.posterior.diagnostics ?? null,
       map: t.map,
       fit: t.fit,
-      live: false,
+      live: true,
+      state: live,
     };
   }
 
@@ -159,7 +319,7 @@ export class VancomycinTwins {
   curve(record: TwinRecord, query: unknown): unknown {
     const q = CurveQuery.safeParse(query);
     if (!q.success) throw zodToTwinlab(q.error, 'query');
-    const { twin: t, data } = this.load(record);
+    const { twin: t, data, base } = this.live(record);
     if (q.data.dose === undefined && (q.data.interval !== undefined || q.data.start !== undefined)) {
       throw new TwinlabError('INVALID_ARGUMENT', 'query.dose: required with interval or start (the proposed regimen)', { field: 'query.dose' });
     }
@@ -215,7 +375,8 @@ export class VancomycinTwins {
         const b = bands[i] as { mean: number; lo: number; hi: number };
         return { time: iso(tm), mean: b.mean, lo: b.lo, hi: b.hi };
       }),
-      levels: data.levels.map((l, i) => ({ time: iso(l.timeMs), observed: l.concMgL, used: l.timeMs <= untilMs, ...(levelBands[i] as { mean: number; lo: number; hi: number }) })),
+      // used: conditioned on by the posterior (the fitted data's levels up to --until; not the rows posted since)
+      levels: data.levels.map((l, i) => ({ time: iso(l.timeMs), observed: l.concMgL, used: i < base.levels.length && l.timeMs <= untilMs, ...(levelBands[i] as { mean: number; lo: number; hi: number }) })),
       doses: doses.map((d) => ({ time: iso(d.timeMs), amountMg: d.amountMg, durationH: d.durationH, proposed: d.proposed })),
       proposed,
     };

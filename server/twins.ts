@@ -39,7 +39,7 @@ import {
   storedDataset,
 } from './twin-common.js';
 import { T2DTwins } from './twins-t2d.js';
-import { VancomycinTwins } from './twins-vancomycin.js';
+import { type VancoLiveState, VancomycinTwins } from './twins-vancomycin.js';
 import { type HypoRisk, SOCKET_MESSAGES, type TwinLiveState, type TwinStateMessage, twinRoom } from './protocol.js';
 
 /**
@@ -239,11 +239,12 @@ export class TwinService {
   private readonly fits = new Map<string, unknown>();
   private readonly projector = new GlucoseProjector();
   private readonly t2d: T2DTwins;
-  private readonly vancomycin = new VancomycinTwins();
+  private readonly vancomycin: VancomycinTwins;
   private io: Server | undefined;
 
   constructor(private readonly store: Store) {
     this.t2d = new T2DTwins(store);
+    this.vancomycin = new VancomycinTwins(store);
   }
 
   /** Stream updates over socket.io: `subscribe-twin { twinId }` joins room `twin:<id>` and acks with the current state. */
@@ -261,7 +262,7 @@ export class TwinService {
         }
         const { twinId } = parsed.data;
         try {
-          const state = this.state(twinId);
+          const state = this.liveState(twinId);
           // joined in the same tick as the state is read: every later update reaches this socket
           void socket.join(twinRoom(twinId));
           reply?.({ ok: true, state });
@@ -474,6 +475,13 @@ export class TwinService {
     return this.session(id).state;
   }
 
+  /** The live state of a type 1 twin (TwinLiveState) or a vancomycin twin (twins-vancomycin.ts VancoLiveState); a type 2 twin has none (409). */
+  liveState(id: string): TwinLiveState | VancoLiveState {
+    const record = this.record(id);
+    if (this.kind(record) === 'vancomycin') return this.vancomycin.state(record);
+    return this.state(id);
+  }
+
   /** Recent CGM of the live data (the last 12 h), for clients that start drawing the stream. */
   recent(id: string): { time: string; cgm: number | null }[] {
     const data = this.session(id).data;
@@ -520,7 +528,14 @@ export class TwinService {
   }
 
   /** POST /api/twins/:id/observations: validate, advance the live session, persist, broadcast. */
-  observe(id: string, body: unknown): TwinLiveState {
+  observe(id: string, body: unknown): TwinLiveState | VancoLiveState {
+    const record = this.record(id);
+    if (this.kind(record) === 'vancomycin') {
+      const { state, rows } = this.vancomycin.observe(record, body);
+      const message = { twinId: id, kind: 'vancomycin', state, rows: rows.map((r) => ({ ...r, time: iso(r.timeMs) })) };
+      this.io?.to(twinRoom(id)).emit(SOCKET_MESSAGES.twinUpdate, message);
+      return state;
+    }
     const rows = parseObservations(body);
     const session = this.session(id);
     try {
@@ -644,7 +659,8 @@ export function twinRoutes(twins: TwinService, auth: express.RequestHandler): ex
   });
   r.get('/twins/:id/state', (req, res) => {
     const id = idParam(req);
-    res.json({ ...twins.state(id), recent: twins.recent(id) });
+    const state = twins.liveState(id);
+    res.json('kind' in state ? state : { ...state, recent: twins.recent(id) });
   });
   r.get('/twins/:id/posterior', (req, res) => {
     res.json(twins.posterior(idParam(req)));

@@ -6,11 +6,14 @@ import { Rng } from '../../engine/random.js';
 import { slotTimeMs } from '../../datasets/types.js';
 import { t2dForecastAt, t2dLivingProfile, t2dReplay } from '../../twinning/glucose-t2d/replay.js';
 import { parseSwap, parseT2DTherapy } from '../../twinning/glucose-t2d/therapy.js';
+import { listTwinEvents } from '../../experiments/twin-store.js';
+import { TwinService } from '../../server/twins.js';
 import { recommendDoses } from '../../twinning/vancomycin/dose.js';
+import { fitVancomycinTwin } from '../../twinning/vancomycin/fit.js';
 import { parseVancoTwinFile } from '../../twinning/vancomycin/twin-file.js';
 import { request, TOKEN, testServer } from './helpers.js';
 import { fitTinyTwin, installTwin } from './twin-fixture.js';
-import { fitTinyT2DTwin, fitVancoTwinWithCli, installT2DTwin, type TinyT2DTwin, VANCO_START_MS } from './twin-kinds-fixture.js';
+import { fitTinyT2DTwin, fitVancoTwinWithCli, installT2DTwin, type TinyT2DTwin, VANCO_START_MS, vancoDataset } from './twin-kinds-fixture.js';
 
 /**
  * The twin routes for every stored kind (server/twins.ts, twins-t2d.ts, twins-vancomycin.ts): the list
@@ -219,7 +222,7 @@ describe('vancomycin twin routes', () => {
   });
 
   it('refuses the CGM routes (409) and mutations without the token (401); a changed data.csv is a conflict', async () => {
-    for (const route of ['fit', 'forecast?from=2026-03-02T08:00:00Z', 'replay?from=2026-03-02T08:00:00Z', 'state']) {
+    for (const route of ['fit', 'forecast?from=2026-03-02T08:00:00Z', 'replay?from=2026-03-02T08:00:00Z']) {
       expect((await get(`/api/twins/${vanco.id}/${route}`)).status, route).toBe(409);
     }
     expect((await request(server.url, 'POST', `/api/twins/${vanco.id}/observations`, { rows: [] })).status).toBe(401);
@@ -233,6 +236,66 @@ describe('vancomycin twin routes', () => {
     const r = await get(`/api/twins/${other.id}/curve`);
     expect(r.status).toBe(409);
     expect(r.json.error.message).toContain('data.csv');
+  });
+});
+
+describe('vancomycin live recalibration', () => {
+  it('a posted level re-fits the MAP (= twin fit --method map on the longer data), is stored, and survives a restart', async () => {
+    // a distinct --until (after every level) makes a twin of its own: the id derives from twin.json's bytes
+    const live = await fitVancoTwinWithCli(server.store, 'v4', { until: VANCO_START_MS + 100 * 3_600_000 });
+    const before = (await get(`/api/twins/${live.id}/state`)).json;
+    expect(before).toMatchObject({ kind: 'vancomycin', status: 'live', appended: 0, levels: 3, newLevels: [] });
+    const lastMs = Math.max(...live.dataset.levels.map((l) => l.timeMs), ...live.dataset.doses.map((d) => d.timeMs));
+    // a trough before the 8th dose, then that dose
+    const level = { time: new Date(lastMs + 12 * 3_600_000).toISOString(), event: 'level', conc_mg_l: 24.5 };
+    const dose = { time: new Date(lastMs + 12.5 * 3_600_000).toISOString(), event: 'dose', amount_mg: 1000, duration_h: 1 };
+    const body = { rows: [level, dose] };
+    expect((await request(server.url, 'POST', `/api/twins/${live.id}/observations`, body)).status).toBe(401);
+    const r = await request(server.url, 'POST', `/api/twins/${live.id}/observations`, body, TOKEN);
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ appended: 2, levels: 4, doses: 8, lastEventTime: dose.time.replace('.000Z', 'Z') });
+    // the MAP of every level, as `twin fit --method map` finds it on the data with the new rows
+    const { cov } = vancoDataset();
+    const longer = { ...live.dataset, doses: [...live.dataset.doses, { timeMs: Date.parse(dose.time), amountMg: 1000, durationH: 1 }], levels: [...live.dataset.levels, { timeMs: Date.parse(level.time), concMgL: 24.5 }] };
+    const refit = await fitVancomycinTwin(longer, cov, { method: 'map', seed: 0, codeVersion: 'test' });
+    const cl = refit.posterior.summary.find((x) => x.name === 'CL')?.map;
+    expect(r.json.map.CL).toBe(cl);
+    expect(r.json.map.CL).not.toBe(before.map.CL);
+    // the new level's prediction was made from the fitted posterior, before the level was known
+    expect(r.json.newLevels).toHaveLength(1);
+    expect(r.json.newLevels[0].observed).toBe(24.5);
+    expect(r.json.newLevels[0].lo).toBeLessThan(r.json.newLevels[0].hi);
+    // the regimen the live data ends with: the new dose, 12.5 h after the one before it
+    expect(r.json.regimen).toMatchObject({ amountMg: 1000, intervalH: 12.5, durationH: 1 });
+    expect(r.json.atMap.auc24).toBeCloseTo((1000 * 24) / 12.5 / r.json.map.CL, 6);
+    // the curve draws the new level as not in the posterior, and the new dose
+    const curve = (await get(`/api/twins/${live.id}/curve`)).json;
+    expect(curve.levels.map((l: { used: boolean }) => l.used)).toEqual([true, true, true, false]);
+    expect(curve.doses).toHaveLength(8);
+    // stored: a new service on the same store (a restarted server) has the same state
+    expect(listTwinEvents(server.store, live.id)).toHaveLength(2);
+    expect(new TwinService(server.store).liveState(live.id)).toEqual(r.json);
+  });
+
+  it('bad rows are 400s naming the row and field, and nothing is stored', async () => {
+    const live = await fitVancoTwinWithCli(server.store, 'v5', { until: VANCO_START_MS + 101 * 3_600_000 });
+    const lastMs = Math.max(...live.dataset.levels.map((l) => l.timeMs), ...live.dataset.doses.map((d) => d.timeMs));
+    const t = (h: number) => new Date(lastMs + h * 3_600_000).toISOString();
+    const cases: [unknown, string][] = [
+      [{ rows: [{ time: t(1), event: 'level' }] }, 'body.rows.0.conc_mg_l'],
+      [{ rows: [{ time: t(1), event: 'dose', amount_mg: 1000 }] }, 'body.rows.0.duration_h'],
+      [{ rows: [{ time: t(1), event: 'dose', amount_mg: 20000, duration_h: 1 }] }, 'body.rows.0.amount_mg'],
+      [{ rows: [{ time: t(-1), event: 'level', conc_mg_l: 10 }] }, 'body.rows.0.time'],
+      [{ rows: [{ time: t(2), event: 'level', conc_mg_l: 10 }, { time: t(1), event: 'level', conc_mg_l: 10 }] }, 'body.rows.1.time'],
+      [{ rows: [{ time: '2026-03-09 10:00', event: 'level', conc_mg_l: 10 }] }, 'body.rows.0.time'],
+      [{ rows: [{ time: t(1), event: 'level', conc_mg_l: 10, cgm_mg_dl: 100 }] }, 'cgm_mg_dl'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await request(server.url, 'POST', `/api/twins/${live.id}/observations`, body, TOKEN);
+      expect(r.status, field).toBe(400);
+      expect(r.json.error.message, field).toContain(field);
+    }
+    expect(listTwinEvents(server.store, live.id)).toHaveLength(0);
   });
 });
 
