@@ -19,7 +19,7 @@ import '../../policies/index.js';
 import { isSavedPolicyDir, loadPolicy } from '../../policies/load.js';
 import type { Policy } from '../../policies/policy.js';
 import { loadSavedPolicy } from '../../policies/saved.js';
-import { armPolicy, ShieldedPolicy } from '../../policies/shield.js';
+import { armPolicy, MaskedQPolicy, ShieldedPolicy } from '../../policies/shield.js';
 import { parseInteger } from '../program.js';
 import { addDataOption, openExistingStore } from './run.js';
 
@@ -86,7 +86,7 @@ export function registerExplainCommand(program: Command): void {
 }
 
 function unwrapQ(policy: Policy): GreedyQPolicy | undefined {
-  const inner = policy instanceof ShieldedPolicy ? policy.inner : policy;
+  const inner = policy instanceof ShieldedPolicy || policy instanceof MaskedQPolicy ? policy.inner : policy;
   return inner instanceof GreedyQPolicy ? inner : undefined;
 }
 
