@@ -14,7 +14,8 @@ import { fitTinyT2DTwin, fitVancoTwinWithCli, installT2DTwin } from '../server/t
  * meals, posteriors, forecast cones and two what-if replays (a GI change and a food swap) with their
  * endpoints; the vancomycin page draws the concentration curve with the measured levels, its band and
  * the dose table's best regimen continued after the recorded doses, the dose table itself, the
- * estimates and posteriors, and redraws the curve for a clicked regimen. Axis titles carry units and
+ * estimates and posteriors, redraws the curve for a clicked regimen and takes a level posted live
+ * (socket twin-update: the MAP re-fit, the level on the curve). Axis titles carry units and
  * the clock; no console errors and no vega warnings. Screenshots: test-artifacts/e2e-twin-t2d.png,
  * e2e-twin-vancomycin.png.
  */
@@ -127,6 +128,23 @@ describe('type 2 and vancomycin twin pages in headless Chromium', () => {
     await page.click('#dose-run');
     await page.waitForSelector('#dose-table .error');
     expect(await page.textContent('#dose-table .error')).toContain('query.targetAuc');
+
+    // live recalibration: a level posted through the API reaches the page; the curve draws it (4 points)
+    expect(await page.getAttribute('#vanco-live', 'data-appended')).toBe('0');
+    const status = await page.evaluate(
+      async ({ id, token }) => {
+        const rows = [{ time: '2026-03-05T19:30:00Z', event: 'level', conc_mg_l: 21.5 }];
+        return (await fetch(`/api/twins/${id}/observations`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ rows }) })).status;
+      },
+      { id: vancoId, token: TOKEN },
+    );
+    expect(status).toBe(200);
+    await page.waitForSelector('#vanco-live[data-appended="1"]', { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#vanco-curve svg .mark-symbol.role-mark path').length === 4, undefined, { timeout: 20_000 });
+    expect(await page.textContent('#vanco-live-map')).toMatch(/^1 row posted since the fit .* MAP of all 4 levels \(3 in the posterior\): CL [\d.]+ L\/h/);
+    expect(await page.textContent('#vanco-live-levels')).toContain('21.5');
+    expect(await texts('#vanco-curve')).toContain('measured level (after the fit)');
+    await page.screenshot({ path: join(ARTIFACTS, 'e2e-twin-vancomycin-live.png'), fullPage: true });
     expect(messages.filter((m) => !m.includes('400 (Bad Request)'))).toEqual([]);
   }, 180_000);
 });

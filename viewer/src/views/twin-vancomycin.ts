@@ -1,7 +1,9 @@
 import type { TopLevelSpec } from 'vega-lite';
+import { SOCKET_MESSAGES } from '../../../server/protocol.js';
 import { api, enc } from '../api.js';
 import { mount } from '../charts.js';
 import { fmt, h } from '../dom.js';
+import { connection } from '../live.js';
 import { setState, type ViewState } from '../state.js';
 import { errorText, ms, type PosteriorParameter, posteriorSpec, SCHEMA, short, TIME } from './twin-charts.js';
 
@@ -25,9 +27,23 @@ interface Estimate {
   lo: number;
   hi: number;
 }
+/** server/twins-vancomycin.ts VancoLiveState. */
+interface LiveState {
+  kind: 'vancomycin';
+  lastEventTime: string;
+  appended: number;
+  doses: number;
+  levels: number;
+  levelsInPosterior: number;
+  map: { CL: number; V1: number; V2: number };
+  regimen: { amountMg: number; intervalH: number; durationH: number } | null;
+  atMap: { auc24: number; trough: number } | null;
+  newLevels: { time: string; observed: number; mean: number; lo: number; hi: number }[];
+}
 interface Summary {
   id: string;
   method: string;
+  state: LiveState;
   patient: { id: string };
   covariates: { ageYears: number; sex: string; bodyWeightKg: number; scrMgDl: number; dialysis: boolean; crclMlMin: number };
   model: { name: string };
@@ -164,6 +180,7 @@ export async function renderVancomycinTwin(root: HTMLElement, state: ViewState, 
   const tableEl = h('div', { id: 'dose-table' });
   const loadingEl = h('p', { id: 'dose-loading', class: 'muted' });
   const postEl = h('div', { class: 'chart', id: 'twin-posteriors' });
+  const liveEl = h('div', { id: 'vanco-live', 'data-appended': 0 });
   const dg = s.diagnostics;
 
   root.replaceChildren(
@@ -203,8 +220,42 @@ export async function renderVancomycinTwin(root: HTMLElement, state: ViewState, 
       ),
       h('p', { class: 'muted', text: `Recorded regimen: ${s.regimen.source}.${s.data.notes.length > 0 ? ` ${s.data.notes.join(' ')}` : ''}` }),
     ),
+    h(
+      'div',
+      { class: 'card' },
+      h('h2', { text: 'Live recalibration' }),
+      h('p', {
+        class: 'muted',
+        text: 'Doses and levels posted to POST /api/twins/:id/observations since the fit: the MAP is re-fitted to every level at once; the curve draws them, while its band and the dose table stay those of the fitted posterior until the twin is re-fitted (twinlab twin fit).',
+      }),
+      liveEl,
+    ),
     h('div', { class: 'card' }, h('h2', { text: 'Parameters: posterior and prior (Goti et al. 2018)' }), postEl),
   );
+
+  const showLive = (l: LiveState) => {
+    liveEl.dataset.appended = String(l.appended);
+    const parts = [
+      h(
+        'p',
+        { id: 'vanco-live-map' },
+        `${l.appended} row${l.appended === 1 ? '' : 's'} posted since the fit (last event ${short(ms(l.lastEventTime))}); MAP of all ${l.levels} levels (${l.levelsInPosterior} in the posterior): CL ${fmt(l.map.CL)} L/h, V1 ${fmt(l.map.V1)} L, V2 ${fmt(l.map.V2)} L` +
+          (l.regimen && l.atMap ? ` — ${l.regimen.amountMg} mg q${l.regimen.intervalH}h at steady state: AUC24 ${fmt(l.atMap.auc24)} mg·h/L, trough ${fmt(l.atMap.trough)} mg/L (at the MAP)` : ''),
+      ),
+    ];
+    if (l.newLevels.length > 0) {
+      parts.push(
+        h(
+          'table',
+          { id: 'vanco-live-levels' },
+          h('tr', {}, ...['posted level', 'measured (mg/L)', 'predicted before it (mg/L, mean [95 %])'].map((t) => h('th', { text: t }))),
+          ...l.newLevels.map((n) => h('tr', {}, h('td', { text: short(ms(n.time)) }), h('td', { class: 'num', text: fmt(n.observed) }), h('td', { class: 'num', text: `${fmt(n.mean)} [${fmt(n.lo)}, ${fmt(n.hi)}]` }))),
+        ),
+      );
+    }
+    liveEl.replaceChildren(...parts);
+  };
+  showLive(s.state);
 
   let regimen = state.regimen;
   const drawCurve = async () => {
@@ -284,4 +335,25 @@ export async function renderVancomycinTwin(root: HTMLElement, state: ViewState, 
   } catch (error) {
     postEl.replaceChildren(errorText(error));
   }
+  if (signal.aborted) return;
+
+  // posted rows arrive as twin-update: the live state, and the curve redrawn with them
+  const socket = connection();
+  const onUpdate = (m: { twinId: string; kind?: string; state: LiveState }) => {
+    if (m.twinId !== s.id || m.kind !== 'vancomycin' || signal.aborted) return;
+    showLive(m.state);
+    void drawCurve();
+  };
+  const subscribe = () =>
+    socket.emit(SOCKET_MESSAGES.subscribeTwin, { twinId: s.id }, (ack: { ok: boolean; state?: LiveState }) => {
+      if (ack.ok && ack.state && !signal.aborted) showLive(ack.state);
+    });
+  socket.on(SOCKET_MESSAGES.twinUpdate, onUpdate);
+  socket.on('connect', subscribe);
+  if (socket.connected) subscribe();
+  signal.addEventListener('abort', () => {
+    socket.off(SOCKET_MESSAGES.twinUpdate, onUpdate);
+    socket.off('connect', subscribe);
+    socket.emit(SOCKET_MESSAGES.unsubscribeTwin, { twinId: s.id });
+  });
 }
