@@ -108,6 +108,21 @@ describe('trial report sections', () => {
     expect(store.getTrialResult(again.id)).toEqual(store.getTrialResult(id));
   }, 60_000);
 
+  it('a streamed trial: the flow counts its blocks\' patients, the baseline says why it is not tabulated', async () => {
+    const streamed = await runExperiment({
+      spec: { ...spec, name: 'report sections streamed', cohort: { twin: 'sepsis', population: 'icu', size: 5 }, streaming: { blockSize: 2, resamples: 200 } },
+      store,
+      executor: new InlineExecutor(),
+    });
+    expect(streamed.status).toBe('finished');
+    expect(store.listJobs(streamed.id)).toHaveLength(3); // blocks of 2, 2 and 1 patients
+    const s = (JSON.parse(await buildReport(store, streamed.id, 'json')) as { sections: TrialSections }).sections;
+    expect(s.flow.lines[0]).toBe('Generated: 5 candidates of population icu (streamed in blocks of 2; no inclusion rules with streaming); enrolled: 5.');
+    expect(s.flow.table.rows).toEqual(['physician', 'optimal', 'treat-all'].map((arm) => [arm, '5', '5', '0', '5', '0']));
+    expect(s.baseline.table).toBeNull();
+    expect(s.baseline.note).toMatch(/^Not tabulated: /);
+  }, 60_000);
+
   it('canonical JSON ignores key order and undefined fields', () => {
     expect(canonicalJson({ b: 1, a: [{ d: 2, c: undefined, e: 'x' }] })).toBe('{"a":[{"d":2,"e":"x"}],"b":1}');
     expect(canonicalJson({ a: [{ e: 'x', d: 2 }], b: 1 })).toBe(canonicalJson({ b: 1, a: [{ d: 2, e: 'x' }] }));
