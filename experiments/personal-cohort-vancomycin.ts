@@ -103,3 +103,19 @@ export function bayesianRegimen(
     loadingDose: rec.loadingDose,
   };
 }
+
+/**
+ * The twin's posterior of η = (ηCL, ηV1, ηV2) as the Gaussian prior of `pkpd/vancomycin-bayesian`: the
+ * mean and the covariance (n − 1 denominator) of its posterior draws. With it the policy starts from
+ * what the person's earlier levels taught and re-estimates from the levels the trial's env draws.
+ */
+export function twinPrior(twin: VancoTwinFile): { mean: number[]; cov: number[][] } {
+  const draws = twin.posterior.draws;
+  const n = draws.length;
+  if (n < 2) throw new TwinlabError('INVALID_ARGUMENT', `a twin prior needs at least 2 posterior draws, the twin has ${n}`);
+  const mean = [0, 1, 2].map((j) => draws.reduce((s, d) => s + (d[j] as number), 0) / n);
+  const cov = [0, 1, 2].map((a) =>
+    [0, 1, 2].map((b) => draws.reduce((s, d) => s + ((d[a] as number) - (mean[a] as number)) * ((d[b] as number) - (mean[b] as number)), 0) / (n - 1)),
+  );
+  return { mean, cov };
+}

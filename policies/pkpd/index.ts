@@ -2,6 +2,7 @@ import { describeValue, TwinlabError } from '../../engine/errors.js';
 import type { Policy, PolicyContext } from '../policy.js';
 import { registerPolicy } from '../registry.js';
 import { nearestDoseLevel, readContext, regimenFor, TAU_H, type VancoContext } from './vancomycin-common.js';
+import { checkBayesianOptions, VancoBayesian } from './vancomycin-bayesian.js';
 import { VancoRegimen } from './vancomycin-regimen.js';
 import { VancoTroughNomogram } from './vancomycin-trough.js';
 
@@ -152,6 +153,12 @@ export function registerPkpdPolicies(): void {
         troughHigh: positive(options, 'troughHigh', 20),
         steadyDoses: positive(options, 'steadyDoses', 3),
       }),
+  });
+  registerPolicy({
+    name: 'pkpd/vancomycin-bayesian',
+    description: 'Bayesian AUC-guided: prior η ~ N(prior.mean, prior.cov) (a twin posterior, default the Goti population), reweighted by every set of levels; regimen of highest P(AUC24/MIC 400–600)',
+    appliesTo,
+    create: (_env, options) => new VancoBayesian(checkBayesianOptions(options)),
   });
   registerPolicy({
     name: 'pkpd/vancomycin-regimen',

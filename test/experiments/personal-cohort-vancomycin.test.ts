@@ -8,7 +8,7 @@ import { make } from '../../engine/registry.js';
 import { VancomycinEnv, type VancoPatient } from '../../environments/pkpd/vancomycin-env.js';
 import { InlineExecutor } from '../../experiments/executor.js';
 import { expandJobs, type TrainJobConfig, type TrialJobConfig } from '../../experiments/jobs.js';
-import { bayesianRegimen } from '../../experiments/personal-cohort-vancomycin.js';
+import { bayesianRegimen, twinPrior } from '../../experiments/personal-cohort-vancomycin.js';
 import { runExperiment } from '../../experiments/runner.js';
 import { validateSpec } from '../../experiments/spec.js';
 import { Store } from '../../experiments/store.js';
@@ -131,6 +131,13 @@ describe('vancomycin personal cohorts', () => {
     const example = parseVancoTwinFile(readFileSync(join(dir, 'vancomycin-personal/twin.json'), 'utf8'), 'twin.json');
     const spec = parseYaml(readFileSync(join(dir, 'trial-vancomycin-personal.yaml'), 'utf8')) as { arms: Array<{ name: string; options?: unknown }> };
     expect(spec.arms.find((a) => a.name === 'bayesian-auc')?.options).toEqual(bayesianRegimen(example).options);
+    // the re-estimating arm's prior is the twin's posterior moments, with the same loading dose
+    expect(spec.arms.find((a) => a.name === 'bayesian-tdm')?.options).toEqual({ loadingMg: bayesianRegimen(example).options.loadingMg, prior: twinPrior(example) });
+    const prior = twinPrior(twin);
+    const n = twin.posterior.draws.length;
+    expect(prior.mean[0]).toBeCloseTo(twin.posterior.draws.reduce((s, d) => s + (d[0] as number), 0) / n, 12);
+    expect(prior.cov[1]?.[1]).toBeCloseTo(twin.posterior.draws.reduce((s, d) => s + ((d[1] as number) - (prior.mean[1] as number)) ** 2, 0) / (n - 1), 12);
+    expect(prior.cov[0]?.[2]).toBe(prior.cov[2]?.[0]);
   });
 
   it('trains a DQN on draws, then a trial of the three arms (trough nomogram, Bayesian regimen, DQN) runs end to end on held-out draws, twice identically', async () => {
@@ -162,6 +169,7 @@ describe('vancomycin personal cohorts', () => {
       { name: 'trough', policy: 'pkpd/vancomycin-trough' },
       { name: 'bayesian-auc', policy: 'pkpd/vancomycin-regimen', options: bayesianRegimen(twin).options },
       { name: 'dqn', policy: policyDir },
+      { name: 'bayesian-tdm', policy: 'pkpd/vancomycin-bayesian', options: { prior: twinPrior(twin), samples: 200 } },
     ];
     const outcomes = [];
     for (const k of [0, 1]) {
@@ -178,8 +186,8 @@ describe('vancomycin personal cohorts', () => {
     const hashes = (o: typeof a) => o?.jobs.map((j) => (j.result as { trajectoryHash: string }).trajectoryHash);
     expect(hashes(a)).toEqual(hashes(b));
     expect(a?.trial).toEqual(b?.trial);
-    expect(a?.trial?.endpoints.find((e) => e.id === 'target_attained_final')?.arms.map((arm) => arm.n)).toEqual([3, 3, 3]);
-    // three different draws, and three arms that dose differently on each of them
+    expect(a?.trial?.endpoints.find((e) => e.id === 'target_attained_final')?.arms.map((arm) => arm.n)).toEqual([3, 3, 3, 3]);
+    // three different draws, and three arms that dose differently on each of them (the re-estimating arm may match the fixed one)
     const byArm = (arm: number) => a?.jobs.filter((j) => (j.config as TrialJobConfig).armIndex === arm).map((j) => (j.result as { trajectoryHash: string }).trajectoryHash) ?? [];
     for (const arm of [0, 1, 2]) expect(new Set(byArm(arm)).size).toBe(3);
     for (let i = 0; i < 3; i++) expect(new Set([0, 1, 2].map((arm) => byArm(arm)[i])).size).toBe(3);

@@ -5,6 +5,10 @@ import '../../../environments/index.js';
 import { evaluatePolicy } from '../../../policies/evaluate.js';
 import '../../../policies/index.js';
 import { nearestDoseLevel, sawchukZaske } from '../../../policies/pkpd/index.js';
+import { advance, type VancoBayesian } from '../../../policies/pkpd/vancomycin-bayesian.js';
+import { policyContext } from '../../../policies/policy.js';
+import { DormandPrince } from '../../../engine/ode.js';
+import { individualPk, vancoRhs } from '../../../environments/pkpd/vancomycin-model.js';
 import { makePolicy } from '../../../policies/registry.js';
 
 // Sources: Rybak et al. 2020 consensus (AUC24/MIC 400–600; AUC-guided dosing from two levels preferred to
@@ -117,5 +121,53 @@ describe('fixed regimen and trough-guided protocols', () => {
     const nomogram = evaluatePolicy(env, makePolicy('pkpd/vancomycin-nomogram', env), { seed: 0, episodes: 1, record: true }).episodes[0]?.log;
     const last = (l: typeof log) => l?.steps.at(-1)?.info.trough as number;
     expect(Math.abs(last(log) - 17.5)).toBeLessThan(Math.abs(last(nomogram) - 17.5));
+  });
+});
+
+describe('pkpd/vancomycin-bayesian (re-estimates from the env levels)', () => {
+  it('its exact two-compartment step matches the env model integrated by Dormand–Prince (infusion, then decay)', () => {
+    const pk = individualPk(70, 80, false, { cl: -0.3, v1: 0.4, v2: -0.2 });
+    const a1 = new Float64Array(1);
+    const a2 = new Float64Array(1);
+    advance(a1, a2, 0, pk.cl, pk.v1, pk.v2, 1250 / 1.25, 1.25);
+    advance(a1, a2, 0, pk.cl, pk.v1, pk.v2, 0, 10.75);
+    const rhs = vancoRhs(pk);
+    const y = new Float64Array(3);
+    const dp = new DormandPrince(3, { rtol: 1e-11, atol: 1e-11 });
+    rhs.rate = 1000;
+    dp.integrate(rhs.f, y, 0, 1.25);
+    rhs.rate = 0;
+    dp.integrate(rhs.f, y, 1.25, 12);
+    expect(Math.abs((a1[0] as number) - (y[0] as number)) / (y[0] as number)).toBeLessThan(1e-8);
+    expect(Math.abs((a2[0] as number) - (y[1] as number)) / (y[1] as number)).toBeLessThan(1e-8);
+  });
+
+  it('with the population prior it starts like a priori dosing and, from the levels, moves a low-clearance patient into the AUC target', () => {
+    // CL 45 % below the typical value (ηCL = −0.6), V as typical: a priori dosing overshoots
+    const options = { weight: 75, crcl: 80, etaCl: -0.6, etaV1: 0, etaV2: 0, aki: false };
+    const env = make('pkpd/vancomycin-v1', options);
+    const policy = makePolicy('pkpd/vancomycin-bayesian', env, {}) as unknown as VancoBayesian;
+    const log = evaluatePolicy(env, policy, { seed: 3, episodes: 1, record: true }).episodes[0]?.log;
+    if (!log) throw new Error('no log');
+    const e = Object.fromEntries(twin.endpoints.map((d) => [d.id, d.compute(log)]));
+    expect(e.target_attained_final).toBe(1);
+    expect(e.auc24_above_600_final).toBe(0);
+    expect(policy.lastEss).toBeLessThan(500); // 1,000 prior draws, narrowed by 7 sets of levels
+    // the same patient kept on the regimen chosen from the prior alone (no re-estimation) ends above 600
+    const fixedEnv = make('pkpd/vancomycin-v1', options);
+    const p0 = makePolicy('pkpd/vancomycin-bayesian', fixedEnv, {}) as unknown as VancoBayesian;
+    p0.reset(policyContext(fixedEnv, fixedEnv.reset({ seed: 3 }).info));
+    expect(p0.regimen.doseMg).toBeGreaterThan(0);
+    const fixed = evaluatePolicy(fixedEnv, makePolicy('pkpd/vancomycin-regimen', fixedEnv, { ...p0.regimen }), { seed: 3, episodes: 1, record: true }).episodes[0]?.log;
+    if (!fixed) throw new Error('no log');
+    expect(twin.endpoints.find((d) => d.id === 'auc24_above_600_final')?.compute(fixed)).toBe(1);
+  });
+
+  it('bad options are refused naming the option', () => {
+    const env = make('pkpd/vancomycin-v1', {});
+    expect(() => makePolicy('pkpd/vancomycin-bayesian', env, { prior: { mean: [0, 0], cov: [] } })).toThrow(/option prior\.mean must be 3 numbers/);
+    expect(() => makePolicy('pkpd/vancomycin-bayesian', env, { prior: { mean: [0, 0, 0], cov: [[1, 0, 0], [0, -1, 0], [0, 0, 1]] } })).toThrow(/option prior\.cov must be a positive definite/);
+    expect(() => makePolicy('pkpd/vancomycin-bayesian', env, { intervals: [18] })).toThrow(/option intervals must be hours among 12, 24/);
+    expect(() => evaluatePolicy(env, makePolicy('pkpd/vancomycin-bayesian', env, { loadingMg: 2200 }), { seed: 0, episodes: 1 })).toThrow(/option loadingMg 2200 mg is not a dose level/);
   });
 });
