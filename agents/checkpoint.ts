@@ -28,6 +28,9 @@ export interface EvaluationSummary {
   lengths: number[];
   /** SHA-256 over the episodes' trajectory hashes, in episode order. */
   hash: string;
+  /** Constrained training: each episode's cost (mean or sum per `constraint.episodeCost`) and their mean. */
+  costs?: number[];
+  meanCost?: number;
 }
 
 export interface EnvSnapshot {

@@ -67,6 +67,8 @@ import { LinearSchedule } from './schedules.js';
  *    beside the reward (n-step discounted, its own replay column), targets use R − λ·C with the
  *    current λ, and λ follows dual ascent on each finished episode's cost (agents/lagrangian.ts).
  *    train.metrics report λ, the mean episode cost and the violation (mean episode cost − d).
+ *    Evaluations measure the cost too, and keepBest ranks feasibility first: an evaluation within
+ *    the budget beats one over it, two within by score, two over by the lower cost.
  */
 export interface TrainOptions {
   envFactory: (index: number) => Env;
@@ -186,7 +188,9 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
   const shields: BoundShield[] | null = shieldDef ? vec.envs.map((e) => bindShield(shieldDef, e)) : null;
   const evalShield = shieldDef ? { bounds: evalEnvs.map((e) => bindShield(shieldDef, e)), mode: shieldMode } : undefined;
   const constraint = config.constraint ?? null;
-  const costs: BoundCost[] | null = constraint ? vec.envs.map((e) => bindCost(resolveCost(twin, constraint.cost, 'dqn config: constraint.cost'), e)) : null;
+  const costDef = constraint ? resolveCost(twin, constraint.cost, 'dqn config: constraint.cost') : null;
+  const costs: BoundCost[] | null = costDef ? vec.envs.map((e) => bindCost(costDef, e)) : null;
+  const evalCosts = costDef && constraint ? { bounds: evalEnvs.map((e) => bindCost(costDef, e)), episodeCost: constraint.episodeCost } : undefined;
   const dual = constraint ? new DualAscent(constraint.lambdaInit, constraint.budget, constraint.lambdaLearningRate, constraint.lambdaMax) : null;
 
   const spec = { inputSize: d, numActions, hidden: config.hidden, dueling: config.dueling };
@@ -312,6 +316,19 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
     const a = actionStart + argmaxRow(q, 0, numActions);
     return selectMask[a - actionStart] === 1 ? a : (shields[0] as BoundShield).safest(a, selectMask);
   };
+  /**
+   * keepBest: the higher score wins; under a constraint, feasibility first — an evaluation whose mean
+   * episode cost is within the budget beats one that is not, and of two over budget the cheaper wins.
+   */
+  const withinBudget = (e: EvaluationSummary): boolean => !constraint || e.meanCost === undefined || e.meanCost <= constraint.budget;
+  const isBetter = (summary: EvaluationSummary, score: number): boolean => {
+    if (best === null) return true;
+    const a = withinBudget(summary);
+    const b = withinBudget(best.evaluation);
+    if (a !== b) return a;
+    if (a) return score > best.score;
+    return (summary.meanCost as number) < (best.evaluation.meanCost as number);
+  };
   const evaluate = (): EvaluationSummary => {
     const summary = evaluateGreedy(online, evalEnvs, {
       episodes: config.evalEpisodes,
@@ -320,11 +337,13 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
       actionStart,
       step: c.steps,
       ...(evalShield ? { shield: evalShield } : {}),
+      ...(evalCosts ? { costs: evalCosts } : {}),
     });
     evaluations.push(summary);
     const score = options.selectionScore ? options.selectionScore(greedyAct) : summary.meanReturn;
-    if (config.keepBest && (best === null || score > best.score)) best = { evaluation: summary, score, weights: online.getWeights() };
+    if (config.keepBest && isBetter(summary, score)) best = { evaluation: summary, score, weights: online.getWeights() };
     const metrics: Record<string, number> = { meanLength: summary.meanLength };
+    if (summary.meanCost !== undefined) metrics.meanCost = summary.meanCost;
     if (options.selectionScore) metrics.selectionScore = score;
     emit({
       type: 'eval.completed',

@@ -1,5 +1,5 @@
 import type { Env, Info } from '../engine/env.js';
-import type { BoundShield } from '../engine/twin.js';
+import type { BoundCost, BoundShield } from '../engine/twin.js';
 import { argmax } from '../policies/dense-stack.js';
 import { TrajectoryHasher, sha256Hex } from '../engine/hash.js';
 import type { ObservationNormalizer } from './normalization.js';
@@ -61,6 +61,8 @@ export function evaluateGreedy(
     maxStepsPerEpisode?: number;
     /** Act under a shield (masked argmax, or replacement of a masked argmax by the shield's safest action). */
     shield?: EvaluationShield;
+    /** Also measure each episode's cost (one bound cost per env), its mean or sum over the steps. */
+    costs?: { bounds: BoundCost[]; episodeCost: 'mean' | 'sum' };
   },
 ): EvaluationSummary {
   const { episodes, seed, normalizer } = options;
@@ -73,6 +75,8 @@ export function evaluateGreedy(
   const laneEpisode = new Int32Array(lanes).fill(-1);
   const laneRows = new Int32Array(lanes);
   const returns = new Array<number>(episodes).fill(0);
+  const costSums = new Array<number>(episodes).fill(0);
+  const costs = options.costs;
   const lengths = new Array<number>(episodes).fill(0);
   const hashes: TrajectoryHasher[] = [];
   const shield = options.shield;
@@ -131,6 +135,7 @@ export function evaluateGreedy(
       const hasher = hashes[e] as TrajectoryHasher;
       hasher.step(action, out.reward, out.observation);
       returns[e] = (returns[e] as number) + out.reward;
+      if (costs) costSums[e] = (costSums[e] as number) + (costs.bounds[lane] as BoundCost).cost(out.info);
       lengths[e] = (lengths[e] as number) + 1;
       obs.set(out.observation, lane * d);
       if (out.terminated || out.truncated || (lengths[e] as number) >= maxSteps) {
@@ -150,5 +155,11 @@ export function evaluateGreedy(
     returns,
     lengths,
     hash: sha256Hex(hashes.map((h) => h.digest()).join('\n')),
+    ...(costs ? episodeCosts(costSums, lengths, costs.episodeCost) : {}),
   };
+}
+
+function episodeCosts(sums: number[], lengths: number[], kind: 'mean' | 'sum'): { costs: number[]; meanCost: number } {
+  const costs = sums.map((c, e) => (kind === 'mean' ? c / Math.max(lengths[e] as number, 1) : c));
+  return { costs, meanCost: costs.reduce((a, b) => a + b, 0) / Math.max(costs.length, 1) };
 }

@@ -353,7 +353,14 @@ function greedyCmdp(result: DqnResult): { cost: number; ret: number } {
 describe('constrained DQN (Lagrangian dual ascent on a cost signal)', () => {
   it('on a toy CMDP the constrained run converges to a greedy policy within the budget, the unconstrained one does not; λ ≥ 0 throughout', async () => {
     const events: TwinlabEvent[] = [];
-    const constrained = await trainDqn({ envFactory: () => new CmdpEnv(), config: { ...CMDP_CONFIG, constraint: CONSTRAINT }, seed: 1, twin: TOY_TWIN, onEvent: (e) => events.push(e) });
+    // periodic evaluations and keepBest do not change training (own envs, no draws from its streams)
+    const constrained = await trainDqn({
+      envFactory: () => new CmdpEnv(),
+      config: { ...CMDP_CONFIG, constraint: CONSTRAINT, evalEvery: 1_500, keepBest: true },
+      seed: 1,
+      twin: TOY_TWIN,
+      onEvent: (e) => events.push(e),
+    });
     const unconstrained = await trainDqn({ envFactory: () => new CmdpEnv(), config: CMDP_CONFIG, seed: 1, twin: TOY_TWIN });
     const c = greedyCmdp(constrained);
     const u = greedyCmdp(unconstrained);
@@ -373,6 +380,15 @@ describe('constrained DQN (Lagrangian dual ascent on a cost signal)', () => {
     // the training cost approaches the budget: mean over the last quarter of the episodes within 0.1 of d
     const tail = episodes.slice(Math.floor((episodes.length * 3) / 4));
     expect(Math.abs(tail.reduce((s, m) => s + m.cost, 0) / tail.length - BUDGET)).toBeLessThan(0.1);
+    // kept weights: feasibility first — early greedy policies (risky everywhere: return 15, cost 1) out-earn every
+    // feasible one, yet the kept evaluation is the best-paid of those within the budget
+    const evals = constrained.evaluations;
+    expect(evals.every((e) => e.meanCost !== undefined)).toBe(true);
+    const feasible = evals.filter((e) => (e.meanCost as number) <= BUDGET);
+    expect(feasible.length).toBeGreaterThan(0);
+    expect(evals.some((e) => (e.meanCost as number) > BUDGET && e.meanReturn > Math.max(...feasible.map((f) => f.meanReturn)))).toBe(true);
+    expect(constrained.bestEvaluation?.meanCost).toBeLessThanOrEqual(BUDGET);
+    expect(constrained.bestEvaluation?.meanReturn).toBe(Math.max(...feasible.map((f) => f.meanReturn)));
     const metrics = events.flatMap((e) => (e.type === 'train.metrics' ? [e.data] : []));
     expect(metrics.length).toBeGreaterThan(10);
     for (const m of metrics) {
