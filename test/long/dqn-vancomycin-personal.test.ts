@@ -7,7 +7,7 @@ import { parseDqnConfig } from '../../agents/dqn-config.js';
 import { make } from '../../engine/registry.js';
 import '../../environments/index.js';
 import { resolvePersonalMembers } from '../../experiments/personal-cohort.js';
-import { bayesianRegimen } from '../../experiments/personal-cohort-vancomycin.js';
+import { bayesianRegimen, twinPrior } from '../../experiments/personal-cohort-vancomycin.js';
 import { registerAllPolicies } from '../../policies/index.js';
 import { makePolicy } from '../../policies/registry.js';
 import { parseVancoTwinFile } from '../../twinning/vancomycin/twin-file.js';
@@ -23,7 +23,8 @@ import { endpointsPerSeed, fmt, greedyPolicy, mean, pairedDifference } from './h
  * with each of 3 training seeds the DQN beats the trough nomogram on day-7 target attainment and on
  * AUC24 > 600, and the Bayesian regimen on days in target and on day-7 attainment (not more often above
  * 600 by more than 10 points); the example's own training run (another seed) did not beat the Bayesian
- * regimen on day-7 attainment — see below. Training ≈ 30–45 s per seed at load ≈ 8; ≈ 2 min in all.
+ * regimen on day-7 attainment — see below. None beats the Bayesian arm that re-estimates from the levels
+ * (pkpd/vancomycin-bayesian, it.fails). Training ≈ 30–45 s per seed at load ≈ 8; ≈ 2 min in all.
  */
 const examples = join(import.meta.dirname, '../../experiments/examples');
 const spec = parseYaml(readFileSync(join(examples, 'train-vancomycin-personal.yaml'), 'utf8')) as { config: Record<string, unknown> };
@@ -34,9 +35,9 @@ const ids = ['target_attained_final', 'auc24_above_600_final', 'aki', 'target_at
 const SEEDS = [0, 1, 2];
 type Arm = ReturnType<typeof endpointsPerSeed>;
 
-let cached: Promise<{ dqn: Arm[]; trough: Arm; bayesian: Arm }> | undefined;
+let cached: Promise<{ dqn: Arm[]; trough: Arm; bayesian: Arm; tdm: Arm }> | undefined;
 /** The protocols once, and the DQN trained with each of SEEDS (kept weights), on the held-out draws. */
-function arms(): Promise<{ dqn: Arm[]; trough: Arm; bayesian: Arm }> {
+function arms(): Promise<{ dqn: Arm[]; trough: Arm; bayesian: Arm; tdm: Arm }> {
   cached ??= (async () => {
     registerAllPolicies();
     const personal = join(examples, 'vancomycin-personal');
@@ -44,9 +45,12 @@ function arms(): Promise<{ dqn: Arm[]; trough: Arm; bayesian: Arm }> {
     const held = resolvePersonalMembers({ twin: 'vancomycin', personal, draws: 200, offset: 200 });
     const seeds = held.map((m) => 7_000_000 + m.index);
     const makeEnv = (k: number) => make('pkpd/vancomycin-v1', held[k]?.envOptions);
-    const regimen = bayesianRegimen(parseVancoTwinFile(readFileSync(twinFile, 'utf8'), twinFile)).options;
+    const personalTwin = parseVancoTwinFile(readFileSync(twinFile, 'utf8'), twinFile);
+    const regimen = bayesianRegimen(personalTwin).options;
     const trough = endpointsPerSeed('vancomycin', ids, makeEnv, (env) => makePolicy('pkpd/vancomycin-trough', env), seeds);
     const bayesian = endpointsPerSeed('vancomycin', ids, makeEnv, (env) => makePolicy('pkpd/vancomycin-regimen', env, regimen), seeds);
+    const tdmOptions = { prior: twinPrior(personalTwin), loadingMg: regimen.loadingMg };
+    const tdm = endpointsPerSeed('vancomycin', ids, makeEnv, (env) => makePolicy('pkpd/vancomycin-bayesian', env, tdmOptions), seeds);
     const dqn: Arm[] = [];
     const rows = [`| arm | ${ids.join(' | ')} |`];
     const row = (name: string, r: Arm) => `| ${name} | ${ids.map((id) => fmt(mean(r.values[id] as number[]), 3)).join(' | ')} |`;
@@ -60,8 +64,8 @@ function arms(): Promise<{ dqn: Arm[]; trough: Arm; bayesian: Arm }> {
       dqn.push(r);
       rows.push(row(`dqn seed ${seed}`, r));
     }
-    console.log([...rows, row('trough', trough), row('bayesian', bayesian)].join('\n'));
-    return { dqn, trough, bayesian };
+    console.log([...rows, row('trough', trough), row('bayesian', bayesian), row('bayesian-tdm', tdm)].join('\n'));
+    return { dqn, trough, bayesian, tdm };
   })();
   return cached;
 }
@@ -90,6 +94,17 @@ describe('DQN on one patient’s vancomycin twin, held-out posterior draws (3 tr
     r.dqn.forEach((d, i) => {
       expect(diff(d, r.bayesian, 'target_attained_final', `seed ${SEEDS[i]}: DQN − Bayesian`).lo).toBeGreaterThan(0);
       expect(diff(d, r.bayesian, 'auc24_above_600_final', `seed ${SEEDS[i]}: DQN − Bayesian`).hi).toBeLessThan(0.1);
+    });
+  }, 900_000);
+
+  // KNOWN FAILURE (it.fails: the honest claim is kept and expected to fail; if every seed ever wins it
+  // flips and the marker must go). The Bayesian arm that re-estimates from the trial's levels
+  // (pkpd/vancomycin-bayesian with the twin's posterior as prior) reached day-7 target on 0.910 of the
+  // example trial's draws against the DQN's 0.690 (−0.220 [−0.295, −0.145]); the seeds here reach 0.815–0.885.
+  it.fails('every seed beats the re-estimating Bayesian arm on day-7 target attainment', async () => {
+    const r = await arms();
+    r.dqn.forEach((d, i) => {
+      expect(diff(d, r.tdm, 'target_attained_final', `seed ${SEEDS[i]}: DQN − Bayesian TDM`).lo).toBeGreaterThan(0);
     });
   }, 900_000);
 });
