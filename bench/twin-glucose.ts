@@ -1,6 +1,6 @@
 import { Rng } from '../engine/random.js';
 import { selectFitWindow } from '../twinning/glucose/data-rules.js';
-import { fitGlucoseTwin } from '../twinning/glucose/fit.js';
+import { FIT_DEFAULTS, fitGlucoseTwin } from '../twinning/glucose/fit.js';
 import { forecastAt, GlucoseProjector } from '../twinning/glucose/forecast.js';
 import { makeLogPosterior, prepareFitData } from '../twinning/glucose/likelihood.js';
 import { fitMap } from '../twinning/glucose/map.js';
@@ -53,13 +53,15 @@ export async function run(): Promise<BenchResult[]> {
   // 2. MCMC with the defaults on 2 workers
   if (!process.argv.includes('--no-mcmc')) {
     const t = performance.now();
+    const cpu0 = process.cpuUsage();
     const twin = await fitGlucoseTwin(person.dataset, { method: 'mcmc', seed: 1, codeVersion: 'bench', workers: 2 });
+    const cpu = process.cpuUsage(cpu0);
     const d = twin.posterior.diagnostics;
     out.push({
-      name: 'fit with MCMC (defaults: 32 walkers × 2,000 steps, 2 workers), 7 days, wall',
+      name: `fit with MCMC (defaults: ${FIT_DEFAULTS.walkers} walkers × ${FIT_DEFAULTS.steps} steps, ${FIT_DEFAULTS.burn} burn-in, 2 workers), 7 days, wall`,
       value: (performance.now() - t) / 1000,
       unit: 's',
-      note: d ? `max R-hat ${Math.max(...d.rhat).toFixed(3)}, min ESS ${Math.min(...d.ess).toFixed(0)}, acceptance ${d.acceptance.toFixed(2)}, ok ${d.ok}` : '',
+      note: `${d ? `max R-hat ${Math.max(...d.rhat).toFixed(3)}, min ESS ${Math.min(...d.ess).toFixed(0)}, acceptance ${d.acceptance.toFixed(2)}, ok ${d.ok}; ` : ''}CPU of all threads ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`,
     });
   }
   // 3. living profile: filter step + forecast per new reading

@@ -23,6 +23,9 @@ export interface PosteriorSamplingOptions {
   draws: number;
   seed: number;
   deProbability: number;
+  /** Share of half-steps from ⌊burn/2⌋ on that use the independence move, and its mixture's components (mcmc/README.md). */
+  independenceProbability?: number;
+  independenceComponents?: number;
   /** The module (URL) and export of the log-posterior factory, and its structured-clonable init. */
   worker: { module: string; exportName: string; init: unknown };
   onProgress?: (step: number) => void;
@@ -73,6 +76,8 @@ export async function samplePosteriorAround(o: PosteriorSamplingOptions): Promis
       rng: root.fork('mcmc'),
       density,
       deProbability: o.deProbability,
+      independenceProbability: o.independenceProbability,
+      independenceComponents: o.independenceComponents,
       names: o.names,
       onProgress: o.onProgress,
     });

@@ -37,15 +37,23 @@ export interface GlucoseFitOptions {
   particles?: number;
   /** SD of the fractional carb-counting error per meal in the likelihood (likelihood.ts CARB_COUNT_SD; 0 = exact counts). */
   carbCountSd?: number;
+  /** Share of post-burn-in half-steps using the independence move (twinning/mcmc/ensemble.ts); default FIT_DEFAULTS. */
+  independenceProbability?: number;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
 
 /**
  * Sampler defaults. deProbability: the share of half-steps that use the differential-evolution move
  * (twinning/mcmc/ensemble.ts) rather than the stretch move — 0.8 as emcee's documented mixture
- * (Foreman-Mackey et al., emcee docs "Using different moves"); it shortens τ on this posterior.
+ * (Foreman-Mackey et al., emcee docs "Using different moves"). independenceProbability /
+ * independenceComponents: from mid burn-in, 90 % of half-steps propose from a 6-component t mixture
+ * fitted to the burn-in (mcmc/README.md "Independence move"): the error parameters' posterior is
+ * skewed (the sensor/discrepancy split, the ordering constraint on their time constants), which one
+ * t fits poorly (independence acceptance ≈ 0.18 measured) and a few components fit well (≈ 0.4).
+ * 20 walkers (≥ 2·9) × 6,000 steps, 1,000 burn-in: 120,000 evaluations; on synthetic weeks max
+ * R-hat ≈ 1.01 (bench/twin-glucose.ts; the walkers matter less than the chain length for R-hat).
  */
-export const FIT_DEFAULTS = { walkers: 32, steps: 2000, burn: 600, workers: 2, draws: 200, particles: 64, deProbability: 0.8 } as const;
+export const FIT_DEFAULTS = { walkers: 20, steps: 6000, burn: 1000, workers: 2, draws: 200, particles: 64, deProbability: 0.8, independenceProbability: 0.9, independenceComponents: 6 } as const;
 /** Candidate levels of the glucose process noise (per 5-min slot) tried by the calibration. */
 export const PROCESS_NOISE_GRID = [0.005, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.12] as const;
 /** Nominal coverage the calibration aims for with the 95 % band at 60 min. */
@@ -241,6 +249,8 @@ async function samplePosterior(
       rng: root.fork('mcmc'),
       density,
       deProbability: FIT_DEFAULTS.deProbability,
+      independenceProbability: opts.independenceProbability ?? FIT_DEFAULTS.independenceProbability,
+      independenceComponents: FIT_DEFAULTS.independenceComponents,
       reparametrization: ERROR_SD_SPLIT,
       names: [...GLUCOSE_TWIN_PARAMETERS],
       onProgress: (step) => progress('mcmc', step, steps),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { TwinlabError } from '../../engine/errors.js';
 import { Rng } from '../../engine/random.js';
 import { DEFAULT_THRESHOLDS, type Diagnostics, type DiagnosticThresholds, diagnose } from './diagnostics.js';
+import { fitTMixture, type TMixture } from './mixture.js';
 import type { LogDensityBatch } from './parallel.js';
 
 export interface EnsembleOptions {
@@ -18,6 +19,14 @@ export interface EnsembleOptions {
    * (0 ≤ p ≤ 1, default 0: stretch only). See `DifferentialEvolutionMove`.
    */
   deProbability?: number;
+  /**
+   * After burn-in, the probability that a half-step uses the independence move, whose proposal is a
+   * mixture of multivariate t distributions fitted to the second half of burn-in (0 ≤ p ≤ 1, default 0;
+   * needs burn ≥ 2). See `IndependenceMove`. The other half-steps use the stretch / DE mixture above.
+   */
+  independenceProbability?: number;
+  /** Components of the independence proposal's mixture (1–16, default 1: one t fitted by moments). */
+  independenceComponents?: number;
   /** Initial positions, walkers×dim row-major; every walker needs a finite log density. */
   init: Float64Array;
   /** Every draw comes from this stream, which advances (pass `root.fork('mcmc')`). */
@@ -113,13 +122,27 @@ const optionsSchema = z.object({
   thin: z.number().int().min(1).default(1),
   a: z.number().gt(1).finite().default(2),
   deProbability: z.number().min(0).max(1).default(0),
+  independenceProbability: z.number().min(0).max(1).default(0),
+  independenceComponents: z.number().int().min(1).max(16).default(1),
 });
 
 function invalid(field: string, message: string): TwinlabError {
   return new TwinlabError('INVALID_ARGUMENT', `${field}: ${message}`, { field });
 }
 
-function validate(opts: EnsembleOptions): { walkers: number; steps: number; burn: number; thin: number; a: number; deProbability: number; dim: number } {
+interface ValidOptions {
+  walkers: number;
+  steps: number;
+  burn: number;
+  thin: number;
+  a: number;
+  deProbability: number;
+  independenceProbability: number;
+  independenceComponents: number;
+  dim: number;
+}
+
+function validate(opts: EnsembleOptions): ValidOptions {
   const parsed = optionsSchema.safeParse({
     walkers: opts.walkers,
     steps: opts.steps,
@@ -127,12 +150,14 @@ function validate(opts: EnsembleOptions): { walkers: number; steps: number; burn
     thin: opts.thin,
     a: opts.a,
     deProbability: opts.deProbability,
+    independenceProbability: opts.independenceProbability,
+    independenceComponents: opts.independenceComponents,
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw invalid(String(issue?.path[0] ?? 'options'), issue?.message ?? 'invalid');
   }
-  const { walkers, steps, burn, thin, a, deProbability } = parsed.data;
+  const { walkers, steps, burn, thin, a, deProbability, independenceProbability, independenceComponents } = parsed.data;
   if (!(opts.rng instanceof Rng)) throw invalid('rng', 'must be an Rng from engine/random.ts');
   const density = opts.density;
   if (density === null || typeof density !== 'object' || typeof density.evaluate !== 'function') throw invalid('density', 'must be a LogDensityBatch');
@@ -148,7 +173,8 @@ function validate(opts: EnsembleOptions): { walkers: number; steps: number; burn
     if (!Number.isFinite(opts.init[i])) throw invalid('init', `walker ${Math.floor(i / dim)}, parameter ${i % dim} is ${opts.init[i]}`);
   }
   if (opts.names !== undefined && opts.names.length !== dim) throw invalid('names', `has ${opts.names.length} entries for ${dim} parameters`);
-  return { walkers, steps, burn, thin, a, deProbability, dim };
+  if (independenceProbability > 0 && burn < 2) throw invalid('independenceProbability', `the independence move fits its proposal to burn-in: needs burn ≥ 2, got ${burn}`);
+  return { walkers, steps, burn, thin, a, deProbability, independenceProbability, independenceComponents, dim };
 }
 
 /**
@@ -352,6 +378,111 @@ class DifferentialEvolutionMove {
 }
 
 /**
+ * The walkers' positions over the second half of burn-in, every stride-th step so that at most
+ * `maxRows` positions are kept; the independence move's proposal is fitted to them.
+ */
+class BurnInSample {
+  readonly stride: number;
+  readonly points: Float64Array;
+  rows = 0;
+
+  constructor(
+    readonly from: number,
+    burn: number,
+    private readonly walkers: number,
+    private readonly dim: number,
+    maxRows = 20_000,
+  ) {
+    const steps = burn - from;
+    this.stride = Math.max(1, Math.ceil((steps * walkers) / maxRows));
+    this.points = new Float64Array(Math.ceil(steps / this.stride) * walkers * dim);
+  }
+
+  add(step: number, pos: Float64Array): void {
+    if (step < this.from || (step - this.from) % this.stride !== 0) return;
+    this.points.set(pos.subarray(0, this.walkers * this.dim), this.rows * this.dim);
+    this.rows += this.walkers;
+  }
+}
+
+/**
+ * Independence Metropolis–Hastings move (Tierney 1994, Ann. Stat. 22(4) §2.3.3) whose proposal q is a
+ * mixture of multivariate t distributions fitted to the second half of burn-in (mixture.ts; the
+ * ensemble analogue of emcee's KDEMove with a few broad components instead of a kernel per walker).
+ * Every walker of a half proposes Y ~ q independently of where it is, and is accepted with
+ * probability
+ *   min(1, p(Y)·q(X_k) / (p(X_k)·q(Y))).
+ * Why: on a posterior that is nearly Gaussian, or a few Gaussian lobes, the stretch and DE moves still
+ * need tens of steps per independent draw in 9 dimensions, while an independence proposal that matches
+ * the target accepts often and forgets the current state at once (autocorrelation time ≈ 2/acceptance
+ * − 1). t tails heavier than the target's keep the ratio p/q bounded, which is what makes an
+ * independence sampler uniformly ergodic (Mengersen & Tweedie 1996, Ann. Stat. 24(1), Thm 2.1). The
+ * proposal is frozen at the end of burn-in and never changes afterwards, so the kept chain is an
+ * ordinary Markov chain whose kernel — a state-independent mixture of this move with the stretch/DE
+ * moves — leaves the target invariant.
+ *
+ * Draws per half-step: per walker of the half, the draws of `TMixture.sample`; after the evaluation,
+ * one U' per walker.
+ */
+class IndependenceMove {
+  private readonly sets: ReadonlyArray<readonly [number, number]>;
+  private readonly proposals: Float64Array;
+  private readonly batches: readonly [Float64Array, Float64Array];
+  /** log q of each proposal of the current half. */
+  private readonly logQ: Float64Array;
+
+  constructor(
+    private readonly pos: Float64Array,
+    private readonly lp: Float64Array,
+    walkers: number,
+    private readonly dim: number,
+    private readonly rng: Rng,
+    private readonly proposal: TMixture,
+  ) {
+    const half = Math.floor(walkers / 2);
+    this.sets = [
+      [0, half],
+      [half, walkers],
+    ];
+    this.proposals = new Float64Array((walkers - half) * dim);
+    this.batches = [this.proposals.subarray(0, half * dim), this.proposals.subarray(0, (walkers - half) * dim)];
+    this.logQ = new Float64Array(walkers - half);
+  }
+
+  propose(h: 0 | 1): { batch: Float64Array; n: number } {
+    const { proposals, dim, rng, proposal } = this;
+    const [lo, hi] = this.sets[h] as readonly [number, number];
+    const n = hi - lo;
+    for (let k = 0; k < n; k++) {
+      proposal.sample(rng, proposals, k * dim);
+      this.logQ[k] = proposal.logDensity(proposals, k * dim);
+    }
+    return { batch: this.batches[h], n };
+  }
+
+  accept(h: 0 | 1, lpY: Float64Array, counts: Float64Array | undefined): number {
+    const { pos, lp, proposals, dim, rng, proposal } = this;
+    const [lo, hi] = this.sets[h] as readonly [number, number];
+    let accepted = 0;
+    for (let k = 0; k < hi - lo; k++) {
+      const w = lo + k;
+      const logU = Math.log(rng.next());
+      const logRatio = (lpY[k] as number) - (lp[w] as number) + proposal.logDensity(pos, w * dim) - (this.logQ[k] as number);
+      if (logU < logRatio) {
+        for (let p = 0; p < dim; p++) pos[w * dim + p] = proposals[k * dim + p] as number;
+        lp[w] = lpY[k] as number;
+        accepted++;
+        if (counts !== undefined) counts[w] = (counts[w] as number) + 1;
+      }
+    }
+    return accepted;
+  }
+}
+
+/** The independence move's proposal: t components with ν = 5, each covariance widened by 1.5² (heavier and wider than the target, so walkers seldom stick where p/q is large; IndependenceMove). */
+export const INDEPENDENCE_PROPOSAL = { dof: 5, scale: 1.5 } as const;
+
+/**
  * Affine-invariant ensemble sampler (Goodman & Weare 2010, "Ensemble samplers with affine invariance",
  * Comm. App. Math. Comp. Sci. 5(1):65–80) with the parallel red–black split of emcee (Foreman-Mackey
  * et al. 2013, PASP 125:306, Algorithm 3).
@@ -374,7 +505,12 @@ class DifferentialEvolutionMove {
  * Move mixture (`deProbability` p > 0): each half-step first draws U (when 0 < p < 1) and uses the
  * differential-evolution move when U < p, the stretch move otherwise; each move leaves the target
  * invariant, so a state-independent random choice between them does too (Tierney 1994, Ann. Stat.
- * 22(4), §2.4).
+ * 22(4), §2.4). With `independenceProbability` q > 0, the walkers' positions are
+ * collected over steps [⌊burn/2⌋, burn), and from step `burn` on each half-step first draws U
+ * (when 0 < q < 1) and uses `IndependenceMove` when U < q, else the stretch/DE choice above. A
+ * provisional proposal fitted at step ⌊burn/2⌋ to [⌊burn/4⌋, ⌊burn/2⌋) is used the same way for the
+ * rest of burn-in, so the walkers already mix well when the final one is fitted. (Positions are
+ * stored every stride-th step so that at most 20,000 per fit are kept.)
  *
  * Random draws, all from `rng`, in an order fixed by (walkers, steps) alone: per half-step, Z for each
  * walker of the half in index order, then the partner indices, then (after the evaluation) one U' per
@@ -397,7 +533,7 @@ function mapRows(values: Float64Array, rows: number, dim: number, f: (row: Float
 }
 
 export async function sampleEnsemble(opts: EnsembleOptions): Promise<EnsembleResult> {
-  const { walkers, steps, burn, thin, a, deProbability, dim } = validate(opts);
+  const { walkers, steps, burn, thin, a, deProbability, independenceProbability, independenceComponents, dim } = validate(opts);
   const { rng } = opts;
   checkSpan(opts.init, walkers, dim);
   const reparam = opts.reparametrization;
@@ -425,16 +561,42 @@ export async function sampleEnsemble(opts: EnsembleOptions): Promise<EnsembleRes
 
   const stretch = new StretchMove(pos, lp, walkers, dim, a, rng);
   const de = deProbability > 0 ? new DifferentialEvolutionMove(pos, lp, walkers, dim, rng) : undefined;
+  // two fits: a provisional one at ⌊burn/2⌋ (from [⌊burn/4⌋, ⌊burn/2⌋)), used for the rest of burn-in so
+  // the walkers mix before the final fit at `burn` (from [⌊burn/2⌋, burn)), which is then frozen
+  const stages =
+    independenceProbability > 0
+      ? [
+          { at: Math.floor(burn / 2), sample: new BurnInSample(Math.floor(burn / 4), Math.floor(burn / 2), walkers, dim) },
+          { at: burn, sample: new BurnInSample(Math.floor(burn / 2), burn, walkers, dim) },
+        ].filter((stage) => stage.at > stage.sample.from)
+      : [];
+  let independence: IndependenceMove | undefined;
+  const fitWarnings: string[] = [];
   let next = 0; // index into the kept arrays
   for (let s = 0; s < steps; s++) {
+    for (const { at, sample } of stages) {
+      if (s !== at) continue;
+      const proposal = fitTMixture(sample.points, sample.rows, dim, { components: independenceComponents, ...INDEPENDENCE_PROPOSAL });
+      if (proposal !== undefined) independence = new IndependenceMove(pos, lp, walkers, dim, rng, proposal);
+      else if (at === burn) {
+        independence = undefined;
+        fitWarnings.push('independence move not used: the burn-in covariance is not positive definite');
+      }
+    }
     for (let h = 0; h < 2; h++) {
       // the move's choice is drawn only for a mixture, so stretch-only chains keep their draws
-      const move = de !== undefined && (deProbability === 1 || rng.next() < deProbability) ? de : stretch;
+      const move =
+        independence !== undefined && (independenceProbability === 1 || rng.next() < independenceProbability)
+          ? independence
+          : de !== undefined && (deProbability === 1 || rng.next() < deProbability)
+            ? de
+            : stretch;
       const { batch, n } = move.propose(h as 0 | 1);
       // In-process densities skip the promise round trip (same values, same draws).
       const lpY = checkLogDensities(density.evaluateSync?.(batch, n) ?? (await density.evaluate(batch, n)), density, batch, n, s + 1);
       acceptedAll += move.accept(h as 0 | 1, lpY, s >= burn ? acceptedAfterBurn : undefined);
     }
+    for (const { at, sample } of stages) if (s < at) sample.add(s, pos);
     if (s >= burn && (s - burn + 1) % thin === 0 && next < kept) {
       chain.set(pos, next * walkers * dim);
       logProb.set(lp, next * walkers);
@@ -448,6 +610,7 @@ export async function sampleEnsemble(opts: EnsembleOptions): Promise<EnsembleRes
   const acceptance = acceptedAfterBurn.reduce((sum, c) => sum + c, 0) / (postBurn * walkers);
   if (reparam !== undefined) mapRows(chain, kept * walkers, dim, (a, b) => reparam.fromSampling(a, b));
   const diagnostics = diagnose(chain, kept, walkers, dim, opts.names, { ...DEFAULT_THRESHOLDS, ...opts.thresholds });
+  diagnostics.warnings.push(...fitWarnings);
   if (!(acceptance >= ACCEPTANCE_BAND[0] && acceptance <= ACCEPTANCE_BAND[1])) {
     diagnostics.warnings.push(`acceptance ${acceptance.toFixed(3)} outside ${ACCEPTANCE_BAND[0]}–${ACCEPTANCE_BAND[1]}`);
     if (acceptance < ACCEPTANCE_BAND[0]) diagnostics.ok = false;
