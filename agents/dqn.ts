@@ -239,6 +239,16 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
   const obsViews = Array.from({ length: n }, (_, i) => obs.subarray(i * d, (i + 1) * d));
   const maskViews = Array.from({ length: shields ? n : 0 }, (_, i) => masks.subarray(i * numActions, (i + 1) * numActions));
   const nextMaskViews = Array.from({ length: masking ? n : 0 }, (_, i) => nextMasks.subarray(i * numActions, (i + 1) * numActions));
+  // Row views of the VectorEnv's reused result buffers (made once: no allocation per step).
+  const rowViews = new Map<Float32Array, Float32Array[]>();
+  const rowsOf = (array: Float32Array): Float32Array[] => {
+    let views = rowViews.get(array);
+    if (!views) {
+      views = Array.from({ length: n }, (_, i) => array.subarray(i * d, (i + 1) * d));
+      rowViews.set(array, views);
+    }
+    return views;
+  };
   /** allowed ← the shield's mask of env i for (observation, info). */
   const maskInto = (i: number, observation: Float32Array, info: Record<string, unknown>, allowed: Uint8Array): void => {
     allowed.fill(0);
@@ -536,7 +546,7 @@ export async function trainDqn(options: TrainOptions): Promise<DqnResult> {
           const next = ended ? out.finalObservations : out.observations;
           const info = out.infos[i] ?? {};
           // allowed actions of s′ (the true final observation when the episode ended), before the n-step sink stores them
-          if (masking) maskInto(i, next.subarray(i * d, (i + 1) * d), info, nextMaskViews[i] as Uint8Array);
+          if (masking) maskInto(i, rowsOf(next)[i] as Float32Array, info, nextMaskViews[i] as Uint8Array);
           const cost = costs ? stepCost(i, info) : 0;
           nStep.push(i, obs, i * d, (actions[i] as number) - actionStart, out.rewards[i] as number, next, i * d, terminated, truncated, cost);
           episodeReturns[i] = (episodeReturns[i] as number) + (out.rewards[i] as number);

@@ -77,6 +77,7 @@ export function evaluateGreedy(
   const returns = new Array<number>(episodes).fill(0);
   const costSums = new Array<number>(episodes).fill(0);
   const costs = options.costs;
+  const laneObs = Array.from({ length: lanes }, (_, lane) => obs.subarray(lane * d, lane * d + d));
   const lengths = new Array<number>(episodes).fill(0);
   const hashes: TrajectoryHasher[] = [];
   const shield = options.shield;
@@ -123,7 +124,7 @@ export function evaluateGreedy(
       if (shield) {
         const bound = shield.bounds[lane] as BoundShield;
         allowed.fill(0);
-        bound.mask(obs.subarray(lane * d, lane * d + d), laneInfo[lane] as Info, allowed);
+        bound.mask(laneObs[lane] as Float32Array, laneInfo[lane] as Info, allowed);
         if (shield.mode === 'mask') action = start + argmaxAllowed(values, laneRows[lane] as number, numActions, allowed, 0);
         else {
           action = start + argmaxRow(values, laneRows[lane] as number, numActions);
