@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TwinlabError } from '../../engine/errors.js';
 import { make } from '../../engine/registry.js';
 import { generateT2DPerson } from '../../environments/glucose-t2d/cohort.js';
 import { InlineExecutor } from '../../experiments/executor.js';
@@ -16,6 +15,7 @@ import { syntheticT2DPerson } from '../../twinning/glucose-t2d/synthetic.js';
 import { type T2DTwinFile, t2dTwinFileText } from '../../twinning/glucose-t2d/twin-file.js';
 import '../../environments/index.js';
 import '../../policies/index.js';
+import { specErrors } from './spec-errors.js';
 
 /**
  * Personal cohorts of the type 2 twin (experiments/personal-cohort-t2d.ts): a tiny twin fitted here,
@@ -45,16 +45,6 @@ const trialSpec = (cohort: Record<string, unknown> = {}) => ({
   scenario: { days: 1 },
   endpoints: { primary: ['tir', 'mean_excursion'], secondary: ['mean_glucose'] },
 });
-
-function specErrors(spec: unknown): Array<{ path: string; message: string }> {
-  try {
-    validateSpec(spec);
-  } catch (error) {
-    expect((error as TwinlabError).code).toBe('INVALID_SPEC');
-    return ((error as TwinlabError).details as { errors: Array<{ path: string; message: string }> }).errors;
-  }
-  throw new Error('spec was accepted');
-}
 
 describe('glucose/t2d-nutrition-v1 with a person given by value', () => {
   it('runs exactly as the same person given by cohort seed and index', () => {

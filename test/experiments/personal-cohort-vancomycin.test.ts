@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TwinlabError } from '../../engine/errors.js';
 import { make } from '../../engine/registry.js';
 import { VancomycinEnv, type VancoPatient } from '../../environments/pkpd/vancomycin-env.js';
 import { InlineExecutor } from '../../experiments/executor.js';
@@ -19,6 +18,7 @@ import { parseVancoTwinFile, type VancoTwinFile, vancoTwinFileText } from '../..
 import { syntheticVancoPatient } from '../../twinning/vancomycin/validation.js';
 import '../../environments/index.js';
 import '../../policies/index.js';
+import { specErrors } from './spec-errors.js';
 
 /**
  * Personal cohorts of the vancomycin twin (experiments/personal-cohort-vancomycin.ts): a small twin
@@ -58,16 +58,6 @@ const trialSpec = (cohort: Record<string, unknown> = {}, arms?: unknown[]) => ({
   ],
   endpoints: { primary: ['target_attained_final', 'auc24_above_600_final', 'aki'], secondary: ['trough_final'] },
 });
-
-function specErrors(spec: unknown): Array<{ path: string; message: string }> {
-  try {
-    validateSpec(spec);
-  } catch (error) {
-    expect((error as TwinlabError).code).toBe('INVALID_SPEC');
-    return ((error as TwinlabError).details as { errors: Array<{ path: string; message: string }> }).errors;
-  }
-  throw new Error('spec was accepted');
-}
 
 describe('vancomycin personal cohorts', () => {
   it("the patients of a trial are the twin's posterior draws with the person's covariates: the env's CL, V1, V2 are the draw's", () => {

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { datasetToCsv } from '../../datasets/csv.js';
-import type { TwinlabError } from '../../engine/errors.js';
 import { make } from '../../engine/registry.js';
 import { type ExplicitPatient, GlucoseEnv, type GlucoseEnvOptions } from '../../environments/glucose/env.js';
 import { PATIENT_COLUMNS } from '../../environments/glucose/params.js';
@@ -20,6 +19,7 @@ import { syntheticPerson } from '../../twinning/glucose/synthetic.js';
 import { type GlucoseTwinFile, twinFileText } from '../../twinning/glucose/twin-file.js';
 import '../../environments/index.js';
 import '../../policies/index.js';
+import { specErrors } from './spec-errors.js';
 
 /**
  * Personal cohorts (experiments/personal-cohort.ts): a tiny twin fitted here, its posterior draws as
@@ -52,16 +52,6 @@ const trialSpec = (cohort: Record<string, unknown>) => ({
   duration: { steps: 36 },
   endpoints: { primary: ['tir'], secondary: ['mean_bg'] },
 });
-
-function specErrors(spec: unknown): Array<{ path: string; message: string }> {
-  try {
-    validateSpec(spec);
-  } catch (error) {
-    expect((error as TwinlabError).code).toBe('INVALID_SPEC');
-    return ((error as TwinlabError).details as { errors: Array<{ path: string; message: string }> }).errors;
-  }
-  throw new Error('spec was accepted');
-}
 
 describe('personal cohorts', () => {
   it('the patients of a trial are the posterior draws, in file order from the offset, with the person’s therapy', () => {
