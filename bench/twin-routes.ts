@@ -23,12 +23,14 @@ import { median } from './util.js';
  * - vancomycin (the defaults' posterior: 400 draws; a synthetic Goti patient, 7 doses, 3 levels):
  *   one level posted for live recalibration (4th to 11th level), then the curve of the recorded doses, the curve with a
  *   proposed regimen for 48 h, the dose table;
- * - type 2 (MAP on 7 synthetic days): the fit with its band (uncached: a fresh service per call),
- *   one forecast origin (30/60/120 min), a what-if replay of the last day.
+ * - type 2 (MAP on 7 synthetic days): one CGM row posted for live recalibration, the fit with its band
+ *   (uncached: a fresh service per call), one forecast origin (30/60/120 min), a what-if replay of the last day.
  *
  * Run directly: `npx tsx bench/twin-routes.ts`, or `npm run bench -- twin-routes`.
  */
 const REPEATS = 7;
+/** Epoch ms of a dataset's last slot. */
+const d0 = (d: { startMs: number; cgm: ArrayLike<number> }) => d.startMs + (d.cgm.length - 1) * 300_000;
 const HOUR = 3_600_000;
 const START = Date.UTC(2026, 2, 2, 8);
 
@@ -85,8 +87,16 @@ export async function run(): Promise<BenchResult[]> {
       twins.observe('twin-bench0000000000v', { rows: [{ time: new Date(lastMs + k * 12 * HOUR).toISOString(), event: 'level', conc_mg_l: 15 + (k % 5) }] });
     };
     const observeMs = timeIt(post);
+    // type 2 live recalibration: one 5-min CGM row (the living profile one slot on, 30/60/120-min forecast)
+    let j = 0;
+    const t2dEnd = d0(person.dataset);
+    const postT2D = () => {
+      j++;
+      twins.observe('twin-bench0000000000t', { rows: [{ time: new Date(t2dEnd + j * 300_000).toISOString(), cgm_mg_dl: 180 + (j % 7) }] });
+    };
     return [
       { name: 'vancomycin: POST one level → MAP re-fit + state (target < 50 ms)', value: observeMs, unit: 'ms' },
+      { name: 'type 2: POST one CGM row → living profile + 30/60/120-min forecast', value: timeIt(postT2D), unit: 'ms' },
       { name: 'vancomycin curve, recorded doses (200 draws × ≤ 300 times)', value: timeIt(() => twins.curve('twin-bench0000000000v', {})), unit: 'ms' },
       { name: 'vancomycin curve + proposed regimen 48 h', value: timeIt(() => twins.curve('twin-bench0000000000v', { dose: '1250', interval: '12' })), unit: 'ms' },
       { name: 'vancomycin dose table (8,12,24 h × 16 doses × 400 draws)', value: timeIt(() => twins.dose('twin-bench0000000000v', {})), unit: 'ms' },

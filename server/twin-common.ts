@@ -1,12 +1,14 @@
-import { z } from 'zod';
+import { type ZodError, z } from 'zod';
 import { datasetFingerprint } from '../datasets/codec.js';
+import { LIMITS, STEP_MS } from '../datasets/grid.js';
 import { formatIsoTime, parseIsoTime } from '../datasets/time.js';
-import type { GlucoseDataset } from '../datasets/types.js';
+import { GLUCOSE_STEP_MIN, type GlucoseDataset, slotTimeMs } from '../datasets/types.js';
 import { normalCdf } from '../engine/distributions.js';
 import { TwinlabError } from '../engine/errors.js';
 import { loadDataset } from '../experiments/dataset-store.js';
 import type { Store } from '../experiments/store.js';
-import type { TwinRecord } from '../experiments/twin-store.js';
+import type { TwinObservation, TwinRecord } from '../experiments/twin-store.js';
+import { zodToTwinlab } from './errors.js';
 
 /**
  * Pieces the twin routes of every kind share (server/twins.ts: type 1 glucose, server/twins-t2d.ts:
@@ -111,3 +113,69 @@ export function posteriorPanel(p: PanelParameter) {
   });
   return { name: p.name, label: p.label, unit: p.unit, transform: p.transform, prior, map: p.map, draws: p.draws, priorDensity };
 }
+
+/** Rows one POST may carry (one week of 5-min slots). */
+export const MAX_OBSERVATION_ROWS = 2016;
+/** A row may lie at most this far after the one before it (or the twin's end): a wrong year would otherwise allocate centuries of slots. */
+export const MAX_GAP_DAYS = 7;
+
+export function rowError(i: number, field: string, message: string): TwinlabError {
+  return new TwinlabError('INVALID_ARGUMENT', `body.rows.${i}.${field}: ${message}`, { row: i, field });
+}
+
+/** A zod failure of a `{ rows: [...] }` body as one error naming the row and the field (an unknown key by its own name, not its object's). */
+export function rowsZodError(error: ZodError): TwinlabError {
+  const base = zodToTwinlab(error, 'body');
+  const first = error.issues[0];
+  const keys = first && 'keys' in first ? (first.keys as string[]) : [];
+  const row = first?.path[0] === 'rows' && typeof first.path[1] === 'number' ? first.path[1] : undefined;
+  const field = keys.length > 0 ? keys.join(', ') : first?.path.slice(2).map(String).join('.');
+  return new TwinlabError('INVALID_ARGUMENT', base.message, { ...base.details, ...(row !== undefined ? { row } : {}), ...(field ? { field } : {}) });
+}
+
+/** `data` extended by `rows` (each strictly after its end, in order; gaps: missing CGM, the last basal, nothing else). */
+export function extendDataset(data: GlucoseDataset | undefined, rows: readonly TwinObservation[], patientId: string): GlucoseDataset {
+  const first = rows[0] as TwinObservation;
+  const startMs = data?.startMs ?? first.timeMs;
+  const old = data?.cgm.length ?? 0;
+  let end = data === undefined ? first.timeMs - STEP_MS : slotTimeMs(data, old - 1);
+  rows.forEach((r, i) => {
+    if (r.timeMs <= end) {
+      const what = i > 0 && r.timeMs <= (rows[i - 1] as TwinObservation).timeMs ? `rows must be in time order, strictly after row ${i - 1} (${iso((rows[i - 1] as TwinObservation).timeMs)})` : `must be after the twin's last slot ${iso(end)}`;
+      throw rowError(i, 'time', `${iso(r.timeMs)}: ${what}`);
+    }
+    if (r.timeMs - end > MAX_GAP_DAYS * 86_400_000 && (i > 0 || data !== undefined)) {
+      throw rowError(i, 'time', `${iso(r.timeMs)} is more than ${MAX_GAP_DAYS} days after ${i > 0 ? `row ${i - 1}` : "the twin's last slot"} (${iso(end)})`);
+    }
+    end = r.timeMs;
+  });
+  const n = Math.round((end - startMs) / STEP_MS) + 1;
+  if (n > LIMITS.maxDays * 288) throw rowError(rows.length - 1, 'time', `the twin's data would span more than ${LIMITS.maxDays} days`);
+  const grow = (a: Float64Array | undefined, fill: number) => {
+    const out = new Float64Array(n).fill(fill);
+    if (a) out.set(a);
+    return out;
+  };
+  const next: GlucoseDataset = {
+    ...(data ?? { kind: 'glucose', patientId, stepMin: GLUCOSE_STEP_MIN, warnings: [] }),
+    startMs,
+    cgm: grow(data?.cgm, Number.NaN),
+    basalUPerH: grow(data?.basalUPerH, 0),
+    bolusU: grow(data?.bolusU, 0),
+    carbsG: grow(data?.carbsG, 0),
+  };
+  let k = old;
+  let basal = old > 0 ? (next.basalUPerH[old - 1] as number) : first.basalUPerH;
+  for (const r of rows) {
+    const slot = Math.round((r.timeMs - startMs) / STEP_MS);
+    for (; k < slot; k++) next.basalUPerH[k] = basal;
+    next.cgm[slot] = r.cgm;
+    next.basalUPerH[slot] = r.basalUPerH;
+    next.bolusU[slot] = r.bolusU;
+    next.carbsG[slot] = r.carbsG;
+    basal = r.basalUPerH;
+    k = slot + 1;
+  }
+  return next;
+}
+

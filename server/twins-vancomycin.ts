@@ -14,7 +14,7 @@ import { pkAt, typicalPk } from '../twinning/vancomycin/parameters.js';
 import { predictLevels } from '../twinning/vancomycin/replay.js';
 import { parseVancoTwinFile, type VancoTwinFile } from '../twinning/vancomycin/twin-file.js';
 import { zodToTwinlab } from './errors.js';
-import { iso, posteriorPanel, queryTime } from './twin-common.js';
+import { iso, posteriorPanel, queryTime, rowError, rowsZodError } from './twin-common.js';
 
 /**
  * Stored personal vancomycin twins (`twin fit --twin vancomycin --out DIR`, twinning/vancomycin/) over
@@ -76,20 +76,9 @@ const EventsBody = z.strictObject({ rows: z.array(EventRowSchema).min(1).max(200
 /** A row may lie at most this far after the one before it (or the twin's last event). */
 const MAX_EVENT_GAP_DAYS = 7;
 
-function rowError(i: number, field: string, message: string): TwinlabError {
-  return new TwinlabError('INVALID_ARGUMENT', `body.rows.${i}.${field}: ${message}`, { row: i, field });
-}
-
 function parseEvents(body: unknown): TwinEvent[] {
   const parsed = EventsBody.safeParse(body);
-  if (!parsed.success) {
-    const error = zodToTwinlab(parsed.error, 'body');
-    const first = parsed.error.issues[0];
-    const keys = first && 'keys' in first ? (first.keys as string[]) : [];
-    const row = first?.path[0] === 'rows' && typeof first.path[1] === 'number' ? first.path[1] : undefined;
-    const field = keys.length > 0 ? keys.join(', ') : first?.path.slice(2).map(String).join('.');
-    throw new TwinlabError('INVALID_ARGUMENT', error.message, { ...error.details, ...(row !== undefined ? { row } : {}), ...(field ? { field } : {}) });
-  }
+  if (!parsed.success) throw rowsZodError(parsed.error);
   return parsed.data.rows.map((r, i): TwinEvent => {
     const t = parseIsoTime(r.time);
     if (typeof t === 'string') throw rowError(i, 'time', `${t}, got ${JSON.stringify(r.time)}`);

@@ -36,8 +36,15 @@ import {
   mixtureQuantile,
   posteriorPanel,
   queryTime,
+  extendDataset,
+  MAX_GAP_DAYS,
+  MAX_OBSERVATION_ROWS,
+  rowError,
+  rowsZodError,
   storedDataset,
 } from './twin-common.js';
+
+export { MAX_GAP_DAYS, MAX_OBSERVATION_ROWS };
 import { T2DTwins } from './twins-t2d.js';
 import { type VancoLiveState, VancomycinTwins } from './twins-vancomycin.js';
 import { type HypoRisk, SOCKET_MESSAGES, type TwinLiveState, type TwinStateMessage, twinRoom } from './protocol.js';
@@ -71,14 +78,10 @@ export const HYPO_LEVEL_MG_DL = 70;
 /** Slots (5 min) of the hypoglycaemia projection: 60 min; the 30-min risk reads its first 6. */
 const HYPO_SLOTS = 12;
 const LIVE_HORIZONS = [30, 60, 120] as const;
-/** Rows one POST may carry (one week of 5-min slots). */
-export const MAX_OBSERVATION_ROWS = 2016;
 /** Slots of recent CGM in a state (12 h), for a client that starts drawing the live stream. */
 const RECENT_SLOTS = 144;
 /** Sessions kept in memory; the least recently used is dropped (and rebuilt from the store on demand). */
 const MAX_SESSIONS = 32;
-/** A row may lie at most this far after the one before it (or the twin's end): a wrong year would otherwise allocate centuries of slots. */
-export const MAX_GAP_DAYS = 7;
 
 /** Body of POST /api/twins/:id/observations; the limits are the importers' (datasets/grid.ts LIMITS). */
 const ObservationRowSchema = z.strictObject({
@@ -92,73 +95,15 @@ const ObservationsBody = z.strictObject({ rows: z.array(ObservationRowSchema).mi
 
 const SubscribeTwinSchema = z.strictObject({ twinId: z.string().min(1).max(200) });
 
-function rowError(i: number, field: string, message: string): TwinlabError {
-  return new TwinlabError('INVALID_ARGUMENT', `body.rows.${i}.${field}: ${message}`, { row: i, field });
-}
-
 function parseObservations(body: unknown): TwinObservation[] {
   const parsed = ObservationsBody.safeParse(body);
-  if (!parsed.success) {
-    const error = zodToTwinlab(parsed.error, 'body');
-    const first = parsed.error.issues[0];
-    // unrecognized keys: zod names the object; name the field itself
-    const keys = first && 'keys' in first ? (first.keys as string[]) : [];
-    const row = first?.path[0] === 'rows' && typeof first.path[1] === 'number' ? first.path[1] : undefined;
-    const field = keys.length > 0 ? keys.join(', ') : first?.path.slice(2).map(String).join('.');
-    throw new TwinlabError('INVALID_ARGUMENT', error.message, { ...error.details, ...(row !== undefined ? { row } : {}), ...(field ? { field } : {}) });
-  }
+  if (!parsed.success) throw rowsZodError(parsed.error);
   return parsed.data.rows.map((r, i) => {
     const t = parseIsoTime(r.time);
     if (typeof t === 'string') throw rowError(i, 'time', `${t}, got ${JSON.stringify(r.time)}`);
     if (t.ms % STEP_MS !== 0) throw rowError(i, 'time', `${r.time} is not on the 5-minute grid (minutes a multiple of 5, seconds 0)`);
     return { timeMs: t.ms, cgm: r.cgm_mg_dl ?? Number.NaN, basalUPerH: r.basal_u_per_h, bolusU: r.bolus_u ?? 0, carbsG: r.carbs_g ?? 0 };
   });
-}
-
-/** `data` extended by `rows` (each strictly after its end, in order; gaps: missing CGM, the last basal, nothing else). */
-function extendDataset(data: GlucoseDataset | undefined, rows: readonly TwinObservation[], patientId: string): GlucoseDataset {
-  const first = rows[0] as TwinObservation;
-  const startMs = data?.startMs ?? first.timeMs;
-  const old = data?.cgm.length ?? 0;
-  let end = data === undefined ? first.timeMs - STEP_MS : slotTimeMs(data, old - 1);
-  rows.forEach((r, i) => {
-    if (r.timeMs <= end) {
-      const what = i > 0 && r.timeMs <= (rows[i - 1] as TwinObservation).timeMs ? `rows must be in time order, strictly after row ${i - 1} (${iso((rows[i - 1] as TwinObservation).timeMs)})` : `must be after the twin's last slot ${iso(end)}`;
-      throw rowError(i, 'time', `${iso(r.timeMs)}: ${what}`);
-    }
-    if (r.timeMs - end > MAX_GAP_DAYS * 86_400_000 && (i > 0 || data !== undefined)) {
-      throw rowError(i, 'time', `${iso(r.timeMs)} is more than ${MAX_GAP_DAYS} days after ${i > 0 ? `row ${i - 1}` : "the twin's last slot"} (${iso(end)})`);
-    }
-    end = r.timeMs;
-  });
-  const n = Math.round((end - startMs) / STEP_MS) + 1;
-  if (n > LIMITS.maxDays * 288) throw rowError(rows.length - 1, 'time', `the twin's data would span more than ${LIMITS.maxDays} days`);
-  const grow = (a: Float64Array | undefined, fill: number) => {
-    const out = new Float64Array(n).fill(fill);
-    if (a) out.set(a);
-    return out;
-  };
-  const next: GlucoseDataset = {
-    ...(data ?? { kind: 'glucose', patientId, stepMin: GLUCOSE_STEP_MIN, warnings: [] }),
-    startMs,
-    cgm: grow(data?.cgm, Number.NaN),
-    basalUPerH: grow(data?.basalUPerH, 0),
-    bolusU: grow(data?.bolusU, 0),
-    carbsG: grow(data?.carbsG, 0),
-  };
-  let k = old;
-  let basal = old > 0 ? (next.basalUPerH[old - 1] as number) : first.basalUPerH;
-  for (const r of rows) {
-    const slot = Math.round((r.timeMs - startMs) / STEP_MS);
-    for (; k < slot; k++) next.basalUPerH[k] = basal;
-    next.cgm[slot] = r.cgm;
-    next.basalUPerH[slot] = r.basalUPerH;
-    next.bolusU[slot] = r.bolusU;
-    next.carbsG[slot] = r.carbsG;
-    basal = r.basalUPerH;
-    k = slot + 1;
-  }
-  return next;
 }
 
 /**
@@ -478,8 +423,19 @@ export class TwinService {
   /** The live state of a type 1 twin (TwinLiveState) or a vancomycin twin (twins-vancomycin.ts VancoLiveState); a type 2 twin has none (409). */
   liveState(id: string): TwinLiveState | VancoLiveState {
     const record = this.record(id);
-    if (this.kind(record) === 'vancomycin') return this.vancomycin.state(record);
+    const kind = this.kind(record);
+    if (kind === 'vancomycin') return this.vancomycin.state(record);
+    if (kind === 'glucose-t2d') return this.t2d.state(record);
     return this.state(id);
+  }
+
+  /** GET …/state: the live state, with the last 12 h of CGM for the CGM twins. */
+  stateWithRecent(id: string): unknown {
+    const record = this.record(id);
+    const kind = this.kind(record);
+    if (kind === 'vancomycin') return this.vancomycin.state(record);
+    if (kind === 'glucose-t2d') return { ...this.t2d.state(record), recent: this.t2d.recent(record) };
+    return { ...this.state(id), recent: this.recent(id) };
   }
 
   /** Recent CGM of the live data (the last 12 h), for clients that start drawing the stream. */
@@ -533,6 +489,12 @@ export class TwinService {
     if (this.kind(record) === 'vancomycin') {
       const { state, rows } = this.vancomycin.observe(record, body);
       const message = { twinId: id, kind: 'vancomycin', state, rows: rows.map((r) => ({ ...r, time: iso(r.timeMs) })) };
+      this.io?.to(twinRoom(id)).emit(SOCKET_MESSAGES.twinUpdate, message);
+      return state;
+    }
+    if (this.kind(record) === 'glucose-t2d') {
+      const { state, rows } = this.t2d.observe(record, body);
+      const message: TwinStateMessage = { twinId: id, state, rows: rows.map((r) => ({ time: iso(r.timeMs), cgm: finiteOrNull(r.cgm), basal: 0, bolus: 0, carbs: r.carbsG })) };
       this.io?.to(twinRoom(id)).emit(SOCKET_MESSAGES.twinUpdate, message);
       return state;
     }
@@ -659,8 +621,7 @@ export function twinRoutes(twins: TwinService, auth: express.RequestHandler): ex
   });
   r.get('/twins/:id/state', (req, res) => {
     const id = idParam(req);
-    const state = twins.liveState(id);
-    res.json('kind' in state ? state : { ...state, recent: twins.recent(id) });
+    res.json(twins.stateWithRecent(id));
   });
   r.get('/twins/:id/posterior', (req, res) => {
     res.json(twins.posterior(idParam(req)));

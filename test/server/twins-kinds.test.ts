@@ -28,7 +28,7 @@ let server: Server;
 let t2d: TinyT2DTwin;
 let vanco: Awaited<ReturnType<typeof fitVancoTwinWithCli>>;
 let vancoUntil: Awaited<ReturnType<typeof fitVancoTwinWithCli>>;
-const ids = { glucose: 'twin-1111111111111111', t2d: 'twin-2222222222222222' };
+const ids = { glucose: 'twin-1111111111111111', t2d: 'twin-2222222222222222', t2dLiveA: 'twin-2222222222aaaaaa', t2dLiveB: 'twin-2222222222bbbbbb' };
 const get = async (path: string) => request(server.url, 'GET', path);
 
 beforeAll(async () => {
@@ -51,11 +51,11 @@ describe('twin list and summaries by kind', () => {
     const list = await get('/api/twins');
     expect(list.status).toBe(200);
     const kinds = Object.fromEntries(list.json.map((t: { id: string; kind: string }) => [t.id, t.kind]));
-    expect(kinds).toEqual({ [ids.glucose]: 'glucose', [ids.t2d]: 'glucose-t2d', [vanco.id]: 'vancomycin', [vancoUntil.id]: 'vancomycin' });
+    expect(kinds).toMatchObject({ [ids.glucose]: 'glucose', [ids.t2d]: 'glucose-t2d', [vanco.id]: 'vancomycin', [vancoUntil.id]: 'vancomycin' });
     const g = await get(`/api/twins/${ids.glucose}`);
     expect(g.json).toMatchObject({ kind: 'glucose', live: true });
     const s = await get(`/api/twins/${ids.t2d}`);
-    expect(s.json).toMatchObject({ kind: 'glucose-t2d', live: false, patient: t2d.twin.patient, context: t2d.twin.context });
+    expect(s.json).toMatchObject({ kind: 'glucose-t2d', live: true, patient: t2d.twin.patient, context: t2d.twin.context });
     expect(s.json.parameters.priors.map((p: { name: string }) => p.name)).toEqual(t2d.twin.parameters.names);
     const v = await get(`/api/twins/${vanco.id}`);
     const file = parseVancoTwinFile(readFileSync(join(vanco.dir, 'twin.json'), 'utf8'), 'twin.json');
@@ -140,13 +140,48 @@ describe('type 2 twin routes', () => {
     expect(outside.json.error.details.field).toBe('query.from');
   });
 
-  it('live recalibration is refused for a type 2 twin (409), after the token check (401)', async () => {
-    const body = { rows: [{ time: '2026-01-07T00:00:00Z', cgm_mg_dl: 150, basal_u_per_h: 0 }] };
-    expect((await request(server.url, 'POST', `/api/twins/${ids.t2d}/observations`, body)).status).toBe(401);
-    const r = await request(server.url, 'POST', `/api/twins/${ids.t2d}/observations`, body, TOKEN);
-    expect(r.status).toBe(409);
-    expect(r.json.error.message).toContain('type 1');
-    expect((await get(`/api/twins/${ids.t2d}/state`)).status).toBe(409);
+  it('live recalibration: posted CGM and meals continue the living profile; batching and a restart do not change the state', async () => {
+    installT2DTwin(server.store, t2d, ids.t2dLiveA);
+    installT2DTwin(server.store, t2d, ids.t2dLiveB);
+    const before = (await get(`/api/twins/${ids.t2dLiveA}/state`)).json;
+    const d = t2d.dataset;
+    const lastIso = new Date(slotTimeMs(d, d.cgm.length - 1)).toISOString();
+    expect(before).toMatchObject({ status: 'live', appended: 0, lastSlotTime: lastIso.replace('.000Z', 'Z'), hypo: null });
+    expect(before.recent).toHaveLength(144);
+    const rows = [0, 1, 2].map((i) => ({ time: new Date(Date.parse(lastIso) + (i + 1) * 300_000).toISOString(), cgm_mg_dl: 170 + 5 * i, ...(i === 1 ? { carbs_g: 45 } : {}) }));
+    expect((await request(server.url, 'POST', `/api/twins/${ids.t2dLiveA}/observations`, { rows })).status).toBe(401);
+    const batch = await request(server.url, 'POST', `/api/twins/${ids.t2dLiveA}/observations`, { rows }, TOKEN);
+    expect(batch.status).toBe(200);
+    expect(batch.json).toMatchObject({ appended: 3, readings: before.readings + 3, lastSlotTime: rows[2]?.time.replace('.000Z', 'Z') });
+    expect(batch.json.forecast.map((p: { horizonMin: number }) => p.horizonMin)).toEqual([30, 60, 120]);
+    for (const p of batch.json.forecast) expect(p.lo).toBeLessThanOrEqual(p.hi);
+    // one row at a time gives the same state (the filter's streams do not depend on batching)
+    let single: { json: unknown } = { json: null };
+    for (const row of rows) single = await request(server.url, 'POST', `/api/twins/${ids.t2dLiveB}/observations`, { rows: [row] }, TOKEN);
+    expect({ ...(single.json as object), twinId: ids.t2dLiveA }).toEqual(batch.json);
+    // stored: a new service over the same store rebuilds the same state
+    expect(new TwinService(server.store).liveState(ids.t2dLiveA)).toEqual(batch.json);
+    // forecasts and replays run on the live data: an origin at a posted row
+    const f = await get(`/api/twins/${ids.t2dLiveA}/forecast?from=${rows[2]?.time}&to=${rows[2]?.time}`);
+    expect(f.status).toBe(200);
+    expect(f.json.rows).toHaveLength(3);
+  });
+
+  it('type 2 rows take no insulin keys, stay on the grid and after the data (400 naming the row and field)', async () => {
+    const d = t2d.dataset;
+    const next = new Date(slotTimeMs(d, d.cgm.length) + 3_600_000).toISOString();
+    const cases: [unknown, string][] = [
+      [{ rows: [{ time: next, cgm_mg_dl: 150, basal_u_per_h: 0.8 }] }, 'basal_u_per_h'],
+      [{ rows: [{ time: next, cgm_mg_dl: 150, bolus_u: 2 }] }, 'bolus_u'],
+      [{ rows: [{ time: next.replace(':00:00', ':02:00'), cgm_mg_dl: 150 }] }, 'body.rows.0.time'],
+      [{ rows: [{ time: new Date(d.startMs).toISOString(), cgm_mg_dl: 150 }] }, 'body.rows.0.time'],
+      [{ rows: [{ time: next, cgm_mg_dl: 900 }] }, 'body.rows.0.cgm_mg_dl'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await request(server.url, 'POST', `/api/twins/${ids.t2d}/observations`, body, TOKEN);
+      expect(r.status, field).toBe(400);
+      expect(r.json.error.message, field).toContain(field);
+    }
     expect((await get(`/api/twins/${ids.t2d}/dose`)).status).toBe(409);
   });
 });

@@ -46,7 +46,9 @@ export interface T2DSlotMeal {
 export class T2DParticleFilter {
   readonly n: number;
   slot: number;
-  readonly data: GlucoseDataset;
+  private dataRef: GlucoseDataset;
+  /** CGM readings assimilated so far. */
+  readings = 0;
   private readonly models: T2DFastModel[];
   private readonly errorParams: CgmErrorParams[];
   private readonly drawOf: Int32Array;
@@ -74,7 +76,7 @@ export class T2DParticleFilter {
   constructor(twin: T2DFilterTwin, data: GlucoseDataset, start: number, particles: number, rng: Rng) {
     const cgm0 = data.cgm[start] as number;
     if (!Number.isFinite(cgm0)) throw new TwinlabError('INVALID_ARGUMENT', `the filter must start at a CGM reading; slot ${start} has none`);
-    this.data = data;
+    this.dataRef = data;
     this.n = particles;
     this.slot = start;
     this.noise = twin.processNoise;
@@ -120,6 +122,29 @@ export class T2DParticleFilter {
     this.loggedAbsorption = absorptionForGi(twin.ctx.mealGi);
   }
 
+  /** The data the filter reads (grows with `extendData`). */
+  get data(): GlucoseDataset {
+    return this.dataRef;
+  }
+
+  /**
+   * Continue on a longer copy of the same data (live recalibration, server/twins-t2d.ts), as the type 1
+   * filter's `extendData`: refused when it starts elsewhere, is shorter, or changes a CGM reading or a
+   * meal of a slot already consumed.
+   */
+  extendData(next: GlucoseDataset): void {
+    const cur = this.dataRef;
+    if (next.startMs !== cur.startMs || next.stepMin !== cur.stepMin || next.cgm.length < cur.cgm.length) {
+      throw new TwinlabError('INVALID_ARGUMENT', 'extended data must start at the same time, on the same grid, and be at least as long');
+    }
+    for (let k = 0; k <= Math.min(this.slot, cur.cgm.length - 1); k++) {
+      if (!Object.is(next.cgm[k], cur.cgm[k]) || !Object.is(next.carbsG[k], cur.carbsG[k])) {
+        throw new TwinlabError('CONFLICT', `slot ${k} was already assimilated and cannot change`, { slot: k });
+      }
+    }
+    this.dataRef = next;
+  }
+
   /** Propagate through slot `this.slot` (its logged meal), then assimilate the next reading. */
   advance(): void {
     const k = this.slot;
@@ -162,6 +187,7 @@ export class T2DParticleFilter {
   }
 
   private assimilate(y: number, k: number): void {
+    this.readings++;
     const n = this.n;
     let maxLog = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) {
