@@ -92,11 +92,13 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
     metricSelect.value = metric;
   };
   fillMetrics();
-  // the other metrics of the runs fill the select when they arrive (the chart does not wait for them)
-  void Promise.all(runs.slice(0, 50).map((r) => api.get<string[]>(`/api/runs/${enc(r.id)}/metrics`).catch(() => [] as string[]))).then((lists) => {
-    for (const list of lists) for (const n of list) names.add(n);
-    if (!signal.aborted) fillMetrics();
-  });
+  // the other metrics of the runs fill the select when they arrive: asked for once the curves are drawn,
+  // so their requests do not queue on the server between the point reads (≈ 0.1–0.3 s of a load)
+  const loadMetricNames = () =>
+    void Promise.all(runs.slice(0, 50).map((r) => api.get<string[]>(`/api/runs/${enc(r.id)}/metrics`).catch(() => [] as string[]))).then((lists) => {
+      for (const list of lists) for (const n of list) names.add(n);
+      if (!signal.aborted) fillMetrics();
+    });
   metricSelect.addEventListener('change', () => update({ metric: metricSelect.value }));
   const slider = h('input', { type: 'range', id: 'ema', min: 0, max: 0.99, step: 0.01, value: ema, style: 'width:200px' });
   const emaLabel = h('span', { id: 'ema-value', class: 'num', text: ema.toFixed(2) });
@@ -144,6 +146,7 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
     h('div', { class: 'card' }, parallelEl),
   );
   if (runs.length === 0) {
+    loadMetricNames();
     chartEl.append(h('p', { class: 'muted', text: 'Pick runs above (from any experiments), or open an experiment and use "compare these runs".' }));
     return;
   }
@@ -177,6 +180,7 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
   );
   (window as unknown as { twinlabComparison?: Comparison }).twinlabComparison = comparison;
   chartEl.dataset.drawn = '1';
+  loadMetricNames();
   await drawTables();
   chartEl.dataset.ready = '1';
   if (runs.some((r) => r.status === 'running' || r.status === 'pending')) {
