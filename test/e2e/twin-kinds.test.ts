@@ -11,13 +11,13 @@ import { fitTinyT2DTwin, fitVancoTwinWithCli, installT2DTwin } from '../server/t
 /**
  * The type 2 diabetes and vancomycin twin pages in headless Debian Chromium (issue #18, "from the CLI
  * and the viewer"): the twins list names each kind; the type 2 page draws the fit over the logged
- * meals, posteriors, forecast cones and two what-if replays (a GI change and a food swap) with their
- * endpoints; the vancomycin page draws the concentration curve with the measured levels, its band and
+ * meals, posteriors, forecast cones, the live stream (CGM rows posted through the API arrive) and two
+ * what-if replays (a GI change and a food swap) with their endpoints; the vancomycin page draws the concentration curve with the measured levels, its band and
  * the dose table's best regimen continued after the recorded doses, the dose table itself, the
  * estimates and posteriors, redraws the curve for a clicked regimen and takes a level posted live
  * (socket twin-update: the MAP re-fit, the level on the curve). Axis titles carry units and
  * the clock; no console errors and no vega warnings. Screenshots: test-artifacts/e2e-twin-t2d.png,
- * e2e-twin-vancomycin.png.
+ * e2e-twin-vancomycin.png, e2e-twin-vancomycin-live.png.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
@@ -70,7 +70,7 @@ describe('type 2 and vancomycin twin pages in headless Chromium', () => {
     expect(await page.textContent(`tr[data-twin="${vancoId}"]`)).toMatch(/AUC24 [\d.]+ mg·h\/L/);
   });
 
-  it('type 2 page: fit over the meals, posteriors, cones, a GI change and a food swap with endpoints', async () => {
+  it('type 2 page: fit over the meals, posteriors, cones, live rows, a GI change and a food swap with endpoints', async () => {
     await page.click(`tr[data-twin="${T2D}"] a`);
     await page.waitForSelector('#twin-summary[data-kind="glucose-t2d"]');
     for (const chart of ['twin-fit', 'twin-posteriors', 'twin-forecast', 'twin-replay']) await page.waitForSelector(`#${chart} svg.marks`, { timeout: 60_000 });
@@ -81,7 +81,18 @@ describe('type 2 and vancomycin twin pages in headless Chromium', () => {
     const posteriors = await texts('#twin-posteriors');
     for (const title of ['Gb (mg/dL)', 'beta (pmol/kg/min per mg/dL)', 'density']) expect(posteriors).toContain(title);
     expect(await page.$$eval('#t2d-estimates tr[data-parameter]', (rs) => rs.length)).toBe(9);
-    expect(await page.$('#twin-live-note')).not.toBeNull();
+    // live recalibration: posted CGM rows reach the page over socket.io
+    await page.waitForSelector('#twin-live svg.marks', { timeout: 60_000 });
+    expect(await page.textContent('#live-forecast')).toContain('120 min');
+    const last = (await page.getAttribute('#live-last', 'data-time')) as string;
+    const rows = [1, 2, 3].map((i) => ({ time: new Date(Date.parse(last) + i * 300_000).toISOString().replace('.000Z', 'Z'), cgm_mg_dl: 160 + i }));
+    const status = await page.evaluate(
+      async ({ id, rows, token }) => (await fetch(`/api/twins/${id}/observations`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ rows }) })).status,
+      { id: T2D, rows, token: TOKEN },
+    );
+    expect(status).toBe(200);
+    await page.waitForFunction(() => document.getElementById('live-updates')?.dataset.count === '1', undefined, { timeout: 20_000 });
+    expect(await page.getAttribute('#live-last', 'data-time')).toBe(rows[2]?.time);
     // swap a logged meal for lentils in what-if B, keep A as logged
     await page.fill('#therapy-b', 'gi=40');
     await page.fill('#swap-b', `${swapAt}=lentils`);

@@ -1,7 +1,11 @@
+import type { View } from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
+import type { TwinLiveState, TwinStateMessage } from '../../../server/protocol.js';
+import { SOCKET_MESSAGES } from '../../../server/protocol.js';
 import { api, enc } from '../api.js';
-import { mount } from '../charts.js';
+import { insert, mount, replace } from '../charts.js';
 import { fmt, h } from '../dom.js';
+import { connection } from '../live.js';
 import { setState, type ViewState } from '../state.js';
 import {
   coneRows,
@@ -27,7 +31,9 @@ import {
  * logged carbohydrate (g), (b) posteriors beside priors with a table of the estimates, (c) forecast
  * cones at chosen origins, (d) two what-if replays in the CLI's grammar (`therapy`: carbs=F, gi=N,
  * meal-shift=±MIN, drop-meals=true; `swap`: TIME=FOOD[:SERVINGS], comma-separated) on the same axes
- * with their endpoints. No live recalibration: the server keeps living profiles for type 1 twins only.
+ * with their endpoints, (e) live recalibration: CGM and meals posted to the server continue the living
+ * profile; its 30/60/120-min forecast and the recent CGM redrawn on every `twin-update` (no
+ * hypoglycaemia risk: the model has no insulin).
  */
 interface Summary {
   id: string;
@@ -128,6 +134,10 @@ export async function renderT2DTwin(root: HTMLElement, state: ViewState, signal:
   const replayButton = h('button', { id: 'replay-run', text: 'replay' });
   const replayEl = h('div', { class: 'chart', id: 'twin-replay' });
   const replayTable = h('div', { id: 'replay-endpoints' });
+  const liveLast = h('span', { id: 'live-last', text: '—' });
+  const liveCount = h('span', { id: 'live-updates', 'data-count': 0, text: '0 updates' });
+  const liveTable = h('div', {});
+  const liveEl = h('div', { class: 'chart', id: 'twin-live' });
 
   const d = summary.data;
   const dg = summary.diagnostics;
@@ -152,7 +162,14 @@ export async function renderT2DTwin(root: HTMLElement, state: ViewState, signal:
       replayEl,
       replayTable,
     ),
-    h('div', { class: 'card muted', id: 'twin-live-note', text: 'Live recalibration (POST observations) is served for type 1 twins only; this twin forecasts and replays the stored dataset it was fitted to.' }),
+    h(
+      'div',
+      { class: 'card' },
+      h('h2', { text: 'Live recalibration' }),
+      h('p', {}, 'last assimilated slot ', liveLast, ' · ', liveCount),
+      liveTable,
+      liveEl,
+    ),
   );
 
   let observed: { t: number; cgm: number | null }[] = [];
@@ -197,6 +214,79 @@ export async function renderT2DTwin(root: HTMLElement, state: ViewState, signal:
   });
   await drawCones();
   if (signal.aborted) return;
+
+  // (e) live recalibration: the state now, then every twin-update appended
+  let liveView: View | undefined;
+  let updates = 0;
+  const liveCgm = new Map<number, number | null>();
+  const showState = (st: TwinLiveState) => {
+    liveLast.textContent = st.lastSlotTime ? short(ms(st.lastSlotTime)) : '—';
+    liveLast.dataset.time = st.lastSlotTime ?? '';
+    liveTable.replaceChildren(
+      h(
+        'table',
+        { id: 'live-forecast' },
+        h('tr', {}, ...['horizon', 'mean (mg/dL)', '95 % band (mg/dL)'].map((c) => h('th', { text: c }))),
+        ...st.forecast.map((p) => h('tr', {}, h('td', { text: `${p.horizonMin} min` }), h('td', { class: 'num', text: fmt(p.mean) }), h('td', { class: 'num', text: `[${fmt(p.lo)}, ${fmt(p.hi)}]` }))),
+      ),
+    );
+    if (liveView && st.lastSlotTime) {
+      const origin = st.lastSlotTime;
+      replace(
+        liveView,
+        'live-cone',
+        coneRows(
+          st.forecast.map((p) => ({ origin, horizonMin: p.horizonMin, mean: p.mean, lo: p.lo, hi: p.hi })),
+          (t) => liveCgm.get(t),
+          () => 'now',
+        ),
+      );
+    }
+  };
+  try {
+    const initial = await api.get<TwinLiveState & { recent?: { time: string; cgm: number | null }[] }>(`${base}/state`);
+    if (signal.aborted) return;
+    for (const r of initial.recent ?? []) liveCgm.set(ms(r.time), r.cgm);
+    const observedNow = [...liveCgm].filter(([, v]) => v !== null).map(([t, cgm]) => ({ t, cgm }));
+    const origin = initial.lastSlotTime as string;
+    const cone = coneRows(
+      initial.forecast.map((p) => ({ origin, horizonMin: p.horizonMin, mean: p.mean, lo: p.lo, hi: p.hi })),
+      (t) => liveCgm.get(t),
+      () => 'now',
+    );
+    liveView = await mount(liveEl, conesSpec('Live: recent CGM and the current forecast', 'live-cgm', 'live-cone', observedNow, cone, 220));
+    showState(initial);
+  } catch (error) {
+    liveEl.replaceChildren(errorText(error));
+  }
+  const socket = connection();
+  const onUpdate = (m: TwinStateMessage) => {
+    if (m.twinId !== id || signal.aborted) return;
+    const fresh = m.rows.map((r) => ({ t: ms(r.time), cgm: r.cgm }));
+    for (const r of fresh) liveCgm.set(r.t, r.cgm);
+    if (liveView)
+      insert(
+        liveView,
+        'live-cgm',
+        fresh.filter((r) => r.cgm !== null),
+      );
+    updates++;
+    liveCount.dataset.count = String(updates);
+    liveCount.textContent = `${updates} update${updates === 1 ? '' : 's'}`;
+    showState(m.state);
+  };
+  const subscribe = () =>
+    socket.emit(SOCKET_MESSAGES.subscribeTwin, { twinId: id }, (ack: { ok: boolean; state?: TwinLiveState }) => {
+      if (ack.ok && ack.state && !signal.aborted) showState(ack.state);
+    });
+  socket.on(SOCKET_MESSAGES.twinUpdate, onUpdate);
+  socket.on('connect', subscribe);
+  if (socket.connected) subscribe();
+  signal.addEventListener('abort', () => {
+    socket.off(SOCKET_MESSAGES.twinUpdate, onUpdate);
+    socket.off('connect', subscribe);
+    socket.emit(SOCKET_MESSAGES.unsubscribeTwin, { twinId: id });
+  });
 
   const runReplays = async () => {
     const from = fromInput.value.trim();
