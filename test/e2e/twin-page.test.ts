@@ -37,7 +37,8 @@ beforeAll(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
+    // errors, and vega's warnings (an empty dataset's 'Infinite extent', conflicting domains)
+    if (m.type() === 'error' || (m.type() === 'warning' && m.text().startsWith('WARN'))) consoleErrors.push(`${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (error) => consoleErrors.push(error.message));
 }, 180_000);

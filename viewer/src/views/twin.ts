@@ -237,11 +237,19 @@ export async function renderTwin(root: HTMLElement, state: ViewState, signal: Ab
     const initial = await api.get<LiveState>(`${base}/state`);
     if (signal.aborted) return;
     for (const r of initial.recent ?? []) liveCgm.set(ms(r.time), r.cgm);
-    liveView = await mount(liveEl, conesSpec('Live: recent CGM and the current forecast', 'live-cgm', 'live-cone', undefined, undefined, 220));
-    insert(
-      liveView,
-      'live-cgm',
-      [...liveCgm].filter(([, v]) => v !== null).map(([t, cgm]) => ({ t, cgm })),
+    // drawn with its first values (an empty dataset makes vega warn of an infinite extent); a twin without data yet starts empty
+    const observedNow = [...liveCgm].filter(([, v]) => v !== null).map(([t, cgm]) => ({ t, cgm }));
+    const origin = initial.lastSlotTime;
+    const coneNow = origin
+      ? coneRows(
+          initial.forecast.map((p) => ({ origin, horizonMin: p.horizonMin, mean: p.mean, lo: p.lo, hi: p.hi })),
+          (t) => liveCgm.get(t),
+          () => 'now',
+        )
+      : [];
+    liveView = await mount(
+      liveEl,
+      conesSpec('Live: recent CGM and the current forecast', 'live-cgm', 'live-cone', observedNow.length > 0 ? observedNow : undefined, coneNow.length > 0 ? coneNow : undefined, 220),
     );
     showState(initial);
   } catch (error) {
