@@ -179,3 +179,23 @@ export function extendDataset(data: GlucoseDataset | undefined, rows: readonly T
   return next;
 }
 
+
+/** Live sessions kept in memory per kind; the least recently used is dropped (and rebuilt from the store on demand). */
+export const MAX_SESSIONS = 32;
+
+/** `map.get(key)` moved to the most recently used end, or undefined. */
+export function touch<V>(map: Map<string, V>, key: string): V | undefined {
+  const v = map.get(key);
+  if (v !== undefined) {
+    map.delete(key);
+    map.set(key, v);
+  }
+  return v;
+}
+
+/** `map.set(key, value)`, then the least recently used entries beyond MAX_SESSIONS dropped. */
+export function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > MAX_SESSIONS) map.delete(map.keys().next().value as string);
+}

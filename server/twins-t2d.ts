@@ -29,8 +29,10 @@ import {
   posteriorPanel,
   queryTime,
   rowError,
+  remember,
   rowsZodError,
   storedDataset,
+  touch,
 } from './twin-common.js';
 
 /**
@@ -112,7 +114,7 @@ export class T2DTwins {
 
   /** The twin's live session, built on first use from twin.json, its dataset and the stored rows. */
   session(record: TwinRecord): T2DSession {
-    const existing = this.sessions.get(record.id);
+    const existing = touch(this.sessions, record.id);
     if (existing) return existing;
     const { twin, data } = this.fitted(record);
     const last = data.cgm.length - 1;
@@ -120,7 +122,7 @@ export class T2DTwins {
     const session: T2DSession = { twin, data, filter, appended: 0, state: this.advanceState(record.id, twin, data, filter, 0) };
     const stored = listTwinObservations(this.store, record.id);
     if (stored.length > 0) this.advance(record.id, session, stored);
-    this.sessions.set(record.id, session);
+    remember(this.sessions, record.id, session);
     return session;
   }
 

@@ -14,7 +14,7 @@ import { pkAt, typicalPk } from '../twinning/vancomycin/parameters.js';
 import { predictLevels } from '../twinning/vancomycin/replay.js';
 import { parseVancoTwinFile, type VancoTwinFile } from '../twinning/vancomycin/twin-file.js';
 import { zodToTwinlab } from './errors.js';
-import { iso, posteriorPanel, queryTime, rowError, rowsZodError } from './twin-common.js';
+import { iso, posteriorPanel, queryTime, remember, rowError, rowsZodError, touch } from './twin-common.js';
 
 /**
  * Stored personal vancomycin twins (`twin fit --twin vancomycin --out DIR`, twinning/vancomycin/) over
@@ -149,12 +149,12 @@ export class VancomycinTwins {
 
   /** twin.json and the data it was fitted to, plus every row appended since (the live data). */
   live(record: TwinRecord): Live {
-    const cached = this.lives.get(record.id);
+    const cached = touch(this.lives, record.id);
     if (cached) return cached;
     const { twin, data: base } = this.load(record);
     const events = listTwinEvents(this.store, record.id);
     const live = this.liveOf(record.id, twin, base, withEvents(base, events), events.length);
-    this.lives.set(record.id, live);
+    remember(this.lives, record.id, live);
     return live;
   }
 
@@ -213,12 +213,12 @@ export class VancomycinTwins {
     });
     const next = this.liveOf(record.id, live.twin, live.base, withEvents(live.data, rows), live.appended + rows.length, live.state.newLevels);
     appendTwinEvents(this.store, record.id, rows);
-    this.lives.set(record.id, next);
+    remember(this.lives, record.id, next);
     return { state: next.state, rows };
   }
 
   load(record: TwinRecord): Loaded {
-    const cached = this.loaded.get(record.id);
+    const cached = touch(this.loaded, record.id);
     if (cached) return cached;
     const file = join(record.dir, 'twin.json');
     if (!existsSync(file)) throw new TwinlabError('NOT_FOUND', `twin "${record.id}": its twin.json is gone (${record.dir})`, { field: 'id' });
@@ -233,7 +233,7 @@ export class VancomycinTwins {
       throw new TwinlabError('CONFLICT', `twin "${record.id}": ${VANCO_DATA_FILE} holds other doses or levels than the twin was fitted to`);
     }
     const loaded = { twin, data };
-    this.loaded.set(record.id, loaded);
+    remember(this.loaded, record.id, loaded);
     return loaded;
   }
 
