@@ -694,6 +694,18 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
     });
     return row;
   });
+  // a categorical track is a step-after line, so its last value would have no width (an OPC episode's
+  // final state — "done", locoregional control — sat under the cursor at the last step): one more row
+  // half a step on carries the last values of the categorical tracks only
+  const lastRow = rows[rows.length - 1];
+  if (lastRow && tracks.some((t) => t.kind === 'categorical')) {
+    const t = (lastRow.t as number) + (clock ? clock.minutesPerStep / 2 : 0.5);
+    const extra: Record<string, number | null> = { t, t0: null, t1: null };
+    tracks.forEach((track, k) => {
+      extra[`v${k}`] = track.kind === 'categorical' ? lastRow[`v${k}`] ?? null : null;
+    });
+    rows.push(extra);
+  }
   let lo: number;
   let hi: number;
   if (clock) {
@@ -702,6 +714,8 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
     lo = first - clock.minutesPerStep;
     const lastX = x[x.length - 1] ?? first;
     hi = Math.max(lastX, lo + (options.length ?? steps.length) * clock.minutesPerStep);
+    // room for the categorical tracks' last half step (above)
+    if (tracks.some((t) => t.kind === 'categorical')) hi = Math.max(hi, lastX + clock.minutesPerStep / 2);
   } else {
     lo = 1;
     hi = Math.max(2, options.length ?? steps.length);
@@ -821,7 +835,7 @@ export function episodeTracksSpec(declared: TwinTracks | undefined, steps: reado
       } else {
         layers.push({
           data: { name: 'rows' },
-          mark: { type: 'line', strokeWidth: 1.4, ...(track.kind === 'categorical' ? { interpolate: 'step-after' } : {}) },
+          mark: { type: 'line', strokeWidth: 1.4, ...(track.kind === 'categorical' ? { interpolate: 'step-after', clip: true } : {}) },
           encoding: { x: xOf('t'), y, tooltip, ...color(track.label) },
         });
       }

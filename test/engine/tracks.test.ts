@@ -181,6 +181,30 @@ describe('episode track charts (rendered to SVG)', () => {
     expect(alone.vconcat[0]?.layer.map((l) => l.encoding.y?.scale?.domain).find((d) => d !== undefined)).toBeUndefined();
   });
 
+  it('a categorical track\'s last state gets half a step of width (step-after lines ended at the last step)', () => {
+    for (const [envId, n] of [
+      ['oncology/opc-sequencing-v1', 3],
+      ['pkpd/vancomycin-v1', 14],
+    ] as const) {
+      const { steps, labels } = rollout(envId, n);
+      const declared = twinForEnv(envId)?.tracks;
+      const chart = episodeTracksSpec(declared, steps, { width: 400, observationLabels: labels });
+      const rows = (chart.spec as unknown as { datasets: { rows: Record<string, number | null>[] } }).datasets.rows;
+      expect(rows).toHaveLength(steps.length + 1);
+      const extra = rows[rows.length - 1] as Record<string, number | null>;
+      const half = declared?.clock ? declared.clock.minutesPerStep / 2 : 0.5;
+      expect(extra.t).toBe((chart.x[chart.x.length - 1] as number) + half);
+      chart.tracks.forEach((t, k) => {
+        expect(extra[`v${k}`]).toBe(t.kind === 'categorical' ? trackValue(steps[steps.length - 1] as TrackStep, t.field, labels) : null);
+      });
+      // and the x domain reaches it
+      const domain = (chart.spec as unknown as { vconcat: { layer: { encoding: { x?: { scale?: { domain?: number[] } } } }[] }[] }).vconcat
+        .flatMap((p) => p.layer.map((l) => l.encoding.x?.scale?.domain))
+        .find((d) => d !== undefined) as number[];
+      expect(domain[1]).toBeGreaterThanOrEqual(extra.t as number);
+    }
+  });
+
   it('HIV, chemotherapy and OPC render their declared tracks without warnings', async () => {
     const hiv = await render('hiv/sti-v1', 40);
     for (const t of ['viral load (log10 copies/mL)', 'drugs', 'RTI+PI', 'day 1']) expect(hiv.texts).toContain(t);
