@@ -177,6 +177,8 @@ describe('a streaming trial page (headless Chromium)', () => {
     await page.waitForSelector('#compare');
     await page.waitForFunction(() => document.querySelectorAll('[data-pane] .chart svg.marks').length === 2, undefined, { timeout: 15_000 });
     expect(await page.$$eval('#compare option', (os) => os.map((o) => o.textContent))).toEqual(['— none —', 'optimal · patient 30']);
+    // the panes are named by arm and patient (the block's key beneath)
+    expect(await page.$$eval('[data-pane] h2', (hs) => hs.map((h) => h.textContent))).toEqual(['physician · patient 30', 'optimal · patient 30']);
     await page.click('#verify');
     await page.waitForFunction(() => /identical/.test(document.getElementById('verify-result')?.textContent ?? ''), undefined, { timeout: 15_000 });
     await shot('episode');
