@@ -59,7 +59,7 @@ export function posteriorSpec(parameters: PosteriorParameter[]): TopLevelSpec {
           ...(histogram.length > 0
             ? [{ data: { values: histogram }, mark: { type: 'rect', opacity: 0.55, color: '#2563eb' }, encoding: { x: { field: 'x0', type: 'quantitative' }, x2: { field: 'x1' }, y: { field: 'density', type: 'quantitative' } } }]
             : []),
-          { data: { values: p.priorDensity }, mark: { type: 'line', color: '#d97706', strokeWidth: 1.6 }, encoding: { x: { field: 'x', type: 'quantitative', title: `${p.name} (${p.unit})`, scale: { zero: false } }, y: { field: 'density', type: 'quantitative', title: 'density' } } },
+          { data: { values: p.priorDensity }, mark: { type: 'line', color: '#d97706', strokeWidth: 1.6 }, encoding: { x: { field: 'x', type: 'quantitative', title: `${p.name} (${p.unit})`, scale: { zero: false } }, y: { field: 'density', type: 'quantitative', title: p.unit === '–' || p.unit === '1' || p.unit.startsWith('×') ? 'density' : `density (per ${p.unit})` } } },
           { data: { values: [{ map: p.map }] }, mark: { type: 'rule', color: '#dc2626', strokeDash: [4, 3] }, encoding: { x: { field: 'map', type: 'quantitative' } } },
         ],
       };
