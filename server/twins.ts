@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import express, { type Request } from 'express';
 import type { Server, Socket } from 'socket.io';
 import { z } from 'zod';
@@ -322,6 +322,21 @@ export class TwinService {
     };
   }
 
+  /**
+   * Experiments whose patients are this twin's posterior draws: trial and training specs whose
+   * `cohort.personal` (made absolute when the spec is validated, experiments/personal-cohort.ts) is the
+   * twin's directory — the issue's last step, a trial on the personal twin, reachable from its page.
+   */
+  experiments(id: string): unknown[] {
+    const record = this.record(id);
+    const dir = resolve(record.dir);
+    return this.store.listExperiments().flatMap((e) => {
+      const cohort = (e.spec as { cohort?: { personal?: unknown; draws?: unknown; offset?: unknown } } | null)?.cohort;
+      if (typeof cohort?.personal !== 'string' || resolve(cohort.personal) !== dir) return [];
+      return [{ id: e.id, kind: e.kind, name: e.name, status: e.status, createdAt: e.createdAt, draws: cohort.draws ?? null, offset: cohort.offset ?? 0, url: `/api/experiments/${encodeURIComponent(e.id)}` }];
+    });
+  }
+
   /** The concentration–time curve of a vancomycin twin (server/twins-vancomycin.ts). */
   curve(id: string, query: unknown): unknown {
     return this.vancomycin.curve(this.vancomycinRecord(id, 'the concentration curve'), query);
@@ -634,6 +649,9 @@ export function twinRoutes(twins: TwinService, auth: express.RequestHandler): ex
   });
   r.get('/twins/:id/replay', (req, res) => {
     res.json(twins.replay(idParam(req), req.query));
+  });
+  r.get('/twins/:id/experiments', (req, res) => {
+    res.json(twins.experiments(idParam(req)));
   });
   r.get('/twins/:id/curve', (req, res) => {
     res.json(twins.curve(idParam(req), req.query));

@@ -39,7 +39,18 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'twinlab-e2e-twin-kinds-'));
   server = await startServer({ dataDir, port: 0, token: TOKEN, executor: new InlineExecutor(), pollMs: 20 });
   installT2DTwin(server.store, t2d, T2D);
-  vancoId = (await fitVancoTwinWithCli(server.store, 'v1')).id;
+  const vanco = await fitVancoTwinWithCli(server.store, 'v1');
+  vancoId = vanco.id;
+  // a trial on the twin's posterior draws (its spec's cohort.personal is the twin's directory), listed on its page
+  server.store.createExperiment({
+    id: 'exp-vanco-trial',
+    kind: 'trial',
+    name: 'bayesian vs nomogram',
+    spec: { kind: 'trial', cohort: { twin: 'vancomycin', personal: vanco.dir, draws: 40 } },
+    seed: 1,
+    codeVersion: 'test',
+    jobs: [{ id: 'exp-vanco-trial-j0', index: 0, kind: 'trial', config: {}, seed: 1 }],
+  });
   // a logged meal of the last day, to swap for lentils
   const d = t2d.dataset;
   let k = d.cgm.length - 280;
@@ -124,6 +135,9 @@ describe('type 2 and vancomycin twin pages in headless Chromium', () => {
     expect(await page.textContent('#dose-loading')).toMatch(/^Target AUC24 400–600 mg·h\/L .* Loading dose \d+ mg/);
     expect(await page.textContent('#vanco-estimates')).toContain('CL (clearance)');
     expect(await texts('#twin-posteriors')).toContain('CL (L/h)');
+    await page.waitForSelector('#twin-experiments tr[data-experiment="exp-vanco-trial"] a', { timeout: 20_000 });
+    expect(await page.getAttribute('#twin-experiments tr[data-experiment="exp-vanco-trial"] a', 'href')).toContain('view=trial');
+    expect(await page.textContent('#twin-experiments tr[data-experiment="exp-vanco-trial"]')).toContain('0–39');
     await page.screenshot({ path: join(ARTIFACTS, 'e2e-twin-vancomycin.png'), fullPage: true });
 
     // another regimen of the table: the curve is redrawn with it, and the URL keeps it

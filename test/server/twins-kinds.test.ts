@@ -274,6 +274,28 @@ describe('vancomycin twin routes', () => {
   });
 });
 
+describe('experiments on a twin', () => {
+  it('lists the trials and training runs whose cohort is the twin’s directory, and only those', async () => {
+    const trial = (id: string, personal: string) => ({
+      id,
+      kind: 'trial' as const,
+      name: `trial ${id}`,
+      spec: { kind: 'trial', cohort: { twin: 'vancomycin', personal, draws: 40, offset: 10 } },
+      seed: 1,
+      codeVersion: 'test',
+      jobs: [{ id: `${id}-j0`, index: 0, kind: 'trial', config: {}, seed: 1 }],
+    });
+    server.store.createExperiment(trial('exp-on-twin', vanco.dir));
+    server.store.createExperiment(trial('exp-other-twin', vancoUntil.dir));
+    server.store.createExperiment({ id: 'exp-population', kind: 'train', name: 'population', spec: { cohort: { population: 'adult' } }, seed: 0, codeVersion: 'test', jobs: [{ id: 'exp-population-j0', index: 0, kind: 'train', config: {}, seed: 0 }] });
+    const r = await get(`/api/twins/${vanco.id}/experiments`);
+    expect(r.status).toBe(200);
+    expect(r.json).toEqual([expect.objectContaining({ id: 'exp-on-twin', kind: 'trial', draws: 40, offset: 10, status: expect.any(String) })]);
+    expect((await get(`/api/twins/${vancoUntil.id}/experiments`)).json.map((e: { id: string }) => e.id)).toEqual(['exp-other-twin']);
+    expect((await get(`/api/twins/${ids.t2d}/experiments`)).json).toEqual([]);
+  });
+});
+
 describe('vancomycin live recalibration', () => {
   it('a posted level re-fits the MAP (= twin fit --method map on the longer data), is stored, and survives a restart', async () => {
     // a distinct --until (after every level) makes a twin of its own: the id derives from twin.json's bytes

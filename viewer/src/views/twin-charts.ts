@@ -1,5 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
-import { h } from '../dom.js';
+import { api } from '../api.js';
+import { h, link, statusPill } from '../dom.js';
+import { toSearch } from '../state.js';
 
 /**
  * Charts and helpers every personal-twin page shares (views/twin.ts type 1, twin-t2d.ts type 2,
@@ -116,3 +118,49 @@ export function errorText(error: unknown): HTMLElement {
   return h('p', { class: 'error', text: error instanceof Error ? error.message : String(error) });
 }
 
+
+interface TwinExperiment {
+  id: string;
+  kind: string;
+  name: string;
+  status: string;
+  createdAt: string;
+  draws: number | null;
+  offset: number;
+}
+
+/**
+ * Trials and training runs on this twin's posterior draws (`GET /api/twins/:id/experiments`: specs
+ * whose `cohort.personal` is the twin's directory), each linking to its trial or experiment page.
+ */
+export async function twinExperimentsCard(base: string): Promise<HTMLElement> {
+  const card = h('div', { class: 'card', id: 'twin-experiments' }, h('h2', { text: 'Trials and training on this twin' }));
+  try {
+    const rows = await api.get<TwinExperiment[]>(`${base}/experiments`);
+    if (rows.length === 0) {
+      card.append(h('p', { class: 'muted', text: 'None yet: a spec with cohort { twin, personal: DIR, draws } (DIR: this twin’s directory) runs a trial on its posterior draws (twinlab run SPEC).' }));
+      return card;
+    }
+    card.append(
+      h(
+        'table',
+        {},
+        h('tr', {}, ...['experiment', 'kind', 'posterior draws', 'status', 'created'].map((t) => h('th', { text: t }))),
+        ...rows.map((e) =>
+          h(
+            'tr',
+            { 'data-experiment': e.id },
+            h('td', {}, link(e.name || e.id, toSearch({ view: e.kind === 'trial' ? 'trial' : 'experiment', id: e.id }))),
+            h('td', { text: e.kind }),
+            h('td', { class: 'num', text: e.draws === null ? '—' : `${e.offset}–${e.offset + e.draws - 1}` }),
+            h('td', {}, statusPill(e.status)),
+            h('td', { text: new Date(e.createdAt).toLocaleString() }),
+          ),
+        ),
+      ),
+    );
+  } catch (error) {
+    card.append(errorText(error));
+  }
+  return card;
+}

@@ -23,6 +23,7 @@ import {
   SCHEMA,
   short,
   TIME,
+  twinExperimentsCard,
 } from './twin-charts.js';
 
 /**
@@ -332,4 +333,6 @@ export async function renderT2DTwin(root: HTMLElement, state: ViewState, signal:
     void runReplays();
   });
   await runReplays();
+  if (signal.aborted) return;
+  root.append(await twinExperimentsCard(base));
 }

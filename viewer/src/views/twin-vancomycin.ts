@@ -5,7 +5,7 @@ import { mount } from '../charts.js';
 import { fmt, h } from '../dom.js';
 import { connection } from '../live.js';
 import { setState, type ViewState } from '../state.js';
-import { errorText, ms, type PosteriorParameter, posteriorSpec, SCHEMA, short, TIME } from './twin-charts.js';
+import { errorText, ms, type PosteriorParameter, posteriorSpec, SCHEMA, short, TIME, twinExperimentsCard } from './twin-charts.js';
 
 /**
  * The page of a personal vancomycin twin (server/twins-vancomycin.ts, issue #18 A3): the
@@ -336,6 +336,9 @@ export async function renderVancomycinTwin(root: HTMLElement, state: ViewState, 
     postEl.replaceChildren(errorText(error));
   }
   if (signal.aborted) return;
+  const experiments = await twinExperimentsCard(base);
+  if (signal.aborted) return;
+  root.append(experiments);
 
   // posted rows arrive as twin-update: the live state, and the curve redrawn with them
   const socket = connection();

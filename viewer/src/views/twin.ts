@@ -25,6 +25,7 @@ import {
   SCHEMA,
   short,
   TIME,
+  twinExperimentsCard,
 } from './twin-charts.js';
 import { renderT2DTwin } from './twin-t2d.js';
 import { renderVancomycinTwin } from './twin-vancomycin.js';
@@ -315,4 +316,6 @@ export async function renderTwin(root: HTMLElement, state: ViewState, signal: Ab
     void runReplays();
   });
   await runReplays();
+  if (signal.aborted) return;
+  root.append(await twinExperimentsCard(base));
 }
