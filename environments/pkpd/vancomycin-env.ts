@@ -111,23 +111,23 @@ export interface VancoState {
   patientRng?: RngState;
 }
 
-function num(o: Record<string, unknown>, name: string, fallback: number, min: number, max: number, prefix = ''): number {
+function num(o: Record<string, unknown>, name: string, fallback: number, min: number, max: number, prefix = '', id = VANCO_ENV_ID): number {
   const value = o[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}${name} must be a number in [${min}, ${max}], got ${describeValue(value)}`);
+    throw new TwinlabError('INVALID_ARGUMENT', `${id}: option ${prefix}${name} must be a number in [${min}, ${max}], got ${describeValue(value)}`);
   }
   return value;
 }
 
-function bool(o: Record<string, unknown>, name: string, fallback: boolean, prefix = ''): boolean {
+function bool(o: Record<string, unknown>, name: string, fallback: boolean, prefix = '', id = VANCO_ENV_ID): boolean {
   const value = o[name];
   if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}${name} must be a boolean, got ${describeValue(value)}`);
+  if (typeof value !== 'boolean') throw new TwinlabError('INVALID_ARGUMENT', `${id}: option ${prefix}${name} must be a boolean, got ${describeValue(value)}`);
   return value;
 }
 
-interface ResolvedPatient {
+export interface ResolvedPatient {
   patientId: string;
   weight: number;
   crcl: number;
@@ -138,49 +138,92 @@ interface ResolvedPatient {
 const PATIENT_KEYS = ['patientId', 'weight', 'crcl', 'dialysis', 'etaCl', 'etaV1', 'etaV2'] as const;
 
 /** A patient from options (the single-patient options, or one entry of `patients`, field names prefixed). */
-function resolvePatient(o: Record<string, unknown>, prefix: string, required: boolean): ResolvedPatient {
+function resolvePatient(o: Record<string, unknown>, prefix: string, required: boolean, id: string): ResolvedPatient {
   if (required) {
     for (const key of ['weight', 'crcl', 'etaCl', 'etaV1', 'etaV2']) {
-      if (o[key] === undefined) throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}${key} is required`);
+      if (o[key] === undefined) throw new TwinlabError('INVALID_ARGUMENT', `${id}: option ${prefix}${key} is required`);
     }
     const unknown = Object.keys(o).filter((k) => !(PATIENT_KEYS as readonly string[]).includes(k));
-    if (unknown.length > 0) throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}${unknown[0]} is not a patient field (expected ${PATIENT_KEYS.join(', ')})`);
+    if (unknown.length > 0) throw new TwinlabError('INVALID_ARGUMENT', `${id}: option ${prefix}${unknown[0]} is not a patient field (expected ${PATIENT_KEYS.join(', ')})`);
   }
-  const id = o.patientId;
-  if (id !== undefined && typeof id !== 'string') throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option ${prefix}patientId must be a string, got ${describeValue(id)}`);
+  const patientId = o.patientId;
+  if (patientId !== undefined && typeof patientId !== 'string') {
+    throw new TwinlabError('INVALID_ARGUMENT', `${id}: option ${prefix}patientId must be a string, got ${describeValue(patientId)}`);
+  }
   return {
-    patientId: id ?? 'typical',
-    weight: num(o, 'weight', 70, 20, 400, prefix),
-    crcl: num(o, 'crcl', 90, 1, GOTI.crclCap, prefix),
-    dialysis: bool(o, 'dialysis', false, prefix),
-    eta: { cl: num(o, 'etaCl', 0, -5, 5, prefix), v1: num(o, 'etaV1', 0, -5, 5, prefix), v2: num(o, 'etaV2', 0, -5, 5, prefix) },
+    patientId: patientId ?? 'typical',
+    weight: num(o, 'weight', 70, 20, 400, prefix, id),
+    crcl: num(o, 'crcl', 90, 1, GOTI.crclCap, prefix, id),
+    dialysis: bool(o, 'dialysis', false, prefix, id),
+    eta: { cl: num(o, 'etaCl', 0, -5, 5, prefix, id), v1: num(o, 'etaV1', 0, -5, 5, prefix, id), v2: num(o, 'etaV2', 0, -5, 5, prefix, id) },
   };
 }
 
-function patientPool(o: Record<string, unknown>): ResolvedPatient[] | undefined {
+function patientPool(o: Record<string, unknown>, id: string): ResolvedPatient[] | undefined {
   if (o.patients === undefined) return undefined;
   const clash = PATIENT_KEYS.find((k) => o[k] !== undefined);
-  if (clash) throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: give either option ${clash} or option patients, not both`);
+  if (clash) throw new TwinlabError('INVALID_ARGUMENT', `${id}: give either option ${clash} or option patients, not both`);
   if (!Array.isArray(o.patients) || o.patients.length === 0) {
-    throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option patients must be a non-empty list of patients, got ${describeValue(o.patients)}`);
+    throw new TwinlabError('INVALID_ARGUMENT', `${id}: option patients must be a non-empty list of patients, got ${describeValue(o.patients)}`);
   }
   return o.patients.map((p, i) => {
     if (p === null || typeof p !== 'object' || Array.isArray(p)) {
-      throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option patients[${i}] must be an object, got ${describeValue(p)}`);
+      throw new TwinlabError('INVALID_ARGUMENT', `${id}: option patients[${i}] must be an object, got ${describeValue(p)}`);
     }
-    const patient = resolvePatient(p as Record<string, unknown>, `patients[${i}].`, true);
+    const patient = resolvePatient(p as Record<string, unknown>, `patients[${i}].`, true, id);
     if (patient.patientId === 'typical' && (p as Record<string, unknown>).patientId === undefined) patient.patientId = `patient-${i}`;
     return patient;
   });
 }
 
-function doseList(value: unknown): number[] {
+function doseList(value: unknown, id: string): number[] {
   if (value === undefined) return [...VANCO_DEFAULT_DOSES];
   const list = typeof value === 'string' ? value.split(',').map((s) => Number(s.trim())) : value;
   if (!Array.isArray(list) || list.length < 2 || list.some((d) => typeof d !== 'number' || !Number.isFinite(d) || d < 0 || d > 10000)) {
-    throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option doseLevels must be ≥ 2 doses in mg within [0, 10000], got ${describeValue(value)}`);
+    throw new TwinlabError('INVALID_ARGUMENT', `${id}: option doseLevels must be ≥ 2 doses in mg within [0, 10000], got ${describeValue(value)}`);
   }
   return list as number[];
+}
+
+/** The env's options resolved and checked (shared with the agent composition, vancomycin-agents.ts; errors name `id`). */
+export interface VancoConfig {
+  /** The `patients` pool, or undefined for one patient given by the single-patient options. */
+  pool: readonly ResolvedPatient[] | undefined;
+  /** The single patient, or the pool's first. */
+  first: ResolvedPatient;
+  mic: number;
+  maxSteps: number;
+  doses: readonly number[];
+  sampleEvery: number;
+  assayError: boolean;
+  akiEnabled: boolean;
+  akiPenalty: number;
+}
+
+export function resolveVancoOptions(options: VancoEnvOptions, id = VANCO_ENV_ID): VancoConfig {
+  const o = options as Record<string, unknown>;
+  const pool = patientPool(o, id);
+  const first = pool?.[0] ?? resolvePatient(o, '', false, id);
+  const mic = num(o, 'mic', 1, 0.0625, 64, '', id);
+  const days = num(o, 'days', 7, 0.5, 365, '', id);
+  const maxSteps = Math.round((days * 24) / VANCO_STEP_HOURS);
+  if (maxSteps * VANCO_STEP_HOURS !== days * 24) {
+    throw new TwinlabError('INVALID_ARGUMENT', `${id}: option days must be a multiple of 0.5 (12-h steps), got ${days}`);
+  }
+  const doses = Object.freeze(doseList(o.doseLevels, id));
+  const sampleEvery = num(o, 'sampleEvery', 2, 1, 1000, '', id);
+  if (!Number.isInteger(sampleEvery)) throw new TwinlabError('INVALID_ARGUMENT', `${id}: option sampleEvery must be an integer ≥ 1, got ${sampleEvery}`);
+  return {
+    pool,
+    first,
+    mic,
+    maxSteps,
+    doses,
+    sampleEvery,
+    assayError: bool(o, 'assayError', true, '', id),
+    akiEnabled: bool(o, 'aki', true, '', id),
+    akiPenalty: num(o, 'akiPenalty', AKI_PENALTY, -1e6, 0, '', id),
+  };
 }
 
 /** Infusion duration (h) for a dose: about 1 h per gram, at least 1 h. */
@@ -238,26 +281,21 @@ export class VancomycinEnv extends BaseEnv<number> {
 
   constructor(options: VancoEnvOptions = {}) {
     super();
-    const o = options as Record<string, unknown>;
-    this.pool = patientPool(o);
-    const first = this.pool?.[0] ?? resolvePatient(o, '', false);
+    const c = resolveVancoOptions(options);
+    this.pool = c.pool;
+    const first = c.first;
     this.weight = first.weight;
     this.baselineCrcl = first.crcl;
     this.dialysis = first.dialysis;
     this.eta = first.eta;
     this.patientId = first.patientId;
-    this.mic = num(o, 'mic', 1, 0.0625, 64);
-    const days = num(o, 'days', 7, 0.5, 365);
-    this.maxSteps = Math.round((days * 24) / VANCO_STEP_HOURS);
-    if (this.maxSteps * VANCO_STEP_HOURS !== days * 24) {
-      throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option days must be a multiple of 0.5 (12-h steps), got ${days}`);
-    }
-    this.doses = Object.freeze(doseList(o.doseLevels));
-    this.sampleEvery = num(o, 'sampleEvery', 2, 1, 1000);
-    if (!Number.isInteger(this.sampleEvery)) throw new TwinlabError('INVALID_ARGUMENT', `${VANCO_ENV_ID}: option sampleEvery must be an integer ≥ 1, got ${this.sampleEvery}`);
-    this.assayError = bool(o, 'assayError', true);
-    this.akiEnabled = bool(o, 'aki', true);
-    this.akiPenalty = num(o, 'akiPenalty', AKI_PENALTY, -1e6, 0);
+    this.mic = c.mic;
+    this.maxSteps = c.maxSteps;
+    this.doses = c.doses;
+    this.sampleEvery = c.sampleEvery;
+    this.assayError = c.assayError;
+    this.akiEnabled = c.akiEnabled;
+    this.akiPenalty = c.akiPenalty;
     this.actionSpace = new Discrete(this.doses.length, 0, this.doses.map((d) => (d === 0 ? 'hold' : `${d} mg`)));
     this.crcl = this.baselineCrcl;
     this.rhs = vancoRhs(this.pk());
