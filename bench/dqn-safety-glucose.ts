@@ -4,13 +4,14 @@
  *   - with the post-posed shield in training and deployment (`shield: { mode: 'replace' }`),
  *   - with the mask inside the learner (`shield: { mode: 'mask' }`),
  *   - with the Lagrangian constraint on time below 70 mg/dL (`constraint: glucose/below-70`, budget 0.04),
+ *   - with both the mask and the constraint (the example spec experiments/examples/train-glucose-safe.yaml),
  * all on the `glucose-adult` preset (agents/dqn-config.ts) and `glucose/t1d-v1` with the 10 named adults
  * and random meals, then evaluated — one random-meal day each — on 40 held-out generated adults (cohort
  * seed 2026, episode seeds 7 000 000 + k, the long check's), paired with basal-bolus. Interventions: the
  * proposals the shield `glucose/no-insulin-above-basal-when-low` masks per day (replaced in shielded arms,
  * only counted — taken — in the others).
  *
- *   npx tsx bench/dqn-safety-glucose.ts [--steps 150000] [--seeds 1] [--budget 0.04] [--lambda-lr 0.5] [--only none,replace,mask,lagrangian]
+ *   npx tsx bench/dqn-safety-glucose.ts [--steps 150000] [--seeds 1] [--budget 0.04] [--lambda-lr 0.5] [--only none,replace,mask,lagrangian,mask+lagrangian]
  *
  * Prints a markdown table (means over patients, paired bootstrap CIs of the differences vs the
  * unshielded DQN) and returns bench figures. Wall times are inflated by the shared machine's load.
@@ -111,6 +112,11 @@ export async function run(): Promise<BenchResult[]> {
       name: 'lagrangian',
       config: { ...base, constraint: { cost: 'glucose/below-70', budget, lambdaLearningRate: lambdaLr } },
       deployments: asTrained((p, env) => p.bindTo(env)),
+    },
+    {
+      name: 'mask+lagrangian',
+      config: { ...base, shield: { mode: 'mask' }, constraint: { cost: 'glucose/below-70', budget, lambdaLearningRate: lambdaLr } },
+      deployments: asTrained((p, env) => new MaskedQPolicy(p.bindTo(env), shield, env)),
     },
   ];
   const reference = evaluateArm((env) => makePolicy('glucose/basal-bolus', env));
