@@ -8,7 +8,9 @@ import { compiledIsFresh, ROOT } from '../scripts/freshness.mjs';
 if (compiledIsFresh()) {
   await import(join(ROOT, 'dist', 'cli', 'run.js'));
 } else {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'cli', 'run.ts'), ...process.argv.slice(2)], {
+  // resolve tsx from this package, not from the caller's directory, so the bin works from anywhere
+  const tsx = import.meta.resolve('tsx');
+  const result = spawnSync(process.execPath, ['--import', tsx, join(ROOT, 'cli', 'run.ts'), ...process.argv.slice(2)], {
     stdio: 'inherit',
     cwd: process.cwd(),
   });
