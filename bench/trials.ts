@@ -27,9 +27,10 @@ import type { BenchResult } from './types.js';
  *        two it shares the cores with the training.
  *     `--train-steps N` sets the small jobs' length, `--no-zoo` skips (a); `--quick` (or TWINLAB_BENCH_QUICK=1) runs only
  *     3,000-step small jobs;
- *  3. a control: the same ratio for a fixed pure-CPU loop on 1 vs 2 bare worker threads. On a machine
- *     shared with other work it shows how much of a second core was actually available — the DQN
- *     ratio cannot beat it.
+ *  3. a control: the same ratio for a fixed pure-CPU loop on 1 vs 2 bare worker threads, run right
+ *     before and after each DQN run (1 thread around the 1-worker runs, 2 around the 2-worker runs) so
+ *     it sees the machine those jobs had. On a machine shared with other work it shows how much of a
+ *     second core was actually available — the DQN ratio cannot beat it.
  *
  * Runs the compiled build (dist/, `npm run build`) when it is up to date with the sources — worker
  * threads start ≈ 5× faster from JS than through tsx — else the TypeScript sources; each figure says
@@ -143,16 +144,32 @@ export async function run(options: { quick?: boolean } = {}): Promise<BenchResul
   const patientDays = 100 * 3;
   const stepsArg = process.argv.indexOf('--train-steps');
   const steps = quick ? 3000 : stepsArg > 0 ? Number(process.argv[stepsArg + 1]) : 100_000;
-  const one = await timed(p, trainSpec(steps), 1);
-  const two = await timed(p, trainSpec(steps), 2);
+  // The control runs interleaved with the DQN runs it calibrates: the 1-thread loop right before and
+  // after each 1-worker run, the 2-thread loop right before and after each 2-worker run, so each
+  // control ratio sees the machine the jobs had (not a quieter or busier moment afterwards).
+  const spinIterations = quick ? 2e7 : 1e8;
+  const controls: { one: number[]; two: number[] } = { one: [], two: [] };
+  const withControl = async <T>(threads: 1 | 2, job: () => Promise<T>): Promise<T> => {
+    const before = await spinSeconds(threads, spinIterations);
+    const result = await job();
+    const after = await spinSeconds(threads, spinIterations);
+    (threads === 1 ? controls.one : controls.two).push((before + after) / 2);
+    return result;
+  };
+  const one = await withControl(1, () => timed(p, trainSpec(steps), 1));
+  const two = await withControl(2, () => timed(p, trainSpec(steps), 2));
   // On a started pool: a 300-step job per worker first, so every worker has loaded its modules and
   // compiled the training loop, as in the server's long-lived pool.
-  const warmOne = await timed(p, trainSpec(steps), 1, trainSpec(300, 1));
-  const warmTwo = await timed(p, trainSpec(steps), 2, trainSpec(300, 2));
+  const warmOne = await withControl(1, () => timed(p, trainSpec(steps), 1, trainSpec(300, 1)));
+  const warmTwo = await withControl(2, () => timed(p, trainSpec(steps), 2, trainSpec(300, 2)));
   const trainLoad = load();
-  const zoo = quick || process.argv.includes('--no-zoo') ? null : { one: await timed(p, zooSpec, 1), two: await timed(p, zooSpec, 2), load: load() };
-  const spinOne = await spinSeconds(1, quick ? 2e7 : 1e8);
-  const spinTwo = await spinSeconds(2, quick ? 2e7 : 1e8);
+  const zoo =
+    quick || process.argv.includes('--no-zoo')
+      ? null
+      : { one: await withControl(1, () => timed(p, zooSpec, 1)), two: await withControl(2, () => timed(p, zooSpec, 2)), load: load() };
+  const controlRatios = controls.two.map((t, i) => t / (controls.one[i] as number));
+  const spinOne = controls.one.reduce((a, b) => a + b, 0) / controls.one.length;
+  const spinTwo = controls.two.reduce((a, b) => a + b, 0) / controls.two.length;
   return [
     {
       name: 'trial throughput on a started pool (as the server keeps; 100 adults × 3 arms × 1 day, 2 workers)',
@@ -195,10 +212,10 @@ export async function run(options: { quick?: boolean } = {}): Promise<BenchResul
       note: `${warmOne.seconds.toFixed(1)} s (${warmOne.cpuSeconds.toFixed(1)} CPU-s) on 1 worker, ${warmTwo.seconds.toFixed(1)} s (${warmTwo.cpuSeconds.toFixed(1)} CPU-s) on 2, after a 300-step job per worker; ${p.build} build; target ≤ 0.55`,
     },
     {
-      name: 'control: pure-CPU loop, 2 bare threads vs 1 (time ratio)',
+      name: 'control: pure-CPU loop, 2 bare threads vs 1 (time ratio), interleaved with the DQN runs',
       value: spinTwo / spinOne,
       unit: '×',
-      note: `${spinOne.toFixed(1)} s on 1 thread, ${spinTwo.toFixed(1)} s on 2; 0.5 when two idle cores are available`,
+      note: `mean ${spinOne.toFixed(2)} s on 1 thread, ${spinTwo.toFixed(2)} s on 2; per comparison (small fresh, small started${zoo ? ', zoo' : ''}): ${controlRatios.map((r) => r.toFixed(2)).join(', ')}; 0.5 when two idle cores are available`,
     },
   ];
 }
