@@ -522,7 +522,11 @@ export class Store {
     this.requireChange(info.changes, id);
   }
 
-  /** Status, result and finish time in one statement (atomic). */
+  /**
+   * Status, result and finish time in one statement (atomic); then the job's metric series are encoded
+   * once into `metric_blobs` (a finished job's series no longer change), so the first whole read of a
+   * series (`metricPoints`, the run comparison) costs a blob read instead of a row per point.
+   */
   markJobFinished(id: string, result: unknown): void {
     const info = this.stmt(`UPDATE jobs SET status = 'finished', result = ?, error = NULL, stack = NULL, finished_at = ? WHERE id = ?`).run(
       json(result),
@@ -530,6 +534,28 @@ export class Store {
       id,
     );
     this.requireChange(info.changes, id);
+    try {
+      for (const { id: seriesId } of this.stmt('SELECT id FROM metric_series WHERE job_id = ?').all(id) as { id: number }[]) this.encodeSeries(seriesId);
+    } catch {
+      // best effort: without its blob a series is read row by row (and encoded on that first read)
+    }
+  }
+
+  /** Reads a series' points in (step, seq) order and stores them encoded in `metric_blobs`. */
+  private encodeSeries(seriesId: number): void {
+    this.transaction(() => {
+      const count = (this.stmt('SELECT COUNT(*) AS n FROM metric_points WHERE series_id = ?').get(seriesId) as { n: number }).n;
+      const body = Buffer.alloc(16 * count);
+      const steps = new Float64Array(body.buffer, body.byteOffset, count);
+      const values = new Float64Array(body.buffer, body.byteOffset + 8 * count, count);
+      let i = 0;
+      for (const r of this.stmt('SELECT step, value FROM metric_points WHERE series_id = ? ORDER BY step, seq').raw(true).iterate(seriesId) as Iterable<[number, number]>) {
+        steps[i] = r[0];
+        values[i] = r[1];
+        i++;
+      }
+      this.stmt('INSERT OR REPLACE INTO metric_blobs (series_id, points, body) VALUES (?, ?, ?)').run(seriesId, count, body);
+    });
   }
 
   markJobFailed(id: string, error: string, stack?: string): void {
@@ -677,6 +703,7 @@ export class Store {
         }
       }
       let seq = this.lastSeq(experimentId);
+      let metrics = false;
       const seqs = new Array<number>(events.length);
       for (let i = 0; i < events.length; i++) {
         const event = events[i] as TwinlabEvent;
@@ -686,8 +713,11 @@ export class Store {
         seqs[i] = seq;
         if (jobId !== null && METRIC_EVENT_PREFIX[event.type] !== undefined) {
           for (const row of metricRowsForEvent(event)) insertPoint.run(this.seriesId(jobId, row.name), step, seq, row.value);
+          metrics = true;
         }
       }
+      // points added to a series drop its encoded copy (only a finished job has one)
+      if (metrics) this.stmt('DELETE FROM metric_blobs WHERE series_id IN (SELECT id FROM metric_series WHERE job_id = ?)').run(jobId);
       return seqs;
     });
   }
@@ -796,10 +826,19 @@ export class Store {
   metricPoints(jobId: string, name: string): { steps: Float64Array; values: Float64Array; throughSeq: number } {
     const job = this.getJob(jobId);
     if (!job) throw new TwinlabError('NOT_FOUND', `no job ${jobId} in ${this.path}`);
-    return this.db.transaction(() => {
+    const read: { steps: Float64Array; values: Float64Array; throughSeq: number; encode?: number } = this.db.transaction(() => {
       const throughSeq = this.lastSeq(job.experimentId);
       const series = this.stmt('SELECT id FROM metric_series WHERE job_id = ? AND name = ?').get(jobId, name) as { id: number } | undefined;
       if (series === undefined) return { steps: new Float64Array(0), values: new Float64Array(0), throughSeq };
+      if (job.status === 'finished') {
+        // a finished job's series is read from its blob (written when it finished, or here the first time)
+        const blob = this.stmt('SELECT points, body FROM metric_blobs WHERE series_id = ?').get(series.id) as { points: number; body: Buffer } | undefined;
+        if (blob !== undefined && blob.body.length === 16 * blob.points) {
+          const bytes = new Uint8Array(blob.body.length);
+          bytes.set(blob.body); // an aligned copy: SQLite's buffer may not start on 8 bytes
+          return { steps: new Float64Array(bytes.buffer, 0, blob.points), values: new Float64Array(bytes.buffer, 8 * blob.points, blob.points), throughSeq };
+        }
+      }
       const count = (this.stmt('SELECT COUNT(*) AS n FROM metric_points WHERE series_id = ?').get(series.id) as { n: number }).n;
       const steps = new Float64Array(count);
       const values = new Float64Array(count);
@@ -810,8 +849,28 @@ export class Store {
         values[i] = r[1];
         i++;
       }
-      return { steps: i === count ? steps : steps.slice(0, i), values: i === count ? values : values.slice(0, i), throughSeq };
+      return { steps: i === count ? steps : steps.slice(0, i), values: i === count ? values : values.slice(0, i), throughSeq, encode: job.status === 'finished' ? series.id : undefined };
     })();
+    if (read.encode !== undefined) {
+      // a finished job without its blob (finished before migration 6): keep one now, best effort (another
+      // process may hold the write lock; the next read tries again)
+      try {
+        const body = Buffer.alloc(16 * read.steps.length);
+        Buffer.from(read.steps.buffer, read.steps.byteOffset, read.steps.byteLength).copy(body, 0);
+        Buffer.from(read.values.buffer, read.values.byteOffset, read.values.byteLength).copy(body, 8 * read.steps.length);
+        // only if no point came in since the read
+        this.stmt('INSERT OR REPLACE INTO metric_blobs (series_id, points, body) SELECT ?, ?, ? WHERE (SELECT COUNT(*) FROM metric_points WHERE series_id = ?) = ?').run(
+          read.encode,
+          read.steps.length,
+          body,
+          read.encode,
+          read.steps.length,
+        );
+      } catch {
+        // the rows stay the source of truth
+      }
+    }
+    return { steps: read.steps, values: read.values, throughSeq: read.throughSeq };
   }
 
   /** The highest step of a metric series (undefined when the run has none); one index lookup. */
