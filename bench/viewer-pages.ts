@@ -190,7 +190,7 @@ export async function run(): Promise<BenchResult[]> {
       name: 'viewer.compare.draw',
       value: median(draws),
       unit: 'ms',
-      note: `${runs} runs × ${points.toLocaleString('en-US')} points (written in ${writeSeconds.toFixed(0)} s): navigation → full series read, EMA 0.9, thinned to 600 per run, curves drawn; median of ${repeats} (all: ${draws.join(', ')}; the first is cold: the server then keeps finished runs' encoded series); the ${runs} binary point reads took ≈ ${Math.round(fetchMs)} ms of the last load and ≈ ${Math.round(coldFetchMs)} ms of the cold one (SQLite rows read and encoded); target < 1,000`,
+      note: `${runs} runs × ${points.toLocaleString('en-US')} points (written in ${writeSeconds.toFixed(0)} s): navigation → full series read, EMA 0.9, thinned to 600 per run, curves drawn; median of ${repeats} (all: ${draws.join(', ')}; the first is cold: the server then keeps finished runs' encoded series); the ${runs} binary point reads took ≈ ${Math.round(fetchMs)} ms of the last load and ≈ ${Math.round(coldFetchMs)} ms of the cold one (read from the store's metric_blobs, not the server's cache); target < 1,000`,
     });
     results.push({
       name: 'viewer.compare.page',
