@@ -29,18 +29,19 @@ function run(env: Env, seed: number, policy: (t: number) => number, episodes = 2
   for (let e = 0; e < episodes; e++) {
     const first = env.reset(e === 0 ? { seed } : {});
     h.observation(first.observation);
-    h.observation(Float32Array.of(first.info.pk ? ((first.info.pk as { cl: number }).cl ?? 0) : 0));
+    h.reward((first.info.pk as { cl: number }).cl); // full double precision
     observations.push(Float32Array.from(first.observation));
     for (let t = 0; ; t++) {
       const a = policy(t);
       const r = env.step(a);
       steps++;
       h.step(a, r.reward, r.observation);
-      h.observation(Float64Array.from(INFO_KEYS, (k) => r.info[k] as number));
+      for (const k of INFO_KEYS) h.reward(r.info[k] as number);
       observations.push(Float32Array.from(r.observation));
       if (r.info.aki === true) aki++;
       if (r.terminated || r.truncated) break;
     }
+    h.episodeBoundary();
   }
   return { hash: h.digest(), aki, steps, observations };
 }
