@@ -14,6 +14,8 @@ interface Episode {
   aki: number;
   steps: number;
   observations: Float32Array[];
+  /** INFO_KEYS per step. */
+  infos: number[][];
 }
 
 /**
@@ -26,6 +28,7 @@ function run(env: Env, seed: number, policy: (t: number) => number, episodes = 2
   let aki = 0;
   let steps = 0;
   const observations: Float32Array[] = [];
+  const infos: number[][] = [];
   for (let e = 0; e < episodes; e++) {
     const first = env.reset(e === 0 ? { seed } : {});
     h.observation(first.observation);
@@ -37,13 +40,14 @@ function run(env: Env, seed: number, policy: (t: number) => number, episodes = 2
       steps++;
       h.step(a, r.reward, r.observation);
       for (const k of INFO_KEYS) h.reward(r.info[k] as number);
+      infos.push(INFO_KEYS.map((k) => r.info[k] as number));
       observations.push(Float32Array.from(r.observation));
       if (r.info.aki === true) aki++;
       if (r.terminated || r.truncated) break;
     }
     h.episodeBoundary();
   }
-  return { hash: h.digest(), aki, steps, observations };
+  return { hash: h.digest(), aki, steps, observations, infos };
 }
 
 /** High doses, so the synthetic kidney injury occurs in some episodes. */
@@ -87,6 +91,8 @@ describe('pkpd/vancomycin-agents-v0: the vancomycin twin as agents on the Simula
     const slow = new VancoAgentsEnv({ ...options, lab: { turnaroundHours: 6 } });
     const late = run(slow, 4, CYCLE, 1);
     expect(late.hash).not.toBe(ref.hash);
+    // the physiology is untouched by the lab: concentrations, AUCs, true peaks/troughs, CrCL exactly equal
+    expect(late.infos).toEqual(ref.infos);
     const LEVELS = [5, 6, 7];
     for (let t = 0; t < ref.observations.length; t++) {
       const r = ref.observations[t] as Float32Array;
