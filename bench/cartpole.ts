@@ -1,10 +1,9 @@
 import { PerformanceObserver } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { make } from '../engine/registry.js';
 import { VectorEnv } from '../engine/vector.js';
-import { formatResults } from './engine.js';
 import type { BenchResult } from './types.js';
 import '../environments/index.js';
+import { runAsMain } from './util.js';
 
 /**
  * CartPole-v1 stepping throughput through the Env API (with the TimeLimit wrapper of `make`) and
@@ -79,6 +78,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().then((results) => process.stdout.write(`${formatResults(results)}\n`));
-}
+runAsMain(import.meta.url, run);

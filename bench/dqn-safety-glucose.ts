@@ -16,7 +16,6 @@
  * Prints a markdown table (means over patients, paired bootstrap CIs of the differences vs the
  * unshielded DQN) and returns bench figures. Wall times are inflated by the shared machine's load.
  */
-import { pathToFileURL } from 'node:url';
 import { type DqnResult, trainDqn } from '../agents/dqn.js';
 import { type DqnConfigInput, GLUCOSE_ADULT } from '../agents/dqn-config.js';
 import type { Env } from '../engine/env.js';
@@ -32,7 +31,7 @@ import type { Policy } from '../policies/policy.js';
 import { makePolicy } from '../policies/registry.js';
 import { MaskedQPolicy, ShieldedPolicy, resolveShield, shielded } from '../policies/shield.js';
 import type { BenchResult } from './types.js';
-import { numberOption } from './util.js';
+import { numberOption, runAsMain } from './util.js';
 
 const N = 40;
 const HELD_OUT_COHORT_SEED = 2026;
@@ -169,14 +168,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (results) => {
-      for (const r of results) console.log(`${r.name}  ${r.value.toFixed(2)} ${r.unit}${r.note ? `   (${r.note})` : ''}`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);

@@ -1,9 +1,9 @@
-import { pathToFileURL } from 'node:url';
 import { make } from '../engine/registry.js';
 import '../environments/index.js';
 import { trainDqn } from '../agents/dqn.js';
 import { ONE_TO_ONE, ZOO_CARTPOLE } from '../agents/dqn-config.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * DQN training throughput on classic/cartpole-v1 (one thread, the backend `initBackend('auto')` picks):
@@ -46,14 +46,4 @@ export async function run(options: { quick?: boolean } = {}): Promise<BenchResul
   return results;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run({ quick: process.argv.includes('--quick') }).then(
-    (results) => {
-      for (const r of results) console.log(`${r.name}  ${r.value.toFixed(r.unit === 's' ? 1 : 0)} ${r.unit}${r.note ? `   (${r.note})` : ''}`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, () => run({ quick: process.argv.includes('--quick') }));

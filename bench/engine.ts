@@ -1,6 +1,6 @@
-import { pathToFileURL } from 'node:url';
 import { DormandPrince, type OdeRhs, Rk4 } from '../engine/ode.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * ODE integrator throughput on one core: a 13-state linear system dy/dt = A·y, A a fixed, stable
@@ -119,19 +119,4 @@ export async function benchOde(): Promise<BenchResult[]> {
   return results;
 }
 
-export function formatResults(results: readonly BenchResult[]): string {
-  const width = Math.max(...results.map((r) => r.name.length)) + 2;
-  return results
-    .map((r) => `${r.name.padEnd(width)}${Math.round(r.value).toLocaleString('en-US').padStart(12)} ${r.unit}${r.note ? `   (${r.note})` : ''}`)
-    .join('\n');
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  benchOde().then(
-    (results) => console.log(formatResults(results)),
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, benchOde);

@@ -1,8 +1,8 @@
-import { pathToFileURL } from 'node:url';
 import type { Env } from '../engine/env.js';
 import { GlucoseAgentsEnv } from '../environments/glucose/agents.js';
 import { GlucoseEnv } from '../environments/glucose/env.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * glucose/t1d-agents-v0 (the twin as agents on engine/simulation.ts) against glucose/t1d-v1 (the
@@ -60,14 +60,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (results) => {
-      for (const r of results) console.log(`${r.name}: ${r.value} ${r.unit}${r.note ? ` (${r.note})` : ''}`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);

@@ -1,9 +1,9 @@
-import { pathToFileURL } from 'node:url';
 import { make } from '../engine/registry.js';
 import { VectorEnv } from '../engine/vector.js';
 import { GlucoseEnv } from '../environments/glucose/env.js';
 import '../environments/index.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * glucose/t1d-v1 throughput on one core: env steps per second (each step = 5 simulated minutes, RK4
@@ -60,14 +60,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (results) => {
-      for (const r of results) console.log(`${r.name}: ${r.value} ${r.unit}${r.note ? ` (${r.note})` : ''}`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);

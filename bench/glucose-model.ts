@@ -1,9 +1,8 @@
-import { pathToFileURL } from 'node:url';
 import { basalRate, patientNames } from '../environments/glucose/params.js';
 import { DEFAULT_RK4_EATING_STEP, DEFAULT_RK4_STEP, T1DPatient } from '../environments/glucose/patient.js';
 import { getPatient, getTherapy } from '../environments/glucose/patients.js';
-import { formatResults } from './engine.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * Open-loop UVA/Padova T1D model throughput on one core: simulated patient-minutes per second over
@@ -78,12 +77,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (results) => console.log(formatResults(results)),
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);

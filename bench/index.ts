@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { formatResults } from './engine.js';
+import { formatResults } from './util.js';
 import type { BenchResult } from './types.js';
 
 type BenchModule = { run?: () => Promise<BenchResult[]>; benchOde?: () => Promise<BenchResult[]> };

@@ -1,9 +1,8 @@
 import { isMainThread } from 'node:worker_threads';
-import { pathToFileURL } from 'node:url';
 import { Rng } from '../engine/random.js';
 import { diagnose, inProcessDensity, type LogDensityBatch, sampleEnsemble, workerDensity } from '../twinning/mcmc/index.js';
-import { formatResults } from './engine.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * Ensemble MCMC (twinning/mcmc): sampler throughput with a cheap density, the fixed cost of one
@@ -144,12 +143,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (isMainThread && process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (results) => console.log(formatResults(results)),
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (isMainThread) runAsMain(import.meta.url, run);

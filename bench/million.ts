@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { RedisExecutor } from '../experiments/redis-executor.js';
 import { runExperiment } from '../experiments/runner.js';
 import { Store } from '../experiments/store.js';
 import { startWorkers, TestRedis, type WorkerProcess } from '../test/experiments/executor-redis-helpers.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * A streaming trial of N patients × 2 arms (`npx tsx bench/million.ts --patients N [--twin glucose|sepsis]
@@ -135,7 +135,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { formatResults } = await import('./engine.js');
-  process.stdout.write(`${formatResults(await run())}\n`);
-}
+runAsMain(import.meta.url, run);

@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { type Executor, PiscinaExecutor } from '../experiments/executor.js';
 import { expandJobs } from '../experiments/jobs.js';
 import { DEFAULT_QUEUE_BATCH, RedisExecutor } from '../experiments/redis-executor.js';
@@ -10,6 +9,7 @@ import { validateSpec } from '../experiments/spec.js';
 import { Store } from '../experiments/store.js';
 import { startWorkers, TestRedis, type WorkerProcess } from '../test/experiments/executor-redis-helpers.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * The Redis executor against the Piscina pool on the same cores (`npx tsx bench/redis.ts`, needs
@@ -139,7 +139,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { formatResults } = await import('./engine.js');
-  process.stdout.write(`${formatResults(await run())}\n`);
-}
+runAsMain(import.meta.url, run);

@@ -1,15 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
 import type { TwinlabEvent } from '../engine/events.js';
 import { InlineExecutor, PiscinaExecutor } from '../experiments/executor.js';
 import { runExperiment } from '../experiments/runner.js';
 import { startServer } from '../server/index.js';
 import { buildViewer } from '../viewer/build.js';
-import { formatResults } from './engine.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * Live-viewer figures, in headless Debian Chromium:
@@ -166,6 +165,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().then((results) => process.stdout.write(`${formatResults(results)}\n`));
-}
+runAsMain(import.meta.url, run);

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { TwinlabEvent } from '../engine/events.js';
 import { Store } from '../experiments/store.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * Results-store write and read rates (SQLite, WAL, synchronous = NORMAL, on the local disk):
@@ -72,14 +72,4 @@ export async function run(): Promise<BenchResult[]> {
   }
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (results) => {
-      for (const r of results) console.log(`${r.name}: ${r.value.toFixed(r.value >= 100 ? 0 : 2)} ${r.unit}${r.note ? ` (${r.note})` : ''}`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);

@@ -8,6 +8,7 @@ import type * as RunnerModule from '../experiments/runner.js';
 import type * as StoreModule from '../experiments/store.js';
 import { compiledIsFresh, ROOT } from '../scripts/freshness.mjs';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * Experiment throughput through the real pipeline (runner → Piscina workers → SQLite store):
@@ -220,14 +221,4 @@ export async function run(options: { quick?: boolean } = {}): Promise<BenchResul
   ];
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().then(
-    (results) => {
-      for (const r of results) process.stdout.write(`${r.name}: ${r.value.toFixed(3)} ${r.unit}${r.note ? ` (${r.note})` : ''}\n`);
-    },
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);

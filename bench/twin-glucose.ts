@@ -6,7 +6,7 @@ import { makeLogPosterior, prepareFitData } from '../twinning/glucose/likelihood
 import { fitMap } from '../twinning/glucose/map.js';
 import { forecastSeries, livingProfile } from '../twinning/glucose/replay.js';
 import { syntheticPerson } from '../twinning/glucose/synthetic.js';
-import { formatResults } from './engine.js';
+import { formatResults } from './util.js';
 import type { BenchResult } from './types.js';
 import { median, numberOption } from './util.js';
 

@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { GlucoseDataset } from '../datasets/types.js';
 import { Rng } from '../engine/random.js';
 import { saveDataset } from '../experiments/dataset-store.js';
@@ -14,7 +13,7 @@ import { livingProfile } from '../twinning/glucose/replay.js';
 import { syntheticPerson } from '../twinning/glucose/synthetic.js';
 import { twinFileText } from '../twinning/glucose/twin-file.js';
 import type { BenchResult } from './types.js';
-import { median } from './util.js';
+import { median, runAsMain } from './util.js';
 
 /**
  * Live recalibration of a personal glucose twin (server/twins.ts): the time of one observation update
@@ -100,8 +99,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then((results) => {
-    for (const r of results) process.stdout.write(`${r.name}: ${r.value} ${r.unit}${r.note ? ` (${r.note})` : ''}\n`);
-  });
-}
+runAsMain(import.meta.url, run);

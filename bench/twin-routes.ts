@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { type VancomycinDataset, vancomycinToCsv } from '../datasets/vancomycin.js';
 import { saveDataset } from '../experiments/dataset-store.js';
 import { Store } from '../experiments/store.js';
@@ -14,7 +13,7 @@ import { fitVancomycinTwin } from '../twinning/vancomycin/fit.js';
 import { vancoTwinFileText } from '../twinning/vancomycin/twin-file.js';
 import { syntheticVancoPatient } from '../twinning/vancomycin/validation.js';
 import type { BenchResult } from './types.js';
-import { median } from './util.js';
+import { median, runAsMain } from './util.js';
 
 /**
  * The server's routes of the type 2 and vancomycin twins (server/twins-t2d.ts, twins-vancomycin.ts),
@@ -110,6 +109,4 @@ export async function run(): Promise<BenchResult[]> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  for (const r of await run()) process.stdout.write(`${r.name}: ${r.value.toFixed(1)} ${r.unit}\n`);
-}
+runAsMain(import.meta.url, run);

@@ -4,7 +4,7 @@ import { fitT2DTwin, T2D_FIT_DEFAULTS } from '../twinning/glucose-t2d/fit.js';
 import { makeT2DLogPosterior, prepareT2DFitData } from '../twinning/glucose-t2d/likelihood.js';
 import { t2dForecastAt, t2dForecastSeries, t2dLivingProfile } from '../twinning/glucose-t2d/replay.js';
 import { syntheticT2DPerson } from '../twinning/glucose-t2d/synthetic.js';
-import { formatResults } from './engine.js';
+import { formatResults } from './util.js';
 import type { BenchResult } from './types.js';
 import { median, numberOption } from './util.js';
 

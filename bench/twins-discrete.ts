@@ -1,4 +1,3 @@
-import { pathToFileURL } from 'node:url';
 import type { Env } from '../engine/env.js';
 import { Rng } from '../engine/random.js';
 import { make } from '../engine/registry.js';
@@ -7,6 +6,7 @@ import { registerSepsis } from '../environments/sepsis/index.js';
 import { valueIteration } from '../environments/sepsis/mdp.js';
 import { buildFullModel } from '../environments/sepsis/tensor.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * Discrete twins: env steps/s through the Env API (random actions, autoreset), and the sepsis
@@ -39,14 +39,4 @@ export async function run(): Promise<BenchResult[]> {
   return out;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  run().then(
-    (results) => {
-      for (const r of results) process.stdout.write(`${r.name}: ${r.value.toFixed(1)} ${r.unit}${r.note ? ` (${r.note})` : ''}\n`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);

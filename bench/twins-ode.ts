@@ -1,9 +1,9 @@
-import { pathToFileURL } from 'node:url';
 import type { Env } from '../engine/env.js';
 import { make } from '../engine/registry.js';
 import { Rng } from '../engine/random.js';
 import '../environments/index.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * Env throughput of the ODE twins through the Env API on one core (reset + step with random actions,
@@ -57,14 +57,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (results) => {
-      for (const r of results) process.stdout.write(`${r.name}  ${r.value.toFixed(0)} ${r.unit}${r.note ? `  (${r.note})` : ''}\n`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);

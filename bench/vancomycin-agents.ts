@@ -1,8 +1,8 @@
-import { pathToFileURL } from 'node:url';
 import type { Env } from '../engine/env.js';
 import { VancoAgentsEnv } from '../environments/pkpd/vancomycin-agents.js';
 import { VancomycinEnv } from '../environments/pkpd/vancomycin-env.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * pkpd/vancomycin-agents-v0 (the vancomycin twin as agents on engine/simulation.ts) against
@@ -78,14 +78,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (results) => {
-      for (const r of results) console.log(`${r.name}: ${r.value} ${r.unit}${r.note ? ` (${r.note})` : ''}`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);

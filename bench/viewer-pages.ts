@@ -8,7 +8,7 @@ import { PiscinaExecutor } from '../experiments/executor.js';
 import { runExperiment } from '../experiments/runner.js';
 import { startServer } from '../server/index.js';
 import { buildViewer } from '../viewer/build.js';
-import { formatResults } from './engine.js';
+import { formatResults } from './util.js';
 import type { BenchResult } from './types.js';
 
 /**

@@ -1,7 +1,7 @@
-import { pathToFileURL } from 'node:url';
 import { WardEnv } from '../environments/hospital/env.js';
 import { MIN_PER_DAY, WardSimulation } from '../environments/hospital/ward.js';
 import type { BenchResult } from './types.js';
+import { runAsMain } from './util.js';
 
 /**
  * The ward twin's throughput on one core: simulated ward-days per second for the default 30-bed ward
@@ -43,14 +43,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (results) => {
-      for (const r of results) console.log(`${r.name}: ${r.value} ${r.unit}${r.note ? ` (${r.note})` : ''}`);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+runAsMain(import.meta.url, run);
