@@ -5,6 +5,7 @@ import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import { isDiscrete } from '../../engine/spaces.js';
 import { type BoundShield, type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type ShieldDefinition, type TwinTracks } from '../../engine/twin.js';
+import { VANCO_AGENTS_ENV_ID } from './vancomycin-agents.js';
 import { VANCO_ENV_ID, VANCO_STEP_HOURS, VancomycinEnv, type VancoEnvOptions } from './vancomycin-env.js';
 import { AUC_TARGET, cockcroftGault, GOTI_OMEGA2, typicalClearance, typicalV1, GOTI } from './vancomycin-model.js';
 
@@ -281,7 +282,8 @@ export function registerVancomycin(): void {
   registerTwin({
     id: VANCO_TWIN_ID,
     title: 'Vancomycin AUC-targeted dosing (Goti 2018 population PK)',
-    envIds: [VANCO_ENV_ID],
+    // v1 and the same twin as agents (environments/pkpd/vancomycin-agents.ts; option lab.turnaroundHours)
+    envIds: [VANCO_ENV_ID, VANCO_AGENTS_ENV_ID],
     defaultEnvId: VANCO_ENV_ID,
     endpoints: VANCO_ENDPOINTS,
     primaryEndpoints: ['target_attained_final', 'aki', 'target_attained_day2'],

@@ -1,7 +1,7 @@
 import { describeValue, TwinlabError } from '../../engine/errors.js';
 import type { Policy, PolicyContext } from '../policy.js';
 import { registerPolicy } from '../registry.js';
-import { nearestDoseLevel, readContext, regimenFor, TAU_H, type VancoContext } from './vancomycin-common.js';
+import { decisionIndex, LevelsSeen, nearestDoseLevel, readContext, regimenFor, TAU_H, type VancoContext } from './vancomycin-common.js';
 import { checkBayesianOptions, VancoBayesian } from './vancomycin-bayesian.js';
 import { VancoRegimen } from './vancomycin-regimen.js';
 import { VancoTroughNomogram } from './vancomycin-trough.js';
@@ -9,17 +9,22 @@ import { VancoTroughNomogram } from './vancomycin-trough.js';
 export { nearestDoseLevel, regimenFor } from './vancomycin-common.js';
 
 /**
- * Vancomycin dosing protocols for `pkpd/vancomycin-v1` (q12h decisions). They read only what a
- * clinician has: the reset info's `prescription` (weightKg, mic, doseLevelsMg) and the observation
- * components by label (weight_kg, last_dose_mg, level_predose/peak/trough_mg_l, hours_since_levels,
- * has_levels, mic_mg_l).
+ * Vancomycin dosing protocols for `pkpd/vancomycin-v1` and `pkpd/vancomycin-agents-v0` (q12h
+ * decisions). They read only what a clinician has: the reset info's `prescription` (weightKg, mic,
+ * doseLevelsMg) and the observation components by label (weight_kg, day, last_dose_mg,
+ * level_predose/peak/trough_mg_l, hours_since_levels, has_levels, mic_mg_l). The level-reading ones act
+ * on a set of levels at the first decision at which it is visible (`LevelsSeen`, vancomycin-common.ts:
+ * the set's draw interval from day − hours_since_levels changed), so a lab turnaround delays their
+ * adjustment instead of suppressing it; with levels reported at the next decision (v1) that is the
+ * decision right after the draw, as before.
  *
  * - Weight-based nomogram: `mgPerKg` (default 15; guideline range 15–20 mg/kg) every 12 h, rounded to
  *   the nearest available dose level; never adjusted.
  * - AUC-guided (two-level, Bayesian-free; Sawchuk & Zaske 1976, as recommended for AUC estimation by
  *   Rybak et al. 2020 when no Bayesian software is available): starts like the nomogram; whenever fresh
  *   levels arrive (pre-dose C0, peak Cp drawn 1 h after the end of the infusion, trough Ct at the end of
- *   the τ = 12 h interval) it fits a one-compartment model:
+ *   the τ = 12 h interval; D is the dose of the interval they were drawn in, from the episode's
+ *   last_dose_mg record) it fits a one-compartment model:
  *     ke   = ln(Cp/Ct) / (τ − t_inf − 1)
  *     Cmax = Cp·exp(ke·1)                                      (back-extrapolated to the infusion end)
  *     V    = (D/t_inf)·(1 − exp(−ke·t_inf)) / (ke·(Cmax − C0·exp(−ke·t_inf)))   (non-steady-state form)
@@ -93,6 +98,9 @@ export class VancoAucGuided implements Policy<number> {
   private intervalSteps = 1;
   private phase = 0;
   private holdAction = -1;
+  private readonly seen = new LevelsSeen();
+  /** Dose given in each 12-h interval of the episode (the observation's last_dose_mg), mg. */
+  private readonly givenMg: number[] = [];
   reset(context: PolicyContext): void {
     this.context = readContext(context, this.name);
     this.action = nearestDoseLevel(this.context.doses, this.mgPerKg * this.context.weight);
@@ -100,23 +108,28 @@ export class VancoAucGuided implements Policy<number> {
     this.intervalSteps = 1;
     this.phase = 0;
     this.lastFit = null;
+    this.seen.reset();
+    this.givenMg.length = 0;
   }
   act(observation: Float32Array): number {
     const c = this.context;
     if (!c) throw new TwinlabError('INVALID_STATE', `${this.name}: act() before reset()`);
     const at = (label: string): number => observation[c.idx[label] as number] as number;
-    if (at('has_levels') === 1 && at('hours_since_levels') === 0) {
-      const fit = sawchukZaske(at('last_dose_mg'), at('level_predose_mg_l'), at('level_peak_mg_l'), at('level_trough_mg_l'), this.infusionRate);
+    const n = decisionIndex(c, observation);
+    if (n > 0) this.givenMg[n - 1] = at('last_dose_mg');
+    const k = this.seen.next(c, observation);
+    const dose = k >= 0 ? this.givenMg[k] : undefined;
+    if (dose !== undefined) {
+      const fit = sawchukZaske(dose, at('level_predose_mg_l'), at('level_peak_mg_l'), at('level_trough_mg_l'), this.infusionRate);
       if (fit) {
         this.lastFit = fit;
         const mic = at('mic_mg_l') > 0 ? at('mic_mg_l') : c.mic;
         this.setRegimen(c.doses, (this.targetAucOverMic * mic * fit.cl * TAU_H) / 24);
       }
     }
-    const k = this.intervalSteps;
-    const dose = this.phase % k === 0 ? this.action : this.holdAction;
+    const action = this.phase % this.intervalSteps === 0 ? this.action : this.holdAction;
     this.phase++;
-    return dose;
+    return action;
   }
 
   /** Per-12-h dose `mg`; below ¾ of the smallest level, extend the interval (q24h, q36h, q48h) instead. */
@@ -129,7 +142,8 @@ export class VancoAucGuided implements Policy<number> {
 }
 
 export function registerPkpdPolicies(): void {
-  const appliesTo = ['pkpd/vancomycin-v1'];
+  // the vancomycin twin's envs: v1 and the same twin as agents (whose lab may report levels after a turnaround)
+  const appliesTo = ['pkpd/vancomycin-v1', 'pkpd/vancomycin-agents-v0'];
   registerPolicy({
     name: 'pkpd/vancomycin-nomogram',
     description: 'Weight-based nomogram: mgPerKg (default 15) every 12 h, nearest dose level',

@@ -3,7 +3,7 @@ import { describeValue, TwinlabError } from '../../engine/errors.js';
 import { Rng } from '../../engine/random.js';
 import { GOTI, individualPk } from '../../environments/pkpd/vancomycin-model.js';
 import type { Policy, PolicyContext } from '../policy.js';
-import { readContext, TAU_H, type VancoContext } from './vancomycin-common.js';
+import { LevelsSeen, readContext, TAU_H, type VancoContext } from './vancomycin-common.js';
 
 /**
  * Bayesian AUC-guided dosing that re-estimates from the levels the env draws (model-informed precision
@@ -40,6 +40,13 @@ export interface VancoBayesianOptions {
 }
 
 const NAME = 'pkpd/vancomycin-bayesian';
+
+/**
+ * Intervals whose predicted levels are kept while no set of levels drawn in them has been seen: 61
+ * covers the longest lab turnaround of `pkpd/vancomycin-agents-v0` (30 days = 60 intervals) plus the
+ * interval itself; a set seen later than that is ignored (the regimen is kept).
+ */
+const MAX_UNMATCHED_INTERVALS = 61;
 
 function fail(message: string): never {
   throw new TwinlabError('INVALID_ARGUMENT', `${NAME}: ${message}`);
@@ -157,6 +164,10 @@ export class VancoBayesian implements Policy<number> {
   private action = -1;
   private intervalSteps = 1;
   private hold = -1;
+  private readonly seen = new LevelsSeen();
+  /** Per interval not yet matched by a set of levels (oldest first): each draw's predicted pre-dose, peak and trough, mg/L. */
+  private readonly predicted: { interval: number; c: Float64Array }[] = [];
+  private readonly spare: Float64Array[] = [];
 
   constructor(private readonly options: VancoBayesianOptions) {
     const n = options.samples;
@@ -197,6 +208,8 @@ export class VancoBayesian implements Policy<number> {
     this.lastEss = this.logw.length;
     this.step = 0;
     this.lastDose = 0;
+    this.seen.reset();
+    while (this.predicted.length > 0) this.spare.push((this.predicted.pop() as { interval: number; c: Float64Array }).c);
     this.choose(this.crclPrev);
   }
 
@@ -208,24 +221,48 @@ export class VancoBayesian implements Policy<number> {
     });
   }
 
-  /** Carry every draw through the last interval (dose `lastDose` at `crclPrev`); with levels, reweight. */
-  private update(levels: [number, number, number] | null): void {
+  /**
+   * Carry every draw through the last interval `interval` (dose `lastDose` at `crclPrev`), keeping each
+   * draw's predicted pre-dose, peak and trough concentrations of that interval until a set of levels
+   * drawn in it (or a later one) is seen.
+   */
+  private update(interval: number): void {
     const dose = this.lastDose;
     const tInf = dose > 0 ? Math.max(1, dose / 1000) : 0;
     const rate = dose > 0 ? dose / tInf : 0;
+    if (this.predicted.length >= MAX_UNMATCHED_INTERVALS) this.spare.push((this.predicted.shift() as { interval: number; c: Float64Array }).c);
+    const c = this.spare.pop() ?? new Float64Array(3 * this.a1.length);
     for (let i = 0; i < this.a1.length; i++) {
       const pk = this.pk(i, this.crclPrev);
-      let ll = 0;
-      if (levels) ll += logLevel(levels[0], (this.a1[i] as number) / pk.v1);
+      c[3 * i] = (this.a1[i] as number) / pk.v1;
       advance(this.a1, this.a2, i, pk.cl, pk.v1, pk.v2, rate, tInf);
       advance(this.a1, this.a2, i, pk.cl, pk.v1, pk.v2, 0, 1);
-      if (levels) ll += logLevel(levels[1], (this.a1[i] as number) / pk.v1);
+      c[3 * i + 1] = (this.a1[i] as number) / pk.v1;
       advance(this.a1, this.a2, i, pk.cl, pk.v1, pk.v2, 0, TAU_H - tInf - 1);
-      if (levels) {
-        ll += logLevel(levels[2], (this.a1[i] as number) / pk.v1);
+      c[3 * i + 2] = (this.a1[i] as number) / pk.v1;
+    }
+    this.predicted.push({ interval, c });
+  }
+
+  /**
+   * Reweight every draw by the likelihood of levels drawn in interval `k` (Bayes' rule on the sample);
+   * false when that interval's predictions are no longer kept (more than MAX_UNMATCHED_INTERVALS ago).
+   * Predictions of interval k and earlier are released: sets are reported in drawing order.
+   */
+  private reweight(k: number, levels: [number, number, number]): boolean {
+    const entry = this.predicted.find((p) => p.interval === k);
+    if (entry) {
+      const c = entry.c;
+      for (let i = 0; i < this.a1.length; i++) {
+        let ll = 0;
+        ll += logLevel(levels[0], c[3 * i] as number);
+        ll += logLevel(levels[1], c[3 * i + 1] as number);
+        ll += logLevel(levels[2], c[3 * i + 2] as number);
         this.logw[i] = (this.logw[i] as number) + ll;
       }
     }
+    while (this.predicted.length > 0 && (this.predicted[0] as { interval: number }).interval <= k) this.spare.push((this.predicted.shift() as { interval: number; c: Float64Array }).c);
+    return entry !== undefined;
   }
 
   private weights(): Float64Array {
@@ -287,9 +324,9 @@ export class VancoBayesian implements Policy<number> {
     const at = (label: string): number => observation[c.idx[label] as number] as number;
     const crcl = observation[this.crclIndex] as number;
     if (this.step > 0) {
-      const fresh = at('has_levels') === 1 && at('hours_since_levels') === 0;
-      this.update(fresh ? [at('level_predose_mg_l'), at('level_peak_mg_l'), at('level_trough_mg_l')] : null);
-      if (fresh) this.choose(crcl);
+      this.update(this.step - 1);
+      const k = this.seen.next(c, observation);
+      if (k >= 0 && this.reweight(k, [at('level_predose_mg_l'), at('level_peak_mg_l'), at('level_trough_mg_l')])) this.choose(crcl);
     }
     this.crclPrev = crcl;
     let action: number;

@@ -15,7 +15,7 @@ export interface VancoContext {
   idx: Record<string, number>;
 }
 
-const LABELS = ['weight_kg', 'mic_mg_l', 'last_dose_mg', 'level_predose_mg_l', 'level_peak_mg_l', 'level_trough_mg_l', 'hours_since_levels', 'has_levels'] as const;
+const LABELS = ['weight_kg', 'mic_mg_l', 'day', 'last_dose_mg', 'level_predose_mg_l', 'level_peak_mg_l', 'level_trough_mg_l', 'hours_since_levels', 'has_levels'] as const;
 
 export function readContext(context: PolicyContext, who: string): VancoContext {
   const prescription = context.resetInfo.prescription as { weightKg?: number; mic?: number; doseLevelsMg?: number[] } | undefined;
@@ -30,6 +30,43 @@ export function readContext(context: PolicyContext, who: string): VancoContext {
     idx[l] = i;
   }
   return { doses: prescription.doseLevelsMg, weight: prescription.weightKg, mic: prescription.mic ?? 1, idx };
+}
+
+/** Index of the decision an observation belongs to (0 at reset), from its `day` (12-h decisions). */
+export function decisionIndex(c: VancoContext, observation: Float32Array): number {
+  return Math.round(((observation[c.idx.day as number] as number) * 24) / TAU_H);
+}
+
+/**
+ * The 12-h interval in which the set of levels an observation shows was drawn (its trough at the end of
+ * that interval), or −1 when none has been reported yet: decision index − 1 − hours_since_levels / 12.
+ * Read from the observation only (`day`, `hours_since_levels`, `has_levels`), so it works whether the
+ * levels arrive at the next decision (`pkpd/vancomycin-v1`, hours_since_levels 0) or after a lab
+ * turnaround (`pkpd/vancomycin-agents-v0` option `lab`), when hours_since_levels is 12 h or more at the
+ * first decision that shows them.
+ */
+export function levelsInterval(c: VancoContext, observation: Float32Array): number {
+  if ((observation[c.idx.has_levels as number] as number) !== 1) return -1;
+  return decisionIndex(c, observation) - 1 - Math.round((observation[c.idx.hours_since_levels as number] as number) / TAU_H);
+}
+
+/**
+ * Per-episode tracker of the levels a protocol has acted on: `next(observation)` is the interval of a set
+ * not seen before (the first decision at which it is visible), else −1. Sets are reported in drawing
+ * order, so a set is new exactly when its interval is later than the last one seen. With levels reported
+ * at the next decision this is the old rule (has_levels and hours_since_levels 0).
+ */
+export class LevelsSeen {
+  private last = -1;
+  reset(): void {
+    this.last = -1;
+  }
+  next(c: VancoContext, observation: Float32Array): number {
+    const k = levelsInterval(c, observation);
+    if (k <= this.last) return -1;
+    this.last = k;
+    return k;
+  }
 }
 
 /** Index of the non-zero dose level nearest `mg` (ties to the lower dose). */

@@ -1,6 +1,6 @@
 import { TwinlabError } from '../../engine/errors.js';
 import type { Policy, PolicyContext } from '../policy.js';
-import { nearestDoseLevel, readContext, regimenFor, type VancoContext } from './vancomycin-common.js';
+import { decisionIndex, LevelsSeen, nearestDoseLevel, readContext, regimenFor, type VancoContext } from './vancomycin-common.js';
 
 /**
  * Trough-guided vancomycin dosing, the practice of the 2009 consensus review (Rybak M, Lomaestro B,
@@ -36,8 +36,9 @@ export class VancoTroughNomogram implements Policy<number> {
   private hold = -1;
   private intervalSteps = 1;
   private phase = 0;
-  /** Decisions made under the current regimen. */
-  private sinceChange = 0;
+  /** Decision at which the current regimen started. */
+  private regimenStart = 0;
+  private readonly seen = new LevelsSeen();
   /** Per-12-h dose of the current regimen, mg. */
   private mgPer12h = 0;
 
@@ -54,14 +55,18 @@ export class VancoTroughNomogram implements Policy<number> {
     this.hold = this.context.doses.indexOf(0);
     this.intervalSteps = 1;
     this.phase = 0;
-    this.sinceChange = 0;
+    this.regimenStart = 0;
+    this.seen.reset();
   }
 
   act(observation: Float32Array): number {
     const c = this.context;
     if (!c) throw new TwinlabError('INVALID_STATE', `${this.name}: act() before reset()`);
     const at = (label: string): number => observation[c.idx[label] as number] as number;
-    if (at('has_levels') === 1 && at('hours_since_levels') === 0 && this.sinceChange >= this.options.steadyDoses) {
+    const n = decisionIndex(c, observation);
+    const k = this.seen.next(c, observation);
+    // steady state: the trough (end of interval k) follows ≥ steadyDoses decisions of the current regimen
+    if (k >= this.regimenStart && k + 1 - this.regimenStart >= this.options.steadyDoses) {
       const trough = at('level_trough_mg_l');
       const { troughLow: lo, troughHigh: hi } = this.options;
       if (trough < lo || trough > hi) {
@@ -71,12 +76,11 @@ export class VancoTroughNomogram implements Policy<number> {
         this.intervalSteps = r.intervalSteps;
         this.mgPer12h = (c.doses[r.action] as number) / r.intervalSteps;
         this.phase = 0;
-        this.sinceChange = 0;
+        this.regimenStart = n;
       }
     }
     const dose = this.phase % this.intervalSteps === 0 ? this.action : this.hold;
     this.phase++;
-    this.sinceChange++;
     return dose;
   }
 }
