@@ -8,7 +8,7 @@ import { LevelsSeen, readContext, TAU_H, type VancoContext } from './vancomycin-
 /**
  * Bayesian AUC-guided dosing that re-estimates from the levels the env draws (model-informed precision
  * dosing, as recommended by Rybak MJ et al., Am J Health-Syst Pharm 2020;77:835–864), for
- * `pkpd/vancomycin-v1`:
+ * `pkpd/vancomycin-v1` and `pkpd/vancomycin-agents-v0`:
  *
  * - Prior: η = (ηCL, ηV1, ηV2) ~ N(`prior.mean`, `prior.cov`) — a personal twin's posterior moments
  *   (experiments/personal-cohort-vancomycin.ts `twinPrior`), or the Goti population (mean 0, Ω) —
@@ -19,8 +19,10 @@ import { LevelsSeen, readContext, TAU_H, type VancoContext } from './vancomycin-
  *   solution over each constant-rate piece: infusion max(1 h, dose/1 g·h⁻¹), then to the peak sample
  *   1 h later, then to the end of the 12-h interval), at the CrCL observed during that interval (the
  *   env measures it daily; after a kidney injury CL follows it).
- * - When fresh levels arrive (pre-dose, peak, trough), each draw's weight is multiplied by their
- *   likelihood under Goti's residual error, N(y; C, (0.227·C)² + 3.4²) (a level the lab floored at 0 by
+ * - When a new set of levels (pre-dose, peak, trough) is first visible — at the next decision on v1, after
+ *   the lab turnaround on the agent env — each draw's weight is multiplied by their likelihood, given the
+ *   draw's predicted concentrations in the interval the set was drawn in (kept per interval until then),
+ *   under Goti's residual error, N(y; C, (0.227·C)² + 3.4²) (a level the lab floored at 0 by
  *   Φ(−C/sd)): importance reweighting, i.e. Bayes' rule on the sample.
  * - Regimen: of every dose level and interval in `intervals` (default 12 and 24 h; multiples of 12), the
  *   one with the highest posterior probability that the steady-state AUC24 = 24·D/(τ·CL) lies in

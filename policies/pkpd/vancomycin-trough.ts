@@ -17,7 +17,9 @@ import { decisionIndex, LevelsSeen, nearestDoseLevel, readContext, regimenFor, t
  *   smallest level (`regimenFor`, as the AUC-guided protocol does).
  *
  * A trough counts as steady state when at least `steadyDoses` (default 3) decisions of the current
- * regimen precede it; on `pkpd/vancomycin-v1` (levels in every second 12-h interval) the first usable
+ * regimen precede its draw (a trough drawn before the last change of regimen is not used); it is read
+ * at the first decision at which it is visible (after the lab turnaround on `pkpd/vancomycin-agents-v0`).
+ * On `pkpd/vancomycin-v1` (levels in every second 12-h interval) the first usable
  * trough is the one drawn at 48 h, before the fifth dose. Only the trough is read (no peak): the point
  * of the comparison is trough-only monitoring.
  */
