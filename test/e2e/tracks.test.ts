@@ -180,7 +180,7 @@ describe('declared tracks in the viewer (headless Chromium)', () => {
     expect(agp.filter((t) => /^\S+: \d+ readings · mean \d+ mg\/dL/.test(t))).toHaveLength(1);
     expect(agp.filter((t) => t.startsWith('70–180 mg/dL: '))).toHaveLength(1);
     await page.locator('#twin-agp').screenshot({ path: join(ARTIFACTS, 'e2e-tracks-twin-agp.png') });
-    // errors only: the page's other charts (MAP-only posteriors, an empty live stream) warn on empty extents
-    expect(messages.filter((m) => !m.startsWith('warning: WARN Infinite extent'))).toEqual([]);
+    // no exemption left: the page's posteriors and live chart no longer warn on empty extents
+    expect(messages).toEqual([]);
   }, 120_000);
 });
