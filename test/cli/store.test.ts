@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Store } from '../../experiments/store.js';
 import { corruptStore } from '../experiments/fixtures/damaged-store.js';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'cli/run.ts', ...args], { encoding: 'utf8', cwd: process.cwd(), timeout: 90_000 });
@@ -30,13 +30,13 @@ describe('CLI and the store file', () => {
       spec,
       JSON.stringify({ kind: 'trial', name: 'after damage', cohort: { env: 'classic/cartpole-v1', size: 1 }, arms: [{ name: 'a', policy: 'random' }], endpoints: { primary: ['return'] } }),
     );
+    const before = createHash('sha256').update(readFileSync(file)).digest('hex');
     const r = cli('run', spec, '--data', data, '--inline');
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toContain(`store ${file} is damaged`);
-    const raw = Store.open(data, { verify: false });
-    expect(raw.getExperiment('after damage')).toBeUndefined();
-    expect(raw.listExperiments().some((e) => e.name === 'after damage')).toBe(false);
-    raw.close();
+    // nothing written: the store file is byte for byte what it was (listing it may itself fail, as the
+    // damage can hit the experiments table's pages)
+    expect(createHash('sha256').update(readFileSync(file)).digest('hex')).toBe(before);
   });
 });
