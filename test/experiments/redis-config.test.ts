@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type BatchPayload, batchJobId, outcomeFromWire, outcomeToWire, parseRedisUrl, redact, type TaskChecks, validateBatch, WIRE_VERSION } from '../../experiments/redis-executor.js';
 import { expandJobs } from '../../experiments/jobs.js';
@@ -40,7 +43,9 @@ describe('Redis executor configuration and wire format', () => {
   });
 
   it('a bad --redis is a usage error naming the argument, without echoing the password', async () => {
-    const result = await cli(['run', 'experiments/examples/trial-cartpole-random.yaml', '--executor', 'redis', '--redis', 'http://u:hunter2@x', '--data', '/tmp/twinlab-redis-config-unused']);
+    const data = mkdtempSync(join(tmpdir(), 'twinlab-redis-config-'));
+    const result = await cli(['run', 'experiments/examples/trial-cartpole-random.yaml', '--executor', 'redis', '--redis', 'http://u:hunter2@x', '--data', join(data, 'store')]);
+    rmSync(data, { recursive: true, force: true });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--redis must start with');
     expect(result.stderr).not.toContain('hunter2');
