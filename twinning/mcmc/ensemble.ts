@@ -231,41 +231,79 @@ function checkLogDensities(lp: Float64Array, density: LogDensityBatch, points: F
 }
 
 /**
- * One half-step of the red–black stretch move (maths in `sampleEnsemble`), kept out of the async loop
- * so the hot code is plain synchronous code. Updates `pos` and `lp` in place.
+ * What the three moves share: the red–black halves, a proposal buffer per half, and the accept test
+ *   log U′ < log p(Y) − log p(X_k) + correction_k
+ * with one U′ drawn per walker of the half in index order (drawn even when log p(Y) = −Infinity), so
+ * each move only writes its proposals and says its log Hastings correction. Updates `pos` and `lp`
+ * in place; kept out of the async loop so the hot code is plain synchronous code.
  */
-class StretchMove {
-  private readonly sets: ReadonlyArray<readonly [number, number]>;
-  private readonly proposals: Float64Array;
+abstract class HalfStepMove {
+  protected readonly sets: ReadonlyArray<readonly [number, number]>;
+  protected readonly proposals: Float64Array;
   private readonly batches: readonly [Float64Array, Float64Array];
-  private readonly zs: Float64Array;
-  private readonly partners: Int32Array;
 
   constructor(
-    private readonly pos: Float64Array,
-    private readonly lp: Float64Array,
+    protected readonly pos: Float64Array,
+    protected readonly lp: Float64Array,
     walkers: number,
-    private readonly dim: number,
-    private readonly a: number,
-    private readonly rng: Rng,
+    protected readonly dim: number,
+    protected readonly rng: Rng,
   ) {
     const half = Math.floor(walkers / 2);
     this.sets = [
       [0, half],
       [half, walkers],
     ];
-    const maxHalf = walkers - half;
-    this.proposals = new Float64Array(maxHalf * dim);
+    this.proposals = new Float64Array((walkers - half) * dim);
     this.batches = [this.proposals.subarray(0, half * dim), this.proposals.subarray(0, (walkers - half) * dim)];
+  }
+
+  /** Writes the proposals of half h (drawing what the move needs) and returns them for one batch evaluation. */
+  propose(h: 0 | 1): { batch: Float64Array; n: number } {
+    const [lo, hi] = this.sets[h] as readonly [number, number];
+    this.writeProposals(lo, hi, this.sets[1 - h] as readonly [number, number]);
+    return { batch: this.batches[h], n: hi - lo };
+  }
+
+  protected abstract writeProposals(lo: number, hi: number, complement: readonly [number, number]): void;
+
+  /** log of the Hastings factor of proposal k for walker w (0 for a symmetric proposal), read before w moves. */
+  protected abstract logCorrection(k: number, w: number): number;
+
+  /** Draws one U′ per walker of half h and applies the accept test; returns the number accepted. */
+  accept(h: 0 | 1, lpY: Float64Array, counts: Float64Array | undefined): number {
+    const { pos, lp, proposals, dim, rng } = this;
+    const [lo, hi] = this.sets[h] as readonly [number, number];
+    let accepted = 0;
+    for (let k = 0; k < hi - lo; k++) {
+      const w = lo + k;
+      const logU = Math.log(rng.next());
+      if (logU < this.logCorrection(k, w) + (lpY[k] as number) - (lp[w] as number)) {
+        for (let p = 0; p < dim; p++) pos[w * dim + p] = proposals[k * dim + p] as number;
+        lp[w] = lpY[k] as number;
+        accepted++;
+        if (counts !== undefined) counts[w] = (counts[w] as number) + 1;
+      }
+    }
+    return accepted;
+  }
+}
+
+/** The stretch move (maths in `sampleEnsemble`): Y = X_j + Z·(X_k − X_j); correction (d − 1)·log Z. */
+class StretchMove extends HalfStepMove {
+  private readonly zs: Float64Array;
+  private readonly partners: Int32Array;
+
+  constructor(pos: Float64Array, lp: Float64Array, walkers: number, dim: number, private readonly a: number, rng: Rng) {
+    super(pos, lp, walkers, dim, rng);
+    const maxHalf = walkers - Math.floor(walkers / 2);
     this.zs = new Float64Array(maxHalf);
     this.partners = new Int32Array(maxHalf);
   }
 
-  /** Draws Z and the partners for half h (in that order) and writes its proposals Y. */
-  propose(h: 0 | 1): { batch: Float64Array; n: number } {
+  /** Draws Z and the partners for the half (in that order) and writes its proposals Y. */
+  protected writeProposals(lo: number, hi: number, [clo, chi]: readonly [number, number]): void {
     const { pos, proposals, zs, partners, dim, a, rng } = this;
-    const [lo, hi] = this.sets[h] as readonly [number, number];
-    const [clo, chi] = this.sets[1 - h] as readonly [number, number];
     const n = hi - lo;
     for (let k = 0; k < n; k++) zs[k] = ((a - 1) * rng.next() + 1) ** 2 / a;
     for (let k = 0; k < n; k++) partners[k] = clo + Math.floor(rng.next() * (chi - clo));
@@ -278,26 +316,10 @@ class StretchMove {
         proposals[k * dim + p] = xjp + z * ((pos[xk + p] as number) - xjp);
       }
     }
-    return { batch: this.batches[h], n };
   }
 
-  /** Draws one U′ per walker of half h and applies the accept test; returns the number accepted. */
-  accept(h: 0 | 1, lpY: Float64Array, counts: Float64Array | undefined): number {
-    const { pos, lp, proposals, zs, dim, rng } = this;
-    const [lo, hi] = this.sets[h] as readonly [number, number];
-    let accepted = 0;
-    for (let k = 0; k < hi - lo; k++) {
-      const w = lo + k;
-      const logU = Math.log(rng.next());
-      const logRatio = (dim - 1) * Math.log(zs[k] as number) + (lpY[k] as number) - (lp[w] as number);
-      if (logU < logRatio) {
-        for (let p = 0; p < dim; p++) pos[w * dim + p] = proposals[k * dim + p] as number;
-        lp[w] = lpY[k] as number;
-        accepted++;
-        if (counts !== undefined) counts[w] = (counts[w] as number) + 1;
-      }
-    }
-    return accepted;
+  protected logCorrection(k: number): number {
+    return (this.dim - 1) * Math.log(this.zs[k] as number);
   }
 }
 
@@ -316,37 +338,19 @@ class StretchMove {
  * Draws per half-step, in this order: one U for the γ = 1 choice, then per walker of the half j1, j2
  * and d normals for ε, then (after the evaluation) one U' per walker.
  */
-class DifferentialEvolutionMove {
-  private readonly sets: ReadonlyArray<readonly [number, number]>;
-  private readonly proposals: Float64Array;
-  private readonly batches: readonly [Float64Array, Float64Array];
+class DifferentialEvolutionMove extends HalfStepMove {
   private readonly gamma0: number;
 
-  constructor(
-    private readonly pos: Float64Array,
-    private readonly lp: Float64Array,
-    walkers: number,
-    private readonly dim: number,
-    private readonly rng: Rng,
-  ) {
-    const half = Math.floor(walkers / 2);
-    this.sets = [
-      [0, half],
-      [half, walkers],
-    ];
-    this.proposals = new Float64Array((walkers - half) * dim);
-    this.batches = [this.proposals.subarray(0, half * dim), this.proposals.subarray(0, (walkers - half) * dim)];
+  constructor(pos: Float64Array, lp: Float64Array, walkers: number, dim: number, rng: Rng) {
+    super(pos, lp, walkers, dim, rng);
     this.gamma0 = 2.38 / Math.sqrt(2 * dim);
   }
 
-  propose(h: 0 | 1): { batch: Float64Array; n: number } {
+  protected writeProposals(lo: number, hi: number, [clo, chi]: readonly [number, number]): void {
     const { pos, proposals, dim, rng } = this;
-    const [lo, hi] = this.sets[h] as readonly [number, number];
-    const [clo, chi] = this.sets[1 - h] as readonly [number, number];
     const nc = chi - clo;
     const gamma = rng.next() < 0.1 ? 1 : this.gamma0;
-    const n = hi - lo;
-    for (let k = 0; k < n; k++) {
+    for (let k = 0; k < hi - lo; k++) {
       const j1 = clo + Math.floor(rng.next() * nc);
       let j2 = clo + Math.floor(rng.next() * (nc - 1));
       if (j2 >= j1) j2++;
@@ -356,24 +360,10 @@ class DifferentialEvolutionMove {
         proposals[k * dim + p] = (pos[xk + p] as number) + gamma * diff + 1e-5 * rng.normal();
       }
     }
-    return { batch: this.batches[h], n };
   }
 
-  accept(h: 0 | 1, lpY: Float64Array, counts: Float64Array | undefined): number {
-    const { pos, lp, proposals, dim, rng } = this;
-    const [lo, hi] = this.sets[h] as readonly [number, number];
-    let accepted = 0;
-    for (let k = 0; k < hi - lo; k++) {
-      const w = lo + k;
-      const logU = Math.log(rng.next());
-      if (logU < (lpY[k] as number) - (lp[w] as number)) {
-        for (let p = 0; p < dim; p++) pos[w * dim + p] = proposals[k * dim + p] as number;
-        lp[w] = lpY[k] as number;
-        accepted++;
-        if (counts !== undefined) counts[w] = (counts[w] as number) + 1;
-      }
-    }
-    return accepted;
+  protected logCorrection(): number {
+    return 0;
   }
 }
 
@@ -424,58 +414,25 @@ class BurnInSample {
  * Draws per half-step: per walker of the half, the draws of `TMixture.sample`; after the evaluation,
  * one U' per walker.
  */
-class IndependenceMove {
-  private readonly sets: ReadonlyArray<readonly [number, number]>;
-  private readonly proposals: Float64Array;
-  private readonly batches: readonly [Float64Array, Float64Array];
+class IndependenceMove extends HalfStepMove {
   /** log q of each proposal of the current half. */
   private readonly logQ: Float64Array;
 
-  constructor(
-    private readonly pos: Float64Array,
-    private readonly lp: Float64Array,
-    walkers: number,
-    private readonly dim: number,
-    private readonly rng: Rng,
-    private readonly proposal: TMixture,
-  ) {
-    const half = Math.floor(walkers / 2);
-    this.sets = [
-      [0, half],
-      [half, walkers],
-    ];
-    this.proposals = new Float64Array((walkers - half) * dim);
-    this.batches = [this.proposals.subarray(0, half * dim), this.proposals.subarray(0, (walkers - half) * dim)];
-    this.logQ = new Float64Array(walkers - half);
+  constructor(pos: Float64Array, lp: Float64Array, walkers: number, dim: number, rng: Rng, private readonly proposal: TMixture) {
+    super(pos, lp, walkers, dim, rng);
+    this.logQ = new Float64Array(walkers - Math.floor(walkers / 2));
   }
 
-  propose(h: 0 | 1): { batch: Float64Array; n: number } {
+  protected writeProposals(lo: number, hi: number): void {
     const { proposals, dim, rng, proposal } = this;
-    const [lo, hi] = this.sets[h] as readonly [number, number];
-    const n = hi - lo;
-    for (let k = 0; k < n; k++) {
+    for (let k = 0; k < hi - lo; k++) {
       proposal.sample(rng, proposals, k * dim);
       this.logQ[k] = proposal.logDensity(proposals, k * dim);
     }
-    return { batch: this.batches[h], n };
   }
 
-  accept(h: 0 | 1, lpY: Float64Array, counts: Float64Array | undefined): number {
-    const { pos, lp, proposals, dim, rng, proposal } = this;
-    const [lo, hi] = this.sets[h] as readonly [number, number];
-    let accepted = 0;
-    for (let k = 0; k < hi - lo; k++) {
-      const w = lo + k;
-      const logU = Math.log(rng.next());
-      const logRatio = (lpY[k] as number) - (lp[w] as number) + proposal.logDensity(pos, w * dim) - (this.logQ[k] as number);
-      if (logU < logRatio) {
-        for (let p = 0; p < dim; p++) pos[w * dim + p] = proposals[k * dim + p] as number;
-        lp[w] = lpY[k] as number;
-        accepted++;
-        if (counts !== undefined) counts[w] = (counts[w] as number) + 1;
-      }
-    }
-    return accepted;
+  protected logCorrection(k: number, w: number): number {
+    return this.proposal.logDensity(this.pos, w * this.dim) - (this.logQ[k] as number);
   }
 }
 
