@@ -1,4 +1,5 @@
 import { TwinlabError } from '../engine/errors.js';
+import { quantileSorted } from '../engine/distributions.js';
 
 /**
  * Ambulatory glucose profile (AGP): every glucose reading of a period folded onto one "modal day"
@@ -90,14 +91,6 @@ export interface AgpProfile {
 export interface AgpOptions {
   binMinutes?: number;
   smoothBins?: number;
-}
-
-/** Type-7 quantile of an ascending array. */
-export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
-  const h = (sorted.length - 1) * p;
-  const lo = Math.floor(h);
-  const hi = Math.min(sorted.length - 1, lo + 1);
-  return (sorted[lo] as number) + (h - lo) * ((sorted[hi] as number) - (sorted[lo] as number));
 }
 
 export function ambulatoryGlucoseProfile(readings: Iterable<GlucoseReading>, options: AgpOptions = {}): AgpProfile {

@@ -1,5 +1,6 @@
 import { TwinlabError } from '../engine/errors.js';
 import { deriveSeed, Rng } from '../engine/random.js';
+import { quantileSorted } from '../engine/distributions.js';
 
 /**
  * Statistics that take results one at a time, in any order, in memory independent of how many
@@ -122,18 +123,8 @@ export class PoissonBootstrap {
 
   ci(level = 0.95): StreamingCI {
     const means = this.means().sort((a, b) => a - b);
-    return { lower: quantile7(means, (1 - level) / 2), upper: quantile7(means, 1 - (1 - level) / 2), level, resamples: this.resamples };
+    return { lower: quantileSorted(means, (1 - level) / 2), upper: quantileSorted(means, 1 - (1 - level) / 2), level, resamples: this.resamples };
   }
-}
-
-/** Type-7 quantile of sorted values (R's default; Hyndman & Fan 1996); NaN when empty. */
-export function quantile7(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const h = (sorted.length - 1) * p;
-  const lo = Math.floor(h);
-  const a = sorted[lo] as number;
-  const b = sorted[Math.min(lo + 1, sorted.length - 1)] as number;
-  return a + (h - lo) * (b - a);
 }
 
 export interface StreamingPairedSummary {

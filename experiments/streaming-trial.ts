@@ -1,7 +1,8 @@
 import { describeValue, TwinlabError } from '../engine/errors.js';
 import { deriveSeed, Rng } from '../engine/random.js';
 import { mcnemar, pairedBinaryBound, studentTCdf, studentTQuantile, twoSidedNormalP, wilcoxonSignedRank } from './stats.js';
-import { ExactMoments, ExactSum, LogSketch, poissonOne, quantile7, SKETCH_RELATIVE_ACCURACY } from './streaming-stats.js';
+import { quantileSorted } from '../engine/distributions.js';
+import { ExactMoments, ExactSum, LogSketch, poissonOne, SKETCH_RELATIVE_ACCURACY } from './streaming-stats.js';
 import type { TrialBlockResult } from './trial-blocks.js';
 import {
   type ArmEndpointSummary,
@@ -389,7 +390,7 @@ export class StreamingTrialAggregator {
       return { arm, reference, nPairs: 0, meanDifference: null, medianDifference: null, ci: null, test, effectSizes, ...verdict, hypothesis: this.hypothesis(comp, o.declared, o.better, null, useMcNemar) };
     }
     const means = this.replicateMeans(comp);
-    const ci = { lower: quantile7(means, (1 - level) / 2), upper: quantile7(means, 1 - (1 - level) / 2), level, resamples: this.resamples, method: 'percentile-bootstrap' as const, stream };
+    const ci = { lower: quantileSorted(means, (1 - level) / 2), upper: quantileSorted(means, 1 - (1 - level) / 2), level, resamples: this.resamples, method: 'percentile-bootstrap' as const, stream };
     const verdict = favoursVerdict({ arm, reference, ci, pValue: test.pValue }, o.better, level);
     return {
       arm,
@@ -414,7 +415,7 @@ export class StreamingTrialAggregator {
     const base = { type, margin: delta, alpha, pAdjusted: null };
     const notShown = type === 'equivalence' ? 'not shown equivalent' : 'not shown non-inferior';
     if (n < 2 || means === null) return { ...base, bound: null, bootstrapBound: null, pValue: null, verdict: notShown, met: false, metAdjusted: false, note: `${notShown}: fewer than 2 paired values` };
-    const bs = { lower: quantile7(means, alpha), upper: quantile7(means, 1 - alpha) };
+    const bs = { lower: quantileSorted(means, alpha), upper: quantileSorted(means, 1 - alpha) };
     const higher = better === 'higher';
     if (binary) {
       const r = pairedBinaryBound(comp.b, comp.c, n, delta, { alpha, better: type === 'equivalence' ? 'none' : (better as 'higher' | 'lower') });

@@ -2,6 +2,7 @@ import { TwinlabError } from '../engine/errors.js';
 import { Rng } from '../engine/random.js';
 import { laplaceFactor } from './glucose/fit.js';
 import { inProcessDensity, type LogDensityBatch, sampleEnsemble, workerDensity } from './mcmc/index.js';
+import { quantileSorted } from '../engine/distributions.js';
 
 /**
  * The posterior step of a CGM twin's fit, shared by twins that declare their log posterior as a worker
@@ -107,14 +108,6 @@ export async function samplePosteriorAround(o: PosteriorSamplingOptions): Promis
   }
 }
 
-/** Linear-interpolated quantile q of sorted values. */
-export function quantileOfSorted(sorted: ArrayLike<number>, q: number): number {
-  const h = (sorted.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(sorted.length - 1, lo + 1);
-  return (sorted[lo] as number) + (h - lo) * ((sorted[hi] as number) - (sorted[lo] as number));
-}
-
 export interface SummaryRow {
   name: string;
   unit: string;
@@ -146,9 +139,9 @@ export function summarizeDraws<N extends string>(
       label: p.label,
       mean,
       sd,
-      q05: quantileOfSorted(values, 0.05),
-      q50: quantileOfSorted(values, 0.5),
-      q95: quantileOfSorted(values, 0.95),
+      q05: quantileSorted(values, 0.05),
+      q50: quantileSorted(values, 0.5),
+      q95: quantileSorted(values, 0.95),
       map: mapNat[p.name],
     };
   });

@@ -1,6 +1,7 @@
 import { TwinlabError } from '../../engine/errors.js';
 import type { Rng } from '../../engine/random.js';
 import { type OpeData, type PolicyProbs, horizonOf, takenProbs } from './data.js';
+import { quantileSorted } from '../../engine/distributions.js';
 
 /**
  * Importance-sampling estimators of the value of a target policy π_e from trajectories of a behaviour
@@ -236,12 +237,6 @@ export function bootstrap(n: number, statistic: (idx: Int32Array) => number, rng
   }
   if (values.length === 0) return { lo: Number.NaN, hi: Number.NaN, valid: 0 };
   values.sort((a, b) => a - b);
-  return { lo: quantile(values, alpha / 2), hi: quantile(values, 1 - alpha / 2), valid: values.length };
+  return { lo: quantileSorted(values, alpha / 2), hi: quantileSorted(values, 1 - alpha / 2), valid: values.length };
 }
 
-function quantile(sorted: number[], p: number): number {
-  const h = (sorted.length - 1) * p;
-  const lo = Math.floor(h);
-  const hi = Math.min(sorted.length - 1, lo + 1);
-  return (sorted[lo] as number) + (h - lo) * ((sorted[hi] as number) - (sorted[lo] as number));
-}

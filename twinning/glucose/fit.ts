@@ -11,6 +11,7 @@ import { CARB_COUNT_SD, type GlucoseFitData, makeLogPosterior, predictWindow, pr
 import { fitMap } from './map.js';
 import { ERROR_SD_SPLIT, GLUCOSE_TWIN_DIM, GLUCOSE_TWIN_PARAMETERS, type GlucoseTwinContext, NATURAL_PARAMETERS, naturalValues } from './parameters.js';
 import { type GlucoseTwinFile, TWIN_FORMAT } from './twin-file.js';
+import { quantileSorted } from '../../engine/distributions.js';
 
 export const FIT_METHODS = { map: 'map', mcmc: 'mcmc' } as const;
 export type FitMethod = (typeof FIT_METHODS)[keyof typeof FIT_METHODS];
@@ -146,9 +147,9 @@ export async function fitGlucoseTwin(dataset: GlucoseDataset, opts: GlucoseFitOp
       label: p.label,
       mean,
       sd,
-      q05: quantile(values, 0.05),
-      q50: quantile(values, 0.5),
-      q95: quantile(values, 0.95),
+      q05: quantileSorted(values, 0.05),
+      q50: quantileSorted(values, 0.5),
+      q95: quantileSorted(values, 0.95),
       map: mapNat[p.name],
     };
   });
@@ -182,13 +183,6 @@ function medianPositive(values: ArrayLike<number>): number {
     .filter((v) => v > 0)
     .sort((a, b) => a - b);
   return pos.length === 0 ? 0 : (pos[Math.floor(pos.length / 2)] as number);
-}
-
-function quantile(sorted: ArrayLike<number>, q: number): number {
-  const h = (sorted.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(sorted.length - 1, lo + 1);
-  return (sorted[lo] as number) + (h - lo) * ((sorted[hi] as number) - (sorted[lo] as number));
 }
 
 async function samplePosterior(

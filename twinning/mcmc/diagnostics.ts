@@ -1,4 +1,5 @@
 import { TwinlabError } from '../../engine/errors.js';
+import { quantileSorted } from '../../engine/distributions.js';
 
 /**
  * Convergence diagnostics for an ensemble chain stored step-major (kept × walkers × dim). The maths
@@ -392,14 +393,6 @@ function essChains(chains: Float64Array[]): number {
   return total / tauHat;
 }
 
-function quantile(sorted: Float64Array, q: number): number {
-  // Linear interpolation between order statistics (type 7, R's default).
-  const h = (sorted.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(lo + 1, sorted.length - 1);
-  return (sorted[lo] as number) + (h - lo) * ((sorted[hi] as number) - (sorted[lo] as number));
-}
-
 function pooledSorted(chains: Float64Array[]): Float64Array {
   const all = new Float64Array(chains.reduce((s, c) => s + c.length, 0));
   let o = 0;
@@ -422,13 +415,13 @@ export function vehtariDiagnostics(series: Float64Array[]): { rhat: number; essB
   const z = rankNormalise(split, sorted);
   const bulk = rhatBasic(z);
   const essBulk = essChains(z);
-  const med = quantile(sorted, 0.5);
+  const med = quantileSorted(sorted, 0.5);
   const folded = split.map((c) => c.map((v) => Math.abs(v - med)));
   const tail = rhatBasic(rankNormalise(folded, pooledSorted(folded)));
   const rhat = Number.isNaN(bulk) ? tail : Number.isNaN(tail) ? bulk : Math.max(bulk, tail);
   let essTail = Number.POSITIVE_INFINITY;
   for (const q of [0.05, 0.95]) {
-    const cut = quantile(sorted, q);
+    const cut = quantileSorted(sorted, q);
     essTail = Math.min(essTail, essChains(split.map((c) => c.map((v) => (v <= cut ? 1 : 0)))));
   }
   return { rhat, essBulk, essTail };

@@ -7,6 +7,7 @@ import { conditioningFingerprint, fitMap, makeLogPosterior, prepareFitData, type
 import { concentrations, kinetics, steadyState } from './model.js';
 import { pkAt, typicalPk, VANCO_PRIORS, VANCO_TWIN_DIM, VANCO_TWIN_PARAMETERS, type VancoCovariates } from './parameters.js';
 import { VANCO_TWIN_FORMAT, type VancoTwinFile } from './twin-file.js';
+import { quantileSorted } from '../../engine/distributions.js';
 
 export interface VancoFitOptions {
   /** Use levels at or before this time (epoch ms) only. */
@@ -36,13 +37,6 @@ const HOUR = 3_600_000;
 
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace('.000Z', 'Z');
-}
-
-export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
-  const h = (sorted.length - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(sorted.length - 1, lo + 1);
-  return (sorted[lo] as number) + (h - lo) * ((sorted[hi] as number) - (sorted[lo] as number));
 }
 
 /** Mean and central 95 % interval of values. */
