@@ -78,6 +78,45 @@ export function mixtureQuantile(mu: Float64Array, sd: Float64Array, q: number): 
   return 0.5 * (a + b);
 }
 
+/**
+ * The fit band of a CGM twin over n slots: for up to FIT_BAND_DRAWS posterior draws, evenly spread,
+ * the model trajectory m_d (`predict`, skipped when it fails) with the draw's CGM error SD σ_d
+ * (`sigmaOf`); per slot k the mean of m_d(k) and the 2.5 / 97.5 % quantiles of the mixture
+ * Σ_d N(m_d(k), σ_d²)/D. Shared by the type 1 and type 2 twins' fit routes.
+ */
+export function posteriorBand(
+  n: number,
+  draws: readonly number[][],
+  predict: (theta: number[], out: Float64Array) => boolean,
+  sigmaOf: (theta: number[]) => number,
+): { draws: number; mean: Float64Array; lo: Float64Array; hi: Float64Array } {
+  const trajectories: { m: Float64Array; sigma: number }[] = [];
+  const use = Math.min(draws.length, FIT_BAND_DRAWS);
+  for (let j = 0; j < use; j++) {
+    const d = draws[Math.floor(((j + 0.5) * draws.length) / use)] as number[];
+    const m = new Float64Array(n);
+    if (predict(d, m)) trajectories.push({ m, sigma: sigmaOf(d) });
+  }
+  const D = trajectories.length;
+  const mu = new Float64Array(D);
+  const sd = new Float64Array(D);
+  const mean = new Float64Array(n);
+  const lo = new Float64Array(n);
+  const hi = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    let m = 0;
+    trajectories.forEach((tr, i) => {
+      mu[i] = tr.m[k] as number;
+      sd[i] = tr.sigma;
+      m += (tr.m[k] as number) / D;
+    });
+    mean[k] = m;
+    lo[k] = mixtureQuantile(mu, sd, 0.025);
+    hi[k] = mixtureQuantile(mu, sd, 0.975);
+  }
+  return { draws: D, mean, lo, hi };
+}
+
 /** One natural-scale parameter: x = scale·exp(u) ('log') or sigmoid(u) ('logit') of the sampled u with prior N(mean, sd). */
 export interface PanelParameter {
   name: string;

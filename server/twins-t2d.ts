@@ -19,13 +19,12 @@ import type { TwinLiveState } from './protocol.js';
 import {
   asQueryError,
   extendDataset,
-  FIT_BAND_DRAWS,
   ForecastQuery,
   finiteOrNull,
   iso,
   MAX_FORECAST_ORIGINS,
   MAX_OBSERVATION_ROWS,
-  mixtureQuantile,
+  posteriorBand,
   posteriorPanel,
   queryTime,
   rowError,
@@ -239,33 +238,20 @@ export class T2DTwins {
     const data = prepareT2DFitData(dataset, from, to, new Uint8Array(to - from), t.context, t.parameters.carbCountSd);
     const map = new Float64Array(data.n);
     if (!predictT2DWindow(t.map.theta, data, map)) throw new TwinlabError('INTEGRATION_FAILED', `twin "${record.id}": the MAP trajectory cannot be simulated`);
-    const trajectories: { m: Float64Array; sigma: number }[] = [];
-    const all = t.posterior.draws;
-    const use = Math.min(all.length, FIT_BAND_DRAWS);
-    for (let j = 0; j < use; j++) {
-      const d = all[Math.floor(((j + 0.5) * all.length) / use)] as number[];
-      const m = new Float64Array(data.n);
+    const band = posteriorBand(data.n, t.posterior.draws, (d, m) => predictT2DWindow(d, data, m), (d) => {
       const nat = t2dNaturalValues(d);
-      if (predictT2DWindow(d, data, m)) trajectories.push({ m, sigma: Math.hypot(nat.sigma, nat.sigmaModel) });
-    }
-    const D = trajectories.length;
-    const mu = new Float64Array(D);
-    const sd = new Float64Array(D);
+      return Math.hypot(nat.sigma, nat.sigmaModel);
+    });
+    const D = band.draws;
     const rows = [];
     for (let k = 0; k < data.n; k++) {
-      let mean = 0;
-      trajectories.forEach((tr, i) => {
-        mu[i] = tr.m[k] as number;
-        sd[i] = tr.sigma;
-        mean += (tr.m[k] as number) / D;
-      });
       rows.push({
         time: iso(slotTimeMs(dataset, from + k)),
         cgm: finiteOrNull(data.cgm[k] as number),
         map: map[k] as number,
-        mean,
-        lo: mixtureQuantile(mu, sd, 0.025),
-        hi: mixtureQuantile(mu, sd, 0.975),
+        mean: band.mean[k] as number,
+        lo: band.lo[k] as number,
+        hi: band.hi[k] as number,
         carbs: data.carbsG[k] as number,
       });
     }

@@ -28,12 +28,11 @@ import { type GlucoseTwinFile, parseTwinFile } from '../twinning/glucose/twin-fi
 import { zodToTwinlab } from './errors.js';
 import {
   asQueryError,
-  FIT_BAND_DRAWS,
   ForecastQuery,
   finiteOrNull,
   iso,
   MAX_FORECAST_ORIGINS,
-  mixtureQuantile,
+  posteriorBand,
   posteriorPanel,
   queryTime,
   extendDataset,
@@ -375,33 +374,20 @@ export class TwinService {
     const data = prepareFitData(dataset, from, to, new Uint8Array(to - from), t.context);
     const map = new Float64Array(data.n);
     if (!predictWindow(t.map.theta, data, map)) throw new TwinlabError('INTEGRATION_FAILED', `twin "${id}": the MAP trajectory cannot be simulated`);
-    const trajectories: { m: Float64Array; sigma: number }[] = [];
-    const all = t.posterior.draws;
-    const use = Math.min(all.length, FIT_BAND_DRAWS);
-    for (let j = 0; j < use; j++) {
-      const d = all[Math.floor(((j + 0.5) * all.length) / use)] as number[];
-      const m = new Float64Array(data.n);
+    const band = posteriorBand(data.n, t.posterior.draws, (d, m) => predictWindow(d, data, m), (d) => {
       const nat = naturalValues(d);
-      if (predictWindow(d, data, m)) trajectories.push({ m, sigma: Math.hypot(nat.sigma, nat.sigmaModel) });
-    }
-    const D = trajectories.length;
-    const mu = new Float64Array(D);
-    const sd = new Float64Array(D);
+      return Math.hypot(nat.sigma, nat.sigmaModel);
+    });
+    const D = band.draws;
     const rows = [];
     for (let k = 0; k < data.n; k++) {
-      let mean = 0;
-      trajectories.forEach((tr, i) => {
-        mu[i] = tr.m[k] as number;
-        sd[i] = tr.sigma;
-        mean += (tr.m[k] as number) / D;
-      });
       rows.push({
         time: iso(slotTimeMs(dataset, from + k)),
         cgm: finiteOrNull(data.cgm[k] as number),
         map: map[k] as number,
-        mean,
-        lo: mixtureQuantile(mu, sd, 0.025),
-        hi: mixtureQuantile(mu, sd, 0.975),
+        mean: band.mean[k] as number,
+        lo: band.lo[k] as number,
+        hi: band.hi[k] as number,
         bolus: data.bolusU[k] as number,
         carbs: data.carbsG[k] as number,
       });
