@@ -7,6 +7,7 @@ import { InlineExecutor } from '../../experiments/executor.js';
 import { type RunningServer, startServer } from '../../server/index.js';
 import { buildViewer } from '../../viewer/build.js';
 import { fitTinyTwin, installTwin } from '../server/twin-fixture.js';
+import { apiClient } from './api-client.js';
 
 /**
  * Declared tracks in headless Debian Chromium: small protocol trials of the sepsis, vancomycin and
@@ -66,22 +67,8 @@ const TRIALS = {
   },
 } as const;
 
-async function api<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${server.url}${path}`, init);
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const { api, runTrial } = apiClient(() => server.url, TOKEN);
 
-async function runTrial(spec: object): Promise<string> {
-  const { id } = await api<{ id: string }>('/api/experiments', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ spec }) });
-  for (let i = 0; i < 1200; i++) {
-    const status = (await api<{ status: string }>(`/api/experiments/${encodeURIComponent(id)}`)).status;
-    if (status === 'finished') return id;
-    if (['failed', 'cancelled', 'interrupted'].includes(status)) throw new Error(`trial ${id} ${status}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`trial ${id} did not finish`);
-}
 
 /** Opens the first episode of the trial's first job and returns the text of its tracks chart. */
 async function episodeText(id: string): Promise<string> {

@@ -9,6 +9,7 @@ import { wardTimeline } from '../../environments/hospital/ward-timeline.js';
 import { InlineExecutor } from '../../experiments/executor.js';
 import { type RunningServer, startServer } from '../../server/index.js';
 import { buildViewer } from '../../viewer/build.js';
+import { apiClient } from './api-client.js';
 
 /**
  * The ward view in headless Debian Chromium: a small ward trial (6 beds, 24 hourly steps, frames on)
@@ -30,11 +31,7 @@ let page: Page;
 let dataDir: string;
 const messages: string[] = [];
 
-async function api<T>(path: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(`${server.url}${path}`, init);
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const { api } = apiClient(() => server.url, TOKEN);
 
 /** Independent of the view: the (bed, patient) runs of info.ward, i.e. the stays a bed chart must draw. */
 function bedRuns(snapshots: WardStepInfo[]): string[] {
