@@ -6,6 +6,19 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SOURCE_DIRS = ['engine', 'environments', 'datasets', 'twinning', 'policies', 'agents', 'experiments', 'server', 'cli'];
+/** What the viewer bundle (viewer/build.ts) is built from: its own sources and every module outside viewer/ it imports. */
+export const VIEWER_SOURCES = [
+  'viewer/src',
+  'viewer/index.html',
+  'viewer/styles.css',
+  'server/protocol.ts',
+  'experiments/charts.ts',
+  'experiments/agp.ts',
+  'experiments/curves.ts',
+  'environments/hospital/ward-timeline.ts',
+  'engine/errors.ts',
+  'engine/distributions.ts',
+];
 
 /** Newest modification time of a file, or of any file below a directory (0 when missing). */
 export function newestMtime(path, accept = () => true) {

@@ -9,7 +9,6 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * freshness rule from scripts/freshness.mjs, same `viewer/build.ts`). When that is impossible
  * (no esbuild/tsx, read-only tree) the server still starts and the caller prints how to build it.
  */
-export const VIEWER_SOURCES = ['viewer/src', 'viewer/index.html', 'viewer/styles.css', 'server/protocol.ts', 'experiments/charts.ts', 'experiments/agp.ts', 'engine/errors.ts', 'experiments/curves.ts', 'environments/hospital/ward-timeline.ts'];
 
 export interface ViewerBuild {
   /** 'fresh': nothing to do; 'built': bundled now; 'failed': could not bundle (see `message`). */
@@ -34,7 +33,7 @@ export async function ensureViewerBuilt(root = repositoryRoot()): Promise<Viewer
     return { status: 'failed', message: `scripts/freshness.mjs cannot be loaded (${(error as Error).message})` };
   }
   const output = join(root, 'viewer', 'dist', 'app.js');
-  const sources = VIEWER_SOURCES.map((s) => join(root, s));
+  const sources = freshness.VIEWER_SOURCES.map((s) => join(root, s));
   // isFresh resolves sources against its own ROOT
   if (freshness.isFresh(output, sources.map((s) => relative(freshness.ROOT, s)))) return { status: 'fresh' };
   const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'viewer', 'build.ts')], { cwd: root, encoding: 'utf8', timeout: 120_000 });

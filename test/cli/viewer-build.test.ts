@@ -2,7 +2,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, utimesSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureViewerBuilt, repositoryRoot, VIEWER_SOURCES } from '../../cli/commands/viewer-build.js';
+import { ensureViewerBuilt, repositoryRoot } from '../../cli/commands/viewer-build.js';
+import { VIEWER_SOURCES } from '../../scripts/freshness.mjs';
 
 const ROOT = join(import.meta.dirname, '../..');
 
