@@ -38,6 +38,8 @@ export const CHEMO_STEP_DAYS = 0.25;
 export const CHEMO_RK4_STEP_DAYS = 0.01;
 export const CHEMO_DEATH_FRACTION = 0.7;
 export const CHEMO_CLEARANCE_THRESHOLD = 1e-3;
+/** Episode length of `make` (150 days of 6-h steps). */
+export const CHEMO_MAX_STEPS = 600;
 
 export type ChemoToxicity = 'published' | 'cumulative';
 
@@ -66,16 +68,150 @@ export interface ChemoState {
   dead: boolean;
 }
 
-const OBS_HIGH = { N: 10, T: 10, I: 100, B: 100 };
-const LOG_T_FLOOR = 1e-12;
+/** Upper bounds of the observed populations (observations are clipped to them). */
+export const CHEMO_OBS_HIGH: Readonly<{ N: number; T: number; I: number; B: number }> = Object.freeze({ N: 10, T: 10, I: 100, B: 100 });
+/** Floor of T inside log10 for the `observeLogTumour` component. */
+export const CHEMO_LOG_T_FLOOR = 1e-12;
+const OBS_HIGH = CHEMO_OBS_HIGH;
+const LOG_T_FLOOR = CHEMO_LOG_T_FLOOR;
 
-function optionNumber(options: Record<string, unknown>, name: string, fallback: number, min: number, max = Number.POSITIVE_INFINITY): number {
+function optionNumber(envId: string, options: Record<string, unknown>, name: string, fallback: number, min: number, max = Number.POSITIVE_INFINITY): number {
   const value = options[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new TwinlabError('INVALID_ARGUMENT', `${CHEMO_ENV_ID}: option ${name} must be a number in [${min}, ${max}], got ${describeValue(value)}`);
+    throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option ${name} must be a number in [${min}, ${max}], got ${describeValue(value)}`);
   }
   return value;
+}
+
+/** The options of oncology/chemo-v1 checked and resolved (shared with the agent composition, chemo-agents.ts). */
+export interface ResolvedChemoOptions {
+  toxicity: ChemoToxicity;
+  levels: Float64Array;
+  params: Readonly<ChemoParams>;
+  initial: Readonly<{ N: number; T: number; I: number }>;
+  deathPenalty: number;
+  observeNormal: boolean;
+  observeLogTumour: boolean;
+  patientId: string;
+  /** Observation bounds and labels: (N,) T, I, B (, log10T). */
+  low: number[];
+  high: number[];
+  labels: string[];
+}
+
+/** Check and resolve the options of oncology/chemo-v1; errors name `envId` and the option. */
+export function resolveChemoOptions(options: ChemoEnvOptions, envId: string): ResolvedChemoOptions {
+  const o = options as Record<string, unknown>;
+  const toxicity = o.toxicity ?? 'published';
+  if (toxicity !== 'published' && toxicity !== 'cumulative') {
+    throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option toxicity must be "published" or "cumulative", got ${describeValue(toxicity)}`);
+  }
+  const nLevels = optionNumber(envId, o, 'doseLevels', 5, 2, 101);
+  if (!Number.isInteger(nLevels)) throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option doseLevels must be an integer in [2, 101], got ${nLevels}`);
+  const levels = Float64Array.from({ length: nLevels }, (_, k) => k / (nLevels - 1));
+  const params = chemoParams(toxicity === 'cumulative' ? { ...CUMULATIVE_TOXICITY, ...o } : o);
+  const initial = Object.freeze({
+    N: optionNumber(envId, o, 'N0', DTR_BENCH_INITIAL.N, 1e-6, OBS_HIGH.N),
+    T: optionNumber(envId, o, 'T0', DTR_BENCH_INITIAL.T, 1e-6, OBS_HIGH.T),
+    I: optionNumber(envId, o, 'I0', DTR_BENCH_INITIAL.I, 0, OBS_HIGH.I),
+  });
+  const deathPenalty = optionNumber(envId, o, 'deathPenalty', -100, Number.NEGATIVE_INFINITY);
+  const observeNormal = o.observeNormal ?? false;
+  if (typeof observeNormal !== 'boolean') {
+    throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option observeNormal must be a boolean, got ${describeValue(observeNormal)}`);
+  }
+  const observeLogTumour = o.observeLogTumour ?? false;
+  if (typeof observeLogTumour !== 'boolean') {
+    throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option observeLogTumour must be a boolean, got ${describeValue(observeLogTumour)}`);
+  }
+  const patientId = typeof o.patientId === 'string' ? o.patientId : 'dtr-bench-default';
+  const low = [0, 0, 0];
+  const high = [OBS_HIGH.T, OBS_HIGH.I, OBS_HIGH.B];
+  const labels = ['T', 'I', 'B'];
+  if (observeNormal) {
+    low.unshift(0);
+    high.unshift(OBS_HIGH.N);
+    labels.unshift('N');
+  }
+  if (observeLogTumour) {
+    low.push(Math.log10(LOG_T_FLOOR));
+    high.push(Math.log10(OBS_HIGH.T));
+    labels.push('log10T');
+  }
+  return { toxicity, levels, params, initial, deathPenalty, observeNormal, observeLogTumour, patientId, low, high, labels };
+}
+
+/** Dose-level labels of the action space, `v=0.25` … */
+export function chemoActionLabels(levels: Float64Array): string[] {
+  return Array.from(levels, (v) => `v=${Number(v.toFixed(3))}`);
+}
+
+/** Reward of a step from the state before it (DTR-Bench): N/N0 − T/T0 − v. */
+export function chemoReward(N: number, T: number, v: number, initial: Readonly<{ N: number; T: number }>): number {
+  return N / initial.N - T / initial.T - v;
+}
+
+/**
+ * Write the observation (N,) T, I, B (, log10 T) of the given populations into `o`, clipped to
+ * CHEMO_OBS_HIGH; returns the number of components written.
+ */
+export function writeChemoObservation(o: Float32Array, N: number, T: number, I: number, B: number, observeNormal: boolean, observeLogTumour: boolean): number {
+  let k = 0;
+  if (observeNormal) o[k++] = Math.min(OBS_HIGH.N, N);
+  o[k++] = Math.min(OBS_HIGH.T, T);
+  o[k++] = Math.min(OBS_HIGH.I, I);
+  o[k++] = Math.min(OBS_HIGH.B, B);
+  if (observeLogTumour) o[k++] = Math.log10(Math.max(LOG_T_FLOOR, Math.min(OBS_HIGH.T, T)));
+  return k;
+}
+
+/** Clip every state component at ≥ 0 (after each step, as DTR-Bench). */
+export function clipChemoState(y: Float64Array): void {
+  for (let i = 0; i < CHEMO_DIM; i++) if ((y[i] as number) < 0) y[i] = 0;
+}
+
+/** The step info of oncology/chemo-v1 (the endpoints read it), written in place. */
+export function writeChemoInfo(
+  info: Info,
+  y: Float64Array,
+  stepIndex: number,
+  dose: number,
+  cumulativeDose: number,
+  nadir: number,
+  dead: boolean,
+  initial: Readonly<{ N: number; T: number }>,
+): void {
+  info.day = stepIndex * CHEMO_STEP_DAYS;
+  info.N = y[N_IDX];
+  info.T = y[T_IDX];
+  info.I = y[I_IDX];
+  info.B = y[B_IDX];
+  info.exposure = y[X_IDX];
+  info.dose = dose;
+  info.cumulativeDose = cumulativeDose;
+  info.normalRatio = (y[N_IDX] as number) / initial.N;
+  info.tumourRatio = (y[T_IDX] as number) / initial.T;
+  info.nadirRatio = nadir / initial.N;
+  info.dead = dead;
+}
+
+/** The initial state (N0, T0, I0, B = 0, X = 0) into y. */
+export function chemoInitialState(y: Float64Array, initial: Readonly<{ N: number; T: number; I: number }>): void {
+  y[N_IDX] = initial.N;
+  y[T_IDX] = initial.T;
+  y[I_IDX] = initial.I;
+  y[B_IDX] = 0;
+  y[X_IDX] = 0;
+}
+
+/** Validate a saved ChemoState (of oncology/chemo-v1 or its agent composition). */
+export function checkChemoState(saved: unknown, envId: string): ChemoState {
+  const s = saved as ChemoState;
+  if (!s || !Array.isArray(s.y) || s.y.length !== CHEMO_DIM || !Number.isInteger(s.step)) {
+    throw new TwinlabError('INVALID_STATE', `${envId}: setState expects { y: number[${CHEMO_DIM}], step, cumulativeDose, nadir, dead }, got ${describeValue(saved)}`);
+  }
+  return s;
 }
 
 export class ChemoEnv extends BaseEnv<number> {
@@ -105,64 +241,24 @@ export class ChemoEnv extends BaseEnv<number> {
 
   constructor(options: ChemoEnvOptions = {}) {
     super();
-    const o = options as Record<string, unknown>;
-    const toxicity = o.toxicity ?? 'published';
-    if (toxicity !== 'published' && toxicity !== 'cumulative') {
-      throw new TwinlabError('INVALID_ARGUMENT', `${CHEMO_ENV_ID}: option toxicity must be "published" or "cumulative", got ${describeValue(toxicity)}`);
-    }
-    this.toxicity = toxicity;
-    const levels = optionNumber(o, 'doseLevels', 5, 2, 101);
-    if (!Number.isInteger(levels)) throw new TwinlabError('INVALID_ARGUMENT', `${CHEMO_ENV_ID}: option doseLevels must be an integer in [2, 101], got ${levels}`);
-    this.levels = Float64Array.from({ length: levels }, (_, k) => k / (levels - 1));
-    this.params = chemoParams(toxicity === 'cumulative' ? { ...CUMULATIVE_TOXICITY, ...o } : o);
-    this.initial = Object.freeze({
-      N: optionNumber(o, 'N0', DTR_BENCH_INITIAL.N, 1e-6, OBS_HIGH.N),
-      T: optionNumber(o, 'T0', DTR_BENCH_INITIAL.T, 1e-6, OBS_HIGH.T),
-      I: optionNumber(o, 'I0', DTR_BENCH_INITIAL.I, 0, OBS_HIGH.I),
-    });
-    this.deathPenalty = optionNumber(o, 'deathPenalty', -100, Number.NEGATIVE_INFINITY);
-    const observeNormal = o.observeNormal ?? false;
-    if (typeof observeNormal !== 'boolean') {
-      throw new TwinlabError('INVALID_ARGUMENT', `${CHEMO_ENV_ID}: option observeNormal must be a boolean, got ${describeValue(observeNormal)}`);
-    }
-    this.observeNormal = observeNormal;
-    const observeLogTumour = o.observeLogTumour ?? false;
-    if (typeof observeLogTumour !== 'boolean') {
-      throw new TwinlabError('INVALID_ARGUMENT', `${CHEMO_ENV_ID}: option observeLogTumour must be a boolean, got ${describeValue(observeLogTumour)}`);
-    }
-    this.observeLogTumour = observeLogTumour;
-    this.patientId = typeof o.patientId === 'string' ? o.patientId : 'dtr-bench-default';
-    const low = [0, 0, 0];
-    const high = [OBS_HIGH.T, OBS_HIGH.I, OBS_HIGH.B];
-    const labels = ['T', 'I', 'B'];
-    if (observeNormal) {
-      low.unshift(0);
-      high.unshift(OBS_HIGH.N);
-      labels.unshift('N');
-    }
-    if (observeLogTumour) {
-      low.push(Math.log10(LOG_T_FLOOR));
-      high.push(Math.log10(OBS_HIGH.T));
-      labels.push('log10T');
-    }
-    this.observationSpace = new Box(low, high, [labels.length], labels);
-    this.actionSpace = new Discrete(
-      levels,
-      0,
-      Array.from(this.levels, (v) => `v=${Number(v.toFixed(3))}`),
-    );
-    this.observation = new Float32Array(labels.length);
+    const c = resolveChemoOptions(options, CHEMO_ENV_ID);
+    this.toxicity = c.toxicity;
+    this.levels = c.levels;
+    this.params = c.params;
+    this.initial = c.initial;
+    this.deathPenalty = c.deathPenalty;
+    this.observeNormal = c.observeNormal;
+    this.observeLogTumour = c.observeLogTumour;
+    this.patientId = c.patientId;
+    this.observationSpace = new Box(c.low, c.high, [c.labels.length], c.labels);
+    this.actionSpace = new Discrete(this.levels.length, 0, chemoActionLabels(this.levels));
+    this.observation = new Float32Array(c.labels.length);
     this.rhs = chemoRhs(this.params);
     this.result = { observation: this.observation, reward: 0, terminated: false, truncated: false, info: this.info };
   }
 
   protected resetEnv(_options: ResetOptions): ResetResult {
-    const y = this.y;
-    y[N_IDX] = this.initial.N;
-    y[T_IDX] = this.initial.T;
-    y[I_IDX] = this.initial.I;
-    y[B_IDX] = 0;
-    y[X_IDX] = 0;
+    chemoInitialState(this.y, this.initial);
     this.stepIndex = 0;
     this.cumulativeDose = 0;
     this.nadir = this.initial.N;
@@ -185,12 +281,11 @@ export class ChemoEnv extends BaseEnv<number> {
     const y = this.y;
     const v = this.levels[action] as number;
     const N0 = this.initial.N;
-    const T0 = this.initial.T;
-    const reward = (y[N_IDX] as number) / N0 - (y[T_IDX] as number) / T0 - v;
+    const reward = chemoReward(y[N_IDX] as number, y[T_IDX] as number, v, this.initial);
     this.rhs.v = v;
     const t0 = this.stepIndex * CHEMO_STEP_DAYS;
     this.rk4.integrate(this.rhs.f, y, t0, t0 + CHEMO_STEP_DAYS, CHEMO_RK4_STEP_DAYS);
-    for (let i = 0; i < CHEMO_DIM; i++) if ((y[i] as number) < 0) y[i] = 0;
+    clipChemoState(y);
     this.stepIndex++;
     this.cumulativeDose += v * CHEMO_STEP_DAYS;
     const N = y[N_IDX] as number;
@@ -207,30 +302,11 @@ export class ChemoEnv extends BaseEnv<number> {
 
   private writeObservation(): void {
     const y = this.y;
-    const o = this.observation;
-    let k = 0;
-    if (this.observeNormal) o[k++] = Math.min(OBS_HIGH.N, y[N_IDX] as number);
-    o[k++] = Math.min(OBS_HIGH.T, y[T_IDX] as number);
-    o[k++] = Math.min(OBS_HIGH.I, y[I_IDX] as number);
-    o[k++] = Math.min(OBS_HIGH.B, y[B_IDX] as number);
-    if (this.observeLogTumour) o[k] = Math.log10(Math.max(LOG_T_FLOOR, Math.min(OBS_HIGH.T, y[T_IDX] as number)));
+    writeChemoObservation(this.observation, y[N_IDX] as number, y[T_IDX] as number, y[I_IDX] as number, y[B_IDX] as number, this.observeNormal, this.observeLogTumour);
   }
 
   private writeInfo(dose: number): void {
-    const y = this.y;
-    const info = this.info;
-    info.day = this.stepIndex * CHEMO_STEP_DAYS;
-    info.N = y[N_IDX];
-    info.T = y[T_IDX];
-    info.I = y[I_IDX];
-    info.B = y[B_IDX];
-    info.exposure = y[X_IDX];
-    info.dose = dose;
-    info.cumulativeDose = this.cumulativeDose;
-    info.normalRatio = (y[N_IDX] as number) / this.initial.N;
-    info.tumourRatio = (y[T_IDX] as number) / this.initial.T;
-    info.nadirRatio = this.nadir / this.initial.N;
-    info.dead = this.dead;
+    writeChemoInfo(this.info, this.y, this.stepIndex, dose, this.cumulativeDose, this.nadir, this.dead, this.initial);
   }
 
   getState(): ChemoState {
@@ -238,10 +314,7 @@ export class ChemoEnv extends BaseEnv<number> {
   }
 
   setState(saved: unknown): void {
-    const s = saved as ChemoState;
-    if (!s || !Array.isArray(s.y) || s.y.length !== CHEMO_DIM || !Number.isInteger(s.step)) {
-      throw new TwinlabError('INVALID_STATE', `${CHEMO_ENV_ID}: setState expects { y: number[${CHEMO_DIM}], step, cumulativeDose, nadir, dead }, got ${describeValue(saved)}`);
-    }
+    const s = checkChemoState(saved, CHEMO_ENV_ID);
     this.y.set(s.y);
     this.stepIndex = s.step;
     this.cumulativeDose = s.cumulativeDose;

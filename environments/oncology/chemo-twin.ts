@@ -4,11 +4,12 @@ import type { EpisodeLog } from '../../engine/episode-log.js';
 import { TwinlabError } from '../../engine/errors.js';
 import { register } from '../../engine/registry.js';
 import { type CohortMember, type CohortRequest, type CostDefinition, type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
-import { ChemoEnv, type ChemoEnvOptions, CHEMO_CLEARANCE_THRESHOLD, CHEMO_ENV_ID, CHEMO_STEP_DAYS } from './chemo-env.js';
+import { CHEMO_AGENTS_ENV_ID } from './chemo-agents.js';
+import { ChemoEnv, type ChemoEnvOptions, CHEMO_CLEARANCE_THRESHOLD, CHEMO_ENV_ID, CHEMO_MAX_STEPS, CHEMO_STEP_DAYS } from './chemo-env.js';
 import { CHEMO_PARAM_NAMES, DTR_BENCH_INITIAL, PUBLISHED_CHEMO_PARAMS } from './chemo-model.js';
 
 export const CHEMO_TWIN_ID = 'chemo';
-export const CHEMO_MAX_STEPS = 600;
+export { CHEMO_MAX_STEPS };
 export const CHEMO_HORIZON_DAYS = CHEMO_MAX_STEPS * CHEMO_STEP_DAYS;
 
 // ---- endpoints ---------------------------------------------------------------------------------
@@ -230,7 +231,7 @@ export function registerChemo(): void {
   registerTwin({
     id: CHEMO_TWIN_ID,
     title: 'Chemotherapy dosing: tumour–immune–normal-cell model (de Pillis & Radunskaya 2003)',
-    envIds: [CHEMO_ENV_ID],
+    envIds: [CHEMO_ENV_ID, CHEMO_AGENTS_ENV_ID],
     defaultEnvId: CHEMO_ENV_ID,
     endpoints: CHEMO_ENDPOINTS,
     primaryEndpoints: ['time_to_clearance', 'death', 'normal_nadir'],
@@ -254,7 +255,7 @@ export const CHEMO_DRUG_COST: CostDefinition = {
   rationale:
     'The total drug given is the toxicity endpoint cumulative_dose of this twin (de Pillis & Radunskaya 2003 dose rate v ∈ [0, 1]); a budget on it asks for a policy that clears the tumour with less drug.',
   bind(env) {
-    if (env.id !== CHEMO_ENV_ID) return undefined;
+    if (env.id !== CHEMO_ENV_ID && env.id !== CHEMO_AGENTS_ENV_ID) return undefined;
     return {
       cost(info) {
         const dose = info.dose;

@@ -1,6 +1,13 @@
 /**
- * Oncology twins: chemo (de Pillis–Radunskaya tumour–immune chemotherapy, chemo-*.ts) and opc
- * (synthetic oropharyngeal cancer treatment sequencing, opc-*.ts).
+ * Oncology twins: chemo (de Pillis–Radunskaya tumour–immune chemotherapy, chemo-*.ts; the same twin as
+ * agents, `oncology/chemo-agents-v0`) and opc (synthetic oropharyngeal cancer treatment sequencing, opc-*.ts).
  */
-export { registerChemo } from './chemo-twin.js';
+import { registerChemoAgents } from './chemo-agents.js';
+import { registerChemo as registerChemoTwin } from './chemo-twin.js';
+
 export { registerOpc } from './opc-twin.js';
+
+export function registerChemo(): void {
+  registerChemoTwin();
+  registerChemoAgents();
+}

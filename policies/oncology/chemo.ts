@@ -74,7 +74,7 @@ export function frontLoaded(env: Env, options: Record<string, unknown> = {}): Ch
 }
 
 export function registerChemoPolicies(): void {
-  const appliesTo = ['oncology/chemo-v1'];
+  const appliesTo = ['oncology/chemo-v1', 'oncology/chemo-agents-v0'];
   registerPolicy({ name: 'oncology/chemo-mtd', description: 'Maximum tolerated dose: continuous maximal infusion (option level ∈ [0, 1])', appliesTo, create: maxToleratedDose });
   registerPolicy({ name: 'oncology/chemo-pulsed', description: 'Pulsed cycles: dose for onDays, rest offDays (default 7/7; option level)', appliesTo, create: pulsedCycles });
   registerPolicy({ name: 'oncology/chemo-front-loaded', description: 'Dose then stop: maximal dose for the first `days` days (default 20), then none', appliesTo, create: frontLoaded });
