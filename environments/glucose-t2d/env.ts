@@ -36,7 +36,8 @@ export const T2D_OBS_LABELS: readonly string[] = Object.freeze([
   'protein_today_g',
   ...Array.from({ length: MEALS_PER_SLOT }, (_, m) => OPTION_FEATURES.map((f) => `option${m}_${f}`)).flat(),
 ]);
-const OBS_HIGH = [600, 600, 600, 2, 365, 5000, 1000, 500, 500, ...Array.from({ length: MEALS_PER_SLOT }, () => [500, 150, 200, 3000, 1]).flat()];
+/** Upper bounds of the observation (lower bounds 0). */
+export const T2D_OBS_HIGH: readonly number[] = Object.freeze([600, 600, 600, 2, 365, 5000, 1000, 500, 500, ...Array.from({ length: MEALS_PER_SLOT }, () => [500, 150, 200, 3000, 1]).flat()]);
 const OPTION_BASE = 9;
 
 export interface T2DEnvOptions {
@@ -61,10 +62,10 @@ export interface T2DEnvOptions {
 }
 
 /** Check a `person` option: every parameter and basal value of the Table 1 shape, finite; errors name the field. */
-function explicitPerson(value: unknown): T2DPerson {
+function explicitPerson(value: unknown, envId: string): T2DPerson {
   const bad = (field: string, v: unknown) =>
-    new TwinlabError('INVALID_ARGUMENT', `${T2D_ENV_ID}: option person.${field} must be a finite number, got ${describeValue(v)}`, { field: `person.${field}` });
-  if (value === null || typeof value !== 'object') throw new TwinlabError('INVALID_ARGUMENT', `${T2D_ENV_ID}: option person must be { id, params, basal }, got ${describeValue(value)}`, { field: 'person' });
+    new TwinlabError('INVALID_ARGUMENT', `${envId}: option person.${field} must be a finite number, got ${describeValue(v)}`, { field: `person.${field}` });
+  if (value === null || typeof value !== 'object') throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option person must be { id, params, basal }, got ${describeValue(value)}`, { field: 'person' });
   const o = value as { id?: unknown; params?: Record<string, unknown>; basal?: Record<string, unknown> };
   const params = {} as Record<string, number>;
   for (const key of Object.keys(DM2007_T2D)) {
@@ -95,24 +96,184 @@ export interface T2DEnvState {
   cgmRng: RngState;
 }
 
-function num(o: Record<string, unknown>, name: string, fallback: number, min: number, max: number, integer = false): number {
+function num(envId: string, o: Record<string, unknown>, name: string, fallback: number, min: number, max: number, integer = false): number {
   const value = o[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    throw new TwinlabError('INVALID_ARGUMENT', `${T2D_ENV_ID}: option ${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${describeValue(value)}`);
+    throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option ${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${describeValue(value)}`, { field: name });
   }
   return value;
 }
 
+/** A fixed generated person (cohort seed and index), the reference subject, a person given by value, or null: drawn from each reset seed. */
+export type T2DFixedPerson = { seed: number; index: number } | 'reference' | 'explicit' | null;
+
+/** The options of `glucose/t2d-nutrition-v1`, checked (shared with `glucose/t2d-nutrition-agents-v0`). */
+export interface T2DResolvedOptions {
+  days: number;
+  energyKcal: number;
+  jitter: number;
+  noiseSd: number;
+  fixedPerson: T2DFixedPerson;
+  patientId: string;
+  /** The person given by value (option `person`), when fixedPerson is 'explicit'. */
+  given: T2DPerson | undefined;
+}
+
+/** Check the env options; errors name `envId` and the option. */
+export function resolveT2DOptions(options: T2DEnvOptions, envId: string = T2D_ENV_ID): T2DResolvedOptions {
+  const o = options as Record<string, unknown>;
+  const days = num(envId, o, 'days', T2D_DEFAULT_DAYS, 1, 365, true);
+  const energyKcal = num(envId, o, 'energyKcal', 1500, 800, 4000);
+  const jitter = num(envId, o, 'mealJitterMinutes', 30, 0, 120, true);
+  const noiseSd = num(envId, o, 'cgmNoiseSd', 0, 0, 50);
+  if (o.patient !== undefined && o.patient !== 'reference' && o.patient !== 'generated') {
+    throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option patient must be 'reference' or 'generated', got ${describeValue(o.patient)}`, { field: 'patient' });
+  }
+  let given: T2DPerson | undefined;
+  let fixedPerson: T2DFixedPerson;
+  if (o.person !== undefined) {
+    given = explicitPerson(o.person, envId);
+    fixedPerson = 'explicit';
+  } else if (o.patient === 'reference') fixedPerson = 'reference';
+  else if (o.cohortSeed !== undefined || o.patientIndex !== undefined) {
+    fixedPerson = { seed: num(envId, o, 'cohortSeed', 0, -2147483648, 2147483647, true), index: num(envId, o, 'patientIndex', 0, 0, 1e9, true) };
+  } else fixedPerson = null;
+  const patientId = typeof o.patientId === 'string' ? o.patientId : given !== undefined ? given.id : fixedPerson === 'reference' ? 'dm2007-t2d' : 'generated';
+  return { days, energyKcal, jitter, noiseSd, fixedPerson, patientId, given };
+}
+
+/** The person of a fixed key (null: the Table 1 reference subject) or given by value. */
+export function t2dPerson(key: { seed: number; index: number } | null, given?: T2DPerson): T2DPerson {
+  return given ?? (key === null ? referenceT2DPerson() : generateT2DPerson(key.seed, key.index));
+}
+
+/** Clock minute (from midnight of day 1) of meal `step` (slot step mod 3 of day ⌊step/3⌋), moved by the jitter draw u ∈ [0, 1). */
+export function t2dMealMinute(step: number, u: number, jitter: number): number {
+  const dayIndex = Math.floor(step / MENU.length);
+  const slot = MENU[step % MENU.length] as MealSlot;
+  return dayIndex * 1440 + slot.minute + Math.round((2 * u - 1) * jitter);
+}
+
+/** End of the last interval of an episode of `steps` meals: 07:00 the morning after the last dinner's day. */
+export function t2dEpisodeEndMinute(steps: number): number {
+  return Math.floor((steps - 1) / MENU.length + 1) * 1440 + (MENU[0] as MealSlot).minute;
+}
+
+/**
+ * Feasible meals at `slot` into `out`. When no choice can complete a day meeting the constraints (a
+ * heavy person's protein minimum beyond the menu's reach), every meal counts as feasible.
+ */
+export function t2dFeasible(slot: number, day: DayTotals, constraints: DayConstraints, out: Uint8Array): void {
+  if (feasibleMeals(slot, day, constraints, out) === 0) out.fill(1);
+}
+
+/** The dietitian's substitution: the meal served for `action` (itself when feasible, else the feasible meal closest in energy). */
+export function dietitianMeal(meals: readonly MenuMeal[], feasible: Uint8Array, action: number): number {
+  if (feasible[action] === 1) return action;
+  const want = (meals[action] as MenuMeal).composition.energyKcal;
+  let best = -1;
+  for (let m = 0; m < meals.length; m++) {
+    if (feasible[m] !== 1) continue;
+    if (best < 0 || Math.abs((meals[m] as MenuMeal).composition.energyKcal - want) < Math.abs((meals[best] as MenuMeal).composition.energyKcal - want)) best = m;
+  }
+  return best < 0 ? action : best;
+}
+
+/** The CGM's reading of interstitial glucose g: plus N(0, sd²) noise when sd > 0 (one draw of `rng`), clamped to [0, 600] mg/dL. */
+export function t2dCgmReading(g: number, noiseSd: number, rng: Rng): number {
+  const noisy = noiseSd > 0 ? g + noiseSd * rng.normal() : g;
+  return Math.min(600, Math.max(0, noisy));
+}
+
+/** Reward of one interval: time in range minus the weighted excursion (per 100 mg/dL) minus the substitution penalty. */
+export function t2dReward(minutes: number, inRange: number, excursion: number, substituted: boolean): number {
+  const tir = minutes > 0 ? inRange / minutes : 1;
+  return tir - (T2D_EXCURSION_WEIGHT * excursion) / 100 - (substituted ? T2D_SUBSTITUTION_PENALTY : 0);
+}
+
+/** Write the observation (labels T2D_OBS_LABELS) at meal `step` (the next decision). */
+export function writeT2DObservation(o: Float32Array, cgm: number, mean: number, max: number, step: number, day: DayTotals, feasible: Uint8Array): void {
+  const slot = step % MENU.length;
+  o[0] = cgm;
+  o[1] = Math.min(600, mean);
+  o[2] = Math.min(600, max);
+  o[3] = slot;
+  o[4] = Math.min(365, Math.floor(step / MENU.length));
+  o[5] = Math.min(5000, day.energyKcal);
+  o[6] = Math.min(1000, day.carbsG);
+  o[7] = Math.min(500, day.fibreG);
+  o[8] = Math.min(500, day.proteinG);
+  const meals = (MENU[slot] as MealSlot).meals;
+  for (let m = 0; m < MEALS_PER_SLOT; m++) {
+    const c = (meals[m] as MenuMeal).composition;
+    const k = OPTION_BASE + m * OPTION_FEATURES.length;
+    o[k] = c.carbsG;
+    o[k + 1] = c.gi;
+    o[k + 2] = c.fibreG;
+    o[k + 3] = c.energyKcal;
+    o[k + 4] = feasible[m] as number;
+  }
+}
+
+/** The step info's fields (the endpoints read them); the per-interval extras (minutesAbove250, …) are zero here. */
+export function writeT2DInfo(
+  info: Info,
+  minute: number,
+  patient: T2DPatient,
+  cgm: number,
+  meal: MenuMeal | null,
+  substituted: boolean,
+  minutes: number,
+  inRange: number,
+  above180: number,
+  below70: number,
+  excursion: number,
+  feasible: Uint8Array,
+): void {
+  info.minute = minute;
+  info.glucose = patient.plasmaGlucose;
+  info.cgm = cgm;
+  info.insulin = patient.plasmaInsulin;
+  info.meal = meal === null ? null : meal.id;
+  info.carbs = meal === null ? 0 : meal.composition.carbsG;
+  info.gi = meal === null ? 0 : meal.composition.gi;
+  info.gl = meal === null ? 0 : meal.composition.gl;
+  info.energy = meal === null ? 0 : meal.composition.energyKcal;
+  info.substituted = substituted;
+  info.minutes = minutes;
+  info.minutesInRange = inRange;
+  info.minutesAbove180 = above180;
+  info.minutesBelow70 = below70;
+  info.minutesAbove250 = 0;
+  info.minutesBelow54 = 0;
+  info.glucoseSum = 0;
+  info.excursion = excursion;
+  info.peak = 0;
+  info.preMeal = 0;
+  info.feasible = Array.from(feasible);
+}
+
+/** The reset info beyond the step fields: the person, the prescription (constraints and menu) and the basal state. */
+export function t2dResetInfo(info: Info, patientId: string, person: T2DPerson, energyKcal: number, constraints: DayConstraints): Info {
+  return {
+    ...info,
+    patientId,
+    person: person.id,
+    prescription: { bodyWeightKg: person.params.BW, energyKcal, constraints: { ...constraints }, menu: MENU.map((s) => ({ slot: s.id, meals: s.meals.map((m) => ({ id: m.id, ...m.composition })) })) },
+    basal: { ...person.basal },
+  };
+}
+
 export class T2DNutritionEnv extends BaseEnv<number> {
   readonly id = T2D_ENV_ID;
-  readonly observationSpace = new Box(0, OBS_HIGH, [T2D_OBS_LABELS.length], T2D_OBS_LABELS);
+  readonly observationSpace = new Box(0, [...T2D_OBS_HIGH], [T2D_OBS_LABELS.length], T2D_OBS_LABELS);
   readonly actionSpace = new Discrete(MEALS_PER_SLOT, 0, Array.from({ length: MEALS_PER_SLOT }, (_, m) => `meal ${m}`));
   readonly days: number;
   readonly energyKcal: number;
   readonly jitter: number;
   readonly noiseSd: number;
-  readonly fixedPerson: { seed: number; index: number } | 'reference' | 'explicit' | null;
+  readonly fixedPerson: T2DFixedPerson;
   readonly patientId: string;
 
   private person!: T2DPerson;
@@ -136,42 +297,29 @@ export class T2DNutritionEnv extends BaseEnv<number> {
 
   constructor(options: T2DEnvOptions = {}) {
     super();
-    const o = options as Record<string, unknown>;
-    this.days = num(o, 'days', T2D_DEFAULT_DAYS, 1, 365, true);
-    this.energyKcal = num(o, 'energyKcal', 1500, 800, 4000);
-    this.jitter = num(o, 'mealJitterMinutes', 30, 0, 120, true);
-    this.noiseSd = num(o, 'cgmNoiseSd', 0, 0, 50);
-    if (o.patient !== undefined && o.patient !== 'reference' && o.patient !== 'generated') {
-      throw new TwinlabError('INVALID_ARGUMENT', `${T2D_ENV_ID}: option patient must be 'reference' or 'generated', got ${describeValue(o.patient)}`);
-    }
-    let given: T2DPerson | undefined;
-    if (o.person !== undefined) {
-      given = explicitPerson(o.person);
-      this.fixedPerson = 'explicit';
-    } else if (o.patient === 'reference') this.fixedPerson = 'reference';
-    else if (o.cohortSeed !== undefined || o.patientIndex !== undefined) {
-      this.fixedPerson = { seed: num(o, 'cohortSeed', 0, -2147483648, 2147483647, true), index: num(o, 'patientIndex', 0, 0, 1e9, true) };
-    } else this.fixedPerson = null;
-    this.patientId =
-      typeof o.patientId === 'string' ? o.patientId : given !== undefined ? given.id : this.fixedPerson === 'reference' ? 'dm2007-t2d' : 'generated';
+    const c = resolveT2DOptions(options);
+    this.days = c.days;
+    this.energyKcal = c.energyKcal;
+    this.jitter = c.jitter;
+    this.noiseSd = c.noiseSd;
+    this.fixedPerson = c.fixedPerson;
+    this.patientId = c.patientId;
+    const given = c.given;
     if (given !== undefined) this.usePerson(null, given);
     else if (this.fixedPerson !== null) this.usePerson(this.fixedPerson === 'reference' ? null : (this.fixedPerson as { seed: number; index: number }));
     this.result = { observation: this.observation, reward: 0, terminated: false, truncated: false, info: this.info };
   }
 
   private usePerson(key: { seed: number; index: number } | null, given?: T2DPerson): void {
-    this.person = given ?? (key === null ? referenceT2DPerson() : generateT2DPerson(key.seed, key.index));
+    this.person = t2dPerson(key, given);
     this.personKey = key;
     this.patient = new T2DPatient(this.person.params, { basal: this.person.basal });
     this.constraints = dayConstraints(this.energyKcal, this.person.params.BW);
   }
 
-  /**
-   * Feasible meals at the current slot. When no choice can complete a day meeting the constraints
-   * (a heavy person's protein minimum beyond the menu's reach), every meal counts as feasible.
-   */
+  /** Feasible meals at the current slot (t2dFeasible). */
   private updateFeasible(): void {
-    if (feasibleMeals(this.slotIndex, this.day, this.constraints, this.feasible) === 0) this.feasible.fill(1);
+    t2dFeasible(this.slotIndex, this.day, this.constraints, this.feasible);
   }
 
   get slotIndex(): number {
@@ -180,10 +328,7 @@ export class T2DNutritionEnv extends BaseEnv<number> {
 
   /** Meal-time jitter drawn once per slot (always one draw, so streams stay aligned across policies). */
   private mealMinute(step: number): number {
-    const dayIndex = Math.floor(step / MENU.length);
-    const slot = MENU[step % MENU.length] as MealSlot;
-    const u = this.mealsRng.next();
-    return dayIndex * 1440 + slot.minute + Math.round((2 * u - 1) * this.jitter);
+    return t2dMealMinute(step, this.mealsRng.next(), this.jitter);
   }
 
   protected resetEnv(options: ResetOptions): ResetResult {
@@ -206,39 +351,18 @@ export class T2DNutritionEnv extends BaseEnv<number> {
     this.updateFeasible();
     this.writeObservation();
     this.writeInfo(null, false, 0, 0, 0, 0, 0);
-    return {
-      observation: this.observation,
-      info: {
-        ...this.info,
-        patientId: this.patientId,
-        person: this.person.id,
-        prescription: { bodyWeightKg: this.person.params.BW, energyKcal: this.energyKcal, constraints: { ...this.constraints }, menu: MENU.map((s) => ({ slot: s.id, meals: s.meals.map((m) => ({ id: m.id, ...m.composition })) })) },
-        basal: { ...this.person.basal },
-      },
-    };
+    return { observation: this.observation, info: t2dResetInfo(this.info, this.patientId, this.person, this.energyKcal, this.constraints) };
   }
 
   private sense(): number {
-    const g = this.patient.interstitialGlucose;
-    const noisy = this.noiseSd > 0 ? g + this.noiseSd * this.cgmRng.normal() : g;
-    return Math.min(600, Math.max(0, noisy));
+    return t2dCgmReading(this.patient.interstitialGlucose, this.noiseSd, this.cgmRng);
   }
 
   protected stepEnv(action: number): StepResult {
     const slot = this.slotIndex;
     const meals = (MENU[slot] as MealSlot).meals;
-    let chosen = action;
     const substituted = this.feasible[action] !== 1;
-    if (substituted) {
-      // the dietitian's substitution: the feasible meal closest in energy to the one asked for
-      const want = (meals[action] as MenuMeal).composition.energyKcal;
-      let best = -1;
-      for (let m = 0; m < meals.length; m++) {
-        if (this.feasible[m] !== 1) continue;
-        if (best < 0 || Math.abs((meals[m] as MenuMeal).composition.energyKcal - want) < Math.abs((meals[best] as MenuMeal).composition.energyKcal - want)) best = m;
-      }
-      chosen = best < 0 ? action : best;
-    }
+    const chosen = dietitianMeal(meals, this.feasible, action);
     const meal = meals[chosen] as MenuMeal;
     const c = meal.composition;
     this.patient.eat({ carbsG: c.carbsG, absorption: mealAbsorption(c) });
@@ -247,7 +371,7 @@ export class T2DNutritionEnv extends BaseEnv<number> {
     this.stepIndex++;
     const last = this.stepIndex >= this.days * MENU.length;
     // after the last dinner: until 07:00 the next morning
-    const end = last ? Math.floor((this.stepIndex - 1) / MENU.length + 1) * 1440 + (MENU[0] as MealSlot).minute : this.mealMinute(this.stepIndex);
+    const end = last ? t2dEpisodeEndMinute(this.stepIndex) : this.mealMinute(this.stepIndex);
     const pre = this.patient.interstitialGlucose;
     let inRange = 0;
     let above180 = 0;
@@ -279,8 +403,7 @@ export class T2DNutritionEnv extends BaseEnv<number> {
     if (!last) this.updateFeasible();
     else this.feasible.fill(1);
     const excursion = Math.max(0, peak - pre);
-    const tir = minutes > 0 ? inRange / minutes : 1;
-    const reward = tir - (T2D_EXCURSION_WEIGHT * excursion) / 100 - (substituted ? T2D_SUBSTITUTION_PENALTY : 0);
+    const reward = t2dReward(minutes, inRange, excursion, substituted);
     this.writeObservation();
     this.writeInfo(meal, substituted, minutes, inRange, above180, below70, excursion);
     const info = this.info;
@@ -297,51 +420,11 @@ export class T2DNutritionEnv extends BaseEnv<number> {
   }
 
   private writeObservation(): void {
-    const o = this.observation;
-    o[0] = this.cgm;
-    o[1] = Math.min(600, this.cgmMean);
-    o[2] = Math.min(600, this.cgmMax);
-    o[3] = this.slotIndex;
-    o[4] = Math.min(365, Math.floor(this.stepIndex / MENU.length));
-    o[5] = Math.min(5000, this.day.energyKcal);
-    o[6] = Math.min(1000, this.day.carbsG);
-    o[7] = Math.min(500, this.day.fibreG);
-    o[8] = Math.min(500, this.day.proteinG);
-    const meals = (MENU[this.slotIndex] as MealSlot).meals;
-    for (let m = 0; m < MEALS_PER_SLOT; m++) {
-      const c = (meals[m] as MenuMeal).composition;
-      const k = OPTION_BASE + m * OPTION_FEATURES.length;
-      o[k] = c.carbsG;
-      o[k + 1] = c.gi;
-      o[k + 2] = c.fibreG;
-      o[k + 3] = c.energyKcal;
-      o[k + 4] = this.feasible[m] as number;
-    }
+    writeT2DObservation(this.observation, this.cgm, this.cgmMean, this.cgmMax, this.stepIndex, this.day, this.feasible);
   }
 
   private writeInfo(meal: MenuMeal | null, substituted: boolean, minutes: number, inRange: number, above180: number, below70: number, excursion: number): void {
-    const info = this.info;
-    info.minute = this.minute;
-    info.glucose = this.patient.plasmaGlucose;
-    info.cgm = this.cgm;
-    info.insulin = this.patient.plasmaInsulin;
-    info.meal = meal === null ? null : meal.id;
-    info.carbs = meal === null ? 0 : meal.composition.carbsG;
-    info.gi = meal === null ? 0 : meal.composition.gi;
-    info.gl = meal === null ? 0 : meal.composition.gl;
-    info.energy = meal === null ? 0 : meal.composition.energyKcal;
-    info.substituted = substituted;
-    info.minutes = minutes;
-    info.minutesInRange = inRange;
-    info.minutesAbove180 = above180;
-    info.minutesBelow70 = below70;
-    info.minutesAbove250 = 0;
-    info.minutesBelow54 = 0;
-    info.glucoseSum = 0;
-    info.excursion = excursion;
-    info.peak = 0;
-    info.preMeal = 0;
-    info.feasible = Array.from(this.feasible);
+    writeT2DInfo(this.info, this.minute, this.patient, this.cgm, meal, substituted, minutes, inRange, above180, below70, excursion, this.feasible);
   }
 
   getState(): T2DEnvState {

@@ -4,4 +4,5 @@ export * from './foods.js';
 export * from './menu.js';
 export * from './model.js';
 export * from './patient.js';
+export * from './t2d-nutrition-agents.js';
 export * from './twin.js';

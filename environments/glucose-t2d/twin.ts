@@ -5,6 +5,7 @@ import { type CohortMember, type CohortRequest, type EndpointDefinition, registe
 import { generateT2DPerson } from './cohort.js';
 import { T2D_DEFAULT_DAYS, T2D_ENV_ID, T2DNutritionEnv, type T2DEnvOptions } from './env.js';
 import { MENU } from './menu.js';
+import { registerT2DNutritionAgents, T2D_AGENTS_ENV_ID } from './t2d-nutrition-agents.js';
 
 export const T2D_TWIN_ID = 'glucose-t2d';
 
@@ -99,7 +100,7 @@ export const T2D_TRACKS: TwinTracks = {
 
 let registered = false;
 
-/** Registers `glucose/t2d-nutrition-v1` and the glucose-t2d twin (idempotent). */
+/** Registers `glucose/t2d-nutrition-v1`, its agent form `glucose/t2d-nutrition-agents-v0` and the glucose-t2d twin (idempotent). */
 export function registerGlucoseT2d(): void {
   if (registered) return;
   registered = true;
@@ -121,10 +122,11 @@ export function registerGlucoseT2d(): void {
       person: 'a person by value { id, params, basal } (a personal twin posterior draw; set by personal cohorts)',
     },
   });
+  registerT2DNutritionAgents();
   registerTwin({
     id: T2D_TWIN_ID,
     title: 'Type 2 diabetes precision nutrition (Dalla Man 2007, meal choice)',
-    envIds: [T2D_ENV_ID],
+    envIds: [T2D_ENV_ID, T2D_AGENTS_ENV_ID],
     defaultEnvId: T2D_ENV_ID,
     endpoints: T2D_ENDPOINTS,
     primaryEndpoints: ['tir', 'mean_excursion', 'tbr70'],

@@ -3,7 +3,7 @@ import type { Policy, PolicyContext } from '../policy.js';
 import { registerPolicy } from '../registry.js';
 
 /**
- * The dietitian rule for `glucose/t2d-nutrition-v1`: at each meal choose, among the menu's feasible
+ * The dietitian rule for `glucose/t2d-nutrition-v1` (and its agent form `glucose/t2d-nutrition-agents-v0`): at each meal choose, among the menu's feasible
  * meals (those that still let the day meet its energy and nutrient constraints), the one with the
  * lowest glycaemic index; ties go to the lower glycaemic load, then the lower index. It reads only the
  * observation's per-option `optionM_gi`, `optionM_carbs_g` and `optionM_feasible` components — what a
@@ -62,7 +62,7 @@ export function registerGlucoseT2dPolicies(): void {
   registerPolicy({
     name: 'glucose-t2d/dietitian-low-gi',
     description: 'Dietitian rule: the lowest-GI meal among those that keep the day within its energy and nutrient constraints',
-    appliesTo: ['glucose/t2d-nutrition-v1'],
+    appliesTo: ['glucose/t2d-nutrition-v1', 'glucose/t2d-nutrition-agents-v0'],
     create: (_env, options) => {
       if (Object.keys(options).length > 0) throw new TwinlabError('INVALID_ARGUMENT', `glucose-t2d/dietitian-low-gi takes no options, got ${describeValue(options)}`);
       return new DietitianLowGiPolicy();
