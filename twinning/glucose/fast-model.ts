@@ -22,8 +22,8 @@ import { T1DPatient } from '../../environments/glucose/patient.js';
  *    discretisation z⁺ = Φz + Γ[u, 1]ᵀ, [Φ Γ; 0 I] = exp(δ·[A B; 0 0]) (Van Loan 1978, IEEE TAC
  *    23(3)), computed once per θ. The non-negativity guards of model.ts never bind here: inputs are
  *    ≥ 0 and the system is positive.
- * 3. **Gut and glucose** (Qgut, Gp, Gt, Gs): Qgut' = F(t) − kabs·Qgut is solved exactly per quarter
- *    minute with F constant over each minute; Gp, Gt, Gs follow model.ts (EGP floored at 0, renal
+ * 3. **Gut and glucose** (Qgut, Gp, Gt, Gs): Qgut' = F(t) − kabs·Qgut is solved exactly over each
+ *    minute (half a minute to reach the 2.5-min node) with F constant over each minute; Gp, Gt, Gs follow model.ts (EGP floored at 0, renal
  *    excretion above ke2, Michaelis–Menten uptake driven by X, guards at 0) with one classical RK4
  *    step of h = 5 min per slot, whose stage times fall on the 2.5-min nodes where X, Id and Ra are
  *    known exactly. Their fastest rates (k1, k2, ksc, (Vm0+Vmx·X)/Km0) are ≲ 0.15/min, so h·λ ≲ 0.75.
@@ -34,18 +34,14 @@ import { T1DPatient } from '../../environments/glucose/patient.js';
  * rtol 1e-10 on meal days with boluses.
  */
 
-export const NODES_PER_SLOT = 2;
-export const NODE_MIN = 2.5;
-/** Quarter minutes per node. */
-const QUARTERS_PER_NODE = 10;
-/** RK4 steps of the glucose part per slot (h = 5 / this). */
-const GLUCOSE_STEPS = NODES_PER_SLOT / 2;
+/** The insulin system is stepped to two nodes per slot, at 2.5 and 5 min (`advance` unrolls them). */
+const NODE_MIN = 2.5;
 const SLOT_MIN = 5;
 const ZDIM = 7;
 /**
  * Φ is block lower-triangular in the order (Isc1, Isc2, Ip, Il, X, I1, Id): a state depends only on
  * those before it (Ip and Il on each other). Powers of such a matrix keep the zero pattern exactly, so
- * row i of Φ is zero from column ROW_END[i] on and the product skips those columns (29 of 49 terms).
+ * row i of Φ is zero from column ROW_END[i] on and `advance` multiplies only the other 29 of 49 terms.
  */
 const ROW_END = [1, 2, 4, 4, 5, 6, 7] as const;
 
@@ -150,14 +146,12 @@ export class FastModel {
   /** Φ (7×7) then Γ (7×2), row-major. */
   private readonly phi = new Float64Array(ZDIM * ZDIM);
   private readonly gamma = new Float64Array(ZDIM * 2);
-  private readonly z = new Float64Array(ZDIM);
-  private readonly zNew = new Float64Array(ZDIM);
-  /** X, Id, Ra at the nodes of a slot (0, 2.5, 5 min). */
-  private readonly nodeX = new Float64Array(NODES_PER_SLOT + 1);
-  private readonly nodeId = new Float64Array(NODES_PER_SLOT + 1);
-  private readonly nodeRa = new Float64Array(NODES_PER_SLOT + 1);
-  private readonly decayQuarter: number;
-  private readonly gainQuarter: number;
+  private readonly oneSlot = new Float64Array(1);
+  /** Exact decay and gain of Qgut' = F − kabs·Qgut over a minute and half a minute with F held. */
+  private readonly decayMinute: number;
+  private readonly gainMinute: number;
+  private readonly decayHalf: number;
+  private readonly gainHalf: number;
   private readonly raScale: number;
   private readonly uScale: number;
   // glucose parameters as own fields (hot path)
@@ -221,8 +215,10 @@ export class FastModel {
       this.gamma[i * 2] = E[i * n + 7] as number;
       this.gamma[i * 2 + 1] = E[i * n + 8] as number;
     }
-    this.decayQuarter = Math.exp(-p.kabs * 0.25);
-    this.gainQuarter = (1 - this.decayQuarter) / p.kabs;
+    this.decayMinute = Math.exp(-p.kabs);
+    this.gainMinute = (1 - this.decayMinute) / p.kabs;
+    this.decayHalf = Math.exp(-p.kabs * 0.5);
+    this.gainHalf = (1 - this.decayHalf) / p.kabs;
     this.raScale = (p.f * p.kabs) / p.BW;
     this.uScale = 6000 / p.BW;
   }
@@ -265,86 +261,148 @@ export class FastModel {
    * `outflow[at … at+4]` (mg per minute). Returns false if the state became non-finite.
    */
   stepSlot(state: Float64Array, insulinUPerMin: number, outflow: ArrayLike<number>, at: number): boolean {
-    const z = this.z;
-    const zn = this.zNew;
-    const phi = this.phi;
-    const gam = this.gamma;
-    const u = insulinUPerMin * this.uScale;
-    for (let i = 0; i < ZDIM; i++) z[i] = state[i] as number;
-    this.nodeX[0] = z[4] as number;
-    this.nodeId[0] = z[6] as number;
+    this.oneSlot[0] = insulinUPerMin;
+    return this.advance(state, this.oneSlot, outflow, at, 1, null);
+  }
+
+  /**
+   * Advance `state` over `slots` slots: slot k has insulin rate insulin[k] (U/min) and stomach outflow
+   * outflow[at + 5k … at + 5k + 4] (mg per minute). When `gsubOut` is given, gsubOut[k] receives the
+   * subcutaneous glucose (mg/dL) at the start of slot k. Stops at the first slot that ends in a
+   * non-finite state, leaves that state in `state` and returns false.
+   *
+   * One loop with Φ, Γ and the gut's exact decay held in locals: this is the likelihood's hot loop
+   * (tens of thousands of 7-day windows per fit).
+   */
+  advance(
+    state: Float64Array,
+    insulin: ArrayLike<number>,
+    outflow: ArrayLike<number>,
+    at: number,
+    slots: number,
+    gsubOut: Float64Array | null,
+  ): boolean {
+    const f = this.phi;
+    const g = this.gamma;
+    // Φ by rows, only the entries the triangular structure (ROW_END) leaves non-zero.
+    const f00 = f[0] as number;
+    const f10 = f[7] as number, f11 = f[8] as number;
+    const f20 = f[14] as number, f21 = f[15] as number, f22 = f[16] as number, f23 = f[17] as number;
+    const f30 = f[21] as number, f31 = f[22] as number, f32 = f[23] as number, f33 = f[24] as number;
+    const f40 = f[28] as number, f41 = f[29] as number, f42 = f[30] as number, f43 = f[31] as number, f44 = f[32] as number;
+    const f50 = f[35] as number, f51 = f[36] as number, f52 = f[37] as number, f53 = f[38] as number, f54 = f[39] as number;
+    const f55 = f[40] as number;
+    const f60 = f[42] as number, f61 = f[43] as number, f62 = f[44] as number, f63 = f[45] as number, f64 = f[46] as number;
+    const f65 = f[47] as number, f66 = f[48] as number;
+    const u0 = g[0] as number, c0 = g[1] as number, u1 = g[2] as number, c1 = g[3] as number;
+    const u2 = g[4] as number, c2 = g[5] as number, u3 = g[6] as number, c3 = g[7] as number;
+    const u4 = g[8] as number, c4 = g[9] as number, u5 = g[10] as number, c5 = g[11] as number;
+    const u6 = g[12] as number, c6 = g[13] as number;
+    const dm = this.decayMinute;
+    const gm = this.gainMinute;
+    const dh = this.decayHalf;
+    const gh = this.gainHalf;
+    const raScale = this.raScale;
+    const uScale = this.uScale;
+    const vg = this.p.Vg;
+    const h = 2 * NODE_MIN;
+    let z0 = state[0] as number, z1 = state[1] as number, z2 = state[2] as number, z3 = state[3] as number;
+    let z4 = state[4] as number, z5 = state[5] as number, z6 = state[6] as number;
     let qgut = state[QGUT] as number;
-    this.nodeRa[0] = this.raScale * qgut;
-    const dq = this.decayQuarter;
-    const gq = this.gainQuarter;
-    // quarter minutes 0..19; node j (1..4) is at quarter 5j
-    for (let j = 1; j <= NODES_PER_SLOT; j++) {
-      for (let i = 0; i < ZDIM; i++) {
-        let s = (gam[i * 2] as number) * u + (gam[i * 2 + 1] as number);
-        const row = i * ZDIM;
-        const end = ROW_END[i] as number;
-        for (let c = 0; c < end; c++) s += (phi[row + c] as number) * (z[c] as number);
-        zn[i] = s;
-      }
-      z.set(zn);
-      for (let q = QUARTERS_PER_NODE * (j - 1); q < QUARTERS_PER_NODE * j; q++) {
-        const F = outflow[at + (q >> 2)] as number;
-        qgut = dq * qgut + gq * F;
-      }
-      this.nodeX[j] = z[4] as number;
-      this.nodeId[j] = z[6] as number;
-      this.nodeRa[j] = this.raScale * qgut;
-    }
     let gp = state[GP] as number;
     let gt = state[GT] as number;
     let gs = state[GS] as number;
-    const h = 2 * NODE_MIN;
-    for (let s = 0; s < GLUCOSE_STEPS; s++) {
-      const a = 2 * s;
-      // RK4 stages at nodes a, a+1 (twice), a+2
-      const d1p = this.dGp(gp, gt, a);
-      const d1t = this.dGt(gp, gt, a);
+    let finite = true;
+    for (let k = 0; k < slots; k++) {
+      if (gsubOut !== null) gsubOut[k] = gs / vg;
+      const u = (insulin[k] as number) * uScale;
+      const o = at + 5 * k;
+      // node 0 (0 min): X, Id and Ra at the slot's start
+      const x0 = z4;
+      const id0 = z6;
+      const ra0 = raScale * qgut;
+      // node 1 (2.5 min): the exact insulin step; the gut over minutes 0, 1 and the first half of 2
+      const n0 = f00 * z0 + u0 * u + c0;
+      const n1 = f10 * z0 + f11 * z1 + u1 * u + c1;
+      const n2 = f20 * z0 + f21 * z1 + f22 * z2 + f23 * z3 + u2 * u + c2;
+      const n3 = f30 * z0 + f31 * z1 + f32 * z2 + f33 * z3 + u3 * u + c3;
+      const n4 = f40 * z0 + f41 * z1 + f42 * z2 + f43 * z3 + f44 * z4 + u4 * u + c4;
+      const n5 = f50 * z0 + f51 * z1 + f52 * z2 + f53 * z3 + f54 * z4 + f55 * z5 + u5 * u + c5;
+      const n6 = f60 * z0 + f61 * z1 + f62 * z2 + f63 * z3 + f64 * z4 + f65 * z5 + f66 * z6 + u6 * u + c6;
+      qgut = dm * qgut + gm * (outflow[o] as number);
+      qgut = dm * qgut + gm * (outflow[o + 1] as number);
+      qgut = dh * qgut + gh * (outflow[o + 2] as number);
+      const x1 = n4;
+      const id1 = n6;
+      const ra1 = raScale * qgut;
+      // node 2 (5 min): the second half of minute 2, minutes 3 and 4
+      z0 = f00 * n0 + u0 * u + c0;
+      z1 = f10 * n0 + f11 * n1 + u1 * u + c1;
+      z2 = f20 * n0 + f21 * n1 + f22 * n2 + f23 * n3 + u2 * u + c2;
+      z3 = f30 * n0 + f31 * n1 + f32 * n2 + f33 * n3 + u3 * u + c3;
+      z4 = f40 * n0 + f41 * n1 + f42 * n2 + f43 * n3 + f44 * n4 + u4 * u + c4;
+      z5 = f50 * n0 + f51 * n1 + f52 * n2 + f53 * n3 + f54 * n4 + f55 * n5 + u5 * u + c5;
+      z6 = f60 * n0 + f61 * n1 + f62 * n2 + f63 * n3 + f64 * n4 + f65 * n5 + f66 * n6 + u6 * u + c6;
+      qgut = dh * qgut + gh * (outflow[o + 2] as number);
+      qgut = dm * qgut + gm * (outflow[o + 3] as number);
+      qgut = dm * qgut + gm * (outflow[o + 4] as number);
+      const x2 = z4;
+      const id2 = z6;
+      const ra2 = raScale * qgut;
+      // one classical RK4 step of h = 5 min for Gp, Gt, Gs; stages at nodes 0, 1 (twice), 2
+      const d1p = this.dGp(gp, gt, id0, ra0);
+      const d1t = this.dGt(gp, gt, x0);
       const d1s = this.dGs(gp, gs);
       const p2 = gp + 0.5 * h * d1p;
       const t2 = gt + 0.5 * h * d1t;
       const s2 = gs + 0.5 * h * d1s;
-      const d2p = this.dGp(p2, t2, a + 1);
-      const d2t = this.dGt(p2, t2, a + 1);
+      const d2p = this.dGp(p2, t2, id1, ra1);
+      const d2t = this.dGt(p2, t2, x1);
       const d2s = this.dGs(p2, s2);
       const p3 = gp + 0.5 * h * d2p;
       const t3 = gt + 0.5 * h * d2t;
       const s3 = gs + 0.5 * h * d2s;
-      const d3p = this.dGp(p3, t3, a + 1);
-      const d3t = this.dGt(p3, t3, a + 1);
+      const d3p = this.dGp(p3, t3, id1, ra1);
+      const d3t = this.dGt(p3, t3, x1);
       const d3s = this.dGs(p3, s3);
       const p4 = gp + h * d3p;
       const t4 = gt + h * d3t;
       const s4 = gs + h * d3s;
-      const d4p = this.dGp(p4, t4, a + 2);
-      const d4t = this.dGt(p4, t4, a + 2);
+      const d4p = this.dGp(p4, t4, id2, ra2);
+      const d4t = this.dGt(p4, t4, x2);
       const d4s = this.dGs(p4, s4);
       gp += (h / 6) * (d1p + 2 * (d2p + d3p) + d4p);
       gt += (h / 6) * (d1t + 2 * (d2t + d3t) + d4t);
       gs += (h / 6) * (d1s + 2 * (d2s + d3s) + d4s);
+      if (!(Number.isFinite(gp) && Number.isFinite(gt) && Number.isFinite(gs))) {
+        finite = false;
+        break;
+      }
     }
-    for (let i = 0; i < ZDIM; i++) state[i] = z[i] as number;
+    state[0] = z0;
+    state[1] = z1;
+    state[2] = z2;
+    state[3] = z3;
+    state[4] = z4;
+    state[5] = z5;
+    state[6] = z6;
     state[QGUT] = qgut;
     state[GP] = gp;
     state[GT] = gt;
     state[GS] = gs;
-    return Number.isFinite(gp) && Number.isFinite(gt) && Number.isFinite(gs);
+    return finite;
   }
 
-  private dGp(gp: number, gt: number, node: number): number {
+  private dGp(gp: number, gt: number, id: number, ra: number): number {
     if (gp < 0) return 0;
-    const egp = this.kp1 - this.kp2 * gp - this.kp3 * (this.nodeId[node] as number);
+    const egp = this.kp1 - this.kp2 * gp - this.kp3 * id;
     const e = gp > this.ke2 ? this.ke1 * (gp - this.ke2) : 0;
-    return (egp > 0 ? egp : 0) + (this.nodeRa[node] as number) - this.Fsnc - e - this.k1 * gp + this.k2 * gt;
+    return (egp > 0 ? egp : 0) + ra - this.Fsnc - e - this.k1 * gp + this.k2 * gt;
   }
 
-  private dGt(gp: number, gt: number, node: number): number {
+  private dGt(gp: number, gt: number, x: number): number {
     if (gt < 0) return 0;
-    const uid = ((this.Vm0 + this.Vmx * (this.nodeX[node] as number)) * gt) / (this.Km0 + gt);
+    const uid = ((this.Vm0 + this.Vmx * x) * gt) / (this.Km0 + gt);
     return -uid + this.k1 * gp - this.k2 * gt;
   }
 

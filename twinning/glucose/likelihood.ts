@@ -197,12 +197,7 @@ export function predictWindow(theta: ArrayLike<number>, data: GlucoseFitData, ou
   if (p === undefined) return false;
   const model = new FastModel(p);
   const state = model.fromFullState(initialStateFromCgm(p, data.cgm0), new Float64Array(FAST_STATE_DIM));
-  const insulin = data.insulinUPerMin;
-  for (let k = 0; k < data.n; k++) {
-    out[k] = model.gsub(state);
-    if (!model.stepSlot(state, insulin[k] as number, data.outflow, 5 * k)) return false;
-  }
-  return true;
+  return model.advance(state, data.insulinUPerMin, data.outflow, 0, data.n, out);
 }
 
 /** The log posterior of θ (up to a constant); −Infinity outside the model's domain. */
