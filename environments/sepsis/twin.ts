@@ -15,6 +15,7 @@ import {
 } from '../../engine/twin.js';
 import { register } from '../../engine/registry.js';
 import { SEPSIS_ENV_ID, SEPSIS_OPTION_DOCS, SepsisEnv, type SepsisEnvOptions, drawInitialState } from './env.js';
+import { registerSepsisAgents } from './oberst-agents.js';
 import { PAPER } from './solve.js';
 import { LEVEL_NAMES, N_OBS, decodeFull } from './state.js';
 
@@ -166,7 +167,7 @@ export const SEPSIS_TWIN: TwinDefinition = {
 
 let registered = false;
 
-/** Registers `sepsis/oberst-v1` and the sepsis twin (endpoints, cohorts); idempotent. */
+/** Registers `sepsis/oberst-v1`, the same twin as agents (`sepsis/oberst-agents-v0`) and the sepsis twin (endpoints, cohorts); idempotent. */
 export function registerSepsis(): void {
   if (registered) return;
   registered = true;
@@ -182,6 +183,7 @@ export function registerSepsis(): void {
     decisionInterval: '1 step (abstract)',
     reference: 'Oberst M, Sontag D. Counterfactual off-policy evaluation with Gumbel-max structural causal models. ICML 2019; clinicalml/gumbel-max-scm',
   });
+  registerSepsisAgents();
   registerTwin(SEPSIS_TWIN);
 }
 

@@ -18,7 +18,7 @@ import { type SepsisDecoder, actionTableSource, projectObserved, sepsisDecoder }
  * - `sepsis/no-treatment` (action 0 always) and `sepsis/treat-all` (action 7 always).
  * Full-information policies read diabetes from the reset info's `prescription.diabetic`.
  */
-const APPLIES = ['sepsis/oberst-v1'];
+const APPLIES = ['sepsis/oberst-v1', 'sepsis/oberst-agents-v0'];
 const N_OBS = 720;
 const N_ACTIONS = 8;
 
