@@ -2,7 +2,7 @@ import { BaseEnv, type Info, type ResetOptions, type ResetResult, type StepResul
 import { TwinlabError, describeValue } from '../../engine/errors.js';
 import { Rng, type RngState } from '../../engine/random.js';
 import { Box, Discrete } from '../../engine/spaces.js';
-import { OPC_DEFAULT_PARAMETERS, type OpcCourse, type OpcPatient, emptyCourse, samplePatient, stage1, stage2, stage3 } from './opc-model.js';
+import { emptyCourse, OPC_DEFAULT_PARAMETERS, type OpcCourse, type OpcPatient, samplePatient, stage1, stage2, stage3 } from './opc-model.js';
 
 export const OPC_ENV_ID = 'oncology/opc-sequencing-v1';
 
@@ -44,7 +44,11 @@ export interface OpcEnvOptions {
   patient?: OpcPatient;
 }
 
-interface OpcSaved {
+/** Index of the residual-nodal-disease component in the observation. */
+export const OPC_RESIDUAL_OBS_INDEX = OPC_LABELS.indexOf('residual-nodal');
+
+/** The state getState() returns (restorable into oncology/opc-sequencing-v1 and its agent composition). */
+export interface OpcState {
   stage: number;
   patient: OpcPatient;
   course: OpcCourse;
@@ -68,11 +72,9 @@ export class OpcSequencingEnv extends BaseEnv<number> {
 
   constructor(options: OpcEnvOptions = {}) {
     super();
-    this.lambda = options.lambda ?? 0.3;
-    if (typeof this.lambda !== 'number' || !(this.lambda >= 0 && this.lambda <= 1)) {
-      throw new TwinlabError('INVALID_ARGUMENT', `${OPC_ENV_ID}: option lambda = ${describeValue(options.lambda)} is invalid; expected a number in [0, 1]`);
-    }
-    if (options.patient !== undefined) this.fixedPatient = validatePatient(options.patient);
+    const c = resolveOpcOptions(options, OPC_ENV_ID);
+    this.lambda = c.lambda;
+    if (c.patient !== undefined) this.fixedPatient = c.patient;
   }
 
   protected resetEnv(options: ResetOptions): ResetResult {
@@ -85,13 +87,7 @@ export class OpcSequencingEnv extends BaseEnv<number> {
     this.course = emptyCourse();
     this.stage = 0;
     this.writeObservation();
-    const { F: _hidden, ...covariates } = this.patient;
-    // the clinician's bedside impression of frailty (F + N(0, 0.5²)): what lets a physician policy be confounded by F
-    const frailtyImpression = this.patient.F + this.patientRng.normal(0, 0.5);
-    return {
-      observation: this.observation,
-      info: { synthetic: true, stage: 0, covariates, prescription: { frailtyImpression }, trueState: { ...this.patient } },
-    };
+    return { observation: this.observation, info: opcResetInfo(this.patient, this.patientRng) };
   }
 
   protected stepEnv(action: number): StepResult {
@@ -101,52 +97,28 @@ export class OpcSequencingEnv extends BaseEnv<number> {
     r.reward = 0;
     r.terminated = false;
     r.truncated = false;
-    if (this.stage === 0) stage1(this.patient, c, action, rng.next(), rng.next());
-    else if (this.stage === 1) stage2(this.patient, c, action, rng.next(), rng.next(), rng.next());
-    else {
-      stage3(this.patient, c, action, rng.next(), rng.next(), rng.next(), OPC_DEFAULT_PARAMETERS);
-      r.reward = c.os - this.lambda * c.dys;
+    opcStage(this.stage, this.patient, c, action, rng);
+    if (this.stage === OPC_LAST_STAGE) {
+      r.reward = opcUtility(c, this.lambda);
       r.terminated = true;
     }
     this.stage++;
     this.writeObservation();
     r.observation = this.observation;
-    r.info = { synthetic: true, stage: this.stage, course: { ...c }, frailty: this.patient.F } as Info;
+    r.info = opcStepInfo(this.stage, c, this.patient);
     return r;
   }
 
   private writeObservation(): void {
-    const o = this.observation;
-    const p = this.patient;
-    const c = this.course;
-    o.fill(0);
-    o[0] = p.age / 100;
-    o[1] = p.hpv;
-    o[2] = p.smoker;
-    o[3] = p.T / 4;
-    o[4] = p.N / 3;
-    o[5] = p.PS / 2;
-    o[6 + Math.min(this.stage, 3)] = 1;
-    if (this.stage >= 1) {
-      o[10] = c.a1;
-      o[11] = c.r1;
-      o[12] = c.dlt1;
-    }
-    if (this.stage >= 2) {
-      o[13] = c.a2;
-      o[14] = c.lrc;
-      o[15] = c.dlt2;
-      o[16] = c.resid;
-    }
+    writeOpcObservation(this.observation, this.patient, this.course, this.stage);
   }
 
-  getState(): OpcSaved {
+  getState(): OpcState {
     return { stage: this.stage, patient: { ...this.patient }, course: { ...this.course }, patientRng: this.patientRng.saveState(), outcomeRng: this.outcomeRng.saveState() };
   }
 
   setState(saved: unknown): void {
-    const s = saved as OpcSaved;
-    if (!s || !Number.isInteger(s.stage) || s.stage < 0 || s.stage > 3) throw new TwinlabError('INVALID_ARGUMENT', `${this.id}: setState needs a saved state with stage 0..3, got ${describeValue(saved)}`);
+    const s = checkOpcState(saved, this.id);
     this.stage = s.stage;
     this.patient = { ...s.patient };
     this.course = { ...s.course };
@@ -156,11 +128,83 @@ export class OpcSequencingEnv extends BaseEnv<number> {
   }
 }
 
-function validatePatient(p: unknown): OpcPatient {
+/** Index of the last decision (neck dissection); the episode terminates after it. */
+export const OPC_LAST_STAGE = 2;
+
+/** The options of oncology/opc-sequencing-v1 checked (errors name `envId` and the option). */
+export function resolveOpcOptions(options: OpcEnvOptions, envId: string): { lambda: number; patient: OpcPatient | undefined } {
+  const lambda = options.lambda ?? 0.3;
+  if (typeof lambda !== 'number' || !(lambda >= 0 && lambda <= 1)) {
+    throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option lambda = ${describeValue(options.lambda)} is invalid; expected a number in [0, 1]`);
+  }
+  return { lambda, patient: options.patient !== undefined ? validatePatient(options.patient, envId) : undefined };
+}
+
+/**
+ * Run decision stage `stage` (0 IC, 1 CC, 2 ND) of the SCM with `action`, drawing the stage's uniforms
+ * from `rng` whatever the action (common random numbers across arms).
+ */
+export function opcStage(stage: number, p: OpcPatient, c: OpcCourse, action: number, rng: Rng): void {
+  if (stage === 0) stage1(p, c, action, rng.next(), rng.next());
+  else if (stage === 1) stage2(p, c, action, rng.next(), rng.next(), rng.next());
+  else stage3(p, c, action, rng.next(), rng.next(), rng.next(), OPC_DEFAULT_PARAMETERS);
+}
+
+/** The episode's reward at the last stage: OS − λ·Dys. */
+export function opcUtility(c: OpcCourse, lambda: number): number {
+  return c.os - lambda * c.dys;
+}
+
+/**
+ * The reset info (covariates, the clinician's frailty impression F + N(0, 0.5²) drawn from `patientRng`
+ * — what lets a physician policy be confounded by F — and the true state).
+ */
+export function opcResetInfo(patient: OpcPatient, patientRng: Rng): Info {
+  const { F: _hidden, ...covariates } = patient;
+  const frailtyImpression = patient.F + patientRng.normal(0, 0.5);
+  return { synthetic: true, stage: 0, covariates, prescription: { frailtyImpression }, trueState: { ...patient } };
+}
+
+/** The step info after a decision (the stage reached, a copy of the course, the true frailty). */
+export function opcStepInfo(stage: number, c: OpcCourse, p: OpcPatient): Info {
+  return { synthetic: true, stage, course: { ...c }, frailty: p.F };
+}
+
+/** Write the observation at decision stage `stage` (0..3) into `o` (F never included; each intermediate revealed after its stage). */
+export function writeOpcObservation(o: Float32Array, p: OpcPatient, c: OpcCourse, stage: number): void {
+  o.fill(0);
+  o[0] = p.age / 100;
+  o[1] = p.hpv;
+  o[2] = p.smoker;
+  o[3] = p.T / 4;
+  o[4] = p.N / 3;
+  o[5] = p.PS / 2;
+  o[6 + Math.min(stage, 3)] = 1;
+  if (stage >= 1) {
+    o[10] = c.a1;
+    o[11] = c.r1;
+    o[12] = c.dlt1;
+  }
+  if (stage >= 2) {
+    o[13] = c.a2;
+    o[14] = c.lrc;
+    o[15] = c.dlt2;
+    o[16] = c.resid;
+  }
+}
+
+/** Validate a saved OpcState. */
+export function checkOpcState(saved: unknown, envId: string): OpcState {
+  const s = saved as OpcState;
+  if (!s || !Number.isInteger(s.stage) || s.stage < 0 || s.stage > 3) throw new TwinlabError('INVALID_ARGUMENT', `${envId}: setState needs a saved state with stage 0..3, got ${describeValue(saved)}`);
+  return s;
+}
+
+function validatePatient(p: unknown, envId: string): OpcPatient {
   const q = p as OpcPatient;
   const ok =
     q && typeof q === 'object' && Number.isFinite(q.age) && (q.hpv === 0 || q.hpv === 1) && (q.smoker === 0 || q.smoker === 1) &&
     [1, 2, 3, 4].includes(q.T) && [0, 1, 2, 3].includes(q.N) && [0, 1, 2].includes(q.PS) && Number.isFinite(q.F);
-  if (!ok) throw new TwinlabError('INVALID_ARGUMENT', `${OPC_ENV_ID}: option patient = ${describeValue(p)} is invalid; expected { age, hpv 0|1, smoker 0|1, T 1..4, N 0..3, PS 0..2, F }`);
+  if (!ok) throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option patient = ${describeValue(p)} is invalid; expected { age, hpv 0|1, smoker 0|1, T 1..4, N 0..3, PS 0..2, F }`);
   return { ...q };
 }

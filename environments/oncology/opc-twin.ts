@@ -3,6 +3,7 @@ import { TwinlabError } from '../../engine/errors.js';
 import { Rng } from '../../engine/random.js';
 import { register } from '../../engine/registry.js';
 import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
+import { OPC_AGENTS_ENV_ID } from './opc-agents.js';
 import { OPC_ENV_ID, type OpcEnvOptions, OpcSequencingEnv } from './opc-env.js';
 import { type OpcCourse, samplePatient } from './opc-model.js';
 
@@ -71,7 +72,7 @@ export function registerOpc(): void {
   registerTwin({
     id: 'opc',
     title: 'Oropharyngeal cancer treatment sequencing — SYNTHETIC SCM (not fitted to data)',
-    envIds: [OPC_ENV_ID],
+    envIds: [OPC_ENV_ID, OPC_AGENTS_ENV_ID],
     defaultEnvId: OPC_ENV_ID,
     endpoints: OPC_ENDPOINTS,
     primaryEndpoints: ['survival', 'dysphagia', 'utility'],

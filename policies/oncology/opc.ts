@@ -17,7 +17,7 @@ import { registerPolicy } from '../registry.js';
  *   confounded behaviour policy of docs/MODELS.md §5 fact 3.
  * - `opc/maximal` (IC + CC + ND for all) and `opc/minimal` (RT alone, nothing else).
  */
-const APPLIES = ['oncology/opc-sequencing-v1'];
+const APPLIES = ['oncology/opc-sequencing-v1', 'oncology/opc-sequencing-agents-v0'];
 const IDX = { age: 0, hpv: 1, T: 3, N: 4, PS: 5, stage: 6, resid: 16 } as const;
 
 export interface OpcFeatures {
