@@ -25,8 +25,10 @@ export const HIV_ENV_ID = 'hiv/sti-v1';
 export const HIV_STEP_DAYS = 5;
 export const HIV_REWARD = Object.freeze({ Q: 0.1, R1: 20000, R2: 2000, S: 1000 });
 const LOG_FLOOR = 1e-3;
-const OBS_LOW = -3;
-const OBS_HIGH = 9;
+export const HIV_OBS_LOW = -3;
+export const HIV_OBS_HIGH = 9;
+const OBS_LOW = HIV_OBS_LOW;
+const OBS_HIGH = HIV_OBS_HIGH;
 
 export type HivInitial = keyof typeof HIV_STEADY_STATES;
 
@@ -47,13 +49,74 @@ export interface HivState {
   piDays: number;
 }
 
-function optionNumber(options: Record<string, unknown>, name: string, fallback: number, min: number): number {
+function optionNumber(options: Record<string, unknown>, name: string, fallback: number, min: number, envId: string): number {
   const value = options[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new TwinlabError('INVALID_ARGUMENT', `${HIV_ENV_ID}: option ${name} must be a finite number ≥ ${min}, got ${describeValue(value)}`);
+    throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option ${name} must be a finite number ≥ ${min}, got ${describeValue(value)}`);
   }
   return value;
+}
+
+/** The validated options of an HIV env (shared by `hiv/sti-v1` and `hiv/sti-agents-v0`). */
+export interface HivConfig {
+  params: Readonly<HivParams>;
+  piWeight: number;
+  rewardScale: number;
+  initial: HivInitial;
+  inoculum: number;
+  patientId: string;
+}
+
+/** Validates the options of `hiv/sti-v1` (errors name `envId` and the option). */
+export function resolveHivOptions(options: HivEnvOptions, envId: string = HIV_ENV_ID): HivConfig {
+  const o = options as Record<string, unknown>;
+  const params = hivParams(o);
+  const piWeight = optionNumber(o, 'piWeight', HIV_REWARD.R2, 0, envId);
+  const rewardScale = optionNumber(o, 'rewardScale', 1, 0, envId);
+  const initial = o.initial ?? 'unhealthy';
+  if (typeof initial !== 'string' || !(initial in HIV_STEADY_STATES)) {
+    throw new TwinlabError('INVALID_ARGUMENT', `${envId}: option initial must be one of ${Object.keys(HIV_STEADY_STATES).join(', ')}, got ${describeValue(initial)}`);
+  }
+  const inoculum = optionNumber(o, 'inoculum', 1, 0, envId);
+  const patientId = typeof o.patientId === 'string' ? o.patientId : 'adams-2004';
+  return { params, piWeight, rewardScale, initial: initial as HivInitial, inoculum, patientId };
+}
+
+/** The start state: the named steady state; an uninfected start gets `inoculum` virions/mL. */
+export function hivInitialState(y: Float64Array, initial: HivInitial, inoculum: number): void {
+  y.set(HIV_STEADY_STATES[initial]);
+  if (initial === 'uninfected') y[4] = inoculum;
+}
+
+/** The Ernst 2006 / RLPy reward (unscaled) on state `y` under efficacies ε1, ε2: −Q·V − R1·ε1² − R2·ε2² + S·E. */
+export function hivReward(y: Float64Array, eps1: number, eps2: number, piWeight: number): number {
+  const V = y[4] as number;
+  const E = y[5] as number;
+  return -HIV_REWARD.Q * V - HIV_REWARD.R1 * eps1 * eps1 - piWeight * eps2 * eps2 + HIV_REWARD.S * E;
+}
+
+/** log10 of the six states, floored at 1e−3 and capped at the Box's upper bound. */
+export function writeHivObservation(o: Float32Array, y: ArrayLike<number>): void {
+  for (let i = 0; i < HIV_DIM; i++) {
+    o[i] = Math.min(OBS_HIGH, Math.log10(Math.max(LOG_FLOOR, y[i] as number)));
+  }
+}
+
+/** The step info of the HIV envs (true state, drugs of the last interval, drug-days). */
+export function writeHivInfo(info: Info, y: Float64Array, day: number, drugs: { eps1: number; eps2: number }, rtiDays: number, piDays: number): void {
+  info.day = day;
+  info.T1 = y[0];
+  info.T1infected = y[1];
+  info.T2 = y[2];
+  info.T2infected = y[3];
+  info.V = y[4];
+  info.E = y[5];
+  info.log10V = Math.log10(Math.max(LOG_FLOOR, y[4] as number));
+  info.eps1 = drugs.eps1;
+  info.eps2 = drugs.eps2;
+  info.rtiDays = rtiDays;
+  info.piDays = piDays;
 }
 
 export class HivEnv extends BaseEnv<number> {
@@ -80,24 +143,19 @@ export class HivEnv extends BaseEnv<number> {
 
   constructor(options: HivEnvOptions = {}) {
     super();
-    const o = options as Record<string, unknown>;
-    this.params = hivParams(o);
-    this.piWeight = optionNumber(o, 'piWeight', HIV_REWARD.R2, 0);
-    this.rewardScale = optionNumber(o, 'rewardScale', 1, 0);
-    const initial = o.initial ?? 'unhealthy';
-    if (typeof initial !== 'string' || !(initial in HIV_STEADY_STATES)) {
-      throw new TwinlabError('INVALID_ARGUMENT', `${HIV_ENV_ID}: option initial must be one of ${Object.keys(HIV_STEADY_STATES).join(', ')}, got ${describeValue(initial)}`);
-    }
-    this.initial = initial as HivInitial;
-    this.inoculum = optionNumber(o, 'inoculum', 1, 0);
-    this.patientId = typeof o.patientId === 'string' ? o.patientId : 'adams-2004';
+    const c = resolveHivOptions(options);
+    this.params = c.params;
+    this.piWeight = c.piWeight;
+    this.rewardScale = c.rewardScale;
+    this.initial = c.initial;
+    this.inoculum = c.inoculum;
+    this.patientId = c.patientId;
     this.rhs = hivRhs(this.params);
     this.result = { observation: this.observation, reward: 0, terminated: false, truncated: false, info: this.info };
   }
 
   protected resetEnv(_options: ResetOptions): ResetResult {
-    this.y.set(HIV_STEADY_STATES[this.initial]);
-    if (this.initial === 'uninfected') this.y[4] = this.inoculum;
+    hivInitialState(this.y, this.initial, this.inoculum);
     this.stepIndex = 0;
     this.rtiDays = 0;
     this.piDays = 0;
@@ -119,10 +177,7 @@ export class HivEnv extends BaseEnv<number> {
     this.stepIndex++;
     if (drugs.eps1 > 0) this.rtiDays += HIV_STEP_DAYS;
     if (drugs.eps2 > 0) this.piDays += HIV_STEP_DAYS;
-    const V = this.y[4] as number;
-    const E = this.y[5] as number;
-    const reward =
-      -HIV_REWARD.Q * V - HIV_REWARD.R1 * drugs.eps1 * drugs.eps1 - this.piWeight * drugs.eps2 * drugs.eps2 + HIV_REWARD.S * E;
+    const reward = hivReward(this.y, drugs.eps1, drugs.eps2, this.piWeight);
     this.writeObservation();
     this.writeInfo(action);
     const r = this.result;
@@ -133,27 +188,11 @@ export class HivEnv extends BaseEnv<number> {
   }
 
   private writeObservation(): void {
-    for (let i = 0; i < HIV_DIM; i++) {
-      this.observation[i] = Math.min(OBS_HIGH, Math.log10(Math.max(LOG_FLOOR, this.y[i] as number)));
-    }
+    writeHivObservation(this.observation, this.y);
   }
 
   private writeInfo(action: number): void {
-    const y = this.y;
-    const info = this.info;
-    const drugs = HIV_ACTIONS[action] as { eps1: number; eps2: number };
-    info.day = this.stepIndex * HIV_STEP_DAYS;
-    info.T1 = y[0];
-    info.T1infected = y[1];
-    info.T2 = y[2];
-    info.T2infected = y[3];
-    info.V = y[4];
-    info.E = y[5];
-    info.log10V = Math.log10(Math.max(LOG_FLOOR, y[4] as number));
-    info.eps1 = drugs.eps1;
-    info.eps2 = drugs.eps2;
-    info.rtiDays = this.rtiDays;
-    info.piDays = this.piDays;
+    writeHivInfo(this.info, this.y, this.stepIndex * HIV_STEP_DAYS, HIV_ACTIONS[action] as { eps1: number; eps2: number }, this.rtiDays, this.piDays);
   }
 
   getState(): HivState {

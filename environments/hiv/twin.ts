@@ -6,6 +6,7 @@ import { register } from '../../engine/registry.js';
 import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
 import { HIV_ENV_ID, HivEnv, type HivEnvOptions } from './env.js';
 import { ADAMS_PARAMS, HIV_PARAM_NAMES } from './model.js';
+import { registerHivAgents } from './sti-agents.js';
 
 export const HIV_TWIN_ID = 'hiv';
 export const HIV_MAX_STEPS = 200;
@@ -125,7 +126,7 @@ export const HIV_TRACKS: TwinTracks = {
 
 let registered = false;
 
-/** Registers `hiv/sti-v1` and the HIV twin (idempotent). */
+/** Registers `hiv/sti-v1`, the same twin as agents (`hiv/sti-agents-v0`) and the HIV twin (idempotent). */
 export function registerHiv(): void {
   if (registered) return;
   registered = true;
@@ -145,6 +146,7 @@ export function registerHiv(): void {
       'lambda1 … deltaE': 'override a model parameter (e.g. k1, k2, f)',
     },
   });
+  registerHivAgents();
   registerTwin({
     id: HIV_TWIN_ID,
     title: 'HIV treatment interruption (Adams et al. 2004 / Ernst et al. 2006)',

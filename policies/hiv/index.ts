@@ -40,7 +40,7 @@ function steps(options: Record<string, unknown>, name: string, fallback: number)
 }
 
 export function registerHivPolicies(): void {
-  const appliesTo = ['hiv/sti-v1'];
+  const appliesTo = ['hiv/sti-v1', 'hiv/sti-agents-v0'];
   registerPolicy({ name: 'hiv/always-on', description: 'RTI + PI at every decision', appliesTo, create: () => new HivCyclePolicy('hiv/always-on', 1, 0) });
   registerPolicy({ name: 'hiv/never', description: 'No drugs', appliesTo, create: () => new HivCyclePolicy('hiv/never', 0, 1) });
   registerPolicy({
