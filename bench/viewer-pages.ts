@@ -169,9 +169,32 @@ export async function run(): Promise<BenchResult[]> {
     // the points requests of the page just loaded as the browser saw them (first start → last byte)
     const pointsFetchMs = () =>
       page.evaluate(() => {
-        const entries = performance.getEntriesByType('resource').filter((e) => e.name.includes('/points')) as PerformanceResourceTiming[];
+        const entries = performance.getEntriesByType('resource').filter((e) => /\/(points|curves?)\b/.test(e.name)) as PerformanceResourceTiming[];
         return entries.length ? Math.max(...entries.map((e) => e.responseEnd)) - Math.min(...entries.map((e) => e.startTime)) : 0;
       });
+    // where the time of a load goes (ms from navigation start, the page's own clock): the bundle
+    // fetched and run, the route started, the points read, smoothed and thinned, the chart drawn
+    const stageNames = ['app.js', 'runs:render', 'compare:fetch', 'compare:fetched', 'compare:curves', 'compare:drawn'] as const;
+    const stages = () =>
+      page.evaluate((names) => {
+        const out: Record<string, number> = {};
+        const app = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/app.js'));
+        if (app) out['app.js'] = (app as PerformanceResourceTiming).responseEnd;
+        for (const n of names) {
+          const m = performance.getEntriesByName(n, 'mark')[0];
+          if (m) out[n] = m.startTime;
+        }
+        const pts = performance.getEntriesByType('resource').filter((e) => /\/(points|curves?)\b/.test(e.name)) as PerformanceResourceTiming[];
+        if (pts.length) {
+          out['series:first-byte'] = Math.min(...pts.map((e) => e.responseStart));
+          out['series:bytes'] = pts.reduce((a, e) => a + e.encodedBodySize, 0);
+          // the server's own time for all the series requests (Server-Timing: read + curve), summed
+          out['series:server'] = pts.reduce((a, e) => a + e.serverTiming.reduce((b, t) => b + t.duration, 0), 0);
+        }
+        return out;
+      }, stageNames as unknown as string[]);
+    const coldStages: Record<string, number>[] = [];
+    const warmStages: Record<string, number>[] = [];
     let coldFetchMs = 0;
     for (let r = 0; r < repeats; r++) {
       await page.goto('about:blank');
@@ -179,6 +202,7 @@ export async function run(): Promise<BenchResult[]> {
       await page.goto(url(0.9));
       await curvesDrawn();
       draws.push(Date.now() - t0);
+      (r === 0 ? coldStages : warmStages).push(await stages());
       if (r === 0) coldFetchMs = await pointsFetchMs();
       await ready();
       pages.push(Date.now() - t0);
@@ -191,6 +215,17 @@ export async function run(): Promise<BenchResult[]> {
       value: median(draws),
       unit: 'ms',
       note: `${runs} runs × ${points.toLocaleString('en-US')} points (written in ${writeSeconds.toFixed(0)} s): navigation → full series read, EMA 0.9, thinned to 600 per run, curves drawn; median of ${repeats} (all: ${draws.join(', ')}; the first is cold: the server then keeps finished runs' encoded series); the ${runs} binary point reads took ≈ ${Math.round(fetchMs)} ms of the last load and ≈ ${Math.round(coldFetchMs)} ms of the cold one (read from the store's metric_blobs, not the server's cache); target < 1,000`,
+    });
+    const stageNote = (list: Record<string, number>[]) =>
+      [...stageNames, 'series:first-byte', 'series:server', 'series:bytes']
+        .filter((n) => list.some((x) => x[n] !== undefined))
+        .map((n) => `${n} ${n === 'series:bytes' ? `${(median(list.map((x) => x[n] ?? 0)) / 1e6).toFixed(2)} MB` : Math.round(median(list.map((x) => x[n] ?? 0)))}`)
+        .join(', ');
+    results.push({
+      name: 'viewer.compare.stages',
+      value: median(warmStages.map((x) => x['compare:drawn'] ?? 0)),
+      unit: 'ms',
+      note: `ms from navigation start (the page's clock), median of the warm loads: ${stageNote(warmStages)}; the cold load: ${stageNote(coldStages)}`,
     });
     results.push({
       name: 'viewer.compare.page',

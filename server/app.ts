@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { TwinlabError } from '../engine/errors.js';
 import { listSpecs, make } from '../engine/registry.js';
 import { twinForEnv } from '../engine/twin.js';
+import { type CurvePoint, drawnCurve } from '../experiments/curves.js';
 import { isStreamingTrialSpec, PATIENT_PAGE_LIMIT, streamingPatients } from '../experiments/block-patients.js';
 import { getDatasetRecord, importDatasetIntoStore, listDatasets } from '../experiments/dataset-store.js';
 import { resolveDataPath, type Store } from '../experiments/store.js';
@@ -63,6 +64,31 @@ const SeriesQuery = z.strictObject({
   from: z.coerce.number().optional(),
   to: z.coerce.number().optional(),
 });
+
+const CurveQuery = z.strictObject({
+  ema: z.coerce.number().min(0).lt(1),
+  maxPoints: z.coerce.number().int().min(1).max(100_000).default(1000),
+});
+
+const runList = z
+  .string()
+  .transform((v) => v.split(',').filter(Boolean))
+  .pipe(z.array(z.string().min(1)).min(1).max(500));
+
+const CurvesQuery = z.strictObject({
+  metric: z.string().min(1),
+  ema: z.coerce.number().min(0).lt(1),
+  maxPoints: z.coerce.number().int().min(1).max(100_000).default(1000),
+  runs: runList,
+});
+
+const RunsQuery = z.strictObject({ ids: runList });
+
+interface SeriesRead {
+  steps: Float64Array;
+  values: Float64Array;
+  throughSeq: number;
+}
 
 const RangeQuery = z.strictObject({
   from: z.coerce.number().int().min(0).optional(),
@@ -284,48 +310,146 @@ export function createApp(options: AppOptions): express.Express {
   // Every stored point (run comparison: smoothing is computed on the full series, experiments/curves.ts):
   // little-endian float64 steps then values; `x-points` and `x-through-seq` (the live stream goes on
   // after it). A metric the run does not have yet is an empty series, not a 404 (a live page asks early).
-  // A finished run's series no longer changes: its encoded body is kept (LRU, ≤ 64 MB) and served
-  // again without reading SQLite; a run that is not finished (or resumed since) is always read afresh.
-  const pointsCache = new Map<string, { body: Buffer; points: number; throughSeq: number }>();
+  // A finished run's series no longer changes: its points are kept (LRU, ≤ 64 MB) and served again
+  // without reading SQLite; a run that is not finished (or resumed since) is always read afresh.
+  const pointsCache = new Map<string, SeriesRead>();
   let pointsCacheBytes = 0;
-  api.get('/runs/:jobId/metrics/:name/points', (req, res) => {
-    const job = jobOr404(param(req, 'jobId'));
-    parse(z.strictObject({}), req.query, 'query');
-    const key = `${job.id}\u0000${param(req, 'name')}`;
+  const readSeries = (job: { id: string; status: string }, name: string): SeriesRead => {
+    const key = `${job.id}\u0000${name}`;
     const done = job.status === 'finished' || job.status === 'failed' || job.status === 'cancelled';
     let entry = pointsCache.get(key);
     if (entry && !done) {
       pointsCache.delete(key);
-      pointsCacheBytes -= entry.body.length;
+      pointsCacheBytes -= 16 * entry.steps.length;
       entry = undefined;
     }
     if (entry) {
       pointsCache.delete(key);
       pointsCache.set(key, entry); // most recently used last
-    } else {
-      const { steps, values, throughSeq } = store.metricPoints(job.id, param(req, 'name'));
-      const body = Buffer.alloc(16 * steps.length);
-      Buffer.from(steps.buffer, steps.byteOffset, steps.byteLength).copy(body, 0);
-      Buffer.from(values.buffer, values.byteOffset, values.byteLength).copy(body, 8 * steps.length);
-      entry = { body, points: steps.length, throughSeq };
-      if (done && body.length <= 16 * 1024 * 1024) {
-        pointsCache.set(key, entry);
-        pointsCacheBytes += body.length;
-        for (const [k, e] of pointsCache) {
-          if (pointsCacheBytes <= 64 * 1024 * 1024) break;
-          pointsCache.delete(k);
-          pointsCacheBytes -= e.body.length;
-        }
+      return entry;
+    }
+    const { steps, values, throughSeq } = store.metricPoints(job.id, name);
+    entry = { steps, values, throughSeq };
+    if (done && steps.length <= 1024 * 1024) {
+      pointsCache.set(key, entry);
+      pointsCacheBytes += 16 * steps.length;
+      for (const [k, e] of pointsCache) {
+        if (pointsCacheBytes <= 64 * 1024 * 1024) break;
+        pointsCache.delete(k);
+        pointsCacheBytes -= 16 * e.steps.length;
       }
+    }
+    return entry;
+  };
+  api.get('/runs/:jobId/metrics/:name/points', (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    parse(z.strictObject({}), req.query, 'query');
+    const t0 = performance.now();
+    const { steps, values, throughSeq } = readSeries(job, param(req, 'name'));
+    const body = Buffer.allocUnsafe(16 * steps.length);
+    Buffer.from(steps.buffer, steps.byteOffset, steps.byteLength).copy(body, 0);
+    Buffer.from(values.buffer, values.byteOffset, values.byteLength).copy(body, 8 * steps.length);
+    res
+      .set({
+        'content-type': 'application/octet-stream',
+        'x-points': String(steps.length),
+        'x-through-seq': String(throughSeq),
+        'cache-control': 'no-store',
+        'server-timing': `read;dur=${(performance.now() - t0).toFixed(2)}`,
+      })
+      .send(body);
+  });
+
+  // The curve a finished run is drawn with (run comparison, experiments/curves.ts `drawnCurve`): the EMA
+  // over every stored point, then thinned to ≤ maxPoints (+1) — the same function the viewer applies to
+  // the full series of a live run, so both give the same numbers. Little-endian float64 steps, smoothed
+  // values, bucket minima, bucket maxima (`x-drawn` each); `x-points` the stored points, `x-last` the last
+  // raw value, `x-through-seq` as above. Server-Timing: read (store or cache), curve (EMA + thinning).
+  const curveOf = (job: { id: string; status: string }, name: string, ema: number, maxPoints: number) => {
+    const t0 = performance.now();
+    const { steps, values, throughSeq } = readSeries(job, name);
+    const t1 = performance.now();
+    const curve = drawnCurve(steps, values, ema, maxPoints);
+    const m = curve.length;
+    const data = new Float64Array(4 * m);
+    for (let i = 0; i < m; i++) {
+      const p = curve[i] as CurvePoint;
+      data[i] = p.step;
+      data[m + i] = p.value;
+      data[2 * m + i] = p.min;
+      data[3 * m + i] = p.max;
+    }
+    const last = values.length ? (values[values.length - 1] as number) : null;
+    return { data, meta: { run: job.id, points: steps.length, drawn: m, last, throughSeq }, readMs: t1 - t0, curveMs: performance.now() - t1 };
+  };
+  api.get('/runs/:jobId/metrics/:name/curve', (req, res) => {
+    const job = jobOr404(param(req, 'jobId'));
+    const q = parse(CurveQuery, req.query, 'query');
+    const c = curveOf(job, param(req, 'name'), q.ema, q.maxPoints);
+    res
+      .set({
+        'content-type': 'application/octet-stream',
+        'x-points': String(c.meta.points),
+        'x-drawn': String(c.meta.drawn),
+        'x-last': c.meta.last === null ? '' : String(c.meta.last),
+        'x-through-seq': String(c.meta.throughSeq),
+        'cache-control': 'no-store',
+        'server-timing': `read;dur=${c.readMs.toFixed(2)}, curve;dur=${c.curveMs.toFixed(2)}`,
+      })
+      .send(Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+  });
+
+  // The drawn curves of several runs in one response (a 20-run comparison: one request instead of 20,
+  // which HTTP/1.1's six connections per host served in four waves): a little-endian uint32 byte length,
+  // that many bytes of UTF-8 JSON — per run, in the order asked, { run, points, drawn, last, throughSeq }
+  // as above —, zero padding to a multiple of 8 bytes, then each run's 4·drawn float64 (steps, smoothed
+  // values, minima, maxima) one run after the other. An unknown run fails the whole request (404).
+  api.get('/curves', (req, res) => {
+    const q = parse(CurvesQuery, req.query, 'query');
+    const jobs = q.runs.map(jobOr404);
+    let readMs = 0;
+    let curveMs = 0;
+    const curves = jobs.map((job) => {
+      const c = curveOf(job, q.metric, q.ema, q.maxPoints);
+      readMs += c.readMs;
+      curveMs += c.curveMs;
+      return c;
+    });
+    const meta = Buffer.from(JSON.stringify(curves.map((c) => c.meta)), 'utf8');
+    const head = 8 * Math.ceil((4 + meta.length) / 8);
+    const body = Buffer.alloc(head + curves.reduce((a, c) => a + c.data.byteLength, 0));
+    body.writeUInt32LE(meta.length, 0);
+    meta.copy(body, 4);
+    let at = head;
+    for (const c of curves) {
+      Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength).copy(body, at);
+      at += c.data.byteLength;
     }
     res
       .set({
         'content-type': 'application/octet-stream',
-        'x-points': String(entry.points),
-        'x-through-seq': String(entry.throughSeq),
         'cache-control': 'no-store',
+        'server-timing': `read;dur=${readMs.toFixed(2)}, curve;dur=${curveMs.toFixed(2)}`,
       })
-      .send(entry.body);
+      .send(body);
+  });
+
+  // Several runs with their experiment's id and name, in the order asked (the runs page: one request
+  // instead of one experiment detail per run); unknown runs are listed in `missing`.
+  api.get('/runs', (req, res) => {
+    const q = parse(RunsQuery, req.query, 'query');
+    const runs: { experiment: { id: string; name: string }; job: unknown }[] = [];
+    const missing: string[] = [];
+    for (const id of q.ids) {
+      const job = store.getJob(id);
+      const experiment = job && store.getExperiment(job.experimentId);
+      if (!job || !experiment) missing.push(id);
+      else {
+        const { result: _result, stack: _stack, ...summary } = job;
+        runs.push({ experiment: { id: experiment.id, name: experiment.name }, job: summary });
+      }
+    }
+    res.json({ runs, missing });
   });
 
   api.get('/runs/:jobId/metrics/:name', (req, res) => {

@@ -7,6 +7,7 @@ import type { TwinlabEvent } from '../../engine/events.js';
 import { InlineExecutor } from '../../experiments/executor.js';
 import { type RunningServer, startServer } from '../../server/index.js';
 import { buildViewer } from '../../viewer/build.js';
+import { independentCurve } from '../server/independent-curve.js';
 
 /**
  * Run comparison in headless Debian Chromium (issue #13 item 3 and "live = stored", item 5): a sweep
@@ -152,6 +153,21 @@ describe('run comparison (headless Chromium)', () => {
     await page.waitForSelector('#compare-chart[data-ready="1"] svg.marks');
     expect(Number(await page.getAttribute('#compare-chart', 'data-points'))).toBe(total);
     expect(await curves()).toBe(live);
+    // after the reload the finished runs' curves are the server's (GET /api/curves): each equals an
+    // independent computation from the run's full stored series (EMA 0.9, 600 points per run)
+    const drawn = JSON.parse(await curves()) as [string, { step: number; value: number; min: number; max: number }[]][];
+    expect(drawn.map(([id]) => id).sort()).toEqual([...runs].sort());
+    for (const [id, curve] of drawn) {
+      const res = await fetch(`${server.url}/api/runs/${encodeURIComponent(id)}/metrics/episode.return/points`);
+      const n = Number(res.headers.get('x-points'));
+      const all = new Float64Array(await res.arrayBuffer());
+      const expected = independentCurve(Array.from(all.subarray(0, n)), Array.from(all.subarray(n)), 0.9, 600);
+      expect(curve.map((p) => [p.step, p.min, p.max])).toEqual(expected.map((p) => [p.step, p.min, p.max]));
+      curve.forEach((p, i) => expect(Math.abs(p.value - (expected[i]?.value as number))).toBeLessThan(1e-9));
+    }
+    const requests = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
+    expect(requests.filter((p) => p.endsWith('/points'))).toEqual([]); // finished runs: no full series sent
+    expect(requests.filter((p) => p === '/api/curves')).toHaveLength(1);
 
     // legends name the differing keys in full (lr differs in the second agent key, batch size and experiment too)
     const legend = await chartText('#compare-chart');

@@ -85,7 +85,18 @@ export function runLabels(runs: readonly RunInfo[]): { labels: Map<string, strin
   return { labels, keys };
 }
 
+/** A finished run's curve as the server drew it (GET …/curve): the series itself is not sent. */
+interface ServerCurve {
+  curve: CurvePoint[];
+  /** Stored points the curve stands for. */
+  points: number;
+  /** The last raw value. */
+  last: number | undefined;
+}
+
 class Series {
+  /** Set for a finished run read as its drawn curve (then steps and values stay empty). */
+  drawn?: ServerCurve;
   /** The stored points as read (typed arrays); copied to plain arrays on the first live point. */
   steps: ArrayLike<number> & Iterable<number> = new Float64Array(0);
   values: ArrayLike<number> & Iterable<number> = new Float64Array(0);
@@ -117,6 +128,48 @@ export async function fetchPoints(runId: string, metric: string): Promise<{ step
   const all = new Float64Array(await res.arrayBuffer());
   return { steps: all.subarray(0, n), values: all.subarray(n, 2 * n), throughSeq: Number(res.headers.get('x-through-seq')) };
 }
+
+/** Run ids per batched request (keeps the URL well under Node's 16 kB header limit). */
+export const RUNS_PER_REQUEST = 100;
+
+/**
+ * Finished runs' drawn curves computed by the server from their full stored series (experiments/curves.ts
+ * `drawnCurve(steps, values, ema, maxPoints)`, the function `draw` applies to a live run's points), in
+ * one request per 100 runs (GET /api/curves): ≈ 19 kB instead of 1.6 MB per 10^5-point run.
+ */
+export async function fetchCurves(runIds: readonly string[], metric: string, ema: number, maxPoints: number): Promise<Map<string, ServerCurve & { throughSeq: number }>> {
+  const out = new Map<string, ServerCurve & { throughSeq: number }>();
+  const chunks: string[][] = [];
+  for (let i = 0; i < runIds.length; i += RUNS_PER_REQUEST) chunks.push(runIds.slice(i, i + RUNS_PER_REQUEST));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      const res = await fetch(`/api/curves?metric=${enc(metric)}&ema=${ema}&maxPoints=${maxPoints}&runs=${chunk.map(enc).join(',')}`);
+      if (!res.ok) throw new Error(`curves of ${chunk.length} runs, ${metric}: HTTP ${res.status}`);
+      const bytes = await res.arrayBuffer();
+      const metaLength = new DataView(bytes).getUint32(0, true);
+      const meta = JSON.parse(new TextDecoder().decode(new Uint8Array(bytes, 4, metaLength))) as {
+        run: string;
+        points: number;
+        drawn: number;
+        last: number | null;
+        throughSeq: number;
+      }[];
+      let at = 8 * Math.ceil((4 + metaLength) / 8);
+      for (const c of meta) {
+        const m = c.drawn;
+        const all = new Float64Array(bytes, at, 4 * m);
+        at += 32 * m;
+        const curve: CurvePoint[] = new Array(m);
+        for (let i = 0; i < m; i++) curve[i] = { step: all[i] as number, value: all[m + i] as number, min: all[2 * m + i] as number, max: all[3 * m + i] as number };
+        out.set(c.run, { curve, points: c.points, last: c.last ?? undefined, throughSeq: c.throughSeq });
+      }
+    }),
+  );
+  return out;
+}
+
+/** Job statuses after which a run's series no longer changes. */
+const SETTLED = new Set(['finished', 'failed', 'cancelled']);
 
 export interface ComparisonOptions {
   metric: string;
@@ -205,7 +258,7 @@ function overlaySpec(o: ComparisonOptions, grouped: boolean, colorTitle: string,
     if (o.showRuns)
       layer.push({
         data: { name: 'curves' },
-        mark: { type: 'line', strokeWidth: 0.7, opacity: 0.45 },
+        mark: { type: 'line', strokeWidth: 0.7, opacity: 0.45, aria: false },
         encoding: { x, y: { ...y, field: 'value' }, color, detail: { field: 'run', type: 'nominal' } },
       });
     layer.push({
@@ -240,13 +293,18 @@ function overlaySpec(o: ComparisonOptions, grouped: boolean, colorTitle: string,
   } else {
     layer.push({
       data: { name: 'curves' },
-      mark: { type: 'line', strokeWidth: 1.6 },
+      // aria: false — no per-point ARIA description (vega-lite formats each point's step and value
+      // into one at every encode: ≈ 40 ms of a 20 × 600-point draw); the chart keeps its own
+      mark: { type: 'line', strokeWidth: 1.6, aria: false },
       encoding: {
         x,
         y: { ...y, field: 'value' },
         color,
         detail: { field: 'run', type: 'nominal' },
-        tooltip: [{ field: 'label' }, { field: 'step', format: ',' }, { field: 'value', format: '.4~g' }],
+        // the run only: a line is one SVG path whose tooltip is its first point's, so a formatted step and
+        // value per point (two d3-format calls on each of 20 × 600 points at every encode, ≈ 80 ms of a
+        // 20-run draw) showed the first point's numbers wherever the line was hovered
+        tooltip: [{ field: 'label' }],
       },
     });
   }
@@ -275,13 +333,35 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
         : `${o.groupBy}=${formatValue(r.config[o.groupBy])}`
       : (labels.get(r.id) as string);
   const series = new Map<string, Series>();
-  const fetched = await Promise.all(runs.map((r) => fetchPoints(r.id, o.metric).then((p) => [r, p] as const)));
+  const maxPoints = o.maxPoints ?? 1000;
+  // A settled run is read as the curve the server draws from its full series; a live run (whose events
+  // keep coming) as its full series, and so is every run of a grouped chart (the bands need each run's
+  // smoothed value at any step).
+  const serverDrawn = (r: RunInfo) => !o.groupBy && SETTLED.has(r.status);
+  performance.mark('compare:fetch');
+  const [curves, fetched] = await Promise.all([
+    fetchCurves(
+      runs.filter(serverDrawn).map((r) => r.id),
+      o.metric,
+      o.ema,
+      maxPoints,
+    ),
+    Promise.all(runs.filter((r) => !serverDrawn(r)).map((r) => fetchPoints(r.id, o.metric).then((p) => [r, p] as const))),
+  ]);
+  for (const r of runs) {
+    const c = curves.get(r.id);
+    if (!c) continue;
+    const s = new Series(c.throughSeq);
+    s.drawn = c;
+    series.set(r.id, s);
+  }
   for (const [r, p] of fetched) {
     const s = new Series(p.throughSeq);
     s.steps = p.steps;
     s.values = p.values;
     series.set(r.id, s);
   }
+  performance.mark('compare:fetched');
   const domain = [...new Set(runs.map(groupOf))];
   let view: View | undefined;
   let drawn = new Map<string, CurvePoint[]>();
@@ -293,14 +373,22 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
     let points = 0;
     for (const r of runs) {
       const s = series.get(r.id) as Series;
-      points += s.steps.length;
-      const smoothed = emaSmooth(s.values, o.ema);
-      const curve = thin(s.steps, smoothed, s.values, o.maxPoints ?? 1000); // = drawnCurve(steps, values, ema, maxPoints)
+      let curve: CurvePoint[];
+      if (s.drawn) {
+        points += s.drawn.points;
+        curve = s.drawn.curve;
+      } else {
+        points += s.steps.length;
+        const smoothed = emaSmooth(s.values, o.ema);
+        curve = thin(s.steps, smoothed, s.values, maxPoints); // = drawnCurve(steps, values, ema, maxPoints)
+        if (o.groupBy) bandInput.push({ group: groupOf(r), steps: s.steps, smoothed });
+      }
       drawn.set(r.id, curve);
-      if (!o.groupBy || o.showRuns) for (const p of curve) curveRows.push({ run: r.id, label: groupOf(r), step: p.step, value: p.value });
-      if (o.groupBy) bandInput.push({ group: groupOf(r), steps: s.steps, smoothed });
+      const label = groupOf(r);
+      if (!o.groupBy || o.showRuns) for (const p of curve) curveRows.push({ run: r.id, label, step: p.step, value: p.value });
     }
     const bandRows = o.groupBy ? bandPieces(groupBands(bandInput)) : [];
+    performance.mark('compare:curves');
     el.dataset.points = String(points);
     o.onPoints?.(points);
     if (points === 0) {
@@ -312,6 +400,7 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
       const spec = overlaySpec(o, !!o.groupBy, o.groupBy ? (o.groupBy === '*' ? 'config' : o.groupBy) : keys.length ? keys.join(' · ') : 'run', domain);
       (spec as { datasets?: object }).datasets = { curves: curveRows, bands: bandRows };
       view = await mount(el, spec);
+      performance.mark('compare:drawn');
       return;
     }
     const v = view;
@@ -417,15 +506,14 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
         const curve = drawn.get(r.id) ?? [];
         let best: number | undefined;
         let worst: number | undefined;
-        for (const v of s.values) {
-          if (best === undefined || v > best) best = v;
-          if (worst === undefined || v < worst) worst = v;
-        }
+        // a server-drawn curve's bucket minima and maxima cover every raw value
+        for (const v of s.drawn ? curve.map((p) => p.max) : s.values) if (best === undefined || v > best) best = v;
+        for (const v of s.drawn ? curve.map((p) => p.min) : s.values) if (worst === undefined || v < worst) worst = v;
         return {
           run: r,
           label: labels.get(r.id) as string,
-          points: s.steps.length,
-          last: s.values[s.values.length - 1],
+          points: s.drawn ? s.drawn.points : s.steps.length,
+          last: s.drawn ? s.drawn.last : s.values[s.values.length - 1],
           smoothedLast: curve[curve.length - 1]?.value,
           best,
           worst,

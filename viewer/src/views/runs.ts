@@ -1,7 +1,7 @@
 import { differingKeys } from '../../../experiments/curves.js';
 import { api, enc } from '../api.js';
 import { mount } from '../charts.js';
-import { type Comparison, hparamTable, mountComparison, parallelSpec, type RunInfo, runInfo } from '../compare.js';
+import { type Comparison, hparamTable, mountComparison, parallelSpec, RUNS_PER_REQUEST, type RunInfo, runInfo } from '../compare.js';
 import { h, link } from '../dom.js';
 import { setState, toSearch, type ViewState } from '../state.js';
 
@@ -12,12 +12,18 @@ interface ExperimentRow {
   status: string;
 }
 
-interface ExperimentDetail extends ExperimentRow {
-  jobs: { id: string; index: number; kind: string; status: string; seed: number; config: unknown }[];
+interface JobSummary {
+  id: string;
+  index: number;
+  kind: string;
+  status: string;
+  seed: number;
+  config: unknown;
 }
 
-/** `<experiment>/job-<k>` → experiment id. */
-const experimentOf = (runId: string) => runId.slice(0, runId.lastIndexOf('/'));
+interface ExperimentDetail extends ExperimentRow {
+  jobs: JobSummary[];
+}
 
 /**
  * Runs page: pick runs from any experiments (URL `runs=`), overlay one metric with an EMA slider
@@ -27,6 +33,7 @@ const experimentOf = (runId: string) => runId.slice(0, runId.lastIndexOf('/'));
  * parallel-coordinates plot. Live runs keep streaming.
  */
 export async function renderRuns(root: HTMLElement, state: ViewState, signal: AbortSignal): Promise<void> {
+  performance.mark('runs:render');
   const selected = (state.runs ?? '').split(',').filter(Boolean);
   const metric = state.metric ?? 'episode.return';
   const ema = Math.min(0.999, Math.max(0, state.ema ?? 0.6));
@@ -46,22 +53,29 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
     }
     return d;
   };
-  // every experiment of the selection at once (a comparison of 20 runs may span 20 experiments)
-  const [experiments] = await Promise.all([experimentsRequest, ...[...new Set(selected.map(experimentOf))].map((e) => detail(e).catch(() => undefined))]);
-  const runs: RunInfo[] = [];
-  for (const id of selected) {
-    const d = details.get(experimentOf(id));
-    const job = d?.jobs.find((j) => j.id === id);
-    if (d && job) runs.push(runInfo(d, job));
-  }
+  // the selected runs with their experiments' names, 100 per request (GET /api/runs?ids=; a comparison
+  // of 20 runs of 20 experiments was 20 experiment details); the list of all experiments only fills
+  // the picker, so the curves do not wait for it
+  const chunks: string[][] = [];
+  for (let i = 0; i < selected.length; i += RUNS_PER_REQUEST) chunks.push(selected.slice(i, i + RUNS_PER_REQUEST));
+  const found = new Map<string, RunInfo>();
+  for (const list of await Promise.all(
+    chunks.map((chunk) => api.get<{ runs: { experiment: { id: string; name: string }; job: JobSummary }[] }>(`/api/runs?ids=${chunk.map(enc).join(',')}`)),
+  ))
+    for (const { experiment, job } of list.runs) found.set(job.id, runInfo(experiment, job));
+  const runs: RunInfo[] = selected.flatMap((id) => found.get(id) ?? []);
 
   // picker: an experiment, then its runs
-  const expSelect = h(
-    'select',
-    { id: 'pick-experiment' },
-    h('option', { value: '', text: 'add runs from…' }),
-    ...experiments.filter((e) => e.kind !== 'trial').map((e) => h('option', { value: e.id, text: `${e.name || e.id} (${e.kind}, ${e.status})` })),
-  );
+  const expSelect = h('select', { id: 'pick-experiment' }, h('option', { value: '', text: 'add runs from…' }));
+  void experimentsRequest
+    .then((experiments) => {
+      if (signal.aborted) return;
+      expSelect.append(
+        ...experiments.filter((e) => e.kind !== 'trial').map((e) => h('option', { value: e.id, text: `${e.name || e.id} (${e.kind}, ${e.status})` })),
+      );
+      expSelect.dataset.ready = '1';
+    })
+    .catch(() => undefined);
   const jobList = h('div', { id: 'pick-runs', class: 'controls' });
   expSelect.addEventListener('change', async () => {
     if (!expSelect.value) return;
