@@ -5,6 +5,9 @@ import { TrajectoryHasher } from '../../../engine/hash.js';
 import { make } from '../../../engine/registry.js';
 import { getTwin } from '../../../engine/twin.js';
 import '../../../environments/index.js';
+import { evaluatePolicy } from '../../../policies/evaluate.js';
+import '../../../policies/index.js';
+import { listPolicies, makePolicy } from '../../../policies/registry.js';
 import { CHEMO_AGENTS_ENV_ID, ChemoAgentsEnv, type ChemoAgentsOptions } from '../../../environments/oncology/chemo-agents.js';
 import { CHEMO_CLEARANCE_THRESHOLD, ChemoEnv } from '../../../environments/oncology/chemo-env.js';
 
@@ -168,6 +171,17 @@ describe('oncology/chemo-agents-v0: the chemotherapy twin as agents on the Simul
       expect(y.info).toEqual(xi);
     }
     expect(() => ag.setState({ y: [1] })).toThrow(/oncology\/chemo-agents-v0: setState expects/);
+  });
+
+  it('the schedule protocols apply and give chemo-v1’s evaluation hash on the agent env', () => {
+    expect(listPolicies(CHEMO_AGENTS_ENV_ID).map((p) => p.name)).toEqual(expect.arrayContaining(['oncology/chemo-mtd', 'oncology/chemo-pulsed', 'oncology/chemo-front-loaded']));
+    for (const name of ['oncology/chemo-pulsed', 'oncology/chemo-front-loaded']) {
+      const v1 = make('oncology/chemo-v1', { toxicity: 'cumulative' });
+      const ag = make(CHEMO_AGENTS_ENV_ID, { toxicity: 'cumulative' });
+      const a = evaluatePolicy(v1, makePolicy(name, v1), { seed: 5, episodes: 2 });
+      const b = evaluatePolicy(ag, makePolicy(name, ag), { seed: 5, episodes: 2 });
+      expect(b.hash).toBe(a.hash);
+    }
   });
 
   it('rejects bad options naming the field', () => {

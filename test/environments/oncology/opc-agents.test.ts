@@ -5,6 +5,9 @@ import { TrajectoryHasher } from '../../../engine/hash.js';
 import { make } from '../../../engine/registry.js';
 import { getTwin } from '../../../engine/twin.js';
 import '../../../environments/index.js';
+import { evaluatePolicy } from '../../../policies/evaluate.js';
+import '../../../policies/index.js';
+import { listPolicies, makePolicy } from '../../../policies/registry.js';
 import { OPC_AGENTS_ENV_ID, OPC_AGENTS_SIM_ROWS, OpcAgentsEnv, type OpcAgentsOptions } from '../../../environments/oncology/opc-agents.js';
 import { OPC_RESIDUAL_OBS_INDEX, OpcSequencingEnv } from '../../../environments/oncology/opc-env.js';
 import type { OpcCourse } from '../../../environments/oncology/opc-model.js';
@@ -174,6 +177,18 @@ describe('oncology/opc-sequencing-agents-v0: the OPC twin as agents on the Simul
     expect(env.simulation).not.toBe(first);
     expect(env.episodeStart).toBe(0);
     expect(env.step(0).info.stage).toBe(1);
+  });
+
+  it('the opc baselines apply and give v1’s evaluation hash on the agent env', () => {
+    const names = listPolicies(OPC_AGENTS_ENV_ID).map((p) => p.name);
+    expect(names).toEqual(expect.arrayContaining(['opc/guideline', 'opc/physician', 'opc/maximal', 'opc/minimal']));
+    for (const name of ['opc/guideline', 'opc/physician']) {
+      const v1 = make('oncology/opc-sequencing-v1');
+      const ag = make(OPC_AGENTS_ENV_ID);
+      const a = evaluatePolicy(v1, makePolicy(name, v1), { seed: 5, episodes: 300 });
+      const b = evaluatePolicy(ag, makePolicy(name, ag), { seed: 5, episodes: 300 });
+      expect(b.hash).toBe(a.hash);
+    }
   });
 
   it('rejects bad options naming the field', () => {
