@@ -10,6 +10,7 @@ import '../../../policies/index.js';
 import { listPolicies, makePolicy } from '../../../policies/registry.js';
 import { CHEMO_AGENTS_ENV_ID, ChemoAgentsEnv, type ChemoAgentsOptions } from '../../../environments/oncology/chemo-agents.js';
 import { CHEMO_CLEARANCE_THRESHOLD, ChemoEnv } from '../../../environments/oncology/chemo-env.js';
+import { CHEMO_DRUG_COST } from '../../../environments/oncology/chemo-twin.js';
 
 const INFO_KEYS = ['day', 'N', 'T', 'I', 'B', 'exposure', 'dose', 'cumulativeDose', 'normalRatio', 'tumourRatio', 'nadirRatio'] as const;
 
@@ -198,6 +199,10 @@ describe('oncology/chemo-agents-v0: the chemotherapy twin as agents on the Simul
 
   it('is one of the chemo twin’s envs, passes the conformance suite, and runs as four agents', () => {
     expect(getTwin('chemo').envIds).toContain(CHEMO_AGENTS_ENV_ID);
+    // the twin's drug cost binds to the agent env: v·Δt per step
+    const agentEnv = make(CHEMO_AGENTS_ENV_ID);
+    agentEnv.reset({ seed: 1 });
+    expect(CHEMO_DRUG_COST.bind(agentEnv)?.cost(agentEnv.step(2).info)).toBe(0.5 * 0.25);
     expect(make(CHEMO_AGENTS_ENV_ID).reset({ seed: 1 }).info.agents).toEqual(['clinician', 'pump', 'patient', 'monitor']);
     expect(checkEnv(() => make(CHEMO_AGENTS_ENV_ID), { steps: 300 })).toEqual([]);
     expect(checkEnv(() => make(CHEMO_AGENTS_ENV_ID, { observeNormal: true, toxicity: 'cumulative', monitoring: { imagingEveryDays: 14, bloodsEveryDays: 2 } }), { steps: 300 })).toEqual([]);
