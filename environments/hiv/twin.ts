@@ -6,7 +6,7 @@ import { register } from '../../engine/registry.js';
 import { type CohortMember, type CohortRequest, type EndpointDefinition, registerTwin, type TwinTracks } from '../../engine/twin.js';
 import { HIV_ENV_ID, HivEnv, type HivEnvOptions } from './env.js';
 import { ADAMS_PARAMS, HIV_PARAM_NAMES } from './model.js';
-import { registerHivAgents } from './sti-agents.js';
+import { HIV_AGENTS_ENV_ID, registerHivAgents } from './sti-agents.js';
 
 export const HIV_TWIN_ID = 'hiv';
 export const HIV_MAX_STEPS = 200;
@@ -150,7 +150,8 @@ export function registerHiv(): void {
   registerTwin({
     id: HIV_TWIN_ID,
     title: 'HIV treatment interruption (Adams et al. 2004 / Ernst et al. 2006)',
-    envIds: [HIV_ENV_ID],
+    // v1 and the same twin as agents (sti-agents.ts; option lab.everySteps)
+    envIds: [HIV_ENV_ID, HIV_AGENTS_ENV_ID],
     defaultEnvId: HIV_ENV_ID,
     endpoints: HIV_ENDPOINTS,
     primaryEndpoints: ['log10_viral_load_final', 'cd4_final', 'drug_days'],

@@ -15,7 +15,7 @@ import {
 } from '../../engine/twin.js';
 import { register } from '../../engine/registry.js';
 import { SEPSIS_ENV_ID, SEPSIS_OPTION_DOCS, SepsisEnv, type SepsisEnvOptions, drawInitialState } from './env.js';
-import { registerSepsisAgents } from './oberst-agents.js';
+import { registerSepsisAgents, SEPSIS_AGENTS_ENV_ID } from './oberst-agents.js';
 import { PAPER } from './solve.js';
 import { LEVEL_NAMES, N_OBS, decodeFull } from './state.js';
 
@@ -155,7 +155,8 @@ export const SEPSIS_TRACKS: TwinTracks = {
 export const SEPSIS_TWIN: TwinDefinition = {
   id: 'sepsis',
   title: 'Sepsis ICU patient — Oberst & Sontag (ICML 2019) discrete simulator with hidden diabetes',
-  envIds: [SEPSIS_ENV_ID],
+  // v1 and the same twin as agents (oberst-agents.ts; option lab.glucoseEverySteps)
+  envIds: [SEPSIS_ENV_ID, SEPSIS_AGENTS_ENV_ID],
   defaultEnvId: SEPSIS_ENV_ID,
   endpoints: SEPSIS_ENDPOINTS,
   primaryEndpoints: ['mortality', 'discharge', 'time-to-discharge', 'treatment-days'],

@@ -3,6 +3,7 @@ import { checkEnv } from '../../../engine/conformance.js';
 import type { Env } from '../../../engine/env.js';
 import { TrajectoryHasher } from '../../../engine/hash.js';
 import { make } from '../../../engine/registry.js';
+import { getTwin } from '../../../engine/twin.js';
 import '../../../environments/index.js';
 import { HivEnv, type HivEnvOptions } from '../../../environments/hiv/env.js';
 import { HIV_AGENTS_ENV_ID, HivAgentsEnv } from '../../../environments/hiv/sti-agents.js';
@@ -181,6 +182,7 @@ describe('hiv/sti-agents-v0: the HIV twin as agents on the Simulation', () => {
 
   it('passes the conformance suite, with and without the lab cadence', () => {
     expect(checkEnv(() => make(HIV_AGENTS_ENV_ID), { steps: 60 })).toEqual([]);
+    expect(getTwin('hiv').envIds).toContain(HIV_AGENTS_ENV_ID);
     expect(checkEnv(() => make(HIV_AGENTS_ENV_ID, { lab: { everySteps: 18 } }), { steps: 40 })).toEqual([]);
   });
 });

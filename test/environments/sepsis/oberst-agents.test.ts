@@ -4,6 +4,7 @@ import type { Env } from '../../../engine/env.js';
 import { TrajectoryHasher } from '../../../engine/hash.js';
 import { Rng } from '../../../engine/random.js';
 import { make } from '../../../engine/registry.js';
+import { getTwin } from '../../../engine/twin.js';
 import '../../../environments/index.js';
 import { SepsisEnv, type SepsisEnvOptions } from '../../../environments/sepsis/env.js';
 import { SEPSIS_AGENTS_ENV_ID, SepsisAgentsEnv } from '../../../environments/sepsis/oberst-agents.js';
@@ -246,6 +247,7 @@ describe('sepsis/oberst-agents-v0: the sepsis twin as agents on the Simulation',
 
   it('passes the conformance suite, with and without the lab cadence', () => {
     expect(checkEnv(() => make(SEPSIS_AGENTS_ENV_ID), { steps: 300 })).toEqual([]);
+    expect(getTwin('sepsis').envIds).toContain(SEPSIS_AGENTS_ENV_ID);
     expect(checkEnv(() => make(SEPSIS_AGENTS_ENV_ID, { lab: { glucoseEverySteps: 3 }, observation: 'onehot' }), { steps: 100 })).toEqual([]);
   });
 });
