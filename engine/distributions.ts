@@ -55,3 +55,45 @@ export function erfc(x: number): number {
 export function normalCdf(z: number): number {
   return 0.5 * erfc(-z / Math.SQRT2);
 }
+
+export interface MixtureQuantileOptions {
+  /** Half-width of the starting bracket around the components, in their SDs (default 8). */
+  spread?: number;
+  /** Stop once the bracket is this narrow, in the data's unit (default 0). */
+  tolerance?: number;
+  /** …or this narrow relative to max(1, |upper end|) (default 1e-9). */
+  relativeTolerance?: number;
+  /** At most this many halvings (default 80). */
+  maxIterations?: number;
+  /** The quantile is at least this (default −∞; 0 for a quantity that cannot be negative). */
+  floor?: number;
+}
+
+/**
+ * Quantile p of the equal-weight normal mixture (1/n)·Σ N(mᵢ, sᵢ²) by bisection on its CDF, from the
+ * bracket [min(mᵢ − spread·sᵢ), max(mᵢ + spread·sᵢ)] until it is narrower than
+ * max(tolerance, relativeTolerance·max(1, |upper end|)); the midpoint, at least `floor`. Used by the
+ * forecast and fit bands of the CGM twins (server/twin-common.ts: spread 6, to 0.01 mg/dL) and the
+ * vancomycin predictive band (twinning/vancomycin/replay.ts: floored at 0 mg/L).
+ */
+export function mixtureQuantile(means: ArrayLike<number>, sds: ArrayLike<number>, p: number, options: MixtureQuantileOptions = {}): number {
+  const spread = options.spread ?? 8;
+  const tolerance = options.tolerance ?? 0;
+  const relative = options.relativeTolerance ?? 1e-9;
+  const maxIterations = options.maxIterations ?? 80;
+  const n = means.length;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    lo = Math.min(lo, (means[i] as number) - spread * (sds[i] as number));
+    hi = Math.max(hi, (means[i] as number) + spread * (sds[i] as number));
+  }
+  for (let it = 0; it < maxIterations && hi - lo > Math.max(tolerance, relative * Math.max(1, Math.abs(hi))); it++) {
+    const mid = (lo + hi) / 2;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += normalCdf((mid - (means[i] as number)) / (sds[i] as number));
+    if (s / n < p) lo = mid;
+    else hi = mid;
+  }
+  return Math.max(options.floor ?? Number.NEGATIVE_INFINITY, (lo + hi) / 2);
+}

@@ -3,7 +3,7 @@ import { datasetFingerprint } from '../datasets/codec.js';
 import { LIMITS, STEP_MS } from '../datasets/grid.js';
 import { formatIsoTime, parseIsoTime } from '../datasets/time.js';
 import { GLUCOSE_STEP_MIN, type GlucoseDataset, slotTimeMs } from '../datasets/types.js';
-import { normalCdf } from '../engine/distributions.js';
+import { mixtureQuantile } from '../engine/distributions.js';
 import { TwinlabError } from '../engine/errors.js';
 import { loadDataset } from '../experiments/dataset-store.js';
 import type { Store } from '../experiments/store.js';
@@ -60,23 +60,8 @@ export function storedDataset(store: Store, record: TwinRecord, fingerprint: str
   return dataset;
 }
 
-/** Quantile q of the equal-weight normal mixture Σ N(μᵢ, σᵢ²)/n by bisection to 0.01 mg/dL. */
-export function mixtureQuantile(mu: Float64Array, sd: Float64Array, q: number): number {
-  let a = Number.POSITIVE_INFINITY;
-  let b = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < mu.length; i++) {
-    a = Math.min(a, (mu[i] as number) - 6 * (sd[i] as number));
-    b = Math.max(b, (mu[i] as number) + 6 * (sd[i] as number));
-  }
-  while (b - a > 0.01) {
-    const x = 0.5 * (a + b);
-    let c = 0;
-    for (let i = 0; i < mu.length; i++) c += normalCdf((x - (mu[i] as number)) / (sd[i] as number));
-    if (c / mu.length < q) a = x;
-    else b = x;
-  }
-  return 0.5 * (a + b);
-}
+/** The CGM bands' mixture quantile (engine/distributions.ts mixtureQuantile): a ±6 SD bracket halved to 0.01 mg/dL. */
+const BAND_QUANTILE = { spread: 6, tolerance: 0.01, relativeTolerance: 0, maxIterations: Number.POSITIVE_INFINITY };
 
 /**
  * The fit band of a CGM twin over n slots: for up to FIT_BAND_DRAWS posterior draws, evenly spread,
@@ -111,8 +96,8 @@ export function posteriorBand(
       m += (tr.m[k] as number) / D;
     });
     mean[k] = m;
-    lo[k] = mixtureQuantile(mu, sd, 0.025);
-    hi[k] = mixtureQuantile(mu, sd, 0.975);
+    lo[k] = mixtureQuantile(mu, sd, 0.025, BAND_QUANTILE);
+    hi[k] = mixtureQuantile(mu, sd, 0.975, BAND_QUANTILE);
   }
   return { draws: D, mean, lo, hi };
 }

@@ -1,5 +1,5 @@
 import type { VancomycinDataset } from '../../datasets/vancomycin.js';
-import { normalCdf } from '../../engine/distributions.js';
+import { mixtureQuantile } from '../../engine/distributions.js';
 import { samplePosterior } from './fit.js';
 import { conditioningFingerprint, prepareFitData } from './likelihood.js';
 import { concentrations, kinetics, rateEvents } from './model.js';
@@ -7,32 +7,6 @@ import { pkAt, residualVariance, type VancoCovariates } from './parameters.js';
 import type { VancoTwinFile } from './twin-file.js';
 
 const HOUR = 3_600_000;
-
-/**
- * Quantile p of the mixture (1/n)·Σ N(m_i, s_i²) by bisection on its CDF; observations are floored
- * at 0 (an assay reports no negative level), so a negative quantile is 0. `tolMgL`: stop once the
- * bracket is that narrow (default: to ~1e-9 relative; a chart needs 0.01 mg/L, 5× fewer CDF sweeps).
- */
-export function mixtureQuantile(means: ArrayLike<number>, sds: ArrayLike<number>, p: number, tolMgL = 0): number {
-  const n = means.length;
-  let lo = Number.POSITIVE_INFINITY;
-  let hi = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) {
-    lo = Math.min(lo, (means[i] as number) - 8 * (sds[i] as number));
-    hi = Math.max(hi, (means[i] as number) + 8 * (sds[i] as number));
-  }
-  const cdf = (y: number) => {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += normalCdf((y - (means[i] as number)) / (sds[i] as number));
-    return s / n;
-  };
-  for (let it = 0; it < 80 && hi - lo > Math.max(tolMgL, 1e-9 * Math.max(1, Math.abs(hi))); it++) {
-    const mid = (lo + hi) / 2;
-    if (cdf(mid) < p) lo = mid;
-    else hi = mid;
-  }
-  return Math.max(0, (lo + hi) / 2);
-}
 
 export interface VancoPredictionRow {
   timeMs: number;
@@ -43,7 +17,8 @@ export interface VancoPredictionRow {
   observed: number;
 }
 
-/** Predictive mean and 95 % band (posterior × residual error) of a level at each time (epoch ms); `tolMgL` as mixtureQuantile's. */
+/** Predictive mean and 95 % band (posterior × residual error) of a level at each time (epoch ms); observations are floored at 0 (an assay reports no negative level), so a negative quantile is 0; the
+ * bisection stops at `tolMgL` (default: ~1e-9 relative; a chart needs 0.01 mg/L, 5× fewer CDF sweeps). */
 export function predictLevels(
   cov: VancoCovariates,
   draws: ArrayLike<number>[],
@@ -61,8 +36,8 @@ export function predictLevels(
     const sds = means.map((m) => Math.sqrt(residualVariance(m)));
     return {
       mean: means.reduce((a, v) => a + v, 0) / means.length,
-      lo: mixtureQuantile(means, sds, 0.025, tolMgL),
-      hi: mixtureQuantile(means, sds, 0.975, tolMgL),
+      lo: mixtureQuantile(means, sds, 0.025, { floor: 0, tolerance: tolMgL }),
+      hi: mixtureQuantile(means, sds, 0.975, { floor: 0, tolerance: tolMgL }),
     };
   });
 }
