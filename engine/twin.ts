@@ -44,6 +44,17 @@ export interface CohortMember {
 }
 
 /**
+ * A covariate the twin reports for each cohort member (`CohortMember.covariates[key]`), declared so the
+ * trial report's baseline table can give its label and unit instead of guessing them from the key.
+ */
+export interface CovariateDefinition {
+  key: string;
+  label: string;
+  /** '' for a category, a 0/1 flag or a dimensionless number. */
+  unit: string;
+}
+
+/**
  * A safety constraint (shield) bound to one env: which actions are allowed given what the policy
  * sees (the observation and the previous step's info), and which allowed action replaces a masked one.
  */
@@ -170,6 +181,8 @@ export interface TwinDefinition {
   costs?: CostDefinition[];
   /** What the viewer and reports draw for this twin's episodes (see TRACK_KINDS). */
   tracks?: TwinTracks;
+  /** The covariates its cohort members report, with labels and units (the reports' baseline table). */
+  covariates?: readonly CovariateDefinition[];
 }
 
 const twins = new Map<string, TwinDefinition>();

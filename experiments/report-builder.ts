@@ -90,7 +90,13 @@ function twinInfo(jobs: JobRecord[]): TwinInfo | undefined {
   const envId = config?.envId ?? config?.shape?.envId;
   const twin = envId ? twinForEnv(envId) : undefined;
   if (!twin || !envId) return undefined;
-  return { id: twin.id, title: twin.title, envId, endpointLabels: Object.fromEntries(twin.endpoints.map((e) => [e.id, `${e.label}${e.unit ? ` (${e.unit})` : ''}`])) };
+  return {
+    id: twin.id,
+    title: twin.title,
+    envId,
+    endpointLabels: Object.fromEntries(twin.endpoints.map((e) => [e.id, `${e.label}${e.unit ? ` (${e.unit})` : ''}`])),
+    covariates: twin.covariates ? Object.fromEntries(twin.covariates.map((c) => [c.key, { label: c.label, unit: c.unit }])) : undefined,
+  };
 }
 
 export async function buildReport(store: Store, experimentId: string, format: ReportFormat, options: ReportOptions = {}): Promise<string> {

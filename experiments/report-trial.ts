@@ -30,6 +30,8 @@ export interface TwinInfo {
   title: string;
   envId: string;
   endpointLabels: Record<string, string>;
+  /** The twin's declared covariates (TwinDefinition.covariates) by key. */
+  covariates?: Record<string, { label: string; unit: string }>;
 }
 
 interface TrialJobConfig {
@@ -169,7 +171,7 @@ function participantFlow(spec: SpecView, jobs: JobRecord[], trial: TrialAnalysis
  * 0/1 flags and text as counts (%). Paired trials give every arm the same patients, so the columns
  * agree by construction — shown by arm as CONSORT asks. Streamed trials keep no per-patient configs.
  */
-function baselineCharacteristics(jobs: JobRecord[], arms: string[]): TrialSections['baseline'] {
+function baselineCharacteristics(jobs: JobRecord[], arms: string[], twin: TwinInfo | undefined): TrialSections['baseline'] {
   const byArm = new Map<string, Map<string, Record<string, number | string>>>();
   for (const j of jobs) {
     const c = j.config as TrialJobConfig;
@@ -186,6 +188,16 @@ function baselineCharacteristics(jobs: JobRecord[], arms: string[]): TrialSectio
   const keys: string[] = [];
   for (const patients of byArm.values()) for (const cov of patients.values()) for (const k of Object.keys(cov)) if (!keys.includes(k)) keys.push(k);
   const rows: string[][] = [['Patients', ...arms.map((a) => String(byArm.get(a)?.size ?? 0))]];
+  // label and unit as the twin declares them; an undeclared covariate says so rather than guess a unit
+  const undeclared: string[] = [];
+  const name = (key: string, withUnit: boolean) => {
+    const d = twin?.covariates?.[key];
+    if (!d) {
+      if (!undeclared.includes(key)) undeclared.push(key);
+      return withUnit ? `${key} (unit not declared)` : key;
+    }
+    return withUnit && d.unit ? `${d.label} (${d.unit})` : d.label;
+  };
   for (const key of keys) {
     const values = (arm: string) => [...(byArm.get(arm)?.values() ?? [])].map((c) => c[key]).filter((v) => v !== undefined) as (number | string)[];
     const all = arms.flatMap(values);
@@ -193,7 +205,7 @@ function baselineCharacteristics(jobs: JobRecord[], arms: string[]): TrialSectio
     const flag = numeric && all.every((v) => v === 0 || v === 1);
     if (numeric && !flag) {
       rows.push([
-        `${key}, mean ± SD; median [min – max]`,
+        `${name(key, true)}, mean ± SD; median [min – max]`,
         ...arms.map((arm) => {
           const v = (values(arm) as number[]).slice().sort((a, b) => a - b);
           if (v.length === 0) return '—';
@@ -204,14 +216,14 @@ function baselineCharacteristics(jobs: JobRecord[], arms: string[]): TrialSectio
         }),
       ]);
     } else if (flag) {
-      rows.push([`${key} = 1, n (%)`, ...arms.map((arm) => pct(values(arm).filter((v) => v === 1).length, values(arm).length))]);
+      rows.push([`${name(key, false)} = 1, n (%)`, ...arms.map((arm) => pct(values(arm).filter((v) => v === 1).length, values(arm).length))]);
     } else {
       const levels = [...new Set(all.map(String))].sort();
-      for (const level of levels) rows.push([`${key} = ${level}, n (%)`, ...arms.map((arm) => pct(values(arm).filter((v) => String(v) === level).length, values(arm).length))]);
+      for (const level of levels) rows.push([`${name(key, false)} = ${level}, n (%)`, ...arms.map((arm) => pct(values(arm).filter((v) => String(v) === level).length, values(arm).length))]);
     }
   }
   return {
-    note: 'Covariates as the twin reports them for each enrolled patient (cohort member), in the twin\'s own units (environments/<twin>/README.md). Every arm enrols the same patients, so the columns agree by design.',
+    note: `Covariates as the twin reports them for each enrolled patient (cohort member), labelled with the units the twin declares (TwinDefinition.covariates)${undeclared.length ? `; the twin declares no unit for ${undeclared.join(', ')}` : ''}. Every arm enrols the same patients, so the columns agree by design.`,
     table: { head: ['Characteristic', ...arms], rows },
   };
 }
@@ -288,7 +300,7 @@ export function trialSections(experiment: ExperimentRecord, jobs: JobRecord[], t
   if (firstJob) commands.push(`twinlab replay ${firstJob.id} --verify   # re-executes a stored episode and compares it step by step ("identical")`);
   return {
     flow: participantFlow(spec, jobs, trial, arms),
-    baseline: baselineCharacteristics(jobs, arms),
+    baseline: baselineCharacteristics(jobs, arms, twin),
     methods: methods(experiment, spec, trial, twin),
     multiplicity: multiplicity(spec, trial),
     reproducibility: { specSha256: sha256Hex(canonicalJson(experiment.spec)), codeVersion: experiment.codeVersion, commands, specJson },

@@ -177,6 +177,16 @@ export function registerGlucose(): void {
     primaryEndpoints: ['tir', 'tbr70', 'tbr54', 'tar180', 'mean_bg', 'cv'],
     populations: glucosePopulations(),
     cohortMember: glucoseCohortMember,
+    // units: simglucose's vpatient_params.csv (BW kg, Gb mg/dL) and Quest.csv (age years, CR g/U, CF mg/dL/U,
+    // TDI U/day), as environments/glucose/params.ts documents them
+    covariates: [
+      { key: 'age', label: 'Age', unit: 'years' },
+      { key: 'bodyWeight', label: 'Body weight', unit: 'kg' },
+      { key: 'basalGlucose', label: 'Basal plasma glucose', unit: 'mg/dL' },
+      { key: 'carbRatio', label: 'Carbohydrate ratio', unit: 'g/U' },
+      { key: 'correctionFactor', label: 'Correction factor', unit: 'mg/dL/U' },
+      { key: 'tdi', label: 'Total daily insulin', unit: 'U/day' },
+    ],
     shields: [GLUCOSE_LOW_SHIELD],
     costs: [GLUCOSE_BELOW_70_COST],
     tracks: GLUCOSE_TRACKS,

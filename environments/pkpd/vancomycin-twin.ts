@@ -289,6 +289,18 @@ export function registerVancomycin(): void {
     primaryEndpoints: ['target_attained_final', 'aki', 'target_attained_day2'],
     populations: VANCO_POPULATIONS,
     cohortMember: vancoCohortMember,
+    // units of the Goti 2018 covariate model (vancomycin-model.ts): weight kg, SCr mg/dL, CrCL mL/min
+    // (Cockcroft–Gault), CL L/h, V1 L
+    covariates: [
+      { key: 'age', label: 'Age', unit: 'years' },
+      { key: 'sex', label: 'Sex', unit: '' },
+      { key: 'weight', label: 'Body weight', unit: 'kg' },
+      { key: 'scr', label: 'Serum creatinine', unit: 'mg/dL' },
+      { key: 'crcl', label: 'Creatinine clearance (Cockcroft–Gault)', unit: 'mL/min' },
+      { key: 'renalStratum', label: 'Renal stratum', unit: '' },
+      { key: 'CL', label: 'Vancomycin clearance CL', unit: 'L/h' },
+      { key: 'V1', label: 'Central volume V1', unit: 'L' },
+    ],
     shields: [VANCO_DAILY_CAP_SHIELD],
     tracks: VANCO_TRACKS,
   });

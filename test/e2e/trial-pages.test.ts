@@ -223,7 +223,21 @@ describe('trial pages, reports and side-by-side arms (headless Chromium)', () =>
     ]);
     const baseline = await page.$$eval('#baseline-table tbody tr', (rows) => rows.map((r) => r.querySelector('td')?.textContent ?? ''));
     expect(baseline).toContain('Patients');
-    expect(baseline).toContain('bodyWeight, mean ± SD; median [min – max]');
+    // each row carries the label and unit the twin declares (TwinDefinition.covariates), not its key
+    for (const row of [
+      'Age (years), mean ± SD; median [min – max]',
+      'Body weight (kg), mean ± SD; median [min – max]',
+      'Basal plasma glucose (mg/dL), mean ± SD; median [min – max]',
+      'Carbohydrate ratio (g/U), mean ± SD; median [min – max]',
+      'Correction factor (mg/dL/U), mean ± SD; median [min – max]',
+      'Total daily insulin (U/day), mean ± SD; median [min – max]',
+    ])
+      expect(baseline).toContain(row);
+    expect(baseline.filter((r) => r.includes('not declared'))).toEqual([]);
+    const vanco = await (await fetch(`${server.url}/api/experiments/${encodeURIComponent(ids.vancomycin as string)}/report?format=html`)).text();
+    for (const row of ['Serum creatinine (mg/dL), mean ± SD', 'Creatinine clearance (Cockcroft–Gault) (mL/min), mean ± SD', 'Vancomycin clearance CL (L/h), mean ± SD', 'Sex = F, n (%)'])
+      expect(vanco).toContain(row);
+    expect(vanco).not.toContain('not declared');
     const repro = (await page.textContent('.repro')) ?? '';
     expect(repro).toMatch(/Spec SHA-256 \(canonical JSON, keys sorted\): [0-9a-f]{64}/);
     expect(repro).toContain(`twinlab replay ${id}/job-0 --verify`);
