@@ -132,6 +132,15 @@ export function registerGlucoseT2d(): void {
     primaryEndpoints: ['tir', 'mean_excursion', 'tbr70'],
     populations: T2D_POPULATIONS,
     cohortMember: t2dCohortMember,
+    // units of Dalla Man, Rizza & Cobelli 2007 (IEEE TBME 54:1740) Table 1: BW kg, Gb mg/dL, Ib pmol/L,
+    // Vmx mg/kg/min per pmol/L, β pmol/kg/min per mg/dL
+    covariates: [
+      { key: 'BW', label: 'Body weight', unit: 'kg' },
+      { key: 'fastingGlucose', label: 'Fasting plasma glucose', unit: 'mg/dL' },
+      { key: 'fastingInsulin', label: 'Fasting plasma insulin', unit: 'pmol/L' },
+      { key: 'Vmx', label: 'Insulin-dependent glucose utilisation Vmx', unit: 'mg/kg/min per pmol/L' },
+      { key: 'beta', label: 'β-cell responsivity β', unit: 'pmol/kg/min per mg/dL' },
+    ],
     tracks: T2D_TRACKS,
   });
 }

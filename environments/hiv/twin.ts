@@ -157,6 +157,12 @@ export function registerHiv(): void {
     primaryEndpoints: ['log10_viral_load_final', 'cd4_final', 'drug_days'],
     populations: [...HIV_POPULATIONS],
     cohortMember: hivCohortMember,
+    // units of Adams et al. 2004 as environments/hiv/model.ts ADAMS_PARAMS states them
+    covariates: [
+      { key: 'k1', label: 'T1 infection rate k1', unit: 'mL/(virion·day)' },
+      { key: 'k2', label: 'T2 infection rate k2', unit: 'mL/(virion·day)' },
+      { key: 'f', label: 'Relative RTI efficacy in macrophages f', unit: '' },
+    ],
     tracks: HIV_TRACKS,
   });
 }

@@ -237,6 +237,14 @@ export function registerChemo(): void {
     primaryEndpoints: ['time_to_clearance', 'death', 'normal_nadir'],
     populations: [...CHEMO_POPULATIONS],
     cohortMember: chemoCohortMember,
+    // rates per day as chemo-model.ts ChemoParams documents them (c2·I·T in dT/dt with the immune
+    // cells I normalised, so c2 is per day too); T0 is a normalised cell count, without a unit
+    covariates: [
+      { key: 'r1', label: 'Tumour growth rate r1', unit: '/day' },
+      { key: 'a2', label: 'Drug kill of tumour cells a2', unit: '/day' },
+      { key: 'c2', label: 'Tumour kill by immune cells c2', unit: '/day' },
+      { key: 'T0', label: 'Initial tumour burden T0 (normalised)', unit: '' },
+    ],
     costs: [CHEMO_DRUG_COST],
     tracks: CHEMO_TRACKS,
   });

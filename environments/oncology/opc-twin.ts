@@ -78,6 +78,15 @@ export function registerOpc(): void {
     primaryEndpoints: ['survival', 'dysphagia', 'utility'],
     populations: [...OPC_POPULATIONS],
     cohortMember: opcCohortMember,
+    // the SCM's covariates (opc-model.ts): age in years, stages and status as categories, 0/1 flags
+    covariates: [
+      { key: 'age', label: 'Age', unit: 'years' },
+      { key: 'hpv', label: 'HPV-positive', unit: '' },
+      { key: 'smoker', label: 'Smoker', unit: '' },
+      { key: 'T', label: 'T stage', unit: '' },
+      { key: 'N', label: 'N stage', unit: '' },
+      { key: 'PS', label: 'Performance status', unit: '' },
+    ],
     tracks: OPC_TRACKS,
   });
 }

@@ -238,6 +238,12 @@ describe('trial pages, reports and side-by-side arms (headless Chromium)', () =>
     for (const row of ['Serum creatinine (mg/dL), mean ± SD', 'Creatinine clearance (Cockcroft–Gault) (mL/min), mean ± SD', 'Vancomycin clearance CL (L/h), mean ± SD', 'Sex = F, n (%)'])
       expect(vanco).toContain(row);
     expect(vanco).not.toContain('not declared');
+    const reportOf = async (twin: string) => (await fetch(`${server.url}/api/experiments/${encodeURIComponent(ids[twin] as string)}/report?format=html`)).text();
+    const hiv = await reportOf('hiv');
+    expect(hiv).toContain('T1 infection rate k1 (mL/(virion·day)), mean ± SD');
+    const chemo = await reportOf('chemo');
+    expect(chemo).toContain('Tumour growth rate r1 (/day), mean ± SD');
+    for (const report of [hiv, chemo]) expect(report).not.toContain('not declared');
     const repro = (await page.textContent('.repro')) ?? '';
     expect(repro).toMatch(/Spec SHA-256 \(canonical JSON, keys sorted\): [0-9a-f]{64}/);
     expect(repro).toContain(`twinlab replay ${id}/job-0 --verify`);
