@@ -218,5 +218,5 @@ describe('episode track charts (rendered to SVG)', () => {
 
 /** Envs whose decision times are irregular by design (meals at jittered clock times). */
 function isIrregular(envId: string): boolean {
-  return envId === 'glucose/t2d-nutrition-v1';
+  return envId === 'glucose/t2d-nutrition-v1' || envId === 'glucose/t2d-nutrition-agents-v0';
 }
