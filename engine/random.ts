@@ -38,6 +38,18 @@ export class Rng {
     return new Rng(`twinlab:${String(seed)}`);
   }
 
+  /**
+   * `Rng.fromSeed(seed).fork(name)` without seeding the root's generator (which the fork never reads):
+   * the same stream, at a third of the seeding cost for a root with two named streams.
+   */
+  static substream(seed: number | string, name: string): Rng {
+    if (typeof seed === 'number' && !Number.isFinite(seed)) {
+      throw new TwinlabError('INVALID_ARGUMENT', `seed must be a finite number or a string, got ${seed}`);
+    }
+    if (name.length === 0) throw new TwinlabError('INVALID_ARGUMENT', 'substream name must not be empty');
+    return new Rng(`twinlab:${String(seed)}/${name}`);
+  }
+
   static restore(state: RngState): Rng {
     return new Rng(state.seed, state.alea);
   }

@@ -244,6 +244,16 @@ class EventHeap {
 // Simulation
 // ---------------------------------------------------------------------------------------------
 
+/** The run's start time; throws on a non-finite start time or seed. */
+function checkRunOptions(options: SimulationOptions): number {
+  if (typeof options.seed === 'number' && !Number.isFinite(options.seed)) {
+    throw new TwinlabError('INVALID_ARGUMENT', `seed must be a finite number or a string, got ${options.seed}`);
+  }
+  const startTime = options.startTime ?? 0;
+  if (!Number.isFinite(startTime)) throw new TwinlabError('INVALID_ARGUMENT', `startTime must be finite, got ${startTime}`);
+  return startTime;
+}
+
 const RECYCLED: ScheduledEvent = { time: 0, name: '(recycled)', fire: () => undefined };
 
 export type SimPhase = 'idle' | 'events' | 'sense' | 'decide' | 'act' | 'integrate' | 'advance' | 'collect';
@@ -258,7 +268,6 @@ export class Simulation {
   private fired = 0;
   private nextSeq = 0;
   private phase: SimPhase = 'idle';
-  private readonly root: Rng;
   private readonly streams = new Map<string, Rng>();
   private readonly queue = new EventHeap();
   private readonly live = new Map<number, QueueEntry>();
@@ -268,12 +277,10 @@ export class Simulation {
   private readonly agentsByName = new Map<string, SimAgent>();
 
   constructor(options: SimulationOptions) {
-    const startTime = options.startTime ?? 0;
-    if (!Number.isFinite(startTime)) throw new TwinlabError('INVALID_ARGUMENT', `startTime must be finite, got ${startTime}`);
+    const startTime = checkRunOptions(options);
     this.seed = options.seed;
     this.startTime = startTime;
     this.clock = startTime;
-    this.root = Rng.fromSeed(options.seed);
   }
 
   /** Current simulation time (same unit as dt, e.g. minutes). */
@@ -300,11 +307,11 @@ export class Simulation {
     return this.agentList;
   }
 
-  /** The named RNG stream root.fork(name), created once and cached (it keeps its position). */
+  /** The named RNG stream Rng.fromSeed(seed).fork(name), created once and cached (it keeps its position). */
   rng(name: string): Rng {
     let stream = this.streams.get(name);
     if (stream === undefined) {
-      stream = this.root.fork(name);
+      stream = Rng.substream(this.seed, name);
       this.streams.set(name, stream);
     }
     return stream;

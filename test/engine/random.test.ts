@@ -24,6 +24,17 @@ describe('Rng', () => {
     expect(draws(Rng.fromSeed(7).fork('patient').fork('3'), 5)).toEqual(draws(Rng.fromSeed(7).fork('patient').fork('3'), 5));
   });
 
+  it('Rng.substream(seed, name) is the stream Rng.fromSeed(seed).fork(name), and rejects what they reject', () => {
+    for (const seed of [0, 7, 2 ** 32 + 5, 'patient-3']) {
+      const a = Rng.substream(seed, 'dynamics');
+      const b = Rng.fromSeed(seed).fork('dynamics');
+      expect(a.saveState()).toEqual(b.saveState());
+      expect(Array.from({ length: 5 }, () => a.next())).toEqual(Array.from({ length: 5 }, () => b.next()));
+    }
+    expect(() => Rng.substream(Number.NaN, 'x')).toThrow(/seed must be a finite number/);
+    expect(() => Rng.substream(1, '')).toThrow(/substream name must not be empty/);
+  });
+
   it('restores a saved state so that the restored stream continues identically', () => {
     const rng = Rng.fromSeed(99).fork('replay');
     draws(rng, 37);
