@@ -168,6 +168,22 @@ describe('run comparison (headless Chromium)', () => {
     const requests = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
     expect(requests.filter((p) => p.endsWith('/points'))).toEqual([]); // finished runs: no full series sent
     expect(requests.filter((p) => p === '/api/curves')).toHaveLength(1);
+    // the slider on server-drawn curves: asked again with the new weight, equal to the independent EMA 0.3
+    await page.$eval('#ema', (el) => {
+      (el as HTMLInputElement).value = '0.3';
+      el.dispatchEvent(new Event('change'));
+    });
+    await page.waitForSelector('#compare-chart[data-ema="0.3"][data-drawn="1"] svg.marks');
+    for (const [id, curve] of JSON.parse(await curves()) as [string, { step: number; value: number }[]][]) {
+      const res = await fetch(`${server.url}/api/runs/${encodeURIComponent(id)}/metrics/episode.return/points`);
+      const n = Number(res.headers.get('x-points'));
+      const all = new Float64Array(await res.arrayBuffer());
+      const expected = independentCurve(Array.from(all.subarray(0, n)), Array.from(all.subarray(n)), 0.3, 600);
+      expect(curve.map((p) => p.step)).toEqual(expected.map((p) => p.step));
+      curve.forEach((p, i) => expect(Math.abs(p.value - (expected[i]?.value as number))).toBeLessThan(1e-9));
+    }
+    await page.goto(url); // back to EMA 0.9 for the checks below
+    await page.waitForSelector('#compare-chart[data-ready="1"] svg.marks');
 
     // legends name the differing keys in full (lr differs in the second agent key, batch size and experiment too)
     const legend = await chartText('#compare-chart');
@@ -193,18 +209,21 @@ describe('run comparison (headless Chromium)', () => {
     for (const t of ['lr=0.001', 'lr=0.0005', 'lr=0.002']) expect(legend).toContain(t);
     expect(legend.some((t) => t.includes('mean ± sd by lr'))).toBe(true);
 
-    // EMA slider: a new weight in the URL, and the drawn values change
+    // EMA slider: a new weight in the URL, the drawn values change, on the same chart (the svg stays)
     const before = await curves();
-    await page.$eval('#compare-chart', (el) => {
-      (el as HTMLElement).dataset.stale = '1';
+    await page.$eval('#compare-chart svg', (el) => {
+      (el as SVGElement).dataset.before = '1';
     });
     await page.$eval('#ema', (el) => {
       (el as HTMLInputElement).value = '0.5';
       el.dispatchEvent(new Event('change'));
     });
     await page.waitForFunction(() => window.location.search.includes('ema=0.5'));
-    await page.waitForSelector('#compare-chart[data-ready="1"]:not([data-stale]) svg.marks');
-    expect(await curves()).not.toBe(before);
+    await page.waitForSelector('#compare-chart[data-ema="0.5"][data-drawn="1"] svg.marks');
+    const sliderCurves = await curves();
+    expect(sliderCurves).not.toBe(before);
+    expect(await page.$('#compare-chart svg[data-before="1"]')).not.toBeNull();
+    expect((await chartText('#compare-chart')).some((t) => t.includes('(EMA 0.5)'))).toBe(true);
 
     // sort by final smoothed return, descending, twice clicked
     await page.click('#hparams th[data-col="final (smoothed)"]');
@@ -239,6 +258,8 @@ describe('run comparison (headless Chromium)', () => {
     await page.waitForSelector('#compare-chart[data-ready="1"] svg.marks');
     expect(await page.inputValue('#group-by')).toBe('lr');
     expect(await page.inputValue('#ema')).toBe('0.5');
+    // the slider's curves are the curves a reload of its URL draws
+    expect(await curves()).toBe(sliderCurves);
 
     await page.setViewportSize({ width: 800, height: 1000 });
     await page.goto(url);

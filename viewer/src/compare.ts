@@ -205,6 +205,11 @@ export interface Comparison {
   summaries(): RunSummary[];
   labels: Map<string, string>;
   keys: string[];
+  /**
+   * Another EMA weight on the same chart: finished runs' curves asked of the server again, the others
+   * smoothed here, the same vega view given the new rows and title (no new spec).
+   */
+  setEma(ema: number): Promise<void>;
   close(): void;
 }
 
@@ -240,6 +245,11 @@ const nice = (metric: string) =>
     .replace(/^episode\.metrics\./, '')
     .replace(/^episode\.return$/, 'episode return')
     .replace(/^eval\.meanReturn$/, 'greedy evaluation (mean return)');
+
+const TITLE_SIGNAL = 'chartTitle';
+
+const comparisonTitle = (o: ComparisonOptions, ema: number, grouped: boolean, colorTitle: string) =>
+  o.title ?? `${nice(o.metric)}${ema > 0 ? ` (EMA ${ema})` : ''}${grouped ? ` — mean ± sd by ${colorTitle}` : ''}`;
 
 function overlaySpec(o: ComparisonOptions, grouped: boolean, colorTitle: string, domain: string[]): TopLevelSpec {
   const x = { field: 'step', type: 'quantitative' as const, title: 'env steps', axis: { format: '~s', tickCount: 8 }, scale: { zero: true } };
@@ -310,7 +320,9 @@ function overlaySpec(o: ComparisonOptions, grouped: boolean, colorTitle: string,
   }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: o.title ?? `${nice(o.metric)}${o.ema > 0 ? ` (EMA ${o.ema})` : ''}${grouped ? ` — mean ± sd by ${colorTitle}` : ''}`,
+    // the title is a signal, so another EMA weight changes it on the same view
+    params: [{ name: TITLE_SIGNAL, value: comparisonTitle(o, o.ema, grouped, colorTitle) }],
+    title: { text: { expr: TITLE_SIGNAL } },
     width: 'container',
     height: o.height ?? 260,
     layer,
@@ -334,6 +346,7 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
       : (labels.get(r.id) as string);
   const series = new Map<string, Series>();
   const maxPoints = o.maxPoints ?? 1000;
+  let ema = o.ema;
   // A settled run is read as the curve the server draws from its full series; a live run (whose events
   // keep coming) as its full series, and so is every run of a grouped chart (the bands need each run's
   // smoothed value at any step).
@@ -343,7 +356,7 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
     fetchCurves(
       runs.filter(serverDrawn).map((r) => r.id),
       o.metric,
-      o.ema,
+      ema,
       maxPoints,
     ),
     Promise.all(runs.filter((r) => !serverDrawn(r)).map((r) => fetchPoints(r.id, o.metric).then((p) => [r, p] as const))),
@@ -363,6 +376,7 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
   }
   performance.mark('compare:fetched');
   const domain = [...new Set(runs.map(groupOf))];
+  const colorTitle = o.groupBy ? (o.groupBy === '*' ? 'config' : o.groupBy) : keys.length ? keys.join(' · ') : 'run';
   let view: View | undefined;
   let drawn = new Map<string, CurvePoint[]>();
   let mounting: Promise<void> | undefined;
@@ -379,7 +393,7 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
         curve = s.drawn.curve;
       } else {
         points += s.steps.length;
-        const smoothed = emaSmooth(s.values, o.ema);
+        const smoothed = emaSmooth(s.values, ema);
         curve = thin(s.steps, smoothed, s.values, maxPoints); // = drawnCurve(steps, values, ema, maxPoints)
         if (o.groupBy) bandInput.push({ group: groupOf(r), steps: s.steps, smoothed });
       }
@@ -397,13 +411,14 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
     }
     if (!view) {
       el.replaceChildren();
-      const spec = overlaySpec(o, !!o.groupBy, o.groupBy ? (o.groupBy === '*' ? 'config' : o.groupBy) : keys.length ? keys.join(' · ') : 'run', domain);
+      const spec = overlaySpec(o, !!o.groupBy, colorTitle, domain);
       (spec as { datasets?: object }).datasets = { curves: curveRows, bands: bandRows };
       view = await mount(el, spec);
       performance.mark('compare:drawn');
       return;
     }
     const v = view;
+    v.signal(TITLE_SIGNAL, comparisonTitle(o, ema, !!o.groupBy, colorTitle));
     // only the datasets the spec draws exist in the view (grouped without seeds has no 'curves')
     if (!o.groupBy || o.showRuns)
       v.change(
@@ -495,10 +510,23 @@ export async function mountComparison(el: HTMLElement, runs: readonly RunInfo[],
   };
   signal.addEventListener('abort', close);
 
+  const setEma = (weight: number): Promise<void> => {
+    const next = (mounting ?? Promise.resolve()).then(async () => {
+      const settled = runs.filter((r) => (series.get(r.id) as Series).drawn !== undefined).map((r) => r.id);
+      const again = await fetchCurves(settled, o.metric, weight, maxPoints);
+      for (const [id, c] of again) (series.get(id) as Series).drawn = c;
+      ema = weight;
+      await draw();
+    });
+    mounting = next.catch(() => undefined);
+    return next;
+  };
+
   return {
     curves: () => drawn,
     labels,
     keys,
+    setEma,
     close,
     summaries: () =>
       runs.map((r) => {

@@ -119,7 +119,28 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
   slider.addEventListener('input', () => {
     emaLabel.textContent = Number(slider.value).toFixed(2);
   });
-  slider.addEventListener('change', () => update({ ema: Number(slider.value) }));
+  // another weight redraws the same chart in place (Comparison.setEma) and the URL keeps it
+  slider.addEventListener('change', () => {
+    const weight = Number(slider.value);
+    if (!comparison) {
+      update({ ema: weight });
+      return;
+    }
+    state.ema = weight;
+    setState(state, 'replace');
+    chartEl.dataset.ema = String(weight);
+    delete chartEl.dataset.drawn;
+    void comparison
+      .setEma(weight)
+      .then(async () => {
+        if (signal.aborted || state.ema !== weight) return;
+        chartEl.dataset.drawn = '1';
+        await drawTables();
+      })
+      .catch((error: unknown) => {
+        if (!signal.aborted) console.error('twinlab: EMA change failed', error);
+      });
+  });
   const keys = differingKeys(runs.map((r) => r.config)).filter((k) => k !== 'seed');
   const groupSelect = h(
     'select',
@@ -194,6 +215,7 @@ export async function renderRuns(root: HTMLElement, state: ViewState, signal: Ab
   );
   (window as unknown as { twinlabComparison?: Comparison }).twinlabComparison = comparison;
   chartEl.dataset.drawn = '1';
+  chartEl.dataset.ema = String(ema);
   loadMetricNames();
   await drawTables();
   chartEl.dataset.ready = '1';
