@@ -171,7 +171,7 @@ export function fitLogistic(trajectories: Trajectory[], nA: number, ridge = 1e-3
   };
 }
 
-function fit(kind: BehaviourModelKind, trajectories: Trajectory[], nA: number, ridge: number): ProbabilityFunction {
+function fitBehaviourModel(kind: BehaviourModelKind, trajectories: Trajectory[], nA: number, ridge: number): ProbabilityFunction {
   return kind === 'counts' ? fitCounts(trajectories, nA) : fitLogistic(trajectories, nA, ridge);
 }
 
@@ -219,7 +219,7 @@ export function estimateBehaviour(data: OpeData, options: BehaviourOptions = {})
   const kind: BehaviourModelKind = options.model === undefined || options.model === 'auto' ? (chooseModel(data) === 'tabular' ? 'counts' : 'logistic') : options.model;
   const nA = data.nActions;
   const ridge = options.ridge ?? 1e-3;
-  const pi = fit(kind, data.trajectories, nA, ridge);
+  const pi = fitBehaviourModel(kind, data.trajectories, nA, ridge);
   const probs = data.trajectories.map((tr) => {
     const out = new Float64Array(tr.observations.length * nA);
     tr.observations.forEach((o, t) => out.set(pi(o), t * nA));
@@ -234,7 +234,7 @@ export function estimateBehaviour(data: OpeData, options: BehaviourOptions = {})
     [odd, even],
   ] as const) {
     if (train.length === 0) continue;
-    const f = fit(kind, train, nA, ridge);
+    const f = fitBehaviourModel(kind, train, nA, ridge);
     for (const tr of test) {
       tr.actions.forEach((a, t) => {
         const q = f(tr.observations[t] as Float32Array);
